@@ -1,0 +1,47 @@
+# The two commands: `make run` and `make test`. Both set themselves up.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+
+.PHONY: run test setup lint typecheck pytest schema bench clean-venv browser
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/pip install --quiet -e '.[dev,server]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+run: setup
+	$(BIN)/case-summarizer summarize examples/leiomyosarcoma-cervical-spine.txt
+
+# Headless Chromium for the HTML-output test (Debian package; skipped where apt is unavailable).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	  (apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	  || echo "chromium not installed: the browser test will be skipped"; }
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: setup
+	$(BIN)/mypy
+
+pytest: setup browser
+	$(BIN)/python -m pytest -q
+
+test: lint typecheck pytest
+
+schema: setup
+	$(BIN)/case-summarizer schema > schemas/case_report.schema.json
+
+bench: setup
+	$(BIN)/python bench/run_all.py
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,175 @@
+"""Text pieces that remember where each character came from, and unicode repair on them.
+
+Every transformation here works on a (text, offsets) pair where ``offsets[i]`` is the
+index in the original input of ``text[i]``; replacements are applied per regular-
+expression match, so the offset map stays exact without a per-character loop over
+the page. A character that replaces several (``fi`` ligature, mojibake) maps to the
+first of them; a character the cleaner inserts maps to the original character before it.
+"""
+
+from __future__ import annotations
+
+import re
+from array import array
+from difflib import SequenceMatcher
+
+import ftfy
+from ftfy.badness import is_bad
+
+Offsets = array  # array('i')
+
+_TRANSLATE: dict[str, str] = {
+    "\u00a0": " ",
+    "\u2007": " ",
+    "\u202f": " ",
+    "\u2009": " ",
+    "\u200a": " ",
+    "\u2002": " ",
+    "\u2003": " ",
+    "\u3000": " ",
+    "\u00ad": "",  # soft hyphen
+    "\u200b": "",  # zero-width space
+    "\u200c": "",
+    "\u200d": "",
+    "\u2060": "",
+    "\ufeff": "",
+    "\u2018": "'",
+    "\u2019": "'",
+    "\u201a": "'",
+    "\u201b": "'",
+    "\u2032": "'",
+    "\u02bc": "'",
+    "\u201c": '"',
+    "\u201d": '"',
+    "\u201e": '"',
+    "\u201f": '"',
+    "\u2033": '"',
+    "\u00ab": '"',
+    "\u00bb": '"',
+    "\u2010": "-",
+    "\u2011": "-",
+    "\u2012": "-",
+    "\u2013": "-",
+    "\u2014": "-",
+    "\u2015": "-",
+    "\u2212": "-",
+    "\ufe63": "-",
+    "\uff0d": "-",
+    "\u2026": "...",
+    "\u2022": "-",
+    "\ufffd": "",
+}
+
+_SPECIAL = re.compile("[" + "".join(_TRANSLATE) + r"]|\s+")
+_NEEDS_FTFY = re.compile(
+    r"[\ufb00-\ufb06\uff01-\uff5e\u0300-\u036f\u0080-\u009f]|&(?:#\d{2,6}|#x[0-9a-fA-F]{2,5}|[a-zA-Z]{2,8});"
+)
+_FTFY_CONFIG = ftfy.TextFixerConfig(
+    uncurl_quotes=False,  # done here, one character for one
+    fix_line_breaks=False,
+    fix_latin_ligatures=True,
+    fix_character_width=True,
+    normalization="NFC",
+    explain=False,
+)
+
+
+def span_offsets(start: int, end: int) -> Offsets:
+    return array("i", range(start, end))
+
+
+def normalise(text: str, offsets: Offsets) -> tuple[str, Offsets]:
+    """Unicode repaired (ftfy), typographic characters made plain, whitespace collapsed.
+
+    ``offsets`` has one entry per character of ``text``; the result's offsets likewise.
+    Leading and trailing whitespace is removed.
+    """
+    if not text.isascii() and (is_bad(text) or _NEEDS_FTFY.search(text)):
+        text, offsets = _ftfy(text, offsets)
+    elif "&" in text and _NEEDS_FTFY.search(text):
+        text, offsets = _ftfy(text, offsets)
+    parts: list[str] = []
+    mapped = array("i")
+    position = 0
+    for match in _SPECIAL.finditer(text):
+        start, end = match.start(), match.end()
+        found = match.group()
+        if found == " " :
+            continue
+        if start > position:
+            parts.append(text[position:start])
+            mapped.extend(offsets[position:start])
+        replacement = " " if found[0].isspace() else _TRANSLATE[found]
+        if replacement:
+            parts.append(replacement)
+            mapped.extend([offsets[start]] * len(replacement))
+        position = end
+    if position == 0:
+        result, result_offsets = text, offsets
+    else:
+        parts.append(text[position:])
+        mapped.extend(offsets[position:])
+        result, result_offsets = "".join(parts), mapped
+    # strip, and collapse spaces that the replacements made adjacent ("a \u00ad b")
+    if "  " in result:
+        return _collapse(result, result_offsets)
+    left = len(result) - len(result.lstrip(" "))
+    right = len(result.rstrip(" "))
+    if left or right < len(result):
+        return result[left:right], result_offsets[left:right]
+    return result, result_offsets
+
+
+def _collapse(text: str, offsets: Offsets) -> tuple[str, Offsets]:
+    parts: list[str] = []
+    mapped = array("i")
+    for match in re.finditer(r"[^ ]+", text):
+        if parts:
+            parts.append(" ")
+            mapped.append(offsets[match.start() - 1])
+        parts.append(match.group())
+        mapped.extend(offsets[match.start() : match.end()])
+    return "".join(parts), mapped
+
+
+def _ftfy(text: str, offsets: Offsets) -> tuple[str, Offsets]:
+    fixed: str = ftfy.fix_text(text, _FTFY_CONFIG)
+    if fixed == text:
+        return text, offsets
+    mapped = array("i")
+    matcher = SequenceMatcher(None, text, fixed, autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            mapped.extend(offsets[i1:i2])
+        elif tag in ("replace", "insert"):
+            anchor = i1 if i1 < len(offsets) else len(offsets) - 1
+            width = max(i2 - i1, 1)
+            for k in range(j2 - j1):
+                mapped.append(offsets[min(anchor + min(k, width - 1), len(offsets) - 1)])
+    return fixed, mapped
+
+
+class Builder:
+    """Accumulates output text and its offsets piece by piece."""
+
+    __slots__ = ("_offsets", "_parts", "length")
+
+    def __init__(self) -> None:
+        self._parts: list[str] = []
+        self._offsets = array("i")
+        self.length = 0
+
+    def add(self, text: str, offsets: Offsets) -> None:
+        self._parts.append(text)
+        self._offsets.extend(offsets)
+        self.length += len(text)
+
+    def insert(self, text: str) -> None:
+        """Synthetic characters: they map to the original index of the character before them."""
+        anchor = self._offsets[-1] if self._offsets else 0
+        self._parts.append(text)
+        self._offsets.extend([anchor] * len(text))
+        self.length += len(text)
+
+    def result(self) -> tuple[str, Offsets]:
+        return "".join(self._parts), self._offsets

@@ -1,0 +1,67 @@
+"""The ``case-summarizer`` command. Each command lives in its own module; this file wires them."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+
+import click
+
+from .common import EXIT_USAGE, note
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
+@click.version_option(package_name="case-summarizer")
+@click.pass_context
+def cli(context: click.Context, debug: bool) -> None:
+    """Structured, grounded records from medical case-report abstracts.
+
+    \b
+    Examples:
+      case-summarizer summarize page.txt
+      case-summarizer summarize page.txt | jq .record.patient
+      case-summarizer summarize exports/ -o records.jsonl
+      case-summarizer clean page.html --json
+      case-summarizer eval --prompt v1 --prompt v2
+    """
+    context.ensure_object(dict)
+    context.obj["debug"] = debug
+
+
+def _register() -> None:
+    from . import clean, schema, summarize
+
+    for module in (summarize, clean, schema):
+        cli.add_command(module.command)
+    # Optional command groups added by later stages register themselves here.
+    for name in ("evaluate", "cache", "logs", "gold"):
+        try:
+            module = __import__(f"{__name__}.{name}", fromlist=["command"])
+        except ModuleNotFoundError as error:
+            if error.name != f"{__name__}.{name}":
+                raise
+            continue
+        cli.add_command(module.command)
+
+
+_register()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        cli.main(prog_name="case-summarizer", standalone_mode=False)
+    except click.exceptions.Abort:
+        note("aborted")
+        sys.exit(130)
+    except click.ClickException as error:
+        error.show()
+        sys.exit(EXIT_USAGE if error.exit_code == 2 else error.exit_code)
+    except SystemExit:
+        raise
+    except Exception as error:  # a bug: still one line unless --debug
+        if "--debug" in sys.argv:
+            traceback.print_exc()
+        note(f"internal error: {type(error).__name__}: {error} (rerun with --debug for details)")
+        sys.exit(1)

@@ -1,0 +1,117 @@
+"""Shared CLI plumbing: one-line errors and exit codes, stderr messages."""
+
+from __future__ import annotations
+
+import functools
+import sys
+import traceback
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from ..errors import SummarizerError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_OK = 0
+EXIT_FAILED_RECORDS = 1
+EXIT_USAGE = 2
+
+
+def note(message: str) -> None:
+    """One line to stderr (stdout is kept for data)."""
+    click.echo(message, err=True)
+
+
+def debug_enabled() -> bool:
+    context = click.get_current_context(silent=True)
+    root = context.find_root() if context else None
+    return bool(root and root.obj and root.obj.get("debug"))
+
+
+def handle_errors(function: F) -> F:
+    """Turn package errors into a one-line message and an exit code (tracebacks with --debug)."""
+
+    @functools.wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return function(*args, **kwargs)
+        except SummarizerError as error:
+            if debug_enabled():
+                traceback.print_exc()
+            note(f"error: {error}")
+            sys.exit(error.exit_code)
+        except KeyboardInterrupt:
+            note("interrupted")
+            sys.exit(130)
+        except BrokenPipeError:
+            sys.exit(0)  # `| head` closed the pipe: not an error
+
+    return wrapper  # type: ignore[return-value]
+
+
+def model_options(function: F) -> F:
+    """Options that choose and configure the backend (shared by summarize and eval)."""
+    options = [
+        click.option(
+            "--backend",
+            type=click.Choice(["auto", "openai", "rules", "llamacpp"]),
+            default="auto",
+            show_default=True,
+            help="auto = openai when OPENAI_API_KEY or a base URL is set, else rules.",
+        ),
+        click.option("--model", envvar="CASE_SUMMARIZER_MODEL", help="Model name [env: CASE_SUMMARIZER_MODEL]."),
+        click.option("--base-url", envvar="OPENAI_BASE_URL", help="OpenAI-compatible server URL [env: OPENAI_BASE_URL]."),
+        click.option(
+            "--api-key",
+            envvar="OPENAI_API_KEY",
+            show_envvar=False,
+            help="API key [env: OPENAI_API_KEY]; never logged or stored.",
+        ),
+        click.option(
+            "--mode",
+            type=click.Choice(["tools", "json_schema", "json", "md_json"]),
+            help="How the schema is sent (default: tools for openai, json for llamacpp).",
+        ),
+        click.option("--model-path", type=click.Path(dir_okay=False), help="GGUF file for --backend llamacpp."),
+        click.option("--timeout", type=float, default=60.0, show_default=True, help="Seconds per HTTP request."),
+        click.option("--transport-attempts", type=int, default=4, show_default=True, help="Tries for 429/5xx/timeouts."),
+        click.option("--validation-attempts", type=int, default=3, show_default=True, help="Tries when the answer does not validate."),
+        click.option("--strict-grounding", is_flag=True, help="Fail a record whose evidence quotes are not in the abstract."),
+        click.option("--max-tokens", type=int, default=2048, show_default=True, help="Completion token limit per request."),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+def settings_from_options(options: dict[str, Any], **extra: Any):  # type: ignore[no-untyped-def]
+    """Settings from the model_options values (plus extra fields such as prompt)."""
+    from ..config import Settings
+
+    return Settings.from_env(
+        env={},  # click already read the environment variables
+        backend=options.pop("backend"),
+        model=options.pop("model"),
+        base_url=options.pop("base_url"),
+        api_key=options.pop("api_key"),
+        mode=options.pop("mode"),
+        model_path=options.pop("model_path"),
+        timeout=options.pop("timeout"),
+        transport_attempts=options.pop("transport_attempts"),
+        validation_attempts=options.pop("validation_attempts"),
+        strict_grounding=options.pop("strict_grounding"),
+        max_tokens=options.pop("max_tokens"),
+        **extra,
+    )
+
+
+def announce_backend(settings: Any) -> None:
+    """Say on stderr, once, when no model is configured and the rules backend is used."""
+    if settings.backend == "auto" and settings.resolved_backend == "rules":
+        note(
+            "note: no model configured, using the built-in rules backend "
+            "(set OPENAI_API_KEY or --base-url URL --model NAME for a model, "
+            "or --backend llamacpp for a local GGUF)"
+        )

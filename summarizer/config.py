@@ -1,0 +1,111 @@
+"""Settings: what determines how a record is produced. Immutable; no global state."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from .errors import ConfigError
+
+BACKENDS = ("auto", "openai", "rules", "llamacpp")
+MODES = ("tools", "json_schema", "json", "md_json")
+DEFAULT_OPENAI_MODEL = "gpt-4o-mini"
+
+
+class Secret:
+    """A string that never shows itself in repr, str, logs or errors."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    """Everything that chooses a backend and shapes a request.
+
+    Build with ``Settings.from_env(**overrides)`` to read OPENAI_API_KEY,
+    OPENAI_BASE_URL and CASE_SUMMARIZER_MODEL the way the CLI does.
+    """
+
+    backend: str = "auto"
+    model: str | None = None
+    base_url: str | None = None
+    api_key: Secret | None = field(default=None, repr=False)
+    mode: str | None = None
+    """tools | json_schema | json | md_json; None picks the backend's default."""
+    prompt: str = "v1"
+    temperature: float = 0.0
+    max_tokens: int = 2048
+    seed: int | None = 0
+    timeout: float = 60.0
+    """Seconds for one HTTP request."""
+    transport_attempts: int = 4
+    """Tries per request for 429/5xx/timeouts/connection errors."""
+    deadline: float = 300.0
+    """Seconds across all transport tries of one request."""
+    backoff: float = 0.5
+    """First transport backoff in seconds (doubles each try, with jitter)."""
+    max_backoff: float = 30.0
+    validation_attempts: int = 3
+    """Tries per record when the answer does not validate (1 = no re-ask)."""
+    strict_grounding: bool = False
+    model_path: str | None = None
+    """GGUF file for the llamacpp backend."""
+    n_ctx: int | None = None
+    n_threads: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.backend not in BACKENDS:
+            raise ConfigError(f"unknown backend {self.backend!r}; choose one of {', '.join(BACKENDS)}")
+        if self.mode is not None and self.mode not in MODES:
+            raise ConfigError(f"unknown mode {self.mode!r}; choose one of {', '.join(MODES)}")
+        if self.transport_attempts < 1 or self.validation_attempts < 1:
+            raise ConfigError("attempts must be at least 1")
+        if self.timeout <= 0 or self.deadline <= 0:
+            raise ConfigError("timeout and deadline must be positive")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+        """Settings from environment variables, then explicit overrides (None = not given)."""
+        env = os.environ if env is None else env
+        values: dict[str, object] = {
+            "base_url": env.get("OPENAI_BASE_URL") or None,
+            "model": env.get("CASE_SUMMARIZER_MODEL") or None,
+        }
+        if env.get("OPENAI_API_KEY"):
+            values["api_key"] = Secret(env["OPENAI_API_KEY"])
+        for name, value in overrides.items():
+            if value is None:
+                continue
+            if name == "api_key" and isinstance(value, str):
+                value = Secret(value)
+            values[name] = value
+        return cls(**values)  # type: ignore[arg-type]
+
+    def replace(self, **changes: object) -> Settings:
+        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+    @property
+    def resolved_backend(self) -> str:
+        """``auto`` means openai when a key or base URL is configured, else rules."""
+        if self.backend != "auto":
+            return self.backend
+        return "openai" if (self.api_key or self.base_url) else "rules"

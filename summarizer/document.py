@@ -1,0 +1,93 @@
+"""Typed data passed between the pipeline stages: Document (ingest) and Abstract (clean)."""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """One record as read: raw text plus where it came from."""
+
+    id: str
+    text: str
+    origin: str
+    format: str
+    """text | html | pubmed-xml | medline | ris | csv | jsonl"""
+    title: str | None = None
+    """Set when the source carries the title in its own field (exports)."""
+    metadata: Mapping[str, str] = field(default_factory=dict)
+
+
+class OffsetMap:
+    """Maps every character of a cleaned text back to its index in the original text.
+
+    Stored as one compact integer array (4 bytes a character). Characters the cleaner
+    inserted (section separators) map to the original index of the character before them.
+    """
+
+    __slots__ = ("_index",)
+
+    def __init__(self, index: array[int]) -> None:
+        self._index = index
+
+    @classmethod
+    def identity(cls, length: int) -> OffsetMap:
+        return cls(array("i", range(length)))
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def __getitem__(self, position: int) -> int:
+        return self._index[position]
+
+    def to_original(self, start: int, end: int) -> tuple[int, int]:
+        """Original [start, end) covering cleaned [start, end)."""
+        if not self._index or end <= start:
+            return (0, 0)
+        first = self._index[min(start, len(self._index) - 1)]
+        last = self._index[min(end, len(self._index)) - 1]
+        return (first, max(first, last) + 1)
+
+    def as_list(self) -> list[int]:
+        return self._index.tolist()
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    """A labelled part of an abstract; start/end index Abstract.text (the body, no heading)."""
+
+    kind: str
+    """background | objective | case | methods | results | discussion | conclusion | other"""
+    heading: str | None
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
+class Abstract:
+    """The cleaned abstract the model sees.
+
+    ``text`` is the title line, a blank line, then the sections (each as
+    ``HEADING: body``) separated by blank lines. ``offsets`` maps each character
+    of ``text`` back to ``document.text``.
+    """
+
+    id: str
+    title: str | None
+    text: str
+    sections: tuple[Section, ...]
+    offsets: OffsetMap
+    document: Document
+    body_start: int = 0
+    warnings: tuple[str, ...] = ()
+
+    def section_text(self, section: Section) -> str:
+        return self.text[section.start : section.end]
+
+    @property
+    def body(self) -> str:
+        """The abstract without its title line."""
+        return self.text[self.body_start :]

@@ -1,0 +1,216 @@
+"""Grounding: align every evidence quote to the cleaned abstract and back to the original page.
+
+Alignment tries, in order: exact; normalised (case, whitespace, punctuation, hyphenation
+and typographic variants ignored); fuzzy (rapidfuzz partial alignment on the normalised
+text). A quote that none of them finds is ``unaligned``.
+
+During extraction a grounding context is active (a ContextVar, so concurrent async
+extractions never see each other's abstract): the schema's evidence validators call
+``check_quote`` and a quote that is not in the source raises a validation error, which
+instructor sends back to the model. On the last attempt the context stops enforcing, so
+the record is kept and its quote is reported ``unaligned`` instead of being dropped.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel
+from rapidfuzz import fuzz
+
+from .document import Abstract
+
+FUZZY_MIN_SCORE = 90.0
+FUZZY_MIN_LENGTH = 12  # below this, fuzzy matches are mostly coincidence
+
+
+class AlignmentStatus(StrEnum):
+    exact = "exact"
+    normalised = "normalised"
+    fuzzy = "fuzzy"
+    unaligned = "unaligned"
+
+
+@dataclass(frozen=True, slots=True)
+class Alignment:
+    status: AlignmentStatus
+    start: int = -1
+    end: int = -1
+    score: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceSpan:
+    """One evidence quote of a record, where it sits in the cleaned text and the original."""
+
+    field: str
+    quote: str
+    status: AlignmentStatus
+    start: int
+    end: int
+    source_start: int
+    source_end: int
+    score: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "field": self.field,
+            "quote": self.quote,
+            "status": self.status.value,
+            "start": self.start,
+            "end": self.end,
+            "source_start": self.source_start,
+            "source_end": self.source_end,
+            "score": round(self.score, 1),
+        }
+
+
+_TRANSLATE = {
+    "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'",
+    "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u2033": '"',
+}  # fmt: skip
+
+
+_EDGE_PUNCTUATION = "\"'()[].,;:!?\u2018\u2019\u201c\u201d"
+_EDGE_PUNCTUATION_WIDE = _EDGE_PUNCTUATION + "\u00ab\u00bb"
+
+
+def _normalise(text: str) -> tuple[str, list[int]]:
+    """Lower-cased letters and digits only, with the index of each in ``text``."""
+    chars: list[str] = []
+    index: list[int] = []
+    for position, char in enumerate(text):
+        char = _TRANSLATE.get(char, char)
+        if char.isalnum():
+            folded = char.casefold()
+            if not folded.isascii():
+                folded = unicodedata.normalize("NFKD", folded)
+                folded = "".join(c for c in folded if c.isalnum()) or folded
+            for piece in folded:
+                chars.append(piece)
+                index.append(position)
+    return "".join(chars), index
+
+
+class Aligner:
+    """Aligns quotes to one text; build once per abstract, align many quotes."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._norm, self._norm_index = _normalise(text)
+
+    def align(self, quote: str) -> Alignment:
+        quote = quote.strip()
+        if not quote:
+            return Alignment(AlignmentStatus.unaligned)
+        start = self.text.find(quote)
+        if start >= 0:
+            return Alignment(AlignmentStatus.exact, start, start + len(quote), 100.0)
+        norm_quote, _ = _normalise(quote)
+        if not norm_quote:
+            return Alignment(AlignmentStatus.unaligned)
+        start = self._norm.find(norm_quote)
+        if start >= 0:
+            found = self._from_norm(AlignmentStatus.normalised, start, start + len(norm_quote), 100.0)
+            return self._with_edge_punctuation(found, quote)
+        if len(norm_quote) >= FUZZY_MIN_LENGTH:
+            found = fuzz.partial_ratio_alignment(
+                norm_quote, self._norm, score_cutoff=FUZZY_MIN_SCORE
+            )
+            if found is not None and found.dest_end > found.dest_start:
+                return self._from_norm(
+                    AlignmentStatus.fuzzy, found.dest_start, found.dest_end, found.score
+                )
+        return Alignment(AlignmentStatus.unaligned)
+
+    def _with_edge_punctuation(self, found: Alignment, quote: str) -> Alignment:
+        """Widen a normalised match over the quote's own leading/trailing punctuation."""
+        lead = len(quote) - len(quote.lstrip(_EDGE_PUNCTUATION))
+        trail = len(quote) - len(quote.rstrip(_EDGE_PUNCTUATION))
+        start, end = found.start, found.end
+        while lead and start > 0 and self.text[start - 1] in _EDGE_PUNCTUATION_WIDE:
+            start, lead = start - 1, lead - 1
+        while trail and end < len(self.text) and self.text[end] in _EDGE_PUNCTUATION_WIDE:
+            end, trail = end + 1, trail - 1
+        return Alignment(found.status, start, end, found.score)
+
+    def _from_norm(self, status: AlignmentStatus, start: int, end: int, score: float) -> Alignment:
+        return Alignment(status, self._norm_index[start], self._norm_index[end - 1] + 1, score)
+
+
+@dataclass(slots=True)
+class GroundingContext:
+    aligner: Aligner
+    enforce: bool = True
+
+
+_active: ContextVar[GroundingContext | None] = ContextVar("summarizer_grounding", default=None)
+
+
+@contextmanager
+def grounding(context: GroundingContext) -> Iterator[GroundingContext]:
+    """Activate quote checking against ``context.aligner`` for validations in this block."""
+    token = _active.set(context)
+    try:
+        yield context
+    finally:
+        _active.reset(token)
+
+
+def check_quote(quote: str) -> None:
+    """Raise ValueError for a quote not found in the active source (no-op without one)."""
+    context = _active.get()
+    if context is None or not context.enforce:
+        return
+    if context.aligner.align(quote).status is AlignmentStatus.unaligned:
+        shown = quote if len(quote) <= 120 else quote[:117] + "..."
+        raise ValueError(
+            f"evidence quote {shown!r} was not found in the abstract; copy the quote "
+            "verbatim from the abstract text"
+        )
+
+
+def iter_evidence(model: BaseModel, path: str = "") -> Iterator[tuple[str, str]]:
+    """(field path, quote) for every evidence quote in a record, in field order."""
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        here = f"{path}.{name}" if path else name
+        if name == "evidence" and isinstance(value, str) and value.strip():
+            yield (path or "record", value)
+        elif isinstance(value, BaseModel):
+            yield from iter_evidence(value, here)
+        elif isinstance(value, list):
+            for position, item in enumerate(value):
+                if isinstance(item, BaseModel):
+                    yield from iter_evidence(item, f"{here}[{position}]")
+
+
+def ground(record: BaseModel, abstract: Abstract, aligner: Aligner | None = None) -> list[EvidenceSpan]:
+    """Align each evidence quote of ``record`` to ``abstract`` and map it to the original."""
+    aligner = aligner or Aligner(abstract.text)
+    spans: list[EvidenceSpan] = []
+    for field_path, quote in iter_evidence(record):
+        alignment = aligner.align(quote)
+        if alignment.status is AlignmentStatus.unaligned:
+            source = (-1, -1)
+        else:
+            source = abstract.offsets.to_original(alignment.start, alignment.end)
+        spans.append(
+            EvidenceSpan(
+                field=field_path,
+                quote=quote,
+                status=alignment.status,
+                start=alignment.start,
+                end=alignment.end,
+                source_start=source[0],
+                source_end=source[1],
+                score=alignment.score,
+            )
+        )
+    return spans

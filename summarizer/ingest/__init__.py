@@ -1,0 +1,186 @@
+"""Ingest: turn files, folders, globs, stdin and review-tool exports into ``Document`` records.
+
+``iter_documents`` streams: one ``Document`` per record, and an ``InputError`` object
+(yielded, not raised) for every file or record that cannot be read, so that a batch
+goes on past a bad record. Single pages (text, HTML) are read whole up to
+``MAX_PAGE_BYTES``; exports (PubMed XML, MEDLINE, RIS, CSV/TSV, JSONL) are streamed
+record by record whatever their size.
+
+Formats are detected from the extension and the first bytes unless ``format`` is given.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from ..document import Document
+from ..errors import InputError
+from .detect import FORMATS, detect_format, normalise_format
+from .exports import (
+    ColumnMapping,
+    read_csv,
+    read_jsonl,
+    read_medline,
+    read_pubmed_xml,
+    read_ris,
+)
+from .sources import (
+    MAX_PAGE_BYTES,
+    SNIFF_BYTES,
+    Source,
+    binary_kind,
+    decode,
+    detect_encoding,
+    expand_sources,
+)
+
+__all__ = [
+    "FORMATS",
+    "MAX_PAGE_BYTES",
+    "ColumnMapping",
+    "detect_format",
+    "document_from_text",
+    "iter_documents",
+]
+
+
+def iter_documents(
+    sources: Iterable[str | Path],
+    *,
+    format: str | None = None,
+    columns: ColumnMapping | None = None,
+) -> Iterator[Document | InputError]:
+    """Every record of every source, in order, as a ``Document`` or an ``InputError``.
+
+    A source is a file, a folder (read recursively in sorted order, hidden files
+    skipped), a glob pattern, or ``"-"`` for stdin. ``format`` forces one reader for
+    all sources (``text``, ``html``, ``pubmed-xml``, ``medline``, ``ris``, ``csv``,
+    ``tsv``, ``jsonl``); ``columns`` names the id/title/abstract columns of CSV/TSV and
+    JSONL exports (common header names are found without it).
+    """
+    forced = normalise_format(format) if format else None
+    mapping = columns or ColumnMapping()
+    for source in expand_sources(sources):
+        if isinstance(source, InputError):
+            yield source
+            continue
+        yield from _read_source(source, forced, mapping)
+
+
+def document_from_text(text: str, *, id: str = "text", format: str = "text", origin: str = "<text>") -> Document:
+    """A ``Document`` for a page already in memory (a string pasted into a program)."""
+    return Document(id=id, text=text, origin=origin, format=format)
+
+
+def _read_source(source: Source, forced: str | None, mapping: ColumnMapping) -> Iterator[Document | InputError]:
+    try:
+        handle = _open(source)
+    except OSError as error:
+        yield InputError(f"cannot read: {error.strerror or error}", path=source.name)
+        return
+    try:
+        head = handle.peek(SNIFF_BYTES)[:SNIFF_BYTES]
+        if not head.strip(b" \t\r\n\xef\xbb\xbf\x00\xff\xfe"):
+            yield InputError("the file is empty", path=source.name)
+            return
+        what = binary_kind(head)
+        if what:
+            yield InputError(
+                f"this is {what}, not text; save the page as text or HTML, or export as"
+                " PubMed XML, MEDLINE, RIS, CSV or JSONL",
+                path=source.name,
+            )
+            return
+        encoding = detect_encoding(head)
+        sniff = head if encoding in ("utf-8", "utf-8-sig", "cp1252") else _transcode(head, encoding)
+        fmt = forced or detect_format(sniff, source.suffix)
+        if fmt in ("text", "html"):
+            yield from _read_page(handle, source, fmt)
+        elif fmt == "pubmed-xml":
+            yield from read_pubmed_xml(handle, name=source.name)
+        elif fmt == "medline":
+            yield from read_medline(handle, name=source.name, encoding=_stream_encoding(encoding))
+        elif fmt == "ris":
+            yield from read_ris(handle, name=source.name, encoding=_stream_encoding(encoding))
+        elif fmt in ("csv", "tsv"):
+            yield from read_csv(
+                handle,
+                name=source.name,
+                encoding=_stream_encoding(encoding),
+                mapping=mapping,
+                delimiter="\t" if fmt == "tsv" else None,
+            )
+        else:
+            yield from read_jsonl(handle, name=source.name, encoding=_stream_encoding(encoding), mapping=mapping)
+    except OSError as error:
+        yield InputError(f"cannot read: {error.strerror or error}", path=source.name)
+    finally:
+        if source.path is not None:
+            handle.close()
+
+
+def _read_page(handle: BinaryIO, source: Source, fmt: str) -> Iterator[Document | InputError]:
+    data = handle.read(MAX_PAGE_BYTES + 1)
+    if len(data) > MAX_PAGE_BYTES:
+        yield InputError(
+            f"file is larger than {MAX_PAGE_BYTES // (1024 * 1024)} MB; a single page should be"
+            " far smaller (exports such as PubMed XML, RIS or CSV are streamed without limit)",
+            path=source.name,
+        )
+        return
+    try:
+        text = decode(data, name=source.name)
+    except InputError as error:
+        yield error
+        return
+    if not text.strip():
+        yield InputError("the file is empty", path=source.name)
+        return
+    yield Document(id=source.stem, text=text, origin=source.name, format=fmt)
+
+
+def _stream_encoding(encoding: str) -> str:
+    # TextIOWrapper handles BOMs itself with these codecs
+    if encoding in ("utf-16-le", "utf-16-be", "utf-16"):
+        return "utf-16" if encoding == "utf-16" else encoding
+    return encoding
+
+
+def _transcode(head: bytes, encoding: str) -> bytes:
+    usable = head[: len(head) - len(head) % 4]
+    return usable.decode(encoding, errors="ignore").encode("utf-8", errors="replace")
+
+
+class _Prefixed(io.RawIOBase):
+    """A stream that replays already-read bytes before the rest of another stream (stdin)."""
+
+    def __init__(self, prefix: bytes, rest: BinaryIO) -> None:
+        self._prefix = prefix
+        self._rest = rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        view = memoryview(buffer)
+        if self._prefix:
+            count = min(len(view), len(self._prefix))
+            view[:count] = self._prefix[:count]
+            self._prefix = self._prefix[count:]
+            return count
+        data = self._rest.read(len(view))
+        view[: len(data)] = data
+        return len(data)
+
+
+def _open(source: Source) -> io.BufferedReader:
+    if source.path is None:
+        import sys
+
+        stdin = sys.stdin.buffer
+        prefix = stdin.read(SNIFF_BYTES)
+        return io.BufferedReader(_Prefixed(prefix, stdin), buffer_size=SNIFF_BYTES * 2)
+    return open(source.path, "rb", buffering=SNIFF_BYTES * 2)  # noqa: SIM115 - closed by the caller

@@ -1,0 +1,92 @@
+"""Which reader a file needs: by the caller's choice, the extension, then the content."""
+
+from __future__ import annotations
+
+import re
+
+from ..errors import InputError
+
+FORMATS = ("text", "html", "pubmed-xml", "medline", "ris", "csv", "tsv", "jsonl")
+"""Formats ``--format`` accepts (``tsv`` is read as CSV with tabs)."""
+
+_EXTENSIONS = {
+    ".html": "html",
+    ".htm": "html",
+    ".xhtml": "html",
+    ".mhtml": "html",
+    ".xml": "pubmed-xml",
+    ".nbib": "medline",
+    ".medline": "medline",
+    ".ris": "ris",
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".tab": "tsv",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "jsonl",
+}
+
+_ALIASES = {
+    "txt": "text",
+    "plain": "text",
+    "htm": "html",
+    "xml": "pubmed-xml",
+    "pubmed": "pubmed-xml",
+    "nbib": "medline",
+    "json": "jsonl",
+    "ndjson": "jsonl",
+}
+
+_PUBMED_XML = re.compile(rb"<(PubmedArticleSet|PubmedArticle|PubmedBookArticle)[\s>]")
+_HTML = re.compile(rb"<(!doctype\s+html|html|head|body|meta|div|p|article|section|h1|title)[\s>/]", re.I)
+_MEDLINE = re.compile(rb"^PMID- ", re.M)
+_RIS = re.compile(rb"^TY  - ", re.M)
+_JSON_LINE = re.compile(rb"\A\s*\{")
+_HEADER_WORDS = re.compile(
+    rb"(?i)\b(title|abstract|pmid|covidence|authors?|journal|doi|key|text|id)\b"
+)
+
+
+def normalise_format(name: str) -> str:
+    value = name.strip().lower()
+    value = _ALIASES.get(value, value)
+    if value not in FORMATS:
+        raise InputError(f"unknown format {name!r}; choose one of {', '.join(FORMATS)}")
+    return value
+
+
+def detect_format(head: bytes, suffix: str = "") -> str:
+    """The format of a file from its extension and its first bytes.
+
+    ``head`` should already be decoded-compatible ASCII-ish bytes (UTF-16 input is
+    transcoded by the caller before sniffing).
+    """
+    by_extension = _EXTENSIONS.get(suffix)
+    sample = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if by_extension == "pubmed-xml":
+        if _PUBMED_XML.search(sample) or not _HTML.search(sample):
+            return "pubmed-xml"
+        return "html"
+    if by_extension == "jsonl":
+        return "jsonl"
+    if by_extension is not None:
+        return by_extension
+    if _PUBMED_XML.search(sample):
+        return "pubmed-xml"
+    if _MEDLINE.search(sample):
+        return "medline"
+    if _RIS.search(sample):
+        return "ris"
+    if sample.startswith(b"<") and _HTML.search(sample[:4096]):
+        return "html"
+    if _JSON_LINE.match(sample):
+        return "jsonl"
+    first_line = sample.split(b"\n", 1)[0]
+    if _HEADER_WORDS.search(first_line) and len(first_line) < 4000:
+        if first_line.count(b"\t") >= 1:
+            return "tsv"
+        if first_line.count(b",") >= 1 and b". " not in first_line:
+            return "csv"
+    if _HTML.search(sample[:2048]) and sample.count(b"<") > 5:
+        return "html"
+    return "text"

@@ -1,0 +1,456 @@
+"""Streaming readers for review-tool exports: PubMed XML, MEDLINE, RIS, CSV/TSV, JSONL.
+
+Every reader yields one ``Document`` per record, or an ``InputError`` for a record
+that cannot be read, and never holds more than one record in memory.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+
+from lxml import etree
+
+from ..document import Document
+from ..errors import InputError
+
+Item = Document | InputError
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnMapping:
+    """Which columns (CSV/TSV) or keys (JSONL) hold a record's id, title and abstract.
+
+    Any left as None is found among common header names (PubMed, Covidence, Rayyan,
+    EndNote/Zotero CSV); matching ignores case, spaces and punctuation.
+    """
+
+    id: str | None = None
+    """Column with the record id (default: PMID, Covidence #, key, id, accession number…)."""
+    title: str | None = None
+    """Column with the title (default: title, article title, TI…)."""
+    abstract: str | None = None
+    """Column with the abstract (default: abstract, AB, text, summary…)."""
+
+
+ID_COLUMNS = (
+    "pmid",
+    "pubmedid",
+    "covidence",
+    "covidencenumber",
+    "key",
+    "id",
+    "recordid",
+    "refid",
+    "accessionnumber",
+    "studyid",
+    "uid",
+)
+TITLE_COLUMNS = ("title", "articletitle", "ti", "primarytitle", "documenttitle")
+ABSTRACT_COLUMNS = ("abstract", "ab", "abstracttext", "abstractnote", "text", "summary", "n2")
+
+_KEY = re.compile(r"[^a-z0-9]+")
+
+
+def _key(name: str) -> str:
+    return _KEY.sub("", name.lower())
+
+
+def resolve_columns(header: Sequence[str], mapping: ColumnMapping, *, name: str) -> tuple[str | None, str | None, str]:
+    """The (id, title, abstract) header names to use for this file."""
+    by_key: dict[str, str] = {}
+    for column in header:
+        by_key.setdefault(_key(column), column)
+
+    def pick(wanted: str | None, defaults: Sequence[str], what: str) -> str | None:
+        if wanted is not None:
+            if wanted in header:
+                return wanted
+            found = by_key.get(_key(wanted))
+            if found is None:
+                raise InputError(
+                    f"no {what} column {wanted!r} (columns: {', '.join(header[:20])})", path=name
+                )
+            return found
+        for default in defaults:
+            if default in by_key:
+                return by_key[default]
+        return None
+
+    id_column = pick(mapping.id, ID_COLUMNS, "id")
+    title_column = pick(mapping.title, TITLE_COLUMNS, "title")
+    abstract_column = pick(mapping.abstract, ABSTRACT_COLUMNS, "abstract")
+    if abstract_column is None:
+        hint = ""
+        if "citation" in by_key and "pmid" in by_key:
+            hint = " (PubMed's CSV export has no abstracts: export in PubMed/MEDLINE format instead)"
+        raise InputError(
+            f"no abstract column among {', '.join(header[:20])}; name it with --abstract-col{hint}",
+            path=name,
+        )
+    return id_column, title_column, abstract_column
+
+
+def _text_stream(handle: BinaryIO, encoding: str) -> io.TextIOWrapper:
+    return io.TextIOWrapper(handle, encoding=encoding, errors="replace", newline="")
+
+
+def _record(
+    *,
+    record_id: str,
+    title: str | None,
+    abstract: str,
+    origin: str,
+    fmt: str,
+    metadata: Mapping[str, str] | None = None,
+) -> Item:
+    if not abstract.strip():
+        return InputError("the record has no abstract", path=origin, record=record_id)
+    return Document(
+        id=record_id,
+        text=abstract,
+        origin=origin,
+        format=fmt,
+        title=(title.strip() or None) if title else None,
+        metadata=dict(metadata or {}),
+    )
+
+
+# --- CSV / TSV -------------------------------------------------------------------------------
+
+
+def read_csv(
+    handle: BinaryIO, *, name: str, encoding: str, mapping: ColumnMapping, delimiter: str | None
+) -> Iterator[Item]:
+    stream = _text_stream(handle, encoding)
+    first = stream.readline()
+    if not first.strip():
+        yield InputError("the file is empty", path=name)
+        return
+    if delimiter is None:
+        delimiter = "\t" if first.count("\t") > first.count(",") else ","
+    header = next(csv.reader([first], delimiter=delimiter))
+    header = [column.strip().lstrip("\ufeff") for column in header]
+    try:
+        id_column, title_column, abstract_column = resolve_columns(header, mapping, name=name)
+    except InputError as error:
+        yield error
+        return
+    index = {column: position for position, column in enumerate(header)}
+    reader = csv.reader(stream, delimiter=delimiter)
+    row_number = 0
+    while True:
+        row_number += 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            yield InputError(f"malformed CSV row: {error}", path=name, record=f"row {row_number}")
+            continue
+        if not row or not any(cell.strip() for cell in row):
+            row_number -= 1
+            continue
+        if len(row) > len(header):
+            yield InputError(
+                f"malformed CSV row: {len(row)} fields, the header has {len(header)}",
+                path=name,
+                record=f"row {row_number}",
+            )
+            continue
+
+        def cell(column: str | None, row: list[str] = row) -> str:
+            if column is None:
+                return ""
+            position = index[column]
+            return row[position] if position < len(row) else ""
+
+        record_id = cell(id_column).strip() or str(row_number)
+        metadata = {
+            column: row[position].strip()
+            for column, position in index.items()
+            if position < len(row)
+            and column not in (abstract_column, title_column)
+            and row[position].strip()
+            and len(row[position]) < 500
+        }
+        yield _record(
+            record_id=record_id,
+            title=cell(title_column),
+            abstract=cell(abstract_column),
+            origin=name,
+            fmt="csv",
+            metadata=metadata,
+        )
+
+
+# --- JSONL -----------------------------------------------------------------------------------
+
+
+def read_jsonl(handle: BinaryIO, *, name: str, encoding: str, mapping: ColumnMapping) -> Iterator[Item]:
+    stream = _text_stream(handle, encoding)
+    columns: tuple[str | None, str | None, str] | None = None
+    line_number = 0
+    for line in stream:
+        line_number += 1
+        if not line.strip():
+            continue
+        try:
+            value: Any = json.loads(line)
+        except json.JSONDecodeError as error:
+            yield InputError(f"malformed JSON: {error.msg}", path=name, record=f"line {line_number}")
+            continue
+        if not isinstance(value, dict):
+            yield InputError("a JSON line must be an object", path=name, record=f"line {line_number}")
+            continue
+        if columns is None:
+            try:
+                columns = resolve_columns(list(value), mapping, name=name)
+            except InputError as error:
+                yield InputError(error.message.split(": ", 1)[-1], path=name, record=f"line {line_number}")
+                continue
+        id_column, title_column, abstract_column = columns
+        raw_id = value.get(id_column) if id_column else None
+        record_id = str(raw_id).strip() if raw_id not in (None, "") else str(line_number)
+        title = value.get(title_column) if title_column else None
+        abstract = value.get(abstract_column)
+        if abstract is None and abstract_column not in value:
+            # the first line named the columns; a later line may lack one
+            yield InputError(f"no {abstract_column!r} key", path=name, record=record_id)
+            continue
+        metadata = {
+            key: str(item)
+            for key, item in value.items()
+            if key not in (abstract_column, title_column)
+            and isinstance(item, (str, int, float))
+            and len(str(item)) < 500
+        }
+        yield _record(
+            record_id=record_id,
+            title=title if isinstance(title, str) else None,
+            abstract=abstract if isinstance(abstract, str) else "",
+            origin=name,
+            fmt="jsonl",
+            metadata=metadata,
+        )
+
+
+# --- PubMed XML ------------------------------------------------------------------------------
+
+_ARTICLE_TAGS = ("PubmedArticle", "PubmedBookArticle")
+
+
+def _all_text(element: Any) -> str:
+    return " ".join("".join(element.itertext()).split())
+
+
+def read_pubmed_xml(handle: BinaryIO, *, name: str) -> Iterator[Item]:
+    """PubMed efetch XML (``PubmedArticleSet``), streamed with ``lxml.etree.iterparse``."""
+    count = 0
+    last_id = "start"
+    try:
+        context = etree.iterparse(
+            handle,
+            events=("end",),
+            tag=_ARTICLE_TAGS,
+            resolve_entities=False,
+            no_network=True,
+            huge_tree=True,
+        )
+        for _event, element in context:
+            count += 1
+            item = _pubmed_article(element, name=name, position=count)
+            if isinstance(item, Document):
+                last_id = item.id
+            elif item.record:
+                last_id = item.record
+            yield item
+            element.clear(keep_tail=False)
+            parent = element.getparent()
+            if parent is not None:
+                while element.getprevious() is not None:
+                    del parent[0]
+    except etree.XMLSyntaxError as error:
+        where = f"after record {last_id}" if count else "before the first record"
+        yield InputError(
+            f"malformed XML {where} (line {error.lineno}): {error.msg}",
+            path=name,
+            record=str(count + 1),
+        )
+        return
+    if count == 0:
+        yield InputError("no PubmedArticle records in this XML file", path=name)
+
+
+def _pubmed_article(element: Any, *, name: str, position: int) -> Item:
+    pmid_element = element.find(".//PMID")
+    pmid = (pmid_element.text or "").strip() if pmid_element is not None else ""
+    record_id = pmid or str(position)
+    title_element = element.find(".//ArticleTitle")
+    if title_element is None:
+        title_element = element.find(".//BookTitle")
+    title = _all_text(title_element) if title_element is not None else ""
+    parts: list[str] = []
+    abstract_element = element.find(".//Abstract")
+    if abstract_element is not None:
+        for text_element in abstract_element.iterfind("AbstractText"):
+            body = _all_text(text_element)
+            if not body:
+                continue
+            label = text_element.get("Label")
+            parts.append(f"{label}: {body}" if label else body)
+    metadata: dict[str, str] = {}
+    journal = element.find(".//Journal/Title")
+    if journal is not None and journal.text:
+        metadata["journal"] = journal.text.strip()
+    for article_id in element.iterfind(".//ArticleIdList/ArticleId"):
+        kind = article_id.get("IdType")
+        if kind in ("doi", "pmc") and article_id.text:
+            metadata[kind] = article_id.text.strip()
+    if pmid:
+        metadata["pmid"] = pmid
+    return _record(
+        record_id=record_id,
+        title=title,
+        abstract="\n\n".join(parts),
+        origin=name,
+        fmt="pubmed-xml",
+        metadata=metadata,
+    )
+
+
+# --- MEDLINE ---------------------------------------------------------------------------------
+
+_MEDLINE_FIELD = re.compile(r"^([A-Z][A-Z0-9]{0,3})\s*-\s?(.*)$")
+
+
+def read_medline(handle: BinaryIO, *, name: str, encoding: str) -> Iterator[Item]:
+    """MEDLINE/.nbib: ``TAG - value`` lines, continuation lines indented, blank line between records."""
+    stream = _text_stream(handle, encoding)
+    fields: list[tuple[str, str]] = []
+    count = 0
+    seen_any = False
+    line_number = 0
+    start_line = 1
+    for raw_line in stream:
+        line_number += 1
+        line = raw_line.rstrip("\r\n")
+        if not line.strip():
+            if fields:
+                count += 1
+                yield _medline_record(fields, name=name, position=count, line=start_line)
+                fields = []
+            continue
+        if line.startswith("      ") and fields:
+            tag, value = fields[-1]
+            fields[-1] = (tag, f"{value} {line.strip()}")
+            continue
+        match = _MEDLINE_FIELD.match(line)
+        if match is None:
+            if not fields:
+                start_line = line_number
+            fields.append(("?", line.strip()))
+            continue
+        if not fields:
+            start_line = line_number
+        seen_any = True
+        fields.append((match.group(1), match.group(2).strip()))
+    if fields:
+        count += 1
+        yield _medline_record(fields, name=name, position=count, line=start_line)
+    if not seen_any:
+        yield InputError("no MEDLINE records (no 'PMID- ' fields)", path=name)
+
+
+def _medline_record(fields: list[tuple[str, str]], *, name: str, position: int, line: int) -> Item:
+    values: dict[str, list[str]] = {}
+    for tag, value in fields:
+        values.setdefault(tag, []).append(value)
+    pmid = (values.get("PMID") or [""])[0]
+    record_id = pmid or str(position)
+    if "?" in values and len(values) == 1:
+        return InputError(f"malformed MEDLINE record at line {line}", path=name, record=record_id)
+    title = " ".join(values.get("TI") or values.get("BTI") or [])
+    abstract = "\n\n".join(values.get("AB") or [])
+    metadata = {"pmid": pmid} if pmid else {}
+    if "JT" in values:
+        metadata["journal"] = values["JT"][0]
+    for value in values.get("AID", []) + values.get("LID", []):
+        if value.endswith("[doi]"):
+            metadata["doi"] = value[: -len("[doi]")].strip()
+            break
+    return _record(
+        record_id=record_id, title=title, abstract=abstract, origin=name, fmt="medline", metadata=metadata
+    )
+
+
+# --- RIS -------------------------------------------------------------------------------------
+
+_RIS_TAG = re.compile(r"^([A-Z][A-Z0-9])  - ?(.*)$")
+
+
+def read_ris(handle: BinaryIO, *, name: str, encoding: str) -> Iterator[Item]:
+    """RIS, one record at a time: lines are gathered up to ``ER  -`` and parsed with rispy."""
+    import rispy
+
+    stream = _text_stream(handle, encoding)
+    lines: list[str] = []
+    count = 0
+    for raw_line in stream:
+        line = raw_line.rstrip("\r\n").lstrip("\ufeff")
+        if not line.strip() and not lines:
+            continue
+        lines.append(line)
+        if line.startswith("ER  -") or line.rstrip() == "ER  -":
+            count += 1
+            yield _ris_record(lines, rispy, name=name, position=count)
+            lines = []
+    if any(line.strip() for line in lines):
+        count += 1
+        yield InputError("RIS record without its closing 'ER  -' line", path=name, record=str(count))
+    if count == 0:
+        yield InputError("no RIS records", path=name)
+
+
+def _ris_record(lines: list[str], rispy: Any, *, name: str, position: int) -> Item:
+    if not lines[0].startswith("TY  -"):
+        return InputError("malformed RIS record: it must start with 'TY  -'", path=name, record=str(position))
+    try:
+        entries = rispy.loads("\n".join(lines))
+    except Exception as error:  # rispy raises plain IOError/ValueError on bad records
+        return InputError(f"malformed RIS record: {error}", path=name, record=str(position))
+    if not entries:
+        return InputError("empty RIS record", path=name, record=str(position))
+    entry: dict[str, Any] = entries[0]
+
+    def first(*keys: str) -> str:
+        for key in keys:
+            value = entry.get(key)
+            if isinstance(value, list):
+                value = " ".join(str(item) for item in value)
+            if value:
+                return str(value).strip()
+        return ""
+
+    accession = first("accession_number")
+    record_id = first("id") if not accession.isdigit() else accession
+    if not record_id:
+        record_id = accession or str(position)
+    metadata = {
+        key: first(key)
+        for key in ("doi", "journal_name", "secondary_title", "year", "accession_number", "url")
+        if first(key)
+    }
+    return _record(
+        record_id=record_id,
+        title=first("title", "primary_title", "translated_title"),
+        abstract=first("abstract", "notes_abstract"),
+        origin=name,
+        fmt="ris",
+        metadata=metadata,
+    )

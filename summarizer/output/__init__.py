@@ -1,0 +1,110 @@
+"""Writers for results: json (one object), jsonl, md (case cards), csv, html (highlighted pages).
+
+``Writer(stream, format, single=...)`` streams results as they come; formats with a
+header or footer (csv, a batch html page) write them in the writer's lifecycle, so
+call ``close()`` (or use it as a context manager) even when nothing was written.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import IO, Any, Protocol
+
+from ..errors import ConfigError
+from ..pipeline import Failure, Result
+from .card import build_card, build_error_card
+from .markdown import MarkdownFormat, render_markdown
+from .table import COLUMNS, CsvFormat, failure_row, record_row
+from .webpage import HtmlFormat, render_html
+
+FORMATS = ("json", "jsonl", "md", "csv", "html")
+
+__all__ = [
+    "COLUMNS",
+    "FORMATS",
+    "Writer",
+    "build_card",
+    "build_error_card",
+    "failure_row",
+    "record_row",
+    "render_html",
+    "render_markdown",
+    "result_json",
+]
+
+
+def result_json(item: Result | Failure) -> dict[str, Any]:
+    return item.to_dict()
+
+
+class _Format(Protocol):
+    def write(self, item: Result | Failure) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class _JsonFormat:
+    def __init__(self, stream: IO[str], *, single: bool = False, lines: bool = False) -> None:
+        self.stream = stream
+        self.pretty = single and not lines
+
+    def write(self, item: Result | Failure) -> None:
+        payload = result_json(item)
+        if self.pretty:
+            self.stream.write(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
+        else:
+            self.stream.write(json.dumps(payload, ensure_ascii=False) + "\n")
+
+    def close(self) -> None:
+        pass
+
+
+class _JsonLinesFormat(_JsonFormat):
+    def __init__(self, stream: IO[str], *, single: bool = False) -> None:
+        super().__init__(stream, single=single, lines=True)
+
+
+_FORMATTERS: dict[str, type[_Format]] = {
+    "json": _JsonFormat,
+    "jsonl": _JsonLinesFormat,
+    "md": MarkdownFormat,
+    "csv": CsvFormat,
+    "html": HtmlFormat,
+}
+
+
+class Writer:
+    """Writes results to a text stream in one format; ``single`` means one record only.
+
+    json with ``single`` pretty-prints one object (otherwise JSON Lines); md writes one
+    card per record; csv one row per record under a fixed header; html one
+    self-contained page (one record, or every record of a batch).
+    """
+
+    def __init__(self, stream: IO[str], format: str = "json", *, single: bool = False) -> None:
+        if format not in FORMATS:
+            raise ConfigError(f"unknown format {format!r}; choose one of {', '.join(FORMATS)}")
+        self.stream = stream
+        self.format = format
+        self.single = single
+        self._format: _Format = _FORMATTERS[format](stream, single=single)
+        self._closed = False
+
+    def write(self, item: Result | Failure) -> None:
+        if self._closed:
+            raise ValueError("write to a closed Writer")
+        self._format.write(item)
+        self.stream.flush()
+
+    def close(self) -> None:
+        """Write any footer (csv header of an empty batch, html page end) and flush."""
+        if not self._closed:
+            self._closed = True
+            self._format.close()
+        self.stream.flush()
+
+    def __enter__(self) -> Writer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

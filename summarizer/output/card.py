@@ -1,0 +1,298 @@
+"""The readable view of a result: what the Markdown card and the HTML page both show.
+
+One place decides the wording ("Not reported", "negative", how an outcome reads); the
+templates only lay it out. Every grounded fact carries its evidence span (quote,
+alignment status, number) so a template can footnote or link it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..ground import AlignmentStatus, EvidenceSpan
+from ..pipeline import Failure, Result
+from ..schema import ArticleType, CaseReport, OutcomeStatus, Sex
+
+NOT_REPORTED = "Not reported"
+
+ARTICLE_TYPES = {
+    ArticleType.case_report: "Case report",
+    ArticleType.case_series: "Case series",
+    ArticleType.review_with_case: "Review with a case",
+    ArticleType.not_a_case_report: "Not a case report",
+}
+
+STATUS_TEXT = {
+    AlignmentStatus.exact: "exact",
+    AlignmentStatus.normalised: "normalised",
+    AlignmentStatus.fuzzy: "fuzzy",
+    AlignmentStatus.unaligned: "unaligned (not found in the abstract)",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceView:
+    """One evidence quote, numbered in record order (the numbers the card shows)."""
+
+    number: int
+    span: EvidenceSpan
+
+    @property
+    def status(self) -> str:
+        return self.span.status.value
+
+    @property
+    def status_text(self) -> str:
+        return STATUS_TEXT[self.span.status]
+
+    @property
+    def aligned(self) -> bool:
+        return self.span.status is not AlignmentStatus.unaligned
+
+    @property
+    def quote(self) -> str:
+        return self.span.quote
+
+
+@dataclass(slots=True)
+class Item:
+    """One fact in a group: an optional label, its text, qualifiers, evidence."""
+
+    text: str
+    label: str | None = None
+    qualifiers: list[tuple[str, str]] = field(default_factory=list)
+    negative: bool = False
+    path: str | None = None
+    evidence: list[EvidenceView] = field(default_factory=list)
+
+    @property
+    def anchor(self) -> str | None:
+        return path_anchor(self.path) if self.path else None
+
+
+@dataclass(slots=True)
+class Group:
+    """A section of the card (Presentation, Outcomes…); empty means not reported."""
+
+    key: str
+    heading: str
+    items: list[Item]
+    ordered: bool = False
+
+
+@dataclass(slots=True)
+class Card:
+    """Everything a template needs for one result."""
+
+    id: str
+    title: str
+    patient: Item
+    article_type: str
+    groups: list[Group]
+    summary: str
+    evidence: list[EvidenceView]
+    provenance: list[tuple[str, str]]
+    warnings: list[str]
+    grounding: str
+    result: Result
+
+    @property
+    def aligned_count(self) -> int:
+        return sum(view.aligned for view in self.evidence)
+
+
+@dataclass(slots=True)
+class ErrorCard:
+    id: str
+    error: str
+    error_type: str
+    source: str
+
+
+def path_anchor(path: str) -> str:
+    """A field path (``outcomes[1]``) as an id fragment (``outcomes-1``)."""
+    return re.sub(r"[^A-Za-z0-9]+", "-", path).strip("-") or "record"
+
+
+def _sex_text(sex: Sex) -> str | None:
+    return None if sex is Sex.not_reported else sex.value
+
+
+def _number(value: float) -> str:
+    return f"{round(value, 2):g}"
+
+
+def patient_text(record: CaseReport) -> str:
+    """The patient line: "63-year-old female; 1 patient; descriptors"."""
+    patient = record.patient
+    age = patient.age_text
+    if patient.age_years is not None:
+        years = f"{_number(patient.age_years)} years"
+        if age is None:
+            age = years
+        elif _number(patient.age_years) not in age:
+            age = f"{age} ({years})"
+    sex = _sex_text(patient.sex)
+    if age and sex:
+        who = f"{age} {sex}"
+    else:
+        who = f"{age or 'age not reported'}, {sex or 'sex not reported'}"
+    parts = [who]
+    if record.patient_count is not None:
+        parts.append(f"{record.patient_count} patient{'' if record.patient_count == 1 else 's'}")
+    parts.extend(patient.descriptors)
+    return "; ".join(parts)
+
+
+def _outcome_status(status: OutcomeStatus) -> str:
+    return status.value
+
+
+def build_card(result: Result) -> Card:
+    """The view of one result."""
+    record = result.record
+    numbered = [EvidenceView(number, span) for number, span in enumerate(result.evidence, 1)]
+    by_path: dict[str, list[EvidenceView]] = {}
+    for view in numbered:
+        by_path.setdefault(view.span.field, []).append(view)
+
+    def item(path: str, text: str, **extra: Any) -> Item:
+        return Item(text=text, path=path, evidence=by_path.get(path, []), **extra)
+
+    def quals(*pairs: tuple[str, str | None]) -> list[tuple[str, str]]:
+        return [(name, value) for name, value in pairs if value]
+
+    groups = [
+        Group(
+            "presentation",
+            "Presentation",
+            [
+                item(f"presentation[{i}]", s.description, qualifiers=quals(("duration", s.duration)))
+                for i, s in enumerate(record.presentation)
+            ],
+        ),
+        Group(
+            "history",
+            "History",
+            [
+                item(f"history[{i}]", h.description, qualifiers=quals(("timing", h.timing)))
+                for i, h in enumerate(record.history)
+            ],
+        ),
+        Group(
+            "clinical_findings",
+            "Clinical findings",
+            [
+                item(f"clinical_findings[{i}]", f.description, negative=f.negative)
+                for i, f in enumerate(record.clinical_findings)
+            ],
+        ),
+        Group(
+            "diagnostic_assessment",
+            "Diagnostic assessment",
+            [
+                item(f"diagnostic_assessment[{i}]", d.result, label=d.name, negative=d.negative)
+                for i, d in enumerate(record.diagnostic_assessment)
+            ],
+        ),
+        Group(
+            "diagnosis",
+            "Diagnosis",
+            []
+            if record.diagnosis is None
+            else [
+                item(
+                    "diagnosis",
+                    record.diagnosis.final,
+                    qualifiers=quals(("differential", "; ".join(record.diagnosis.differential))),
+                )
+            ],
+        ),
+        Group(
+            "interventions",
+            "Interventions",
+            [
+                item(
+                    f"interventions[{i}]",
+                    x.detail,
+                    label=x.kind.value,
+                    qualifiers=quals(("timing", x.timing)),
+                )
+                for i, x in enumerate(record.interventions)
+            ],
+            ordered=True,
+        ),
+        Group(
+            "outcomes",
+            "Outcomes",
+            [
+                item(
+                    f"outcomes[{i}]",
+                    o.description,
+                    label=o.timepoint or "timepoint not given",
+                    qualifiers=[("status", _outcome_status(o.status))],
+                )
+                for i, o in enumerate(record.outcomes)
+            ],
+            ordered=True,
+        ),
+        Group(
+            "why_reported",
+            "Why reported",
+            [] if record.why_reported is None else [item("why_reported", record.why_reported.text)],
+        ),
+        Group(
+            "conclusion",
+            "Conclusion",
+            [] if record.conclusion is None else [item("conclusion", record.conclusion.text)],
+        ),
+    ]
+    provenance = result.provenance
+    tokens = provenance.tokens
+    rows: list[tuple[str, str]] = [
+        ("id", result.id),
+        ("source", " ".join(p for p in (provenance.source, f"({provenance.source_format})") if p)),
+        ("backend", provenance.backend),
+        ("model", provenance.model),
+        ("mode", provenance.mode),
+        ("prompt", provenance.prompt_version or "none"),
+        ("prompt hash", (provenance.prompt_hash or "")[:12] or "none"),
+        ("schema version", provenance.schema_version),
+        ("attempts", str(provenance.attempts)),
+        (
+            "tokens",
+            f"{tokens.total_tokens} ({tokens.prompt_tokens} prompt + {tokens.completion_tokens} completion)",
+        ),
+        ("latency", f"{provenance.latency_s:.3f} s"),
+        ("cache", "hit" if provenance.cache_hit else "miss" if provenance.cache_key else "off"),
+    ]
+    aligned = sum(view.aligned for view in numbered)
+    grounding = (
+        f"{aligned}/{len(numbered)} quotes aligned ({result.grounding_rate:.0%})"
+        if numbered
+        else "no evidence quotes"
+    )
+    return Card(
+        id=result.id,
+        title=record.title or result.abstract.title or result.id,
+        patient=item("patient", patient_text(record)),
+        article_type=ARTICLE_TYPES[record.article_type],
+        groups=groups,
+        summary=record.summary,
+        evidence=numbered,
+        provenance=rows,
+        warnings=list(provenance.warnings),
+        grounding=grounding,
+        result=result,
+    )
+
+
+def build_error_card(failure: Failure) -> ErrorCard:
+    return ErrorCard(
+        id=failure.id,
+        error=str(failure.error),
+        error_type=type(failure.error).__name__,
+        source=failure.source,
+    )

@@ -1,0 +1,163 @@
+"""Client-side rate limits: async token buckets for requests and tokens per minute.
+
+``RateLimiter.acquire(tokens)`` waits until one more request and ``tokens`` more tokens
+fit under ``rpm`` / ``tpm``; the token count is an estimate made before the call
+(``estimate_tokens``), corrected with the real usage afterwards (``settle``). A bucket
+holds at most ``burst_s`` seconds of its rate, so a run starts gently instead of
+spending a whole minute's allowance at once; a request bigger than the bucket is let
+through when the bucket is full and leaves it in debt.
+
+``RateLimitedBackend`` applies a limiter around any backend's ``aextract``, so cache
+hits (answered before the backend is called) are never slowed down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from .backends import Backend, Extraction, Usage
+from .document import Abstract
+from .errors import ConfigError
+from .render import RenderedPrompt
+
+__all__ = ["RateLimitedBackend", "RateLimiter", "TokenBucket", "estimate_tokens"]
+
+CHARS_PER_TOKEN = 4.0
+MESSAGE_OVERHEAD = 4
+DEFAULT_COMPLETION_ESTIMATE = 400
+
+
+def estimate_tokens(messages: Sequence[dict[str, str]]) -> int:
+    """A cheap prompt-token estimate (~4 characters a token, plus per-message overhead)."""
+    chars = sum(len(message.get("content") or "") for message in messages)
+    return int(chars / CHARS_PER_TOKEN) + MESSAGE_OVERHEAD * len(messages) + 3
+
+
+class TokenBucket:
+    """``rate`` units a minute, holding at most ``capacity`` (default: ``burst_s`` of rate)."""
+
+    def __init__(self, per_minute: float, *, burst_s: float = 1.0, capacity: float | None = None) -> None:
+        if per_minute <= 0:
+            raise ConfigError("rate limits must be positive")
+        self.rate = per_minute / 60.0
+        self.capacity = capacity if capacity is not None else max(1.0, self.rate * burst_s)
+        self.level = self.capacity
+        self._updated = time.monotonic()
+
+    def _refill(self) -> None:
+        now = time.monotonic()
+        self.level = min(self.capacity, self.level + (now - self._updated) * self.rate)
+        self._updated = now
+
+    def wait_time(self, amount: float) -> float:
+        """Seconds until ``amount`` (capped at capacity) is available; 0 if it is now."""
+        self._refill()
+        needed = min(amount, self.capacity)
+        if self.level >= needed:
+            return 0.0
+        return (needed - self.level) / self.rate
+
+    def take(self, amount: float) -> None:
+        self._refill()
+        self.level -= amount
+
+    def give_back(self, amount: float) -> None:
+        self._refill()
+        self.level = min(self.capacity, self.level + amount)
+
+
+class RateLimiter:
+    """Requests per minute and tokens per minute, shared by every worker of a batch."""
+
+    def __init__(self, *, rpm: float | None = None, tpm: float | None = None, burst_s: float = 1.0) -> None:
+        self.requests = TokenBucket(rpm, burst_s=burst_s) if rpm else None
+        self.tokens = TokenBucket(tpm, burst_s=burst_s) if tpm else None
+        self._lock = asyncio.Lock()
+        self.waited_s = 0.0
+
+    @property
+    def active(self) -> bool:
+        return self.requests is not None or self.tokens is not None
+
+    async def acquire(self, tokens: int = 0) -> None:
+        """Wait for one request slot and ``tokens`` tokens (first come, first served)."""
+        if not self.active:
+            return
+        async with self._lock:
+            while True:
+                wait = 0.0
+                if self.requests is not None:
+                    wait = max(wait, self.requests.wait_time(1))
+                if self.tokens is not None:
+                    wait = max(wait, self.tokens.wait_time(tokens))
+                if wait <= 0:
+                    break
+                self.waited_s += wait
+                await asyncio.sleep(wait)
+            if self.requests is not None:
+                self.requests.take(1)
+            if self.tokens is not None:
+                self.tokens.take(tokens)
+
+    def settle(self, estimated: int, actual: int) -> None:
+        """Correct the token bucket once the real usage is known."""
+        if self.tokens is None or actual == estimated:
+            return
+        if actual > estimated:
+            self.tokens.take(actual - estimated)
+        else:
+            self.tokens.give_back(estimated - actual)
+
+
+class RateLimitedBackend:
+    """A backend whose ``aextract`` waits for the limiter first (sync ``extract`` is not limited)."""
+
+    def __init__(self, inner: Backend, limiter: RateLimiter, *, max_tokens: int | None = None) -> None:
+        self.inner = inner
+        self.limiter = limiter
+        self.name = inner.name
+        self.model = inner.model
+        self.mode = inner.mode
+        self._completion_cap = max_tokens
+        self._completion_mean = float(DEFAULT_COMPLETION_ESTIMATE)
+        self._seen = 0
+
+    def identity(self) -> dict[str, Any]:
+        return self.inner.identity()
+
+    def estimate(self, prompt: RenderedPrompt | None) -> int:
+        completion = self._completion_mean
+        if self._completion_cap:
+            completion = min(completion, self._completion_cap)
+        return (estimate_tokens(prompt.messages) if prompt else 0) + int(completion)
+
+    def _observe(self, usage: Usage) -> None:
+        if usage.completion_tokens <= 0:
+            return
+        self._seen += 1
+        weight = 1 / min(self._seen, 50)  # running mean, then a slow moving average
+        self._completion_mean += (usage.completion_tokens - self._completion_mean) * weight
+
+    def extract(self, abstract: Abstract, prompt: RenderedPrompt) -> Extraction:
+        return self.inner.extract(abstract, prompt)
+
+    async def aextract(self, abstract: Abstract, prompt: RenderedPrompt) -> Extraction:
+        estimated = self.estimate(prompt)
+        await self.limiter.acquire(estimated)
+        try:
+            extraction = await self.inner.aextract(abstract, prompt)
+        except BaseException as error:
+            usage = getattr(error, "usage", None)
+            actual = usage.total_tokens if isinstance(usage, Usage) else estimated
+            self.limiter.settle(estimated, actual)
+            raise
+        self._observe(extraction.usage)
+        actual = extraction.usage.total_tokens or estimated  # servers that send no usage
+        self.limiter.settle(estimated, actual)
+        return extraction
+
+    def close(self) -> None:
+        self.inner.close()

@@ -1,0 +1,118 @@
+"""Render a versioned prompt (prompts/<version>/) into plain chat messages.
+
+Templates are rendered here, in a sandbox with StrictUndefined, and handed to the
+model client as plain strings: the abstract is data, so text such as ``{{ x }}`` in
+an abstract stays text, and a closing fence inside it is neutralised.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tomllib
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from jinja2 import StrictUndefined, TemplateError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from .document import Abstract
+from .errors import ConfigError
+
+FENCE_CLOSE = "</abstract>"
+
+
+def prompts_root() -> Path:
+    """prompts/ inside the installed wheel, else the repository's prompts/ (editable installs)."""
+    packaged = resources.files("summarizer") / "_prompts"
+    if packaged.is_dir():
+        return Path(str(packaged))
+    return Path(__file__).resolve().parent.parent / "prompts"
+
+
+@dataclass(frozen=True, slots=True)
+class PromptVersion:
+    version: str
+    description: str
+    strategy: str
+    """single: one request for the whole record; staged: one request per field group."""
+    templates: dict[str, str]
+    metadata: dict[str, Any]
+    hash: str
+
+    def template(self, name: str) -> str:
+        try:
+            return self.templates[name]
+        except KeyError:
+            raise ConfigError(f"prompt {self.version} has no template {name!r}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedPrompt:
+    version: str
+    hash: str
+    messages: list[dict[str, str]]
+
+
+def available_versions() -> list[str]:
+    root = prompts_root()
+    return sorted(p.name for p in root.iterdir() if (p / "prompt.toml").is_file())
+
+
+@lru_cache(maxsize=32)
+def load_prompt(version: str) -> PromptVersion:
+    folder = prompts_root() / version
+    meta_file = folder / "prompt.toml"
+    if not meta_file.is_file():
+        known = ", ".join(available_versions()) or "none"
+        raise ConfigError(f"unknown prompt version {version!r} (available: {known})")
+    metadata = tomllib.loads(meta_file.read_text(encoding="utf-8"))
+    templates = {
+        path.stem: path.read_text(encoding="utf-8") for path in sorted(folder.glob("*.j2"))
+    }
+    digest = hashlib.sha256()
+    for name in ["prompt.toml", *sorted(f"{stem}.j2" for stem in templates)]:
+        digest.update(name.encode())
+        digest.update((folder / name).read_bytes())
+    return PromptVersion(
+        version=version,
+        description=str(metadata.get("description", "")),
+        strategy=str(metadata.get("strategy", "single")),
+        templates=templates,
+        metadata=metadata,
+        hash=digest.hexdigest()[:16],
+    )
+
+
+@lru_cache(maxsize=1)
+def _environment() -> ImmutableSandboxedEnvironment:
+    return ImmutableSandboxedEnvironment(
+        undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False
+    )
+
+
+def fence(text: str) -> str:
+    """Keep the abstract inside its fence whatever it contains."""
+    return text.replace(FENCE_CLOSE, "</ abstract>")
+
+
+def render_template(prompt: PromptVersion, name: str, **variables: Any) -> str:
+    try:
+        template = _environment().from_string(prompt.template(name))
+        return template.render(**variables).strip()
+    except TemplateError as error:
+        raise ConfigError(f"prompt {prompt.version}/{name}.j2: {error}") from error
+
+
+def render(abstract: Abstract, prompt: PromptVersion | str = "v1") -> RenderedPrompt:
+    """The system and user messages for one abstract."""
+    if isinstance(prompt, str):
+        prompt = load_prompt(prompt)
+    variables = {"abstract": fence(abstract.text), "title": abstract.title or ""}
+    messages = [
+        {"role": "system", "content": render_template(prompt, "system", **variables)},
+        {"role": "user", "content": render_template(prompt, "user", **variables)},
+    ]
+    return RenderedPrompt(version=prompt.version, hash=prompt.hash, messages=messages)

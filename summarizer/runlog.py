@@ -1,0 +1,234 @@
+"""A run log of every model call, in SQLite.
+
+Each call the pipeline makes (or answers from the cache) becomes one row: time, record
+id, backend, model, prompt version, tokens, duration, attempts, error, cache hit. The
+schema evolves through ``MIGRATIONS``, a list of small functions applied once each, in
+order, and remembered in the ``_migrations`` table (the way simonw/llm does it).
+
+Only the columns below are stored; nothing from a request or its headers, so no key.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import sqlite3
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from .cache import connect
+from .errors import ConfigError
+from .paths import log_path
+
+__all__ = ["COLUMNS", "MIGRATIONS", "RunLog", "parse_since"]
+
+Migration = Callable[[sqlite3.Connection], None]
+MIGRATIONS: list[Migration] = []
+
+
+def migration(function: Migration) -> Migration:
+    MIGRATIONS.append(function)
+    return function
+
+
+@migration
+def m001_calls(db: sqlite3.Connection) -> None:
+    db.execute(
+        """
+        CREATE TABLE calls (
+            id INTEGER PRIMARY KEY,
+            time TEXT NOT NULL,
+            record_id TEXT,
+            backend TEXT,
+            model TEXT,
+            mode TEXT,
+            prompt_version TEXT,
+            prompt_hash TEXT,
+            cache_key TEXT,
+            cache_hit INTEGER NOT NULL DEFAULT 0,
+            prompt_tokens INTEGER,
+            completion_tokens INTEGER,
+            duration_s REAL,
+            attempts INTEGER,
+            error TEXT
+        )
+        """
+    )
+    db.execute("CREATE INDEX calls_time ON calls (time)")
+
+
+@migration
+def m002_run_id(db: sqlite3.Connection) -> None:
+    db.execute("ALTER TABLE calls ADD COLUMN run_id TEXT")
+    db.execute("CREATE INDEX calls_run ON calls (run_id)")
+
+
+@migration
+def m003_extra(db: sqlite3.Connection) -> None:
+    db.execute("ALTER TABLE calls ADD COLUMN extra TEXT")
+
+
+COLUMNS = (
+    "id",
+    "time",
+    "run_id",
+    "record_id",
+    "backend",
+    "model",
+    "mode",
+    "prompt_version",
+    "prompt_hash",
+    "cache_key",
+    "cache_hit",
+    "prompt_tokens",
+    "completion_tokens",
+    "duration_s",
+    "attempts",
+    "error",
+    "extra",
+)
+_WRITABLE = COLUMNS[2:-1]
+# Entry keys never stored, even in ``extra`` (defence in depth: nobody should pass them).
+_SECRET_KEY = re.compile(r"key|secret|token_value|authorization|password|header", re.I)
+
+
+def migrate(db: sqlite3.Connection) -> None:
+    db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied TEXT)")
+    done = {row[0] for row in db.execute("SELECT name FROM _migrations")}
+    for function in MIGRATIONS:
+        if function.__name__ in done:
+            continue
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            # another process may have applied it while we waited for the lock
+            if db.execute("SELECT 1 FROM _migrations WHERE name = ?", (function.__name__,)).fetchone():
+                db.execute("ROLLBACK")
+                continue
+            function(db)
+            db.execute(
+                "INSERT INTO _migrations (name, applied) VALUES (?, ?)",
+                (function.__name__, _now()),
+            )
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
+
+
+_RELATIVE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_since(value: str, *, now: dt.datetime | None = None) -> str:
+    """An ISO timestamp (UTC) from ``2026-01-31``, ``2026-01-31T10:00`` or ``2h``/``30m``/``7d``."""
+    now = now or dt.datetime.now(dt.UTC)
+    relative = _RELATIVE.match(value)
+    if relative:
+        seconds = float(relative[1]) * _UNITS[relative[2]]
+        return (now - dt.timedelta(seconds=seconds)).isoformat(timespec="milliseconds")
+    try:
+        moment = dt.datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise ConfigError(
+            f"--since {value!r}: use a date (2026-01-31), a time (2026-01-31T10:00) or 30m/2h/7d"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.astimezone(dt.UTC).isoformat(timespec="milliseconds")
+
+
+class RunLog:
+    """Implements the pipeline's ``RunLog`` protocol (``record_call``) over SQLite.
+
+    ``run_id`` groups the calls of one batch (a fresh one per ``RunLog`` unless given).
+    """
+
+    def __init__(self, path: Path | None = None, *, run_id: str | None = None) -> None:
+        self.path = Path(path) if path is not None else log_path()
+        self.run_id = run_id or uuid.uuid4().hex[:12]
+        self._lock = threading.Lock()
+        self._db = connect(self.path)
+        with self._lock:
+            migrate(self._db)
+
+    def record_call(self, entry: dict[str, Any]) -> None:
+        row: dict[str, Any] = {name: entry.get(name) for name in _WRITABLE}
+        row["run_id"] = entry.get("run_id") or self.run_id
+        row["cache_hit"] = 1 if entry.get("cache_hit") else 0
+        if isinstance(row["duration_s"], float):
+            row["duration_s"] = round(row["duration_s"], 6)
+        extra = {
+            key: value
+            for key, value in entry.items()
+            if key not in COLUMNS and key != "time" and not _SECRET_KEY.search(key)
+        }
+        names = ["time", *row, "extra"]
+        values = [
+            entry.get("time") or _now(),
+            *row.values(),
+            json.dumps(extra, default=str) if extra else None,
+        ]
+        marks = ", ".join("?" for _ in names)
+        with self._lock:
+            self._db.execute(f"INSERT INTO calls ({', '.join(names)}) VALUES ({marks})", values)
+
+    def query(
+        self,
+        *,
+        model: str | None = None,
+        errors: bool = False,
+        since: str | None = None,
+        run_id: str | None = None,
+        limit: int | None = 20,
+    ) -> Iterator[dict[str, Any]]:
+        """Calls, oldest first; ``limit`` keeps the most recent N (None or 0: all)."""
+        where: list[str] = []
+        params: list[Any] = []
+        if model:
+            where.append("model = ?")
+            params.append(model)
+        if errors:
+            where.append("error IS NOT NULL")
+        if since:
+            where.append("time >= ?")
+            params.append(parse_since(since))
+        if run_id:
+            where.append("run_id = ?")
+            params.append(run_id)
+        clause = f" WHERE {' AND '.join(where)}" if where else ""
+        sql = f"SELECT {', '.join(COLUMNS)} FROM calls{clause}"
+        if limit:
+            sql = f"SELECT * FROM ({sql} ORDER BY id DESC LIMIT ?) ORDER BY id"
+            params.append(limit)
+        else:
+            sql += " ORDER BY id"
+        # a separate cursor streams rows without holding the lock between them
+        cursor = self._db.execute(sql, params)
+        for values in cursor:
+            row = dict(zip(COLUMNS, values, strict=True))
+            row["cache_hit"] = bool(row["cache_hit"])
+            row["extra"] = json.loads(row["extra"]) if row["extra"] else None
+            yield row
+
+    def __len__(self) -> int:
+        with self._lock:
+            (count,) = self._db.execute("SELECT count(*) FROM calls").fetchone()
+        return int(count)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> RunLog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

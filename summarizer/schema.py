@@ -1,0 +1,220 @@
+"""The case record: CARE-checklist aligned, pydantic as the single source of truth.
+
+Conventions the model is told through the field descriptions:
+- ``null`` (or an empty list) means *not reported* in the abstract;
+- a negative finding ("no recurrence", "negative margins") is a finding, kept with
+  ``negative: true``;
+- every clinical fact carries ``evidence``: a verbatim quote copied from the abstract.
+  When a grounding context is active (see ``summarizer.ground``) each quote is checked
+  against the source during validation, so instructor re-asks the model with the error.
+"""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from .ages import is_timepoint, parse_age
+
+SCHEMA_VERSION = "1.0.0"
+SCHEMA_FILE = Path(__file__).resolve().parent.parent / "schemas" / "case_report.schema.json"
+
+EVIDENCE_DESCRIPTION = (
+    "Verbatim quote copied character for character from the abstract that supports this "
+    "item (a phrase or one sentence, not a paraphrase)."
+)
+
+
+class Sex(StrEnum):
+    female = "female"
+    male = "male"
+    other = "other"
+    not_reported = "not_reported"
+
+
+class ArticleType(StrEnum):
+    case_report = "case_report"
+    case_series = "case_series"
+    review_with_case = "review_with_case"
+    not_a_case_report = "not_a_case_report"
+
+
+class InterventionKind(StrEnum):
+    surgery = "surgery"
+    medication = "medication"
+    radiotherapy = "radiotherapy"
+    chemotherapy = "chemotherapy"
+    procedure = "procedure"
+    rehabilitation = "rehabilitation"
+    other = "other"
+
+
+class OutcomeStatus(StrEnum):
+    improved = "improved"
+    resolved = "resolved"
+    stable = "stable"
+    recurred = "recurred"
+    worsened = "worsened"
+    died = "died"
+    unknown = "unknown"
+
+
+Evidence = Annotated[str, Field(description=EVIDENCE_DESCRIPTION)]
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="ignore", use_enum_values=False, str_strip_whitespace=True)
+
+
+class Grounded(_Record):
+    """A fact with its verbatim evidence quote."""
+
+    evidence: Evidence
+
+    @field_validator("evidence")
+    @classmethod
+    def _evidence_in_source(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("evidence must be a non-empty verbatim quote from the abstract")
+        from .ground import check_quote  # late import: ground depends on document only
+
+        check_quote(value)
+        return value
+
+
+class Patient(_Record):
+    """The patient described (for a series: the first patient described)."""
+
+    age_text: str | None = Field(
+        None, description='Age exactly as written, e.g. "63-year-old", "six-day-old"; null if not reported.'
+    )
+    age_years: float | None = Field(
+        None,
+        ge=0,
+        le=125,
+        description="Age in years (days, weeks and months converted, e.g. 6 months = 0.5); null if not reported.",
+    )
+    sex: Sex = Field(Sex.not_reported, description="female, male, other, or not_reported.")
+    descriptors: list[str] = Field(
+        default_factory=list,
+        description="Other descriptors the text gives: ethnicity, occupation, pregnancy, etc.",
+    )
+    evidence: Evidence | None = Field(None, description="Quote naming the patient's age and/or sex.")
+
+    @model_validator(mode="after")
+    def _age_from_text(self) -> Patient:
+        # Our parser is exact about unit conversion; a model's arithmetic is not.
+        if self.age_text:
+            parsed = parse_age(self.age_text)
+            if parsed is not None:
+                self.age_years = parsed
+        return self
+
+    @field_validator("evidence")
+    @classmethod
+    def _evidence_in_source(cls, value: str | None) -> str | None:
+        if value is not None and value.strip():
+            from .ground import check_quote
+
+            check_quote(value)
+            return value
+        return None
+
+
+class Symptom(Grounded):
+    description: str = Field(description="A main concern or symptom at presentation.")
+    duration: str | None = Field(None, description='How long it lasted, as written ("2 months"); null if not given.')
+
+
+class HistoryItem(Grounded):
+    description: str = Field(description="A relevant past condition, intervention or exposure.")
+    timing: str | None = Field(None, description='When, as written ("18 years ago"); null if not given.')
+
+
+class Finding(Grounded):
+    description: str = Field(description="What was found on examination.")
+    negative: bool = Field(False, description="True for an absent or negative finding (a negative finding is still a finding).")
+
+
+class DiagnosticTest(Grounded):
+    name: str = Field(description="The test, imaging study or pathology examination.")
+    result: str = Field(description="What it showed.")
+    negative: bool = Field(False, description="True when the result was normal or negative.")
+
+
+class Diagnosis(Grounded):
+    final: str = Field(description="The final diagnosis.")
+    differential: list[str] = Field(default_factory=list, description="Differential diagnoses considered, if given.")
+
+
+class Intervention(Grounded):
+    kind: InterventionKind = Field(description="surgery, medication, radiotherapy, chemotherapy, procedure, rehabilitation or other.")
+    detail: str = Field(description="What was done (drug and dose, operation, procedure).")
+    timing: str | None = Field(None, description="When, as written; null if not given.")
+
+
+class Outcome(Grounded):
+    timepoint: str | None = Field(None, description='When it was observed, as written ("6 months postoperatively"); null if not given.')
+    description: str = Field(description="What was observed.")
+    status: OutcomeStatus = Field(description="improved, resolved, stable, recurred, worsened, died or unknown.")
+
+    @field_validator("timepoint")
+    @classmethod
+    def _timepoint_parses(cls, value: str | None) -> str | None:
+        if value is not None and value.strip() and not is_timepoint(value):
+            raise ValueError(
+                f"timepoint {value!r} is not a time: give a number with a unit "
+                '("6 months") or an anchor ("at discharge"), or null'
+            )
+        return value or None
+
+
+class Statement(Grounded):
+    text: str = Field(description="The statement, in a sentence.")
+
+
+class CaseReport(_Record):
+    """A structured, grounded record of one case-report abstract."""
+
+    title: str | None = Field(None, description="The article title as written; null if absent.")
+    article_type: ArticleType = Field(
+        description="case_report (one patient), case_series (several), review_with_case (a literature review around a case), or not_a_case_report (trial, review, study)."
+    )
+    patient_count: int | None = Field(None, ge=0, le=100000, description="How many patients are described; null if not stated.")
+    patient: Patient = Field(default_factory=Patient, description="The patient (first one described for a series).")
+    presentation: list[Symptom] = Field(default_factory=list, description="Main concerns and symptoms at presentation.")
+    history: list[HistoryItem] = Field(default_factory=list, description="Relevant past medical history, with timing.")
+    clinical_findings: list[Finding] = Field(default_factory=list, description="Physical examination findings.")
+    diagnostic_assessment: list[DiagnosticTest] = Field(default_factory=list, description="Tests, imaging and pathology, and what they showed.")
+    diagnosis: Diagnosis | None = Field(None, description="The final diagnosis; null if not reported.")
+    interventions: list[Intervention] = Field(default_factory=list, description="Treatments and procedures.")
+    outcomes: list[Outcome] = Field(default_factory=list, description="Follow-up and outcomes, each with its timepoint.")
+    why_reported: Statement | None = Field(None, description="What makes the case notable (rarity, new association, lesson).")
+    conclusion: Statement | None = Field(None, description="The authors' take-home message.")
+    summary: str = Field(description="Plain-language summary of the case, at most 60 words.")
+
+    @field_validator("summary")
+    @classmethod
+    def _short_summary(cls, value: str) -> str:
+        words = len(value.split())
+        if words > 60:
+            raise ValueError(f"summary has {words} words; shorten it to at most 60")
+        if not words:
+            raise ValueError("summary must not be empty")
+        return value
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of CaseReport, as exported to schemas/ and sent to models."""
+    schema = CaseReport.model_json_schema()
+    schema["$id"] = f"https://case-summarizer.invalid/schemas/case_report/{SCHEMA_VERSION}"
+    schema["x-schema-version"] = SCHEMA_VERSION
+    return schema
+
+
+def json_schema_text() -> str:
+    return json.dumps(json_schema(), indent=2, ensure_ascii=False) + "\n"

@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.openai_server import ScriptedServer
+
+ROOT = Path(__file__).resolve().parent.parent
+SEED = ROOT / "examples" / "leiomyosarcoma-cervical-spine.txt"
+SEED_TITLE = (
+    "A rare presentation of leiomyosarcoma metastasis to the cervical spine: "
+    "A case report and a brief review."
+)
+# A fake key; tests assert it never leaks into outputs, logs, caches or errors.
+FAKE_KEY = "sk-test-DO-NOT-LEAK-0123456789abcdef"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "CASE_SUMMARIZER_MODEL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("CASE_SUMMARIZER_HOME", str(tmp_path / "home"))
+
+
+@pytest.fixture
+def scripted_server() -> Iterator[ScriptedServer]:
+    with ScriptedServer() as server:
+        yield server
+
+
+@pytest.fixture
+def seed_text() -> str:
+    return SEED.read_text(encoding="utf-8")
+
+
+def seed_record(**changes: Any) -> dict[str, Any]:
+    """A valid, grounded record for the seed page, as a model would return it."""
+    record: dict[str, Any] = {
+        "title": SEED_TITLE,
+        "article_type": "case_report",
+        "patient_count": 1,
+        "patient": {
+            "age_text": "63-year-old",
+            "age_years": 63,
+            "sex": "female",
+            "evidence": "A 63-year-old female",
+        },
+        "presentation": [
+            {
+                "description": "right-sided numbness and pain",
+                "duration": "2 months",
+                "evidence": "right-sided numbness and pain of 2 months duration",
+            }
+        ],
+        "history": [
+            {
+                "description": "retroperitoneal leiomyosarcoma resection",
+                "timing": "3 years ago",
+                "evidence": "resection of a retroperitoneal LMS 3 years ago",
+            }
+        ],
+        "diagnosis": {
+            "final": "leiomyosarcoma metastasis to C5",
+            "differential": [],
+            "evidence": "pathologically, this proved to be an LMS metastasis",
+        },
+        "interventions": [
+            {
+                "kind": "surgery",
+                "detail": "posterior tumor resection",
+                "timing": None,
+                "evidence": "she underwent posterior tumor resection",
+            }
+        ],
+        "outcomes": [
+            {
+                "timepoint": "one postoperative year",
+                "description": "the lesion recurred",
+                "status": "recurred",
+                "evidence": "in one postoperative year, the lesion recurred",
+            }
+        ],
+        "conclusion": {
+            "text": "Gross total surgical resection is the first line of treatment.",
+            "evidence": "Gross total surgical resection is the first line of treatment for patients with metastatic LMS.",
+        },
+        "summary": "A 63-year-old woman had a leiomyosarcoma metastasis in the cervical spine removed; it recurred within a year.",
+    }
+    record.update(changes)
+    return record
+
+
+def env_without_keys() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k not in {"OPENAI_API_KEY", "OPENAI_BASE_URL"}}

@@ -1,0 +1,85 @@
+"""Alignment oracle: planted spans with known offsets."""
+
+from __future__ import annotations
+
+import pytest
+
+from summarizer.ground import Aligner, AlignmentStatus, GroundingContext, check_quote, grounding
+
+TEXT = (
+    "Title line\n\n"
+    "CASE: A 54-year-old man had hemi-\nparesis and \u201cburning\u201d pain. "
+    "MRI showed   a C5\u2013C6 lesion.\nNo tumor recurrence was seen."
+)
+
+
+def span_of(fragment: str) -> tuple[int, int]:
+    start = TEXT.index(fragment)
+    return start, start + len(fragment)
+
+
+def test_exact() -> None:
+    found = Aligner(TEXT).align("A 54-year-old man")
+    assert found.status is AlignmentStatus.exact
+    assert (found.start, found.end) == span_of("A 54-year-old man")
+
+
+def test_case_difference_is_normalised() -> None:
+    found = Aligner(TEXT).align("a 54-YEAR-OLD MAN")
+    assert found.status is AlignmentStatus.normalised
+    assert (found.start, found.end) == span_of("A 54-year-old man")
+
+
+def test_hyphenation_across_a_line_break() -> None:
+    found = Aligner(TEXT).align("had hemiparesis")
+    assert found.status is AlignmentStatus.normalised
+    assert (found.start, found.end) == span_of("had hemi-\nparesis")
+
+
+def test_curly_quotes_and_dashes() -> None:
+    found = Aligner(TEXT).align('"burning" pain')
+    assert found.status is AlignmentStatus.normalised
+    assert (found.start, found.end) == span_of("\u201cburning\u201d pain")
+    dash = Aligner(TEXT).align("a C5-C6 lesion")
+    assert (dash.start, dash.end) == span_of("a C5\u2013C6 lesion")
+
+
+def test_whitespace_runs() -> None:
+    found = Aligner(TEXT).align("MRI showed a C5")
+    assert found.status is AlignmentStatus.normalised
+    assert (found.start, found.end) == span_of("MRI showed   a C5")
+
+
+def test_quote_split_across_a_collapsed_newline() -> None:
+    found = Aligner(TEXT).align("lesion. No tumor recurrence")
+    assert found.status is AlignmentStatus.normalised
+    assert (found.start, found.end) == span_of("lesion.\nNo tumor recurrence")
+
+
+def test_fuzzy_for_a_small_typo() -> None:
+    found = Aligner(TEXT).align("No tumour recurrence was seen")
+    assert found.status is AlignmentStatus.fuzzy
+    start, end = span_of("No tumor recurrence was seen")
+    assert abs(found.start - start) <= 1 and abs(found.end - end) <= 1
+    assert found.score >= 90
+
+
+def test_fabricated_quote_is_unaligned() -> None:
+    found = Aligner(TEXT).align("the patient was a professional violinist")
+    assert found.status is AlignmentStatus.unaligned
+    assert (found.start, found.end) == (-1, -1)
+
+
+def test_short_quotes_are_not_fuzzy_matched() -> None:
+    assert Aligner(TEXT).align("tumpr").status is AlignmentStatus.unaligned
+
+
+def test_check_quote_only_enforces_inside_a_context() -> None:
+    check_quote("not there at all")  # no context: no-op
+    context = GroundingContext(Aligner(TEXT))
+    with grounding(context):
+        with pytest.raises(ValueError, match="not found in the abstract"):
+            check_quote("not there at all")
+        context.enforce = False
+        check_quote("not there at all")
+    check_quote("not there at all")

@@ -1,9 +1,9 @@
 """case-summarizer: structured, grounded, evaluable records from case-report abstracts.
 
-    from summarizer import summarize
-    result = summarize(Path("page.txt"))            # rules backend without a model
-    result = summarize(text, backend="openai", model="gpt-4o-mini")
-    result.record.patient.age_years, result.evidence, result.provenance
+from summarizer import summarize
+result = summarize(Path("page.txt"))            # rules backend without a model
+result = summarize(text, backend="openai", model="gpt-4o-mini")
+result.record.patient.age_years, result.evidence, result.provenance
 """
 
 from __future__ import annotations

@@ -38,7 +38,10 @@ DECADE_PATTERN = re.compile(
     re.IGNORECASE,
 )
 NEWBORN_PATTERN = re.compile(r"\b(?:newborn|neonate)\b", re.IGNORECASE)
-TIMEPOINT_PATTERN = re.compile(rf"\b(?P<num>{_NUM})[- ]?(?P<unit>{_UNIT}|postoperative (?:years?|months?|weeks?|days?))\b", re.IGNORECASE)
+TIMEPOINT_PATTERN = re.compile(
+    rf"\b(?P<num>{_NUM})[- ]?(?P<unit>{_UNIT}|postoperative (?:years?|months?|weeks?|days?))\b",
+    re.IGNORECASE,
+)
 _TIME_ANCHORS = re.compile(
     r"\b(?:discharge|admission|presentation|birth|diagnosis|delivery|follow[- ]?up|"
     r"postoperative(?:ly)?|post-?operative|after|later|until|at|during|since|day|week|month|year|"

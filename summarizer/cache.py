@@ -71,7 +71,8 @@ class ResponseCache:
             if row is None:
                 return None
             self._db.execute(
-                "UPDATE responses SET hits = hits + 1, last_hit = ? WHERE key = ?", (time.time(), key)
+                "UPDATE responses SET hits = hits + 1, last_hit = ? WHERE key = ?",
+                (time.time(), key),
             )
         value: dict[str, Any] = json.loads(row[0])
         return value

@@ -117,8 +117,10 @@ class Aligner:
             return Alignment(AlignmentStatus.unaligned)
         start = self._norm.find(norm_quote)
         if start >= 0:
-            found = self._from_norm(AlignmentStatus.normalised, start, start + len(norm_quote), 100.0)
-            return self._with_edge_punctuation(found, quote)
+            match = self._from_norm(
+                AlignmentStatus.normalised, start, start + len(norm_quote), 100.0
+            )
+            return self._with_edge_punctuation(match, quote)
         if len(norm_quote) >= FUZZY_MIN_LENGTH:
             found = fuzz.partial_ratio_alignment(
                 norm_quote, self._norm, score_cutoff=FUZZY_MIN_SCORE
@@ -191,7 +193,9 @@ def iter_evidence(model: BaseModel, path: str = "") -> Iterator[tuple[str, str]]
                     yield from iter_evidence(item, f"{here}[{position}]")
 
 
-def ground(record: BaseModel, abstract: Abstract, aligner: Aligner | None = None) -> list[EvidenceSpan]:
+def ground(
+    record: BaseModel, abstract: Abstract, aligner: Aligner | None = None
+) -> list[EvidenceSpan]:
     """Align each evidence quote of ``record`` to ``abstract`` and map it to the original."""
     aligner = aligner or Aligner(abstract.text)
     spans: list[EvidenceSpan] = []

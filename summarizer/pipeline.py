@@ -336,7 +336,11 @@ class Summarizer:
             warnings=warnings,
         )
         return Result(
-            id=abstract.id, record=extraction.record, evidence=spans, provenance=provenance, abstract=abstract
+            id=abstract.id,
+            record=extraction.record,
+            evidence=spans,
+            provenance=provenance,
+            abstract=abstract,
         )
 
 

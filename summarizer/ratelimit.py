@@ -39,7 +39,9 @@ def estimate_tokens(messages: Sequence[dict[str, str]]) -> int:
 class TokenBucket:
     """``rate`` units a minute, holding at most ``capacity`` (default: ``burst_s`` of rate)."""
 
-    def __init__(self, per_minute: float, *, burst_s: float = 1.0, capacity: float | None = None) -> None:
+    def __init__(
+        self, per_minute: float, *, burst_s: float = 1.0, capacity: float | None = None
+    ) -> None:
         if per_minute <= 0:
             raise ConfigError("rate limits must be positive")
         self.rate = per_minute / 60.0
@@ -72,7 +74,9 @@ class TokenBucket:
 class RateLimiter:
     """Requests per minute and tokens per minute, shared by every worker of a batch."""
 
-    def __init__(self, *, rpm: float | None = None, tpm: float | None = None, burst_s: float = 1.0) -> None:
+    def __init__(
+        self, *, rpm: float | None = None, tpm: float | None = None, burst_s: float = 1.0
+    ) -> None:
         self.requests = TokenBucket(rpm, burst_s=burst_s) if rpm else None
         self.tokens = TokenBucket(tpm, burst_s=burst_s) if tpm else None
         self._lock = asyncio.Lock()
@@ -115,7 +119,9 @@ class RateLimiter:
 class RateLimitedBackend:
     """A backend whose ``aextract`` waits for the limiter first (sync ``extract`` is not limited)."""
 
-    def __init__(self, inner: Backend, limiter: RateLimiter, *, max_tokens: int | None = None) -> None:
+    def __init__(
+        self, inner: Backend, limiter: RateLimiter, *, max_tokens: int | None = None
+    ) -> None:
         self.inner = inner
         self.limiter = limiter
         self.name = inner.name

@@ -105,7 +105,9 @@ def migrate(db: sqlite3.Connection) -> None:
         db.execute("BEGIN IMMEDIATE")
         try:
             # another process may have applied it while we waited for the lock
-            if db.execute("SELECT 1 FROM _migrations WHERE name = ?", (function.__name__,)).fetchone():
+            if db.execute(
+                "SELECT 1 FROM _migrations WHERE name = ?", (function.__name__,)
+            ).fetchone():
                 db.execute("ROLLBACK")
                 continue
             function(db)

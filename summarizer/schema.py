@@ -90,7 +90,8 @@ class Patient(_Record):
     """The patient described (for a series: the first patient described)."""
 
     age_text: str | None = Field(
-        None, description='Age exactly as written, e.g. "63-year-old", "six-day-old"; null if not reported.'
+        None,
+        description='Age exactly as written, e.g. "63-year-old", "six-day-old"; null if not reported.',
     )
     age_years: float | None = Field(
         None,
@@ -103,7 +104,9 @@ class Patient(_Record):
         default_factory=list,
         description="Other descriptors the text gives: ethnicity, occupation, pregnancy, etc.",
     )
-    evidence: Evidence | None = Field(None, description="Quote naming the patient's age and/or sex.")
+    evidence: Evidence | None = Field(
+        None, description="Quote naming the patient's age and/or sex."
+    )
 
     @model_validator(mode="after")
     def _age_from_text(self) -> Patient:
@@ -127,17 +130,24 @@ class Patient(_Record):
 
 class Symptom(Grounded):
     description: str = Field(description="A main concern or symptom at presentation.")
-    duration: str | None = Field(None, description='How long it lasted, as written ("2 months"); null if not given.')
+    duration: str | None = Field(
+        None, description='How long it lasted, as written ("2 months"); null if not given.'
+    )
 
 
 class HistoryItem(Grounded):
     description: str = Field(description="A relevant past condition, intervention or exposure.")
-    timing: str | None = Field(None, description='When, as written ("18 years ago"); null if not given.')
+    timing: str | None = Field(
+        None, description='When, as written ("18 years ago"); null if not given.'
+    )
 
 
 class Finding(Grounded):
     description: str = Field(description="What was found on examination.")
-    negative: bool = Field(False, description="True for an absent or negative finding (a negative finding is still a finding).")
+    negative: bool = Field(
+        False,
+        description="True for an absent or negative finding (a negative finding is still a finding).",
+    )
 
 
 class DiagnosticTest(Grounded):
@@ -148,19 +158,28 @@ class DiagnosticTest(Grounded):
 
 class Diagnosis(Grounded):
     final: str = Field(description="The final diagnosis.")
-    differential: list[str] = Field(default_factory=list, description="Differential diagnoses considered, if given.")
+    differential: list[str] = Field(
+        default_factory=list, description="Differential diagnoses considered, if given."
+    )
 
 
 class Intervention(Grounded):
-    kind: InterventionKind = Field(description="surgery, medication, radiotherapy, chemotherapy, procedure, rehabilitation or other.")
+    kind: InterventionKind = Field(
+        description="surgery, medication, radiotherapy, chemotherapy, procedure, rehabilitation or other."
+    )
     detail: str = Field(description="What was done (drug and dose, operation, procedure).")
     timing: str | None = Field(None, description="When, as written; null if not given.")
 
 
 class Outcome(Grounded):
-    timepoint: str | None = Field(None, description='When it was observed, as written ("6 months postoperatively"); null if not given.')
+    timepoint: str | None = Field(
+        None,
+        description='When it was observed, as written ("6 months postoperatively"); null if not given.',
+    )
     description: str = Field(description="What was observed.")
-    status: OutcomeStatus = Field(description="improved, resolved, stable, recurred, worsened, died or unknown.")
+    status: OutcomeStatus = Field(
+        description="improved, resolved, stable, recurred, worsened, died or unknown."
+    )
 
     @field_validator("timepoint")
     @classmethod
@@ -184,16 +203,36 @@ class CaseReport(_Record):
     article_type: ArticleType = Field(
         description="case_report (one patient), case_series (several), review_with_case (a literature review around a case), or not_a_case_report (trial, review, study)."
     )
-    patient_count: int | None = Field(None, ge=0, le=100000, description="How many patients are described; null if not stated.")
-    patient: Patient = Field(default_factory=Patient, description="The patient (first one described for a series).")
-    presentation: list[Symptom] = Field(default_factory=list, description="Main concerns and symptoms at presentation.")
-    history: list[HistoryItem] = Field(default_factory=list, description="Relevant past medical history, with timing.")
-    clinical_findings: list[Finding] = Field(default_factory=list, description="Physical examination findings.")
-    diagnostic_assessment: list[DiagnosticTest] = Field(default_factory=list, description="Tests, imaging and pathology, and what they showed.")
-    diagnosis: Diagnosis | None = Field(None, description="The final diagnosis; null if not reported.")
-    interventions: list[Intervention] = Field(default_factory=list, description="Treatments and procedures.")
-    outcomes: list[Outcome] = Field(default_factory=list, description="Follow-up and outcomes, each with its timepoint.")
-    why_reported: Statement | None = Field(None, description="What makes the case notable (rarity, new association, lesson).")
+    patient_count: int | None = Field(
+        None, ge=0, le=100000, description="How many patients are described; null if not stated."
+    )
+    patient: Patient = Field(
+        default_factory=Patient, description="The patient (first one described for a series)."
+    )
+    presentation: list[Symptom] = Field(
+        default_factory=list, description="Main concerns and symptoms at presentation."
+    )
+    history: list[HistoryItem] = Field(
+        default_factory=list, description="Relevant past medical history, with timing."
+    )
+    clinical_findings: list[Finding] = Field(
+        default_factory=list, description="Physical examination findings."
+    )
+    diagnostic_assessment: list[DiagnosticTest] = Field(
+        default_factory=list, description="Tests, imaging and pathology, and what they showed."
+    )
+    diagnosis: Diagnosis | None = Field(
+        None, description="The final diagnosis; null if not reported."
+    )
+    interventions: list[Intervention] = Field(
+        default_factory=list, description="Treatments and procedures."
+    )
+    outcomes: list[Outcome] = Field(
+        default_factory=list, description="Follow-up and outcomes, each with its timepoint."
+    )
+    why_reported: Statement | None = Field(
+        None, description="What makes the case notable (rarity, new association, lesson)."
+    )
     conclusion: Statement | None = Field(None, description="The authors' take-home message.")
     summary: str = Field(description="Plain-language summary of the case, at most 60 words.")
 

@@ -57,7 +57,11 @@ def completion_body(
             "role": "assistant",
             "content": None,
             "tool_calls": [
-                {"id": "call_1", "type": "function", "function": {"name": name, "arguments": content}}
+                {
+                    "id": "call_1",
+                    "type": "function",
+                    "function": {"name": name, "arguments": content},
+                }
             ],
         }
         finish = "tool_calls"
@@ -81,9 +85,13 @@ def answer(payload: dict[str, Any] | str, **usage: int) -> Reply:
     return Reply(body=lambda request: completion_body(request, content, **usage))
 
 
-def error(status: int, *, retry_after: float | None = None, message: str = "scripted error") -> Reply:
+def error(
+    status: int, *, retry_after: float | None = None, message: str = "scripted error"
+) -> Reply:
     headers = {"retry-after": str(retry_after)} if retry_after is not None else {}
-    return Reply(status=status, body={"error": {"message": message, "type": "scripted"}}, headers=headers)
+    return Reply(
+        status=status, body={"error": {"message": message, "type": "scripted"}}, headers=headers
+    )
 
 
 class ScriptedServer:
@@ -113,12 +121,18 @@ class ScriptedServer:
                     )
                     reply = server.replies.popleft() if server.replies else None
                 if reply is None:
-                    reply = server.fallback(body) if server.fallback else error(500, message="no reply queued")
+                    reply = (
+                        server.fallback(body)
+                        if server.fallback
+                        else error(500, message="no reply queued")
+                    )
                 server._send(self, reply, body)
 
             def do_GET(self) -> None:
                 if self.path.rstrip("/").endswith("/models"):
-                    self._json(200, {"object": "list", "data": [{"id": "scripted", "object": "model"}]})
+                    self._json(
+                        200, {"object": "list", "data": [{"id": "scripted", "object": "model"}]}
+                    )
                 else:
                     self._json(404, {"error": {"message": "not found"}})
 

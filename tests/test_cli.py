@@ -15,7 +15,9 @@ from tests.openai_server import ScriptedServer, answer, error
 CLI = [sys.executable, "-m", "summarizer.cli"]
 
 
-def run(*args: str, stdin: str | bytes | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run(
+    *args: str, stdin: str | bytes | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [*CLI, *args],
         input=stdin.decode("latin-1") if isinstance(stdin, bytes) else stdin,
@@ -39,7 +41,11 @@ def test_seed_page_with_rules_backend() -> None:
     assert payload["provenance"]["backend"] == "rules"
     assert payload["provenance"]["schema_version"]
     # one line on stderr saying rules is used, and how to switch
-    assert done.stderr.count("\n") == 1 and "rules backend" in done.stderr and "OPENAI_API_KEY" in done.stderr
+    assert (
+        done.stderr.count("\n") == 1
+        and "rules backend" in done.stderr
+        and "OPENAI_API_KEY" in done.stderr
+    )
 
 
 def test_stdin_dash(seed_text: str) -> None:
@@ -50,7 +56,9 @@ def test_stdin_dash(seed_text: str) -> None:
 
 def test_several_inputs_print_json_lines(tmp_path: Path, seed_text: str) -> None:
     (tmp_path / "a.txt").write_text(seed_text)
-    (tmp_path / "b.txt").write_text("A 2-year-old boy presented with fever for three days.\n\nHe recovered.")
+    (tmp_path / "b.txt").write_text(
+        "A 2-year-old boy presented with fever for three days.\n\nHe recovered."
+    )
     done = run("summarize", str(tmp_path / "a.txt"), str(tmp_path / "b.txt"))
     assert done.returncode == 0, done.stderr
     lines = [json.loads(line) for line in done.stdout.splitlines()]
@@ -61,13 +69,19 @@ def test_several_inputs_print_json_lines(tmp_path: Path, seed_text: str) -> None
     ("content", "fragment"),
     [(b"", "empty"), (b"   \n\t\n", "empty"), (b"%PDF-1.7\n\x00\x01\x02binary", "binary")],
 )
-def test_bad_inputs_give_one_line_errors_and_exit_2(tmp_path: Path, content: bytes, fragment: str) -> None:
+def test_bad_inputs_give_one_line_errors_and_exit_2(
+    tmp_path: Path, content: bytes, fragment: str
+) -> None:
     path = tmp_path / "bad.txt"
     path.write_bytes(content)
     done = run("summarize", str(path))
     assert done.returncode == 2
     assert done.stdout == ""
-    assert done.stderr.count("\n") == 1 and fragment in done.stderr.lower() and "Traceback" not in done.stderr
+    assert (
+        done.stderr.count("\n") == 1
+        and fragment in done.stderr.lower()
+        and "Traceback" not in done.stderr
+    )
 
 
 def test_missing_file_and_unknown_option() -> None:
@@ -98,7 +112,9 @@ def test_batch_with_a_bad_record_exits_1_and_keeps_the_rest(tmp_path: Path, seed
 def test_help_has_examples_on_every_command() -> None:
     top = run("--help")
     assert top.returncode == 0 and "Examples" in top.stdout
-    commands = [line.split()[0] for line in top.stdout.split("Commands:")[1].splitlines() if line.strip()]
+    commands = [
+        line.split()[0] for line in top.stdout.split("Commands:")[1].splitlines() if line.strip()
+    ]
     assert "summarize" in commands
     for name in commands:
         done = run(name, "--help")
@@ -122,7 +138,9 @@ def test_openai_backend_through_cli_never_shows_the_key(scripted_server: Scripte
 def test_schema_command_matches_the_file() -> None:
     done = run("schema")
     assert done.returncode == 0
-    on_disk = (Path(__file__).resolve().parent.parent / "schemas" / "case_report.schema.json").read_text()
+    on_disk = (
+        Path(__file__).resolve().parent.parent / "schemas" / "case_report.schema.json"
+    ).read_text()
     assert done.stdout == on_disk
 
 
@@ -130,5 +148,10 @@ def test_installed_console_script() -> None:
     script = Path(sys.executable).parent / "case-summarizer"
     if not script.exists():
         pytest.skip("console script not installed in this environment")
-    done = subprocess.run([str(script), "summarize", str(SEED)], capture_output=True, text=True, env=env_without_keys())
+    done = subprocess.run(
+        [str(script), "summarize", str(SEED)],
+        capture_output=True,
+        text=True,
+        env=env_without_keys(),
+    )
     assert done.returncode == 0 and json.loads(done.stdout)["record"]["patient"]["age_years"] == 63

@@ -25,6 +25,7 @@ def test_every_field_is_described() -> None:
     def walk(node: dict, path: str) -> None:
         for name, prop in node.get("properties", {}).items():
             assert "description" in prop or "$ref" in prop or "anyOf" in prop, f"{path}.{name}"
+
     walk(schema, "CaseReport")
     for name, definition in schema["$defs"].items():
         if "properties" in definition:
@@ -50,7 +51,9 @@ def test_parse_age(phrase: str, years: float | None) -> None:
 
 
 def test_age_years_follows_age_text() -> None:
-    record = CaseReport.model_validate(seed_record(patient={"age_text": "six-month-old", "age_years": 6, "sex": "male"}))
+    record = CaseReport.model_validate(
+        seed_record(patient={"age_text": "six-month-old", "age_years": 6, "sex": "male"})
+    )
     assert record.patient.age_years == 0.5
 
 
@@ -60,10 +63,21 @@ def test_semantic_validation() -> None:
     with pytest.raises(ValidationError, match="article_type"):
         CaseReport.model_validate(seed_record(article_type="letter"))
     with pytest.raises(ValidationError, match="evidence"):
-        CaseReport.model_validate(seed_record(presentation=[{"description": "pain", "evidence": " "}]))
+        CaseReport.model_validate(
+            seed_record(presentation=[{"description": "pain", "evidence": " "}])
+        )
     with pytest.raises(ValidationError, match="timepoint"):
         CaseReport.model_validate(
-            seed_record(outcomes=[{"timepoint": "banana", "description": "x", "status": "improved", "evidence": "x"}])
+            seed_record(
+                outcomes=[
+                    {
+                        "timepoint": "banana",
+                        "description": "x",
+                        "status": "improved",
+                        "evidence": "x",
+                    }
+                ]
+            )
         )
     with pytest.raises(ValidationError, match="60"):
         CaseReport.model_validate(seed_record(summary="word " * 61))
@@ -77,7 +91,11 @@ def test_timepoints() -> None:
 
 def test_not_reported_is_distinct_from_negative() -> None:
     record = CaseReport.model_validate(
-        seed_record(clinical_findings=[{"description": "no lymphadenopathy", "negative": True, "evidence": "x"}])
+        seed_record(
+            clinical_findings=[
+                {"description": "no lymphadenopathy", "negative": True, "evidence": "x"}
+            ]
+        )
     )
     assert record.clinical_findings[0].negative is True
     empty = CaseReport.model_validate({"article_type": "case_report", "summary": "s"})

@@ -23,5 +23,6 @@ def make_backend(settings: Settings) -> Backend:
     if name == "llamacpp":
         from .llamacpp import LlamaCppBackend
 
-        return LlamaCppBackend(settings)
+        backend: Backend = LlamaCppBackend(settings)
+        return backend
     raise ConfigError(f"unknown backend {name!r}")

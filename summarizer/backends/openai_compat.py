@@ -20,7 +20,10 @@ PLACEHOLDER_KEY = "no-key-needed"
 
 
 def request_parameters(settings: Settings) -> dict[str, Any]:
-    params: dict[str, Any] = {"temperature": settings.temperature, "max_tokens": settings.max_tokens}
+    params: dict[str, Any] = {
+        "temperature": settings.temperature,
+        "max_tokens": settings.max_tokens,
+    }
     if settings.seed is not None:
         params["seed"] = settings.seed
     return params
@@ -82,9 +85,7 @@ class OpenAIBackend:
     def async_caller(self) -> StructuredCaller:
         if self._acaller is None:
             self._async = openai.AsyncOpenAI(**self._client_options())
-            create = with_async_transport_retries(
-                self._async.chat.completions.create, self._policy
-            )
+            create = with_async_transport_retries(self._async.chat.completions.create, self._policy)
             self._acaller = self._structured(create, is_async=True)
         return self._acaller
 

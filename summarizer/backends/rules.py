@@ -9,7 +9,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..ages import AGE_AT_PATTERN, AGE_PATTERN, DECADE_PATTERN, NEWBORN_PATTERN, number_value, parse_age
+from ..ages import (
+    AGE_AT_PATTERN,
+    AGE_PATTERN,
+    DECADE_PATTERN,
+    NEWBORN_PATTERN,
+    number_value,
+    parse_age,
+)
 from ..document import Abstract
 from ..render import RenderedPrompt
 from ..schema import (
@@ -32,36 +39,78 @@ SUMMARY_WORDS = 60
 
 # A sentence ends at . ! or ? followed by whitespace; "i.e." and "4.5" stay inside.
 _SENTENCE = re.compile(r"(?:[^.!?\n]|[.!?](?=\S))+[.!?]?")
-_FEMALE = re.compile(r"\b(female|woman|girl|lady|mother|she|her|pregnant|primigravida|multigravida)\b", re.I)
+_FEMALE = re.compile(
+    r"\b(female|woman|girl|lady|mother|she|her|pregnant|primigravida|multigravida)\b", re.I
+)
 _MALE = re.compile(r"\b(male|man|boy|gentleman|father|he|his|him)\b", re.I)
 _NOT_CASE = re.compile(
     r"\b(randomi[sz]ed|controlled trial|cohort study|cross-sectional|meta-analysis|"
     r"systematic review|retrospective(?:ly)? (?:study|analysis|review) of \d+|we enrolled|participants)\b",
     re.I,
 )
-_REVIEW = re.compile(r"\b(review of (?:the )?(?:literature|published cases)|literature review)\b", re.I)
+_REVIEW = re.compile(
+    r"\b(review of (?:the )?(?:literature|published cases)|literature review)\b", re.I
+)
 _SERIES = re.compile(
     r"\b(?P<n>two|three|four|five|six|seven|eight|nine|ten|\d+)\s+(?:\w+\s+){0,2}?(?:patients|cases|siblings|children|infants|women|men)\b",
     re.I,
 )
-_RARE = re.compile(r"\b(rare|rarely|first|unusual|uncommon|unique|to (?:the best of )?our knowledge|novel)\b", re.I)
+_RARE = re.compile(
+    r"\b(rare|rarely|first|unusual|uncommon|unique|to (?:the best of )?our knowledge|novel)\b", re.I
+)
 _PRESENTED = re.compile(r"\bpresent(?:ed|s|ing)? (?:to [^,.]+? )?with (?P<what>[^.;]+)", re.I)
-_DURATION = re.compile(r"\b(?:of|for) (?P<d>(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|several)[- ](?:hours?|days?|weeks?|months?|years?))(?: duration)?", re.I)
+_DURATION = re.compile(
+    r"\b(?:of|for) (?P<d>(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|several)[- ](?:hours?|days?|weeks?|months?|years?))(?: duration)?",
+    re.I,
+)
 _CLAUSE_END = re.compile(r"\s+(?:that|which|who|and was|and had|but)\s+|\s*\(|,\s")
-_UNDERWENT = re.compile(r"\b(?:underwent|received|was treated with|were treated with|treated with|was given|was started on|started on)\s+(?P<what>[^.;]+)", re.I)
+_UNDERWENT = re.compile(
+    r"\b(?:underwent|received|was treated with|were treated with|treated with|was given|was started on|started on)\s+(?P<what>[^.;]+)",
+    re.I,
+)
 _KIND_WORDS: list[tuple[InterventionKind, re.Pattern[str]]] = [
     (InterventionKind.chemotherapy, re.compile(r"chemotherap|chemoradi", re.I)),
     (InterventionKind.radiotherapy, re.compile(r"radiotherap|radiation|irradiat|radiosurg", re.I)),
-    (InterventionKind.surgery, re.compile(r"resection|ectomy|otomy|surgery|surgical|excision|amputation|transplant|repair|fusion|laminectomy|craniotomy", re.I)),
-    (InterventionKind.rehabilitation, re.compile(r"physical therapy|physiotherap|rehabilitat", re.I)),
-    (InterventionKind.procedure, re.compile(r"biopsy|drainage|catheter|endoscop|stent|embolization|intubat|dialysis|transfusion|puncture", re.I)),
-    (InterventionKind.medication, re.compile(r"\bmg\b|therapy with|antibiotic|steroid|prednis|mab\b|nib\b|cillin|mycin|azole|vir\b|insulin|heparin|treated with", re.I)),
+    (
+        InterventionKind.surgery,
+        re.compile(
+            r"resection|ectomy|otomy|surgery|surgical|excision|amputation|transplant|repair|fusion|laminectomy|craniotomy",
+            re.I,
+        ),
+    ),
+    (
+        InterventionKind.rehabilitation,
+        re.compile(r"physical therapy|physiotherap|rehabilitat", re.I),
+    ),
+    (
+        InterventionKind.procedure,
+        re.compile(
+            r"biopsy|drainage|catheter|endoscop|stent|embolization|intubat|dialysis|transfusion|puncture",
+            re.I,
+        ),
+    ),
+    (
+        InterventionKind.medication,
+        re.compile(
+            r"\bmg\b|therapy with|antibiotic|steroid|prednis|mab\b|nib\b|cillin|mycin|azole|vir\b|insulin|heparin|treated with",
+            re.I,
+        ),
+    ),
 ]
 _OUTCOMES: list[tuple[OutcomeStatus, re.Pattern[str]]] = [
-    (OutcomeStatus.stable, re.compile(r"\bno (?:\w+ ){0,2}(?:recurrence|progression|relapse)\b", re.I)),
+    (
+        OutcomeStatus.stable,
+        re.compile(r"\bno (?:\w+ ){0,2}(?:recurrence|progression|relapse)\b", re.I),
+    ),
     (OutcomeStatus.died, re.compile(r"\b(died|death|passed away|expired|fatal)\b", re.I)),
     (OutcomeStatus.recurred, re.compile(r"\b(recurred|recurrence|relapsed?)\b", re.I)),
-    (OutcomeStatus.resolved, re.compile(r"\b(resolved|resolution|complete(?:ly)? (?:recover\w*|remission)|cured|disease-free)\b", re.I)),
+    (
+        OutcomeStatus.resolved,
+        re.compile(
+            r"\b(resolved|resolution|complete(?:ly)? (?:recover\w*|remission)|cured|disease-free)\b",
+            re.I,
+        ),
+    ),
     (OutcomeStatus.improved, re.compile(r"\b(improved|improvement|recovered|discharged)\b", re.I)),
     (OutcomeStatus.worsened, re.compile(r"\b(worsened|deteriorat|progress(?:ed|ion))\b", re.I)),
 ]
@@ -101,7 +150,9 @@ class RulesBackend:
     def extract(self, abstract: Abstract, prompt: RenderedPrompt | None = None) -> Extraction:
         return Extraction(record=extract_rules(abstract), attempts=1)
 
-    async def aextract(self, abstract: Abstract, prompt: RenderedPrompt | None = None) -> Extraction:
+    async def aextract(
+        self, abstract: Abstract, prompt: RenderedPrompt | None = None
+    ) -> Extraction:
         return self.extract(abstract, prompt)
 
     def close(self) -> None:
@@ -129,7 +180,9 @@ def _patient(text: str, sentences: list[tuple[int, int]]) -> Patient:
             # Sex: the words right after the age phrase, else the sentence, else the text.
             after = sentence[match.end() : match.end() + 60]
             sex = _sex(after) or _sex(sentence) or _sex(text[end:]) or Sex.not_reported
-            quote_end = min(len(sentence), match.end() + len(after.split(",")[0].split(" with ")[0]))
+            quote_end = min(
+                len(sentence), match.end() + len(after.split(",")[0].split(" with ")[0])
+            )
             quote = sentence[max(0, match.start() - 2) : quote_end].strip(" ,;")
             return Patient(age_text=match.group(0), sex=sex, evidence=quote or match.group(0))
     whole = " ".join(text[s:e] for s, e in sentences)
@@ -181,7 +234,11 @@ def extract_rules(abstract: Abstract) -> CaseReport:
     else:
         article_type, count = ArticleType.case_report, 1
 
-    patient = _patient(text, sentences) if article_type is not ArticleType.not_a_case_report else Patient()
+    patient = (
+        _patient(text, sentences)
+        if article_type is not ArticleType.not_a_case_report
+        else Patient()
+    )
 
     presentation: list[Symptom] = []
     interventions: list[Intervention] = []
@@ -257,5 +314,5 @@ def _summary(abstract: Abstract, sentences: list[tuple[int, int]]) -> str:
     if not words:
         words = (abstract.title or "No abstract text.").split()
     if len(words) > SUMMARY_WORDS:
-        words = words[: SUMMARY_WORDS - 1] + ["…"]
+        words = [*words[:SUMMARY_WORDS - 1], "…"]
     return " ".join(words)

@@ -159,7 +159,7 @@ class StructuredCaller:
         tracker, context, kwargs = self._prepare(messages, source_text, aligner)
         with grounding(context):
             try:
-                result = await self._patched(response_model=response_model, **kwargs)
+                result: M = await self._patched(response_model=response_model, **kwargs)  # type: ignore[misc]
             except InstructorRetryException as error:
                 raise _translate(error, tracker) from error
         return result, tracker

@@ -100,7 +100,9 @@ def _describe(error: BaseException) -> str:
     if isinstance(error, openai.APIConnectionError):
         return "could not connect"
     if isinstance(error, openai.APIStatusError):
-        hint = _STATUS_HINTS.get(error.status_code, "server error" if error.status_code >= 500 else "request rejected")
+        hint = _STATUS_HINTS.get(
+            error.status_code, "server error" if error.status_code >= 500 else "request rejected"
+        )
         return f"HTTP {error.status_code}: {hint}"
     return type(error).__name__
 

@@ -61,8 +61,16 @@ def model_options(function: F) -> F:
             show_default=True,
             help="auto = openai when OPENAI_API_KEY or a base URL is set, else rules.",
         ),
-        click.option("--model", envvar="CASE_SUMMARIZER_MODEL", help="Model name [env: CASE_SUMMARIZER_MODEL]."),
-        click.option("--base-url", envvar="OPENAI_BASE_URL", help="OpenAI-compatible server URL [env: OPENAI_BASE_URL]."),
+        click.option(
+            "--model",
+            envvar="CASE_SUMMARIZER_MODEL",
+            help="Model name [env: CASE_SUMMARIZER_MODEL].",
+        ),
+        click.option(
+            "--base-url",
+            envvar="OPENAI_BASE_URL",
+            help="OpenAI-compatible server URL [env: OPENAI_BASE_URL].",
+        ),
         click.option(
             "--api-key",
             envvar="OPENAI_API_KEY",
@@ -74,12 +82,44 @@ def model_options(function: F) -> F:
             type=click.Choice(["tools", "json_schema", "json", "md_json"]),
             help="How the schema is sent (default: tools for openai, json for llamacpp).",
         ),
-        click.option("--model-path", type=click.Path(dir_okay=False), help="GGUF file for --backend llamacpp."),
-        click.option("--timeout", type=float, default=60.0, show_default=True, help="Seconds per HTTP request."),
-        click.option("--transport-attempts", type=int, default=4, show_default=True, help="Tries for 429/5xx/timeouts."),
-        click.option("--validation-attempts", type=int, default=3, show_default=True, help="Tries when the answer does not validate."),
-        click.option("--strict-grounding", is_flag=True, help="Fail a record whose evidence quotes are not in the abstract."),
-        click.option("--max-tokens", type=int, default=2048, show_default=True, help="Completion token limit per request."),
+        click.option(
+            "--model-path",
+            type=click.Path(dir_okay=False),
+            help="GGUF file for --backend llamacpp.",
+        ),
+        click.option(
+            "--timeout",
+            type=float,
+            default=60.0,
+            show_default=True,
+            help="Seconds per HTTP request.",
+        ),
+        click.option(
+            "--transport-attempts",
+            type=int,
+            default=4,
+            show_default=True,
+            help="Tries for 429/5xx/timeouts.",
+        ),
+        click.option(
+            "--validation-attempts",
+            type=int,
+            default=3,
+            show_default=True,
+            help="Tries when the answer does not validate.",
+        ),
+        click.option(
+            "--strict-grounding",
+            is_flag=True,
+            help="Fail a record whose evidence quotes are not in the abstract.",
+        ),
+        click.option(
+            "--max-tokens",
+            type=int,
+            default=2048,
+            show_default=True,
+            help="Completion token limit per request.",
+        ),
     ]
     for option in reversed(options):
         function = option(function)

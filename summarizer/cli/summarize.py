@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 import click
 
+from ..document import Document
 from ..errors import InputError
 from ..output import FORMATS, Writer
 from ..pipeline import Failure, Summarizer
@@ -22,12 +24,23 @@ from .common import (
 
 @click.command("summarize")
 @click.argument("inputs", nargs=-1, required=True)
-@click.option("--prompt", default="v1", show_default=True, help="Prompt version (a folder in prompts/).")
-@click.option("-f", "--format", "output_format", type=click.Choice(FORMATS), default="json", show_default=True)
-@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="Write here instead of stdout.")
+@click.option(
+    "--prompt", default="v1", show_default=True, help="Prompt version (a folder in prompts/)."
+)
+@click.option(
+    "-f", "--format", "output_format", type=click.Choice(FORMATS), default="json", show_default=True
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Write here instead of stdout.",
+)
 @model_options
 @handle_errors
-def command(inputs: tuple[str, ...], prompt: str, output_format: str, output: str | None, **options: Any) -> None:
+def command(
+    inputs: tuple[str, ...], prompt: str, output_format: str, output: str | None, **options: Any
+) -> None:
     """Summarize abstracts into structured, grounded case records.
 
     INPUTS are files, folders, globs or exports (PubMed XML, MEDLINE, RIS, CSV,
@@ -62,8 +75,8 @@ def command(inputs: tuple[str, ...], prompt: str, output_format: str, output: st
         with Summarizer(settings) as summarizer:
             pending = [first] if single else [first, second]
 
-            def all_documents():  # type: ignore[no-untyped-def]
-                yield from pending
+            def all_documents() -> Iterator[Document | InputError]:
+                yield from (item for item in pending if item is not None)
                 yield from documents
 
             for item in summarizer.summarize_many(all_documents()):

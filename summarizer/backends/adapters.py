@@ -1,0 +1,181 @@
+"""Request adapters: reshape instructor's request at the backend boundary.
+
+instructor writes requests in OpenAI's dialect. llama.cpp (in process and served)
+speaks a slightly different one for constrained decoding:
+
+- OpenAI's ``{"type": "json_schema", "json_schema": {"schema": S}}`` is ignored by
+  ``Llama.create_chat_completion`` (nothing constrains the output) and rejected with
+  HTTP 500 by ``llama_cpp.server``. llama.cpp wants ``{"type": "json_object",
+  "schema": S}``, which it compiles into a decoding grammar.
+- instructor's ``json`` mode sends a bare ``{"type": "json_object"}``; llama.cpp's
+  server (and vLLM, which ignores it) accept the schema in that object too.
+
+The schema of the model being asked for is published by the caller with
+:func:`response_schema` (a ContextVar: concurrent async calls never see each other's).
+
+For decoding, :func:`grammar_schema` tightens the JSON Schema without changing what
+validates: every property is emitted (in schema order, ``null``/``[]`` when not
+reported), lists and free-text strings are bounded. A small model constrained by the
+bare schema writes one string until ``max_tokens``; bounded, it moves on to the next
+field. The pydantic model still validates the answer.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel
+
+T = TypeVar("T")
+Request = dict[str, Any]
+Adapter = Callable[[Request], Request]
+
+_schema: ContextVar[dict[str, Any] | None] = ContextVar("summarizer_response_schema", default=None)
+
+# Hosts known to reject unknown keys inside response_format.
+STRICT_HOSTS = ("openai.com", "openai.azure.com", "azure.com")
+
+
+@dataclass(frozen=True, slots=True)
+class GrammarBounds:
+    """Limits for the decoding grammar (not for validation)."""
+
+    max_items: int = 4
+    """Most items per list."""
+    max_string: int = 240
+    """Most characters per free-text string (enums and patterns are left alone)."""
+    long_strings: tuple[tuple[str, int], ...] = (("summary", 420),)
+    """Per-property overrides of ``max_string`` (the summary may run to 60 words)."""
+    all_required: bool = True
+    """Emit every property, in schema order, so a small model cannot skip to the end."""
+
+
+DEFAULT_BOUNDS = GrammarBounds()
+
+
+@contextmanager
+def response_schema(model: type[BaseModel]) -> Iterator[dict[str, Any]]:
+    """Publish ``model``'s JSON Schema to the request adapters for calls in this block."""
+    schema = model.model_json_schema()
+    token = _schema.set(schema)
+    try:
+        yield schema
+    finally:
+        _schema.reset(token)
+
+
+def current_schema() -> dict[str, Any] | None:
+    return _schema.get()
+
+
+def grammar_schema(schema: dict[str, Any], bounds: GrammarBounds = DEFAULT_BOUNDS) -> dict[str, Any]:
+    """A copy of ``schema`` bounded for grammar-constrained decoding (see module doc)."""
+    overrides = dict(bounds.long_strings)
+
+    def visit(node: Any, key: str | None) -> Any:
+        # ``key``: the property that owns this node (kept through anyOf and items).
+        if isinstance(node, list):
+            return [visit(item, key) for item in node]
+        if not isinstance(node, dict):
+            return copy.deepcopy(node)
+        out: dict[str, Any] = {}
+        for name, value in node.items():
+            if name == "properties" and isinstance(value, dict):
+                out[name] = {prop: visit(sub, prop) for prop, sub in value.items()}
+            elif name in ("$defs", "definitions") and isinstance(value, dict):
+                out[name] = {prop: visit(sub, None) for prop, sub in value.items()}
+            elif name in ("items", "anyOf", "oneOf", "allOf"):
+                out[name] = visit(value, key)
+            else:
+                out[name] = copy.deepcopy(value)
+        kind = out.get("type")
+        if kind == "array" and "maxItems" not in out:
+            out["maxItems"] = bounds.max_items
+        free_text = not any(k in out for k in ("maxLength", "enum", "const", "pattern", "format"))
+        if kind == "string" and free_text:
+            out["maxLength"] = overrides.get(key or "", bounds.max_string)
+        if bounds.all_required and isinstance(out.get("properties"), dict):
+            out["required"] = list(out["properties"])
+        return out
+
+    result: dict[str, Any] = visit(schema, None)
+    return result
+
+
+def _json_object(schema: dict[str, Any], bounds: GrammarBounds | None) -> dict[str, Any]:
+    return {"type": "json_object", "schema": grammar_schema(schema, bounds) if bounds else schema}
+
+
+def llamacpp_request(bounds: GrammarBounds | None = DEFAULT_BOUNDS) -> Adapter:
+    """Rewrite OpenAI's ``json_schema`` (and a bare ``json_object``) into llama.cpp's
+    ``{"type": "json_object", "schema": ...}``; ``bounds=None`` sends the schema as is."""
+
+    def adapt(request: Request) -> Request:
+        response_format = request.get("response_format")
+        if not isinstance(response_format, dict):
+            return request
+        kind = response_format.get("type")
+        schema: dict[str, Any] | None = None
+        if kind == "json_schema":
+            schema = (response_format.get("json_schema") or {}).get("schema")
+        elif kind == "json_object" and "schema" not in response_format:
+            schema = current_schema()
+        if schema is None:
+            return request
+        return {**request, "response_format": _json_object(schema, bounds)}
+
+    return adapt
+
+
+def schema_in_json_object(bounds: GrammarBounds | None = DEFAULT_BOUNDS) -> Adapter:
+    """For ``json`` mode on servers that accept it: add the schema to ``json_object``
+    (llama.cpp's server turns it into a grammar; vLLM and Ollama ignore it)."""
+
+    def adapt(request: Request) -> Request:
+        response_format = request.get("response_format")
+        schema = current_schema()
+        if (
+            not isinstance(response_format, dict)
+            or response_format.get("type") != "json_object"
+            or "schema" in response_format
+            or schema is None
+        ):
+            return request
+        return {**request, "response_format": _json_object(schema, bounds)}
+
+    return adapt
+
+
+def accepts_schema_in_json_object(base_url: str | None) -> bool:
+    """False for OpenAI and Azure (they reject unknown keys); True for other servers."""
+    if base_url is None:
+        return False
+    host = (urlsplit(base_url).hostname or "").lower()
+    return not any(host == strict or host.endswith("." + strict) for strict in STRICT_HOSTS)
+
+
+def adapt_create(create: Callable[..., T], adapter: Adapter) -> Callable[..., T]:
+    """``create`` with its keyword arguments passed through ``adapter`` first."""
+
+    @functools.wraps(create)
+    def call(*args: Any, **kwargs: Any) -> T:
+        return create(*args, **adapter(kwargs))
+
+    return call
+
+
+def adapt_async_create(
+    create: Callable[..., Awaitable[T]], adapter: Adapter
+) -> Callable[..., Awaitable[T]]:
+    @functools.wraps(create)
+    async def call(*args: Any, **kwargs: Any) -> T:
+        return await create(*args, **adapter(kwargs))
+
+    return call

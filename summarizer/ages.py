@@ -18,12 +18,13 @@ _DECADES = {
 }  # fmt: skip
 
 UNIT_YEARS = {
+    "años": 1.0, "anos": 1.0, "ans": 1.0, "jahre": 1.0,
     "year": 1.0, "yr": 1.0, "y": 1.0, "month": 1 / 12, "mo": 1 / 12, "week": 7 / 365.25,
     "wk": 7 / 365.25, "day": 1 / 365.25, "d": 1 / 365.25, "hour": 1 / 8766, "h": 1 / 8766,
 }  # fmt: skip
 
 _NUM = r"(?:\d+(?:\.\d+)?|(?:(?:twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)[- ]?)?(?:one|two|three|four|five|six|seven|eight|nine)|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|a|an)"
-_UNIT = r"(?:years?|yrs?|y|months?|mos?|weeks?|wks?|days?|d|hours?|h)"
+_UNIT = r"(?:years?|yrs?|y|months?|mos?|weeks?|wks?|days?|d|hours?|h|años|anos|ans|jahre)"
 
 AGE_PATTERN = re.compile(
     rf"\b(?P<num>{_NUM})(?:[- ]and[- ]a[- ]half)?[- ]?(?P<unit>{_UNIT})[- ]?old\b", re.IGNORECASE
@@ -38,13 +39,24 @@ DECADE_PATTERN = re.compile(
     re.IGNORECASE,
 )
 NEWBORN_PATTERN = re.compile(r"\b(?:newborn|neonate)\b", re.IGNORECASE)
+_GENARIANS = {
+    "quadragenarian": 45.0, "quinquagenarian": 55.0, "sexagenarian": 65.0,
+    "septuagenarian": 75.0, "octogenarian": 85.0, "nonagenarian": 95.0, "centenarian": 100.0,
+}  # fmt: skip
+GENARIAN_PATTERN = re.compile(r"\b(?P<word>" + "|".join(_GENARIANS) + r")\b", re.IGNORECASE)
+DAY_OF_LIFE_PATTERN = re.compile(r"\bday (?P<num>\d+) of life\b", re.IGNORECASE)
+FOREIGN_AGE_PATTERN = re.compile(
+    r"\b(?P<num>\d+(?:[.,]\d+)?)\s*(?P<unit>años|anos|ans|jahre|jahren)\b", re.IGNORECASE
+)
 TIMEPOINT_PATTERN = re.compile(
     rf"\b(?P<num>{_NUM})[- ]?(?P<unit>{_UNIT}|postoperative (?:years?|months?|weeks?|days?))\b",
     re.IGNORECASE,
 )
 _TIME_ANCHORS = re.compile(
     r"\b(?:discharge|admission|presentation|birth|diagnosis|delivery|follow[- ]?up|"
-    r"postoperative(?:ly)?|post-?operative|after|later|until|at|during|since|day|week|month|year|"
+    r"postoperative(?:ly)?|post-?operative|intra-?operative(?:ly)?|peri-?operative(?:ly)?|"
+    r"pre-?operative(?:ly)?|after|later|until|at|during|since|day|week|month|year|within|"
+    r"onset|outset|hospitali[sz]ation|surgery|operation|treatment|therapy|"
     r"immediately|currently|present(?:ly)?|last|latest|final|initial|today|death)\b",
     re.IGNORECASE,
 )
@@ -91,6 +103,15 @@ def parse_age(text: str) -> float | None:
         base = _DECADES[match["decade"].lower()]
         shift = {"early": -3.0, "mid": 0.0, "late": 3.0}.get((match["when"] or "mid").lower(), 0.0)
         return base + shift
+    match = GENARIAN_PATTERN.search(text)
+    if match:
+        return _GENARIANS[match["word"].lower()]
+    match = DAY_OF_LIFE_PATTERN.search(text)
+    if match:
+        return round(int(match["num"]) / 365.25, 4)
+    match = FOREIGN_AGE_PATTERN.search(text)
+    if match:
+        return float(match["num"].replace(",", "."))
     if NEWBORN_PATTERN.search(text):
         return 0.0
     return None

@@ -188,7 +188,9 @@ def _fsync_dir(folder: Path) -> None:
             os.close(descriptor)
 
 
-def prepare_output(path: Path, *, resume: bool, retry_failed: bool, summary: BatchSummary) -> OutputState:
+def prepare_output(
+    path: Path, *, resume: bool, retry_failed: bool, summary: BatchSummary
+) -> OutputState:
     """Make ``path`` hold whole, readable lines only; return the ids to skip."""
     if not resume:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -213,6 +215,33 @@ def prepare_output(path: Path, *, resume: bool, retry_failed: bool, summary: Bat
     return state
 
 
+class OutputLock:
+    """An exclusive lock beside the output (``.NAME.lock``) so two runs never share a file."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path.with_name(f".{path.name}.lock")
+        self._fd: int | None = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            import fcntl
+
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except ImportError:  # pragma: no cover - not POSIX
+            pass
+        except OSError:
+            os.close(self._fd)
+            self._fd = None
+            raise ConfigError(f"{path} is being written by another run") from None
+
+    def release(self) -> None:
+        if self._fd is None:
+            return
+        with contextlib.suppress(OSError):
+            self.path.unlink()
+        os.close(self._fd)
+        self._fd = None
+
+
 class _Sink:
     """Writes whole lines: one ``write`` each, flushed; fsynced at intervals for files."""
 
@@ -221,17 +250,7 @@ class _Sink:
         self._fd: int | None = None
         self._synced = time.monotonic()
         if isinstance(target, Path):
-            target.parent.mkdir(parents=True, exist_ok=True)
             self._fd = os.open(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-            try:
-                import fcntl
-
-                fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except ImportError:  # pragma: no cover - not POSIX
-                pass
-            except OSError:
-                os.close(self._fd)
-                raise ConfigError(f"{target} is being written by another run") from None
         else:
             if target is None:
                 import sys
@@ -285,6 +304,13 @@ def _item_id(item: Item, position: int) -> str:
     return item.id
 
 
+def _is_file(item: Item, path: Path) -> bool:
+    origin = item.path if isinstance(item, InputError) else item.origin
+    if not origin or Path(origin).name != path.name:
+        return False
+    return Path(origin).resolve() == path
+
+
 def count_records(sources: Iterable[Source]) -> int:
     """How many records the sources hold (reads them all; used for the progress total)."""
     return sum(1 for _ in _documents(sources))
@@ -301,11 +327,13 @@ class Progress:
         from rich.progress import (
             BarColumn,
             MofNCompleteColumn,
-            Progress as RichProgress,
             SpinnerColumn,
             TextColumn,
             TimeElapsedColumn,
             TimeRemainingColumn,
+        )
+        from rich.progress import (
+            Progress as RichProgress,
         )
 
         self.console = Console(stderr=True)
@@ -320,6 +348,7 @@ class Progress:
             TimeRemainingColumn(),
             TextColumn("[red]{task.fields[failed]} failed[/]  {task.fields[tokens]:,} tok"),
             console=self.console,
+            redirect_stdout=False,  # stdout may carry the JSON Lines
             transient=False,
         )
         description = f"summarizing (resumed: {skipped} done)" if skipped else "summarizing"
@@ -409,27 +438,57 @@ async def arun_batch(
     if concurrency < 1:
         raise ConfigError("--concurrency must be at least 1")
     settings = settings or Settings.from_env()
+    model = backend or make_backend(settings)
+    limiter = RateLimiter(rpm=rpm, tpm=tpm)
+    if limiter.active and model.name != "rules":
+        model = RateLimitedBackend(model, limiter, max_tokens=settings.max_tokens)
+    summarizer = Summarizer(settings, backend=model, cache=cache, run_log=run_log)
+    target: Path | IO[str] | None = Path(output) if isinstance(output, str | Path) else output
+    lock = OutputLock(target) if isinstance(target, Path) else None
+    try:
+        return await _run(
+            summarizer,
+            sources,
+            target,
+            concurrency=concurrency,
+            resume=resume,
+            retry_failed=retry_failed,
+            progress=progress,
+            on_result=on_result,
+        )
+    finally:
+        aclose = getattr(model, "aclose", None)
+        if aclose is not None:  # async HTTP clients must close inside their event loop
+            with contextlib.suppress(Exception):
+                await aclose()
+        summarizer.close()
+        if lock is not None:
+            lock.release()
+
+
+async def _run(
+    summarizer: Summarizer,
+    sources: Iterable[Source],
+    target: Path | IO[str] | None,
+    *,
+    concurrency: int,
+    resume: bool,
+    retry_failed: bool,
+    progress: bool,
+    on_result: Callable[[Result | Failure], None] | None,
+) -> BatchSummary:
     summary = BatchSummary()
     started = time.perf_counter()
-    target: Path | IO[str] | None = Path(output) if isinstance(output, str | Path) else output
     state = OutputState()
     if isinstance(target, Path):
         summary.output = str(target)
         state = prepare_output(target, resume=resume, retry_failed=retry_failed, summary=summary)
         summary.previously_failed = state.errors
 
-    limiter = RateLimiter(rpm=rpm, tpm=tpm)
-    model = backend or make_backend(settings)
-    if limiter.active and model.name != "rules":
-        model = RateLimitedBackend(model, limiter, max_tokens=settings.max_tokens)
-    summarizer = Summarizer(settings, backend=model, cache=cache, run_log=run_log)
-
-    source_list = list(sources)
+    sink = _Sink(target)  # before the progress bar, which proxies sys.stderr
     bar = Progress(skipped=len(state.done)) if progress else None
-    if bar is not None:
-        _start_counter(source_list, bar)
-
-    sink = _Sink(target)
+    if bar is not None and isinstance(sources, list | tuple):
+        _start_counter(list(sources), bar)
     queue: asyncio.Queue[tuple[str, Item] | None] = asyncio.Queue(maxsize=concurrency)
 
     def finish(item: Result | Failure) -> None:
@@ -467,8 +526,9 @@ async def arun_batch(
 
     workers = [asyncio.create_task(work()) for _ in range(concurrency)]
     seen: dict[str, int] = {}
+    own_output = target.resolve() if isinstance(target, Path) else None
     try:
-        for position, item in enumerate(_documents(source_list)):
+        for position, item in enumerate(_documents(sources)):
             ident = _item_id(item, position)
             if ident in seen:
                 seen[ident] += 1
@@ -477,6 +537,8 @@ async def arun_batch(
                 if isinstance(item, Document):
                     item = replace(item, id=ident)
             seen.setdefault(ident, 1)
+            if own_output is not None and _is_file(item, own_output):
+                continue  # the output file inside an input folder is not an input
             if ident in state.done:
                 summary.skipped += 1
                 continue
@@ -496,7 +558,6 @@ async def arun_batch(
         if bar is not None:
             bar.update(summary)
             bar.close()
-        summarizer.close()
     return summary
 
 

@@ -165,5 +165,10 @@ class RateLimitedBackend:
         self.limiter.settle(estimated, actual)
         return extraction
 
+    async def aclose(self) -> None:
+        aclose = getattr(self.inner, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
     def close(self) -> None:
         self.inner.close()

@@ -15,7 +15,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateError
+from jinja2 import StrictUndefined, Template, TemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from .document import Abstract
@@ -50,10 +50,23 @@ class PromptVersion:
 
 
 @dataclass(frozen=True, slots=True)
+class Stage:
+    """One request of a staged prompt: the fields it asks for and its messages."""
+
+    name: str
+    fields: tuple[str, ...]
+    messages: list[dict[str, str]]
+
+
+@dataclass(frozen=True, slots=True)
 class RenderedPrompt:
     version: str
     hash: str
     messages: list[dict[str, str]]
+    """single: the request; staged: the prefix every stage shares (system + abstract)."""
+    strategy: str = "single"
+    stages: tuple[Stage, ...] = ()
+    """staged: one request per field group, each starting with ``messages``' content."""
 
 
 def available_versions() -> list[str]:
@@ -98,9 +111,15 @@ def fence(text: str) -> str:
     return text.replace(FENCE_CLOSE, "</ abstract>")
 
 
+@lru_cache(maxsize=64)
+def _compiled(source: str) -> Template:
+    """Compile each template source once (compiling costs ~0.4 ms a template)."""
+    return _environment().from_string(source)
+
+
 def render_template(prompt: PromptVersion, name: str, **variables: Any) -> str:
     try:
-        template = _environment().from_string(prompt.template(name))
+        template = _compiled(prompt.template(name))
         return template.render(**variables).strip()
     except TemplateError as error:
         raise ConfigError(f"prompt {prompt.version}/{name}.j2: {error}") from error
@@ -115,4 +134,28 @@ def render(abstract: Abstract, prompt: PromptVersion | str = "v1") -> RenderedPr
         {"role": "system", "content": render_template(prompt, "system", **variables)},
         {"role": "user", "content": render_template(prompt, "user", **variables)},
     ]
-    return RenderedPrompt(version=prompt.version, hash=prompt.hash, messages=messages)
+    stages = tuple(_stages(prompt, messages, variables)) if prompt.strategy == "staged" else ()
+    return RenderedPrompt(
+        version=prompt.version,
+        hash=prompt.hash,
+        messages=messages,
+        strategy=prompt.strategy,
+        stages=stages,
+    )
+
+
+def _stages(
+    prompt: PromptVersion, prefix: list[dict[str, str]], variables: dict[str, Any]
+) -> list[Stage]:
+    """prompt.toml ``[[stages]]`` (name, fields; template ``stage_<name>.j2``): each stage
+    is the shared prefix with its question appended to the last (user) message."""
+    stages = []
+    for entry in prompt.metadata.get("stages", []):
+        name = str(entry["name"])
+        question = render_template(prompt, f"stage_{name}", **variables)
+        *head, last = (dict(message) for message in prefix)
+        last["content"] = f"{last['content']}\n\n{question}"
+        stages.append(Stage(name=name, fields=tuple(entry["fields"]), messages=[*head, last]))
+    if not stages:
+        raise ConfigError(f"prompt {prompt.version} is staged but lists no [[stages]]")
+    return stages

@@ -99,7 +99,10 @@ class Patient(_Record):
         le=125,
         description="Age in years (days, weeks and months converted, e.g. 6 months = 0.5); null if not reported.",
     )
-    sex: Sex = Field(Sex.not_reported, description="female, male, other, or not_reported.")
+    sex: Sex = Field(
+        Sex.not_reported,
+        description="female, male, other, or not_reported, as the abstract states it (gender identity goes in descriptors too).",
+    )
     descriptors: list[str] = Field(
         default_factory=list,
         description="Other descriptors the text gives: ethnicity, occupation, pregnancy, etc.",
@@ -130,13 +133,21 @@ class Patient(_Record):
 
 class Symptom(Grounded):
     description: str = Field(description="A main concern or symptom at presentation.")
+    negative: bool = Field(
+        False, description='True for a symptom the patient denied ("no fever"); still a finding.'
+    )
     duration: str | None = Field(
         None, description='How long it lasted, as written ("2 months"); null if not given.'
     )
 
 
 class HistoryItem(Grounded):
-    description: str = Field(description="A relevant past condition, intervention or exposure.")
+    description: str = Field(
+        description="A relevant past condition, intervention, exposure or context (e.g. pregnancy)."
+    )
+    negative: bool = Field(
+        False, description='True for stated absent history ("no previous surgery").'
+    )
     timing: str | None = Field(
         None, description='When, as written ("18 years ago"); null if not given.'
     )
@@ -178,7 +189,10 @@ class Outcome(Grounded):
     )
     description: str = Field(description="What was observed.")
     status: OutcomeStatus = Field(
-        description="improved, resolved, stable, recurred, worsened, died or unknown."
+        description=(
+            "improved; resolved (cured, disease-free, no recurrence); stable (unchanged); "
+            "recurred; worsened (includes lasting sequelae); died; unknown (e.g. lost to follow-up)."
+        )
     )
 
     @field_validator("timepoint")
@@ -207,7 +221,8 @@ class CaseReport(_Record):
         None, ge=0, le=100000, description="How many patients are described; null if not stated."
     )
     patient: Patient = Field(
-        default_factory=Patient, description="The patient (first one described for a series)."
+        default_factory=Patient,
+        description="The patient (for a series: the first one described; the lists below then cover the whole series).",
     )
     presentation: list[Symptom] = Field(
         default_factory=list, description="Main concerns and symptoms at presentation."

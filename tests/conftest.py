@@ -96,3 +96,52 @@ def seed_record(**changes: Any) -> dict[str, Any]:
 
 def env_without_keys() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k not in {"OPENAI_API_KEY", "OPENAI_BASE_URL"}}
+
+
+# --- batch, cache and run-log helpers (synthetic cases: no corpus text in the repo) ---------
+
+BATCH_CASE_ID = r"Case (\d{5})"
+
+
+def batch_case_text(number: int) -> str:
+    """A small, well-formed case abstract whose facts ``batch_case_record`` quotes verbatim."""
+    age = 20 + number % 60
+    who = "man" if number % 2 else "woman"
+    return (
+        f"Case {number:05d}: an unusual presentation of a synthetic condition\n\n"
+        f"BACKGROUND: Synthetic conditions are rare.\n\n"
+        f"CASE PRESENTATION: A {age}-year-old {who} presented with chest pain of "
+        f"{1 + number % 9} days duration. Treatment was started and the patient improved.\n\n"
+        f"CONCLUSION: Case {number:05d} shows that early recognition matters."
+    )
+
+
+def batch_case_record(number: int) -> dict[str, Any]:
+    age = 20 + number % 60
+    who = "man" if number % 2 else "woman"
+    return {
+        "title": f"Case {number:05d}: an unusual presentation of a synthetic condition",
+        "article_type": "case_report",
+        "patient_count": 1,
+        "patient": {
+            "age_text": f"{age}-year-old",
+            "age_years": age,
+            "sex": "male" if number % 2 else "female",
+            "evidence": f"A {age}-year-old {who}",
+        },
+        "presentation": [
+            {"description": "chest pain", "duration": None, "evidence": "presented with chest pain"}
+        ],
+        "summary": f"A {age}-year-old {who} with chest pain improved.",
+    }
+
+
+def write_batch_input(path: Path, count: int, *, start: int = 0) -> list[str]:
+    """A JSONL export of ``count`` synthetic cases; returns their ids."""
+    import json
+
+    ids = [f"r{number:05d}" for number in range(start, start + count)]
+    with path.open("w", encoding="utf-8") as handle:
+        for number, ident in zip(range(start, start + count), ids, strict=True):
+            handle.write(json.dumps({"id": ident, "text": batch_case_text(number)}) + "\n")
+    return ids

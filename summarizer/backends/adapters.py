@@ -75,7 +75,9 @@ def current_schema() -> dict[str, Any] | None:
     return _schema.get()
 
 
-def grammar_schema(schema: dict[str, Any], bounds: GrammarBounds = DEFAULT_BOUNDS) -> dict[str, Any]:
+def grammar_schema(
+    schema: dict[str, Any], bounds: GrammarBounds = DEFAULT_BOUNDS
+) -> dict[str, Any]:
     """A copy of ``schema`` bounded for grammar-constrained decoding (see module doc)."""
     overrides = dict(bounds.long_strings)
 

@@ -10,8 +10,16 @@ from ..config import DEFAULT_OPENAI_MODEL, Settings
 from ..document import Abstract
 from ..errors import ConfigError
 from ..render import RenderedPrompt
-from ..schema import SCHEMA_VERSION, CaseReport
+from ..schema import SCHEMA_VERSION
+from .adapters import (
+    Adapter,
+    accepts_schema_in_json_object,
+    adapt_async_create,
+    adapt_create,
+    schema_in_json_object,
+)
 from .base import Extraction
+from .staged import arun_prompt, run_prompt
 from .structured import StructuredCaller
 from .transport import TransportPolicy, with_async_transport_retries, with_transport_retries
 
@@ -75,10 +83,21 @@ class OpenAIBackend:
             "schema_version": SCHEMA_VERSION,
         }
 
+    def _adapter(self) -> Adapter | None:
+        """``json`` mode against a server that accepts it (llama.cpp's, vLLM, Ollama; not
+        OpenAI or Azure): the schema goes in ``{"type": "json_object", "schema": ...}``,
+        which llama.cpp's server compiles into a decoding grammar (see adapters.py)."""
+        if self.mode == "json" and accepts_schema_in_json_object(self.base_url):
+            return schema_in_json_object()
+        return None
+
     def caller(self) -> StructuredCaller:
         if self._caller is None:
             self._sync = openai.OpenAI(**self._client_options())
             create = with_transport_retries(self._sync.chat.completions.create, self._policy)
+            adapter = self._adapter()
+            if adapter is not None:
+                create = adapt_create(create, adapter)
             self._caller = self._structured(create, is_async=False)
         return self._caller
 
@@ -86,6 +105,9 @@ class OpenAIBackend:
         if self._acaller is None:
             self._async = openai.AsyncOpenAI(**self._client_options())
             create = with_async_transport_retries(self._async.chat.completions.create, self._policy)
+            adapter = self._adapter()
+            if adapter is not None:
+                create = adapt_async_create(create, adapter)
             self._acaller = self._structured(create, is_async=True)
         return self._acaller
 
@@ -101,14 +123,17 @@ class OpenAIBackend:
         )
 
     def extract(self, abstract: Abstract, prompt: RenderedPrompt) -> Extraction:
-        record, tracker = self.caller().call(CaseReport, prompt.messages, abstract.text)
-        return Extraction(record=record, attempts=tracker.attempts, usage=tracker.usage)
+        return run_prompt(self.caller(), abstract, prompt)
 
     async def aextract(self, abstract: Abstract, prompt: RenderedPrompt) -> Extraction:
-        record, tracker = await self.async_caller().acall(
-            CaseReport, prompt.messages, abstract.text
-        )
-        return Extraction(record=record, attempts=tracker.attempts, usage=tracker.usage)
+        return await arun_prompt(self.async_caller(), abstract, prompt)
+
+    async def aclose(self) -> None:
+        """Close the async client inside its event loop (a batch calls this at its end)."""
+        if self._async is not None:
+            await self._async.close()
+            self._async = None
+            self._acaller = None
 
     def close(self) -> None:
         if self._sync is not None:

@@ -314,5 +314,5 @@ def _summary(abstract: Abstract, sentences: list[tuple[int, int]]) -> str:
     if not words:
         words = (abstract.title or "No abstract text.").split()
     if len(words) > SUMMARY_WORDS:
-        words = [*words[:SUMMARY_WORDS - 1], "…"]
+        words = [*words[: SUMMARY_WORDS - 1], "…"]
     return " ".join(words)

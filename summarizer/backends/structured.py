@@ -10,6 +10,7 @@ quotes fail validation, except on the last attempt (see ``summarizer.ground``).
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -93,6 +94,17 @@ def _translate(error: InstructorRetryException, tracker: AttemptTracker) -> Exce
     return result
 
 
+@functools.lru_cache(maxsize=64)
+def _response_schema(model: type[M]) -> type[M]:
+    """instructor wraps a plain model in a new class on every call, then re-derives its
+    JSON schema (~6 ms a call); handing it the wrapped class once makes both cached."""
+    try:
+        from instructor.v2.core.function_calls import response_schema
+    except ImportError:  # pragma: no cover - other instructor layouts
+        return model
+    return response_schema(model)
+
+
 class StructuredCaller:
     """Ask for ``response_model`` with re-asks on validation errors only."""
 
@@ -142,9 +154,10 @@ class StructuredCaller:
         aligner: Aligner | None = None,
     ) -> tuple[M, AttemptTracker]:
         tracker, context, kwargs = self._prepare(messages, source_text, aligner)
+        wrapped = _response_schema(response_model)
         with grounding(context):
             try:
-                result = self._patched(response_model=response_model, **kwargs)
+                result = self._patched(response_model=wrapped, **kwargs)
             except InstructorRetryException as error:
                 raise _translate(error, tracker) from error
         return result, tracker
@@ -157,9 +170,10 @@ class StructuredCaller:
         aligner: Aligner | None = None,
     ) -> tuple[M, AttemptTracker]:
         tracker, context, kwargs = self._prepare(messages, source_text, aligner)
+        wrapped = _response_schema(response_model)
         with grounding(context):
             try:
-                result: M = await self._patched(response_model=response_model, **kwargs)  # type: ignore[misc]
+                result: M = await self._patched(response_model=wrapped, **kwargs)
             except InstructorRetryException as error:
                 raise _translate(error, tracker) from error
         return result, tracker

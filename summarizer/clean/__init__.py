@@ -39,19 +39,21 @@ def clean(document: Document) -> Abstract:
     base: array[int] | None = None
     html_title: tuple[int, int] | None = None
     region: tuple[int, int] | None = None
+    headings: frozenset[int] = frozenset()
     if document.format == "html" or (document.format == "text" and _looks_like_html(text)):
         page = html_to_text(text)
         text, base, html_title, region = page.text, page.offsets, page.title, page.abstract
+        headings = page.headings
     export = document.format in EXPORT_FORMATS
-    lines = split_lines(text)
+    lines = split_lines(text, collapsed=not export)
     if not lines:
         raise InputError("the page is empty", path=document.origin, record=record)
     found = None
     if region is not None:
         inside = [line for line in lines if region[0] <= line.start < region[1]]
-        found = find_abstract(text, inside, known_title=True)
+        found = find_abstract(text, inside, known_title=True, headings=headings)
     if found is None:
-        found = find_abstract(text, lines, known_title=export)
+        found = find_abstract(text, lines, known_title=export, headings=headings)
     if found is None:
         raise InputError(
             "no abstract found (no 'Abstract' heading, no labelled sections, no case text)",

@@ -98,6 +98,7 @@ CELL_TAGS = frozenset({"td", "th"})
 HIDDEN = re.compile(r"(?:^|[\s_-])(?:sr-only|visually-hidden|screen-reader|u-visually-hidden|hidden)(?:$|[\s_-])")
 ABSTRACT_MARK = re.compile(r"abstract|^abs\d*$|^abss?\d", re.I)
 _NOT_ABSTRACT = re.compile(r"graphical|link|button|toggle|nav|menu|tab|trans|similar|related", re.I)
+_HEADING_TAGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
 _PLAIN = re.compile(r"[A-Za-z0-9]+")
 _TITLE_META = (
     'meta[name="citation_title"]',
@@ -117,6 +118,8 @@ class HtmlPage:
     """Span of the title in ``text``."""
     abstract: tuple[int, int] | None
     """Span of an element marked up as the abstract, in ``text``."""
+    headings: frozenset[int]
+    """Where the text of each ``<h1>``-``<h6>`` element starts in ``text``."""
 
 
 class _Walker:
@@ -128,6 +131,7 @@ class _Walker:
         self.length = 0
         self.pending = 0  # newlines owed before the next text
         self.h1: list[tuple[int, int]] = []
+        self.headings: set[int] = set()
         self.abstract: tuple[int, int] | None = None
 
     # -- raw alignment -------------------------------------------------------------------------
@@ -251,8 +255,10 @@ class _Walker:
             self.emit(" ") if not self.pending else None
         if not visible:
             return
-        if tag == "h1" and self.length > start:
-            self.h1.append((start, self.length))
+        if tag in _HEADING_TAGS and self.length > start:
+            self.headings.add(start)
+            if tag == "h1":
+                self.h1.append((start, self.length))
         elif self.abstract is None and attributes and self._marked_abstract(attributes):
             if 150 <= self.length - start <= 12000:
                 self.abstract = (start, self.length)
@@ -278,7 +284,14 @@ def html_to_text(raw: str) -> HtmlPage:
         walker.walk(root, True)
     text = "".join(walker.parts)
     title = _title(tree, text, walker.h1)
-    return HtmlPage(text, walker.offsets, title, walker.abstract)
+    headings = frozenset(_skip_space(text, start) for start in walker.headings)
+    return HtmlPage(text, walker.offsets, title, walker.abstract, headings)
+
+
+def _skip_space(text: str, position: int) -> int:
+    while position < len(text) and text[position].isspace():
+        position += 1
+    return position
 
 
 def _title(tree: Any, text: str, h1: list[tuple[int, int]]) -> tuple[int, int] | None:

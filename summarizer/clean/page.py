@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from .collapsed import COLLAPSED_MIN, cut_points, trim_author_tail
 from .patterns import (
     ABSTRACT_HEADING,
     AFFILIATION_WORDS,
@@ -24,7 +25,10 @@ from .patterns import (
     HEADING_AT_START,
     HEADING_INLINE,
     HEADING_LINE,
+    ENGLISH_WORDS,
     NAME_PART,
+    OTHER_WORDS,
+    PRE_ABSTRACT_BLOCKS,
     SECTION_KINDS,
     SENTENCE_END,
 )
@@ -37,6 +41,8 @@ class Line:
     text: str
     para: bool
     """A blank line (or a block boundary) precedes this line."""
+    cut: bool = False
+    """Cut from a longer line whose newlines were lost."""
 
 
 @dataclass(slots=True)
@@ -63,48 +69,19 @@ _QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u00a0": " "})
 LONG_LINE = 1500
 """A line this long is checked for lost newlines."""
 
-_COLLAPSED_BEFORE = re.compile(
-    r"""(?:(?<=\s)|^)(?=
-      (?i:add\s+like|add\s+dislike|add\s+to\s+saved\s+papers|full\s+text\s+links
-      |we\s+have\s+located\s+links|can['’]t\s+access\s+the\s+paper|try\s+logging\s+in
-      |related\s+resources|for\s+the\s+best\s+experience|mobile\s+app\s+image|get\s+seemless
-      |get\s+seamless|all\s+material\s+on\s+this\s+website|this\s+website\s+also\s+contains
-      |by\s+using\s+this\s+service|your\s+privacy\s+choices|you\s+can\s+now\s+claim
-      |similar\s+articles|cited\s+by|mesh\s+terms|publication\s+types|related\s+information
-      |linkout|affiliations\s+expand|free\s+pmc\s+article|conflict\s+of\s+interest\s+statement
-      |skip\s+to\s+main|an\s+official\s+website|search\s+in\s+pubmed|item\s+in\s+clipboard
-      |display\s+options|page\s+navigation|author\s+information|article\s+notes
-      |copyright\s+and\s+license|copyright\s*©|©\s*\d{4}|copyright\s+\d{4}
-      |key\s*words?\s*:|keywords?\s*:|palavras-chave|palabras\s+clave
-      |PMID\s*:|PMCID\s*:|DOI\s*:|doi\s*:\s*10\.)
-      |(?:Abstract\b|ABSTRACT\b|Summary\s*:|SUMMARY\b
-      |References\b|REFERENCES\b|Introduction\b(?!\s*(?:and\s+importance)?\s*:)|INTRODUCTION\b(?!\s*:)
-      |Figures\b|Grants\s+and\s+funding|Comment\s+in|Erratum\s+in
-      )
-    )""",
-    re.X,
-)
-_COLLAPSED_AFTER = re.compile(
-    r"""(?:add\s+like|add\s+dislike|add\s+to\s+saved\s+papers|full\s+text\s+links
-    |affiliations\s+expand|free\s+pmc\s+article|item\s+in\s+clipboard
-    |(?<=\s)abstract(?=\s+[A-Z])|eCollection\s+\d{4}\s*\.|Epub\s+\d{4}(?:\s+\w{3}\s+\d{1,2})?\s*\.
-    |doi\s*:\s*10\.\S+?\.(?=\s)|PMID\s*:\s*\d+|PMCID\s*:\s*PMC\d+|DOI\s*:\s*10\.\S+)""",
-    re.X | re.I,
-)
-_AUTHOR_RUN = re.compile(
-    r"(?<=[.?!])\s+(?=(?:[A-ZÀ-Ý][\w'’-]+\s+){1,3}[A-ZÀ-Ý][\w'’-]+\s?\d+(?:\s?,\s?\d+)*\s?,\s)"
-)
-
 _CLINICAL = re.compile(
-    r"\b(year[-\s]old|patients?|presented|diagnos\w+|admitted|treated|underwent|revealed|showed"
-    r"|examination|history|complain\w*|man|woman|boy|girl|infant|male|female|surgery|symptoms?)\b",
+    r"\b(year[-\s]old|patients?|presented|presenting|diagnos\w+|admitted|treated|treatment|underwent"
+    r"|revealed|showed|examination|history|complain\w*|man|woman|men|women|boy|girl|infant|child"
+    r"|males?|females?|surgery|surgical|symptoms?|affected|disease|syndrome|therapy|clinical"
+    r"|tumou?r|lesion|infection|pain|fever|hospital\w*|mutation|biopsy|imaging|case)\b",
     re.I,
 )
 _BODY_KINDS_AFTER = {"case", "results", "discussion", "conclusion"}
 _FULL_TEXT_REST = 3000
 
 
-def split_lines(text: str) -> list[Line]:
+def split_lines(text: str, *, collapsed: bool = True) -> list[Line]:
+    """Stripped non-empty lines; with ``collapsed``, overlong lines are cut where newlines were lost."""
     lines: list[Line] = []
     previous_end = 0
     for match in _LINE.finditer(text):
@@ -120,7 +97,10 @@ def split_lines(text: str) -> list[Line]:
             para = text.count("\r\n", previous_end, start) >= 2
         lines.append(Line(start, end, stripped, para))
         previous_end = end
-    if any(line.end - line.start > LONG_LINE for line in lines):
+    if collapsed and (
+        any(line.end - line.start > LONG_LINE for line in lines)
+        or (len(lines) <= 5 and any(line.end - line.start >= COLLAPSED_MIN for line in lines))
+    ):
         lines = _split_collapsed(text, lines)
     return lines
 
@@ -129,19 +109,10 @@ def _split_collapsed(text: str, lines: list[Line]) -> list[Line]:
     """Cut overlong lines where a newline was lost."""
     result: list[Line] = []
     for line in lines:
-        if line.end - line.start <= LONG_LINE:
+        if line.end - line.start < COLLAPSED_MIN:
             result.append(line)
             continue
-        cuts = {0, len(line.text)}
-        for match in _COLLAPSED_BEFORE.finditer(line.text):
-            cuts.add(match.start())
-        for match in _COLLAPSED_AFTER.finditer(line.text):
-            cuts.add(match.end())
-        for match in HEADING_INLINE.finditer(line.text):
-            cuts.add(match.start("heading"))
-        for match in _AUTHOR_RUN.finditer(line.text):
-            cuts.add(match.end())
-        ordered = sorted(cuts)
+        ordered = [0, *cut_points(line.text), len(line.text)]
         first = True
         for left, right in zip(ordered, ordered[1:], strict=False):
             piece = line.text[left:right]
@@ -149,7 +120,7 @@ def _split_collapsed(text: str, lines: list[Line]) -> list[Line]:
             if not stripped:
                 continue
             start = line.start + left + (len(piece) - len(piece.lstrip()))
-            result.append(Line(start, start + len(stripped), stripped, line.para if first else True))
+            result.append(Line(start, start + len(stripped), stripped, line.para and first, cut=not first))
             first = False
     return result
 
@@ -162,7 +133,7 @@ def line_key(text: str) -> str:
 
 def is_chrome(line: Line) -> bool:
     key = line_key(line.text)
-    if key and (key in CHROME_LINES or key.isdigit()):
+    if len(line.text) <= 120 and (not key or key in CHROME_LINES or key.isdigit()):
         return True
     return CHROME_PATTERNS.match(line.text) is not None
 
@@ -183,6 +154,8 @@ def heading_line(line: Line) -> tuple[str, bool] | None:
 
 def _heading_key(heading: str) -> str:
     key = " ".join(heading.lower().replace("take home", "take-home").split())
+    if key.endswith(("(s)", "(es)")):
+        key = key[: key.rindex("(")]
     if key in SECTION_KINDS:
         return key
     key = key.replace("- ", "-").replace(" -", "-")
@@ -248,17 +221,22 @@ def _substantial(lines: list[Line], index: int, rest: str = "") -> bool:
             continue
         if heading_line(line) or HEADING_AT_START.match(line.text):
             return True
-        return len(line.text) >= 150 and bool(SENTENCE_END.search(line.text))
+        text = line.text
+        if len(text) < 60 or not SENTENCE_END.search(text) or CITATION_LINE.search(text[:400]):
+            return False
+        return len(text) >= 150 or len(SENTENCE_END.findall(text)) >= 2 or not title_like(line)
     return False
 
 
 def _prose(line: Line) -> bool:
     text = line.text
-    if len(text) < 150 or looks_like_meta(text[:300]) or is_chrome(line) or is_end(line):
+    if len(text) < 150 or is_chrome(line) or is_end(line):
         return False
-    if len(SENTENCE_END.findall(text)) < 2 and len(text) < 300:
+    if len(text) < 400 and looks_like_meta(text):
         return False
-    return len({word.lower() for word in _CLINICAL.findall(text)}) >= 3
+    sentences = len(SENTENCE_END.findall(text))
+    clinical = len({word.lower() for word in _CLINICAL.findall(text)})
+    return clinical >= 3 and (sentences >= 3 or (sentences == 2 and clinical >= 4))
 
 
 def find_start(lines: list[Line]) -> tuple[int, int] | None:
@@ -286,11 +264,23 @@ def find_start(lines: list[Line]) -> tuple[int, int] | None:
         if heading is not None and not heading[1] and _substantial(lines, index):
             return index, 0
         match = HEADING_AT_START.match(line.text)
-        if match and _inline_heading_ok(line.text, match) and len(line.text) > 80:
+        if match and _inline_heading_ok(line.text, match) and len(line.text) > 40:
             return index, 0
     for index, line in enumerate(lines):
         if _prose(line):
             return index, 0
+    # a title followed by the page's longest paragraph (reading apps show no "Abstract")
+    longest = max(range(len(lines)), key=lambda i: len(lines[i].text), default=None)
+    if longest is not None and longest > 0:
+        line = lines[longest]
+        if (
+            len(line.text) >= 200
+            and len(SENTENCE_END.findall(line.text)) >= 2
+            and not is_chrome(line)
+            and not is_end(line)
+            and title_like(lines[longest - 1])
+        ):
+            return longest, 0
     return None
 
 
@@ -303,10 +293,26 @@ def _inline_heading_ok(text: str, match: re.Match[str]) -> bool:
 
 
 def find_title(lines: list[Line], before: int) -> int | None:
+    candidate: int | None = None
     for index in range(before - 1, max(before - 60, 0) - 1, -1):
-        if title_like(lines[index]):
-            return index
-    return None
+        line = lines[index]
+        if line_key(line.text) in PRE_ABSTRACT_BLOCKS:
+            if index >= before - 12:  # a block right above the abstract, not a table of contents
+                candidate = None
+            continue
+        if candidate is None and title_like(line):
+            candidate = index
+            if index > 0 and _foreign(line.text) and title_like(lines[index - 1]):
+                if not _foreign(lines[index - 1].text):
+                    candidate = index - 1
+    return candidate
+
+
+def _foreign(text: str) -> bool:
+    words = text.lower().split()
+    english = sum(1 for word in words if word in ENGLISH_WORDS)
+    other = sum(1 for word in words if word in OTHER_WORDS)
+    return other > english
 
 
 def _split_inline(text: str) -> list[tuple[int, int, str | None]]:
@@ -336,7 +342,11 @@ def _skip_space(text: str, position: int) -> int:
     return position
 
 
-def find_abstract(text: str, lines: list[Line], *, known_title: bool) -> Found | None:
+def find_abstract(
+    text: str, lines: list[Line], *, known_title: bool, headings: frozenset[int] = frozenset()
+) -> Found | None:
+    """The title and sections of the abstract; ``headings`` are line starts marked up as
+    headings (HTML ``<h2>``…), taken as section headings even when not in the vocabulary."""
     warnings: list[str] = []
     if known_title:
         start: tuple[int, int] | None = (0, 0)
@@ -348,7 +358,13 @@ def find_abstract(text: str, lines: list[Line], *, known_title: bool) -> Found |
         title_index = find_title(lines, start[0] if start[1] == 0 else start[0])
         if start[1] and title_index == start[0]:
             title_index = None
-        title = (lines[title_index].start, lines[title_index].end) if title_index is not None else None
+        title = None
+        if title_index is not None:
+            title_line = lines[title_index]
+            end = title_line.end
+            if title_line.cut:
+                end = title_line.start + trim_author_tail(title_line.text)
+            title = (title_line.start, end)
         if title is None:
             warnings.append("no title found")
     assert start is not None
@@ -370,12 +386,15 @@ def find_abstract(text: str, lines: list[Line], *, known_title: bool) -> Found |
                     break
                 continue
             heading = heading_line(line)
+            if heading is None and line.start in headings and len(line.text) <= 80:
+                number = re.match(r"(?:\d{1,2}|[IVX]{1,4})(?:\.\d{1,2})*\.?\s+", line.text)
+                heading = heading_kind(line.text[number.end() if number else 0 :].rstrip(" :.")), bool(number)
             if heading is not None:
                 kind, numbered = heading
                 name = line_key(line.text)
                 if numbered and content:
                     break
-                if content and not structured:
+                if content and not structured and kind != "conclusion":
                     break
                 if content and (name in seen or (kind == "background" and _BODY_KINDS_AFTER & set(map(heading_kind, seen)))):
                     break
@@ -409,7 +428,33 @@ def find_abstract(text: str, lines: list[Line], *, known_title: bool) -> Found |
     parts = [part for part in parts if part.body]
     if not parts:
         return None
+    if title is None and not known_title and lines[first_index].cut:
+        title = _leading_title(text, parts[0])
+        if title is not None:
+            warnings.remove("no title found")
     return Found(title, parts, warnings)
+
+
+_FINITE = re.compile(
+    r"\b(?:was|were|is|are|had|has|have|presented|developed|underwent|showed|revealed|received"
+    r"|describe|we|our|this|she|he)\b",
+    re.I,
+)
+
+
+def _leading_title(text: str, part: Part) -> tuple[int, int] | None:
+    """On a page whose newlines were lost, an unlabelled first sentence that reads as a title."""
+    if part.heading is not None or not part.body:
+        return None
+    start, end, paragraph = part.body[0]
+    sentence = re.match(r"[^.!?]{10,300}[.!?](?=\s+[A-Z0-9])", text[start:end])
+    if sentence is None or _FINITE.search(sentence.group()) or len(sentence.group().split()) < 3:
+        return None
+    rest = start + sentence.end()
+    while rest < end and text[rest].isspace():
+        rest += 1
+    part.body[0] = (rest, end, paragraph)
+    return start, start + sentence.end()
 
 
 def _closing(parts: list[Part]) -> bool:

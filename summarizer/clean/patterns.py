@@ -41,7 +41,6 @@ SECTION_KINDS: dict[str, str] = {
     "case presentations": "case",
     "case report": "case",
     "case reports": "case",
-    "case summary": "case",
     "case details": "case",
     "case history": "case",
     "case series": "case",
@@ -102,13 +101,44 @@ SECTION_KINDS: dict[str, str] = {
     "take-home messages": "conclusion",
     "take home message": "conclusion",
     "key messages": "conclusion",
+    "key message": "conclusion",
+    "key clinical message": "conclusion",
+    "key clinical messages": "conclusion",
+    "what is known": "background",
+    "what is new": "conclusion",
+    "case summary": "case",
+    "conclusion and clinical relevance": "conclusion",
+    "main outcome measures": "methods",
+    "main outcome measure": "methods",
+    "main outcomes and measures": "methods",
+    "measurements": "methods",
+    "measurements and main results": "results",
+    "participants": "methods",
+    "subjects": "methods",
+    "data sources": "methods",
+    "study selection": "methods",
+    "data extraction": "methods",
+    "data synthesis": "results",
+    "evidence acquisition": "methods",
+    "evidence synthesis": "results",
+    "limitations": "discussion",
+    "interpretation": "conclusion",
+    "implications": "conclusion",
+    "hypothesis": "objective",
+    "aim and objectives": "objective",
+    "aims and objectives": "objective",
+    "study design": "methods",
     "summary": "other",
 }
 """Heading (lower case, single spaces) → Section.kind."""
 
-_HEADING_ALTERNATION = "|".join(
-    re.escape(name).replace(r"\ ", r"\s+").replace(r"\-", r"[-\s]?")
-    for name in sorted(SECTION_KINDS, key=len, reverse=True)
+_HEADING_ALTERNATION = (
+    "(?:"
+    + "|".join(
+        re.escape(name).replace(r"\ ", r"\s+").replace(r"\-", r"[-\s]?")
+        for name in sorted(SECTION_KINDS, key=len, reverse=True)
+    )
+    + r")(?:\((?:s|es)\))?"
 )
 
 HEADING_AT_START = re.compile(
@@ -159,7 +189,8 @@ END_LINE = re.compile(
     | comment\s+in\b | erratum\s+in\b | update\s+of\b | retraction\s+in\b
     | publication\s+history | article\s+info(?:rmation)?\s*$ | received\s*[:\d]
     | accepted\s*[:\d] | published\s*(?:online)?\s*[:\d] | epub\s+\d{4}
-    | this\s+(?:is\s+an\s+)?(?:article|open[-\s]access) | open\s+access\s*$
+    | this\s+is\s+an\s+open[-\s]access | this\s+article\s+is\s+(?:licensed|distributed|an\s+open|published\s+under)
+    | open\s+access\s*$
     | all\s+rights\s+reserved | this\s+article\s+is\s+protected
     | graphical\s+abstract | highlights\s*$ | trial\s+registration
     | (?:academic\s+)?editor\s*: | citation\s*: | supporting\s+information\s*$
@@ -201,7 +232,7 @@ automatic translation|indicators|related links|english (pdf)|portuguese (pdf)|sp
 europe pmc|about|tools|developers|contact us|helpdesk|feedback|twitter|facebook|linkedin
 search life-sciences literature|recent history|saved searches|show full-text|formats
 export citation|claim to orcid|free to read & use|citations & impact|impact metrics|data|funding
-article citations|similar articles|full text links|view pdf|view article|pdf|epub|html|xml
+article citations|metrics details|scielo - scientific electronic library online|view pdf|view article|pdf|epub|html|xml
 close|open|next|previous|back to top|top|home|case report|case reports|review|research article
 original article|original research|article type|volume|issue|tweet|print this article
 """.replace("\n", "|").split("|")
@@ -230,7 +261,10 @@ CHROME_PATTERNS = re.compile(
     | affiliations?\s+expand | expand\s+affiliations | free\s+pmc\s+article
     | item\s+in\s+clipboard | \[?pubmed\]?\s*\[?google\s+scholar\]? | google\s+scholar\s*$
     | (?:epub|ecollection)\s+\d{4}
-    | find\s+articles\s+by | look\s+up\s+in
+    | find\s+articles\s+by | look\s+up\s+in | share\s+(?:with|on|via)\s+\w+\s*$ | peer\s+review\s+reports
+    | .{0,120}?\b(?:article\s+number\s*:|cite\s+this\s+article\s*$|\d+\s+accesses\s*$)
+    | author\s+links\s+open | get\s+rights\s+and\s+content | under\s+a\s+creative\s+commons
+    | show\s+(?:full\s+)?outline | add\s+to\s+mendeley
     )""",
     re.I | re.X,
 )
@@ -240,6 +274,8 @@ CHROME_PATTERNS = re.compile(
 
 CITATION_LINE = re.compile(
     r"(?:\b(?:19|20)\d{2}\b[^\n]{0,40}?;\s*\d+(?:\s*\(\s*[\w-]+\s*\))?\s*:\s*[A-Za-z]?\d+)"
+    r"|(?:\b(?:19|20)\d{2}\s*,\s*\d+(?:\s*\(\s*[\w-]+\s*\))?\s*:\s*[A-Za-z]?\d+)"
+    r"|(?:\b(?:vol|volume)\.?\s*\d+\s*,\s*(?:\w+\s+)?(?:19|20)\d{2}\b)"
     r"|(?:\bvol(?:ume)?\.?\s*\d+[^\n]{0,30}\b(?:no|issue|pp?)\.?\s*\d+)",
     re.I,
 )
@@ -255,3 +291,12 @@ NAME_PART = re.compile(
 )
 AUTHOR_MARKERS = re.compile(r"\b(?:et al\.?|and\s+colleagues)\b", re.I)
 SENTENCE_END = re.compile(r"[a-z0-9)\]%][.!?](?:\s+[A-Z]|\s*$)")
+
+PRE_ABSTRACT_BLOCKS = frozenset({"highlights", "graphical abstract", "key points", "outline", "research highlights"})
+"""Blocks that come before the abstract; lines in them are never the title."""
+
+ENGLISH_WORDS = frozenset("the of a an in with and after for to on as by from at is".split())
+OTHER_WORDS = frozenset(
+    "de em com da do das dos na no el la las los en y con para por del um uma une le les des et"
+    " du au una".split()
+)

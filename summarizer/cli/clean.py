@@ -40,7 +40,9 @@ def abstract_json(abstract: Abstract, *, offsets: bool = True) -> dict[str, Any]
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
 @click.argument("paths", nargs=-1, required=True)
-@click.option("--json", "as_json", is_flag=True, help="JSON lines: id, title, text, sections, offsets.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="JSON lines: id, title, text, sections, offsets."
+)
 @click.option(
     "--no-offsets", is_flag=True, help="With --json, leave out the offset map (smaller output)."
 )
@@ -95,7 +97,9 @@ def command(
             note(f"error: {error}")
             continue
         if as_json:
-            click.echo(json.dumps(abstract_json(abstract, offsets=not no_offsets), ensure_ascii=False))
+            click.echo(
+                json.dumps(abstract_json(abstract, offsets=not no_offsets), ensure_ascii=False)
+            )
         else:
             if not first:
                 click.echo("\n" + "-" * 40 + "\n")

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import itertools
 import sys
-from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import click
 
-from ..document import Document
+from ..batch import DEFAULT_CONCURRENCY, BatchSummary, run_batch
+from ..config import Settings
 from ..errors import InputError
 from ..output import FORMATS, Writer
-from ..pipeline import Failure, Summarizer
+from ..pipeline import Cache, Failure, Result, RunLog, Summarizer
 from .common import (
     EXIT_FAILED_RECORDS,
     announce_backend,
@@ -20,6 +22,42 @@ from .common import (
     note,
     settings_from_options,
 )
+
+EXIT_INTERRUPTED = 130
+BATCH_FORMATS = ("json", "jsonl")
+
+
+def _stores(
+    settings: Settings, *, no_cache: bool, refresh: bool, no_log: bool
+) -> tuple[Cache | None, RunLog | None]:
+    """The response cache and run log, on by default for model backends (not for rules)."""
+    if settings.resolved_backend == "rules":
+        return None, None
+    from .. import paths
+    from ..cache import ResponseCache
+    from ..runlog import RunLog as SqliteRunLog
+
+    cache = None if no_cache else ResponseCache(paths.cache_path(), refresh=refresh)
+    run_log = None if no_log else SqliteRunLog(paths.log_path())
+    return cache, run_log
+
+
+def _describe(summary: BatchSummary) -> str:
+    parts = [f"{summary.succeeded} record(s) summarized"]
+    if summary.cache_hits:
+        parts.append(f"{summary.cache_hits} from the cache")
+    if summary.failed:
+        parts.append(f"{summary.failed} failed")
+    if summary.skipped:
+        parts.append(f"{summary.skipped} already done")
+    if summary.retried:
+        parts.append(f"{summary.retried} retried")
+    tokens = summary.prompt_tokens + summary.completion_tokens
+    if tokens:
+        parts.append(f"{tokens:,} tokens")
+    parts.append(f"{summary.elapsed_s:.1f}s ({summary.records_per_s:.1f}/s)")
+    where = f" -> {summary.output}" if summary.output else ""
+    return ", ".join(parts) + where
 
 
 @click.command("summarize")
@@ -34,18 +72,77 @@ from .common import (
     "-o",
     "--output",
     type=click.Path(dir_okay=False, writable=True),
-    help="Write here instead of stdout.",
+    help="Write here instead of stdout; a batch re-run into the same file resumes.",
 )
+@click.option(
+    "-j",
+    "--concurrency",
+    type=click.IntRange(min=1),
+    default=DEFAULT_CONCURRENCY,
+    show_default=True,
+    help="Records in flight at once (batch).",
+)
+@click.option(
+    "--rpm",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Client-side limit: requests per minute.",
+)
+@click.option(
+    "--tpm",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Client-side limit: tokens per minute.",
+)
+@click.option(
+    "--resume/--no-resume",
+    default=True,
+    show_default=True,
+    help="Skip ids already in the -o file (--no-resume starts it afresh).",
+)
+@click.option(
+    "--retry-failed", is_flag=True, help="Redo only the ids whose line in the -o file is an error."
+)
+@click.option("--no-cache", is_flag=True, help="Neither read nor write the response cache.")
+@click.option("--refresh", is_flag=True, help="Ignore cached answers, but store the new ones.")
+@click.option("--no-log", is_flag=True, help="Do not record model calls in the run log.")
+@click.option(
+    "--backoff",
+    type=click.FloatRange(min=0, min_open=True),
+    default=0.5,
+    show_default=True,
+    help="First transport retry wait in seconds (doubles each try).",
+)
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar, no per-record error lines.")
 @model_options
 @handle_errors
 def command(
-    inputs: tuple[str, ...], prompt: str, output_format: str, output: str | None, **options: Any
+    inputs: tuple[str, ...],
+    prompt: str,
+    output_format: str,
+    output: str | None,
+    concurrency: int,
+    rpm: float | None,
+    tpm: float | None,
+    resume: bool,
+    retry_failed: bool,
+    no_cache: bool,
+    refresh: bool,
+    no_log: bool,
+    backoff: float,
+    quiet: bool,
+    **options: Any,
 ) -> None:
     """Summarize abstracts into structured, grounded case records.
 
     INPUTS are files, folders, globs or exports (PubMed XML, MEDLINE, RIS, CSV,
     JSONL); "-" reads stdin. One record prints one JSON object; several print
-    JSON Lines, each {"id", "record", "evidence", "provenance"} or {"id", "error"}.
+    JSON Lines, each {"id", "record", "evidence", "provenance"} or {"id", "error"},
+    in completion order, --concurrency at a time, with a progress bar on a terminal.
+
+    A batch written with -o is resumable: run the same command again after a crash
+    or Ctrl-C and only the missing ids are done; --retry-failed redoes the errors.
+    Model answers are cached (see `case-summarizer cache`) and every model call is
+    logged (see `case-summarizer logs`). Exit status: 0 all good, 1 some record
+    failed, 2 usage or input error, 130 interrupted.
 
     \b
     Examples:
@@ -53,11 +150,14 @@ def command(
       case-summarizer summarize page.txt | jq .record.patient
       pbpaste | case-summarizer summarize -
       case-summarizer summarize abstracts/ -o records.jsonl
+      case-summarizer summarize export.xml -o records.jsonl -j 32 --rpm 500 --tpm 200000
+      case-summarizer summarize export.xml -o records.jsonl --retry-failed
       case-summarizer summarize page.txt --base-url http://localhost:8080/v1 --model local
     """
     from ..ingest import iter_documents
 
-    settings = settings_from_options(options, prompt=prompt)
+    settings = settings_from_options(options, prompt=prompt, backoff=backoff)
+    announce_backend(settings)
     documents = iter_documents(inputs)
     first = next(documents, None)
     if first is None:
@@ -66,20 +166,84 @@ def command(
     single = second is None
     if single and isinstance(first, InputError):
         raise first
-    announce_backend(settings)
 
+    cache, run_log = _stores(settings, no_cache=no_cache, refresh=refresh, no_log=no_log)
+    if (single and output_format == "json") or output_format not in BATCH_FORMATS:
+        pending = [first] if single else [first, second]
+        _sequential(
+            itertools.chain(pending, documents),
+            settings,
+            output_format,
+            output,
+            single=single,
+            cache=cache,
+            run_log=run_log,
+        )
+        return
+
+    # A batch: re-read the inputs from the start (stdin cannot be: go on from what was read).
+    sources: Any = inputs
+    if "-" in inputs:
+        sources = itertools.chain([first, second], documents)
+    elif (close := getattr(documents, "close", None)) is not None:
+        close()
+
+    def report(item: Result | Failure) -> None:
+        if isinstance(item, Failure) and not quiet:
+            note(
+                f"error: {item.id}: {item.error}"
+                if item.id not in str(item.error)
+                else f"error: {item.error}"
+            )
+
+    try:
+        summary = run_batch(
+            sources,
+            settings,
+            output=Path(output) if output else None,
+            concurrency=concurrency,
+            rpm=rpm,
+            tpm=tpm,
+            resume=resume,
+            retry_failed=retry_failed,
+            cache=cache,
+            run_log=run_log,
+            progress=not quiet and sys.stderr.isatty(),
+            on_result=report,
+        )
+    except KeyboardInterrupt:
+        again = " (run the same command again to resume)" if output else ""
+        note(f"interrupted{again}")
+        sys.exit(EXIT_INTERRUPTED)
+    if not quiet or summary.failed:
+        note(_describe(summary))
+    if summary.previously_failed:
+        note(
+            f"{summary.previously_failed} record(s) failed in an earlier run (--retry-failed redoes them)"
+        )
+    if summary.failed or summary.previously_failed:
+        if summary.failed:
+            note(f"{summary.failed} record(s) failed")
+        sys.exit(EXIT_FAILED_RECORDS)
+
+
+def _sequential(
+    items: Any,
+    settings: Settings,
+    output_format: str,
+    output: str | None,
+    *,
+    single: bool,
+    cache: Cache | None,
+    run_log: RunLog | None,
+) -> None:
+    """One record (pretty JSON), or formats that are not JSON Lines: in input order."""
     stream = open(output, "w", encoding="utf-8") if output else sys.stdout  # noqa: SIM115
     writer = Writer(stream, output_format, single=single)
     failures = 0
     try:
-        with Summarizer(settings) as summarizer:
-            pending = [first] if single else [first, second]
-
-            def all_documents() -> Iterator[Document | InputError]:
-                yield from (item for item in pending if item is not None)
-                yield from documents
-
-            for item in summarizer.summarize_many(all_documents()):
+        with Summarizer(settings, cache=cache, run_log=run_log) as summarizer:
+            for item in summarizer.summarize_many(items):
                 if isinstance(item, Failure):
                     failures += 1
                     if single:

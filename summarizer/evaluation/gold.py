@@ -23,8 +23,8 @@ from ..errors import InputError
 from ..schema import ArticleType, InterventionKind, OutcomeStatus, Sex
 
 __all__ = [
-    "GOLD_SCHEMA_FILE",
     "AGE_CONSISTENCY_YEARS",
+    "GOLD_SCHEMA_FILE",
     "GoldExpected",
     "GoldRecord",
     "LoadedGold",

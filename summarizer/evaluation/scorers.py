@@ -24,13 +24,14 @@ import unicodedata
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
 from rapidfuzz import fuzz
 from scipy.optimize import linear_sum_assignment
 
-from ..schema import CaseReport, Sex
+from ..ages import parse_age
+from ..schema import ArticleType, CaseReport, Patient, Sex
 from .gold import GoldExpected
 
 __all__ = [
@@ -74,8 +75,37 @@ FIELDS = (
 """Scored fields, in report order."""
 
 _STOPWORDS = frozenset(
-    "a an the of in on at to for with and or by from as is was were be been this that "
-    "which who its his her their there".split()
+    [
+        "a",
+        "an",
+        "the",
+        "of",
+        "in",
+        "on",
+        "at",
+        "to",
+        "for",
+        "with",
+        "and",
+        "or",
+        "by",
+        "from",
+        "as",
+        "is",
+        "was",
+        "were",
+        "be",
+        "been",
+        "this",
+        "that",
+        "which",
+        "who",
+        "its",
+        "his",
+        "her",
+        "their",
+        "there",
+    ]
 )
 _TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
 _SHOWN = 240
@@ -92,7 +122,9 @@ class FieldScore:
     """Whether gold has a value (None: presence not meaningful, e.g. article_type)."""
     output_present: bool | None = None
     precision: float | None = None
+    """Lists: soft precision (None when the output has no items)."""
     recall: float | None = None
+    """Lists: soft recall (None when gold has no items)."""
     expected: str = ""
     got: str = ""
 
@@ -162,7 +194,14 @@ def token_f1(a: str, b: str) -> float:
 
 def fuzzy_similarity(a: str, b: str) -> float:
     """rapidfuzz token-set ratio in [0, 1] (word order and repeated words ignored)."""
-    return float(fuzz.token_set_ratio(" ".join(_TOKEN.findall(_norm(a))), " ".join(_TOKEN.findall(_norm(b))))) / 100
+    return (
+        float(
+            fuzz.token_set_ratio(
+                " ".join(_TOKEN.findall(_norm(a))), " ".join(_TOKEN.findall(_norm(b)))
+            )
+        )
+        / 100
+    )
 
 
 def text_similarity(a: str, b: str) -> float:
@@ -174,6 +213,13 @@ def text_similarity(a: str, b: str) -> float:
     return (token_f1(a, b) + fuzzy_similarity(a, b)) / 2
 
 
+class _Shown(NamedTuple):
+    """How a field's expected and produced values are shown in reports."""
+
+    expected: str
+    got: str
+
+
 def _shown(value: Any) -> str:
     if value is None:
         return "null"
@@ -183,32 +229,62 @@ def _shown(value: Any) -> str:
 
 def score_text(name: str, gold: str | None, output: str | None) -> FieldScore:
     gold_present, output_present = bool(gold and gold.strip()), bool(output and output.strip())
-    common = {"expected": _shown(gold), "got": _shown(output)}
+    shown = _Shown(_shown(gold), _shown(output))
     if not gold_present and not output_present:
-        return FieldScore(name, 1.0, "both not reported", False, False, **common)
+        return FieldScore(
+            name, 1.0, "both not reported", False, False, expected=shown.expected, got=shown.got
+        )
     if not gold_present:
-        return FieldScore(name, 0.0, "hallucinated: gold says not reported", False, True, **common)
+        return FieldScore(
+            name,
+            0.0,
+            "hallucinated: gold says not reported",
+            False,
+            True,
+            expected=shown.expected,
+            got=shown.got,
+        )
     if not output_present:
-        return FieldScore(name, 0.0, "omitted", True, False, **common)
+        return FieldScore(name, 0.0, "omitted", True, False, expected=shown.expected, got=shown.got)
     assert gold is not None and output is not None
     f1, fz = token_f1(gold, output), fuzzy_similarity(gold, output)
-    return FieldScore(name, (f1 + fz) / 2, f"token F1 {f1:.2f}, fuzzy {fz:.2f}", True, True, **common)
+    return FieldScore(
+        name,
+        (f1 + fz) / 2,
+        f"token F1 {f1:.2f}, fuzzy {fz:.2f}",
+        True,
+        True,
+        expected=shown.expected,
+        got=shown.got,
+    )
 
 
 # -- scalars -------------------------------------------------------------------------
 
 
-def score_enum(name: str, gold: str | None, output: str | None, *, empty: str | None = None) -> FieldScore:
+def score_enum(
+    name: str, gold: str | None, output: str | None, *, empty: str | None = None
+) -> FieldScore:
     """Exact match; ``empty`` is the value meaning "not reported" (for omission counting)."""
-    common = {"expected": _shown(gold), "got": _shown(output)}
+    shown = _Shown(_shown(gold), _shown(output))
     if empty is None:
         ok = gold == output
-        return FieldScore(name, float(ok), "exact" if ok else f"expected {gold}, got {output}", **common)
+        return FieldScore(
+            name,
+            float(ok),
+            "exact" if ok else f"expected {gold}, got {output}",
+            expected=shown.expected,
+            got=shown.got,
+        )
     gold_present, output_present = gold not in (None, empty), output not in (None, empty)
     if not gold_present and not output_present:
-        return FieldScore(name, 1.0, "both not reported", False, False, **common)
+        return FieldScore(
+            name, 1.0, "both not reported", False, False, expected=shown.expected, got=shown.got
+        )
     if gold == output:
-        return FieldScore(name, 1.0, "exact", gold_present, output_present, **common)
+        return FieldScore(
+            name, 1.0, "exact", gold_present, output_present, expected=shown.expected, got=shown.got
+        )
     reason = (
         "omitted"
         if not output_present
@@ -216,7 +292,9 @@ def score_enum(name: str, gold: str | None, output: str | None, *, empty: str | 
         if not gold_present
         else f"expected {gold}, got {output}"
     )
-    return FieldScore(name, 0.0, reason, gold_present, output_present, **common)
+    return FieldScore(
+        name, 0.0, reason, gold_present, output_present, expected=shown.expected, got=shown.got
+    )
 
 
 def age_tolerance(gold_years: float) -> float:
@@ -228,17 +306,35 @@ def age_tolerance(gold_years: float) -> float:
 
 def score_age(gold: float | None, output: float | None) -> FieldScore:
     name = "patient.age"
-    common = {"expected": _shown(gold), "got": _shown(output)}
+    shown = _Shown(_shown(gold), _shown(output))
     if gold is None and output is None:
-        return FieldScore(name, 1.0, "both not reported", False, False, **common)
+        return FieldScore(
+            name, 1.0, "both not reported", False, False, expected=shown.expected, got=shown.got
+        )
     if gold is None:
-        return FieldScore(name, 0.0, "hallucinated: gold says not reported", False, True, **common)
+        return FieldScore(
+            name,
+            0.0,
+            "hallucinated: gold says not reported",
+            False,
+            True,
+            expected=shown.expected,
+            got=shown.got,
+        )
     if output is None:
-        return FieldScore(name, 0.0, "omitted", True, False, **common)
+        return FieldScore(name, 0.0, "omitted", True, False, expected=shown.expected, got=shown.got)
     tolerance = age_tolerance(gold)
     off = abs(output - gold)
     ok = off <= tolerance + 1e-9
-    return FieldScore(name, float(ok), f"{off:.4g} y off (tolerance ±{tolerance:.3g})", True, True, **common)
+    return FieldScore(
+        name,
+        float(ok),
+        f"{off:.4g} y off (tolerance ±{tolerance:.3g})",
+        True,
+        True,
+        expected=shown.expected,
+        got=shown.got,
+    )
 
 
 def score_count(gold: int | None, output: int | None) -> FieldScore:
@@ -318,7 +414,9 @@ def _combine(main: float, *parts: tuple[float, float | None]) -> tuple[float, fl
     """(match key, item score): main text similarity weighted with applicable secondary parts."""
     weights = [(weight, value) for weight, value in parts if value is not None]
     rest = sum(weight for weight, _ in weights)
-    score = (1 - rest) * main + sum(weight * value for weight, value in weights if value is not None)
+    score = (1 - rest) * main + sum(
+        weight * value for weight, value in weights if value is not None
+    )
     return main, score
 
 
@@ -338,24 +436,62 @@ def _score_list(
     show_output: Callable[[O], str],
 ) -> FieldScore:
     gold_items = list(gold or [])
-    common = {
-        "expected": _shown(" | ".join(show_gold(item) for item in gold_items) or "[]"),
-        "got": _shown(" | ".join(show_output(item) for item in output) or "[]"),
-    }
+    shown = _Shown(
+        expected=_shown(" | ".join(show_gold(item) for item in gold_items) or "[]"),
+        got=_shown(" | ".join(show_output(item) for item in output) or "[]"),
+    )
     if not gold_items and not output:
-        return FieldScore(name, 1.0, "both empty", False, False, 1.0, 1.0, **common)
+        return FieldScore(
+            name,
+            1.0,
+            "both empty",
+            False,
+            False,
+            None,
+            None,
+            expected=shown.expected,
+            got=shown.got,
+        )
     if not gold_items:
         return FieldScore(
-            name, 0.0, f"hallucinated: {len(output)} item(s), gold has none", False, True, 0.0, 1.0, **common
+            name,
+            0.0,
+            f"hallucinated: {len(output)} item(s), gold has none",
+            False,
+            True,
+            0.0,  # precision; recall is undefined without gold items
+            None,
+            expected=shown.expected,
+            got=shown.got,
         )
     if not output:
-        return FieldScore(name, 0.0, f"omitted: 0 of {len(gold_items)} item(s)", True, False, 1.0, 0.0, **common)
+        return FieldScore(
+            name,
+            0.0,
+            f"omitted: 0 of {len(gold_items)} item(s)",
+            True,
+            False,
+            None,  # precision is undefined without output items
+            0.0,
+            expected=shown.expected,
+            got=shown.got,
+        )
     matched = match_lists(gold_items, output, similarity)
     reason = (
         f"{len(matched.pairs)}/{len(gold_items)} gold matched, {len(matched.pairs)}/{len(output)} output; "
         f"P {matched.precision:.2f} R {matched.recall:.2f}"
     )
-    return FieldScore(name, matched.f1, reason, True, True, matched.precision, matched.recall, **common)
+    return FieldScore(
+        name,
+        matched.f1,
+        reason,
+        True,
+        True,
+        matched.precision,
+        matched.recall,
+        expected=shown.expected,
+        got=shown.got,
+    )
 
 
 def _bool_match(gold: bool, output: bool) -> float:
@@ -374,16 +510,18 @@ def score_record(gold: GoldExpected, output: CaseReport | None) -> dict[str, Fie
         empty = score_record(gold, _EMPTY)
         for score in empty.values():
             if score.score is not None:
-                score.score, score.reason, score.output_present, score.got = 0.0, "no output", False, "(failed)"
-                if score.precision is not None:
-                    score.precision, score.recall = 0.0, 0.0
+                # a failure counts in the validity rate, not as omissions
+                score.score, score.reason, score.got = 0.0, "no output (record failed)", "(failed)"
+                score.gold_present = score.output_present = None
         return empty
 
     scores: dict[str, FieldScore | None] = dict.fromkeys(FIELDS)
     if gold.given("title"):
         scores["title"] = score_text("title", gold.title, output.title)
     if gold.given("article_type") and gold.article_type is not None:
-        scores["article_type"] = score_enum("article_type", gold.article_type.value, output.article_type.value)
+        scores["article_type"] = score_enum(
+            "article_type", gold.article_type.value, output.article_type.value
+        )
     if gold.given("patient_count"):
         scores["patient_count"] = score_count(gold.patient_count, output.patient_count)
     if gold.given("patient"):
@@ -391,15 +529,16 @@ def score_record(gold: GoldExpected, output: CaseReport | None) -> dict[str, Fie
         if patient is None:  # the labeller says: no patient details reported
             scores["patient.age"] = score_age(None, output.patient.age_years)
             scores["patient.sex"] = score_enum(
-                "patient.sex", Sex.not_reported.value, output.patient.sex.value, empty=Sex.not_reported.value
+                "patient.sex",
+                Sex.not_reported.value,
+                output.patient.sex.value,
+                empty=Sex.not_reported.value,
             )
         else:
             fields = patient.model_fields_set
             if "age_years" in fields or "age_text" in fields:
                 years = patient.age_years
                 if years is None and patient.age_text and "age_years" not in fields:
-                    from ..ages import parse_age
-
                     years = parse_age(patient.age_text)
                 scores["patient.age"] = score_age(years, output.patient.age_years)
             if "sex" in fields:
@@ -413,7 +552,8 @@ def score_record(gold: GoldExpected, output: CaseReport | None) -> dict[str, Fie
             gold.presentation,
             output.presentation,
             lambda g, o: _combine(
-                text_similarity(g.description, o.description), (0.2, _optional_text(g.duration, o.duration))
+                text_similarity(g.description, o.description),
+                (0.2, _optional_text(g.duration, o.duration)),
             ),
             lambda g: g.description + (f" ({g.duration})" if g.duration else ""),
             lambda o: o.description + (f" ({o.duration})" if o.duration else ""),
@@ -424,7 +564,8 @@ def score_record(gold: GoldExpected, output: CaseReport | None) -> dict[str, Fie
             gold.history,
             output.history,
             lambda g, o: _combine(
-                text_similarity(g.description, o.description), (0.2, _optional_text(g.timing, o.timing))
+                text_similarity(g.description, o.description),
+                (0.2, _optional_text(g.timing, o.timing)),
             ),
             lambda g: g.description + (f" ({g.timing})" if g.timing else ""),
             lambda o: o.description + (f" ({o.timing})" if o.timing else ""),
@@ -435,7 +576,8 @@ def score_record(gold: GoldExpected, output: CaseReport | None) -> dict[str, Fie
             gold.clinical_findings,
             output.clinical_findings,
             lambda g, o: _combine(
-                text_similarity(g.description, o.description), (0.2, _bool_match(g.negative, o.negative))
+                text_similarity(g.description, o.description),
+                (0.2, _bool_match(g.negative, o.negative)),
             ),
             lambda g: ("no " if g.negative else "") + g.description,
             lambda o: ("no " if o.negative else "") + o.description,
@@ -491,12 +633,18 @@ def score_record(gold: GoldExpected, output: CaseReport | None) -> dict[str, Fie
                 (0.3, float(g.status == o.status)),
                 (0.1, _optional_text(g.timepoint, o.timepoint)),
             ),
-            lambda g: f"{g.status.value}: {g.description}" + (f" ({g.timepoint})" if g.timepoint else ""),
-            lambda o: f"{o.status.value}: {o.description}" + (f" ({o.timepoint})" if o.timepoint else ""),
+            lambda g: (
+                f"{g.status.value}: {g.description}" + (f" ({g.timepoint})" if g.timepoint else "")
+            ),
+            lambda o: (
+                f"{o.status.value}: {o.description}" + (f" ({o.timepoint})" if o.timepoint else "")
+            ),
         )
     if gold.given("why_reported"):
         scores["why_reported"] = score_text(
-            "why_reported", gold.why_reported, output.why_reported.text if output.why_reported else None
+            "why_reported",
+            gold.why_reported,
+            output.why_reported.text if output.why_reported else None,
         )
     if gold.given("conclusion"):
         scores["conclusion"] = score_text(
@@ -507,9 +655,9 @@ def score_record(gold: GoldExpected, output: CaseReport | None) -> dict[str, Fie
 
 _EMPTY = CaseReport.model_construct(
     title=None,
-    article_type=None,
+    article_type=ArticleType.case_report,  # placeholder: every score of a failure is 0
     patient_count=None,
-    patient=CaseReport.model_fields["patient"].default_factory(),  # type: ignore[misc,call-arg]
+    patient=Patient(),
     presentation=[],
     history=[],
     clinical_findings=[],

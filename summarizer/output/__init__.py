@@ -64,7 +64,11 @@ class _JsonLinesFormat(_JsonFormat):
         super().__init__(stream, single=single, lines=True)
 
 
-_FORMATTERS: dict[str, type[_Format]] = {
+class _FormatFactory(Protocol):
+    def __call__(self, stream: IO[str], *, single: bool = ...) -> _Format: ...
+
+
+_FORMATTERS: dict[str, _FormatFactory] = {
     "json": _JsonFormat,
     "jsonl": _JsonLinesFormat,
     "md": MarkdownFormat,

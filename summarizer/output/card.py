@@ -80,6 +80,8 @@ class Group:
     heading: str
     items: list[Item]
     ordered: bool = False
+    singular: bool = False
+    """A single fact (diagnosis, conclusion), shown as a paragraph rather than a list."""
 
 
 @dataclass(slots=True)
@@ -169,7 +171,9 @@ def build_card(result: Result) -> Card:
             "presentation",
             "Presentation",
             [
-                item(f"presentation[{i}]", s.description, qualifiers=quals(("duration", s.duration)))
+                item(
+                    f"presentation[{i}]", s.description, qualifiers=quals(("duration", s.duration))
+                )
                 for i, s in enumerate(record.presentation)
             ],
         ),
@@ -209,6 +213,7 @@ def build_card(result: Result) -> Card:
                     qualifiers=quals(("differential", "; ".join(record.diagnosis.differential))),
                 )
             ],
+            singular=True,
         ),
         Group(
             "interventions",
@@ -242,11 +247,13 @@ def build_card(result: Result) -> Card:
             "why_reported",
             "Why reported",
             [] if record.why_reported is None else [item("why_reported", record.why_reported.text)],
+            singular=True,
         ),
         Group(
             "conclusion",
             "Conclusion",
             [] if record.conclusion is None else [item("conclusion", record.conclusion.text)],
+            singular=True,
         ),
     ]
     provenance = result.provenance

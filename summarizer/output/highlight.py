@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +56,7 @@ def segment(
 
     segments: list[Segment] = []
     placed: set[int] = set()
-    for left, right in zip(bounds, bounds[1:], strict=False):
+    for left, right in pairwise(bounds):
         if left >= right:
             continue
         covering = [item for item in valid if item[1] <= left and item[2] >= right]

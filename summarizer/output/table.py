@@ -205,9 +205,10 @@ def row(item: Result | Failure) -> dict[str, str]:
 
 
 class CsvFormat:
-    """Header on the first row (or at close, so even an empty batch has one)."""
+    """Header before the first row (or at close, so even an empty batch has one)."""
 
     def __init__(self, stream: IO[str], *, single: bool = False) -> None:
+        self.single = single
         self._writer = csv.DictWriter(
             stream, fieldnames=COLUMNS, extrasaction="raise", quoting=csv.QUOTE_MINIMAL
         )
@@ -223,4 +224,5 @@ class CsvFormat:
         self._writer.writerow(row(item))
 
     def close(self) -> None:
-        self._header()
+        if not self.single:  # a single record that failed is reported, not written
+            self._header()

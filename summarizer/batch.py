@@ -529,6 +529,8 @@ async def _run(
     own_output = target.resolve() if isinstance(target, Path) else None
     try:
         for position, item in enumerate(_documents(sources)):
+            if own_output is not None and _is_file(item, own_output):
+                continue  # the output file inside an input folder is not an input
             ident = _item_id(item, position)
             if ident in seen:
                 seen[ident] += 1
@@ -537,8 +539,6 @@ async def _run(
                 if isinstance(item, Document):
                     item = replace(item, id=ident)
             seen.setdefault(ident, 1)
-            if own_output is not None and _is_file(item, own_output):
-                continue  # the output file inside an input folder is not an input
             if ident in state.done:
                 summary.skipped += 1
                 continue

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from summarizer.evaluation.gold import GoldExpected
+from summarizer.evaluation.gold import GoldAlternatives, GoldExpected
 from summarizer.evaluation.metrics import METRICS, RecordScore, aggregate, metric_by_name
 from summarizer.evaluation.scorers import (
     age_tolerance,
@@ -231,3 +231,22 @@ def test_text_similarity_symmetric_enough() -> None:
     a, b = "right-sided numbness", "right-sided numbness and pain"
     assert text_similarity(a, b) == pytest.approx(text_similarity(b, a))
     assert text_similarity("", "") == 1.0 and text_similarity("x", "") == 0.0
+
+
+def test_accepted_alternatives_score_one() -> None:
+    gold = GoldExpected.model_validate({"article_type": "case_report", "patient_count": 1})
+    accept = GoldAlternatives.model_validate(
+        {"article_type": ["review_with_case"], "patient_count": [2]}
+    )
+    record = output(article_type="review_with_case", patient_count=2)
+    scores = score_record(gold, record, accept=accept)
+    assert (
+        scores["article_type"].score == 1.0
+        and scores["article_type"].reason == "accepted alternative"
+    )
+    assert scores["patient_count"].score == 1.0
+    assert score_record(gold, record)["article_type"].score == 0.0
+    assert (
+        score_record(gold, output(article_type="case_series"), accept=accept)["article_type"].score
+        == 0.0
+    )

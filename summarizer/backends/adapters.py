@@ -60,10 +60,16 @@ class GrammarBounds:
 DEFAULT_BOUNDS = GrammarBounds()
 
 
+@functools.lru_cache(maxsize=64)
+def _model_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """``model_json_schema`` costs ~5 ms; derive it once per model (read-only: not mutated)."""
+    return model.model_json_schema()
+
+
 @contextmanager
 def response_schema(model: type[BaseModel]) -> Iterator[dict[str, Any]]:
     """Publish ``model``'s JSON Schema to the request adapters for calls in this block."""
-    schema = model.model_json_schema()
+    schema = _model_schema(model)
     token = _schema.set(schema)
     try:
         yield schema
@@ -117,9 +123,13 @@ def _json_object(schema: dict[str, Any], bounds: GrammarBounds | None) -> dict[s
 
 def llamacpp_request(bounds: GrammarBounds | None = DEFAULT_BOUNDS) -> Adapter:
     """Rewrite OpenAI's ``json_schema`` (and a bare ``json_object``) into llama.cpp's
-    ``{"type": "json_object", "schema": ...}``; ``bounds=None`` sends the schema as is."""
+    ``{"type": "json_object", "schema": ...}`` and bound tool parameters (tools mode);
+    ``bounds=None`` sends the schemas as they are."""
 
     def adapt(request: Request) -> Request:
+        tools = request.get("tools")
+        if bounds is not None and isinstance(tools, list):
+            request = {**request, "tools": [_bounded_tool(tool, bounds) for tool in tools]}
         response_format = request.get("response_format")
         if not isinstance(response_format, dict):
             return request
@@ -134,6 +144,17 @@ def llamacpp_request(bounds: GrammarBounds | None = DEFAULT_BOUNDS) -> Adapter:
         return {**request, "response_format": _json_object(schema, bounds)}
 
     return adapt
+
+
+def _bounded_tool(tool: Any, bounds: GrammarBounds) -> Any:
+    """llama.cpp compiles a forced tool's parameters into the grammar: bound them too."""
+    function = tool.get("function") if isinstance(tool, dict) else None
+    if not isinstance(function, dict) or not isinstance(function.get("parameters"), dict):
+        return tool
+    return {
+        **tool,
+        "function": {**function, "parameters": grammar_schema(function["parameters"], bounds)},
+    }
 
 
 def schema_in_json_object(bounds: GrammarBounds | None = DEFAULT_BOUNDS) -> Adapter:

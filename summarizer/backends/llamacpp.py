@@ -24,7 +24,7 @@ import importlib.util
 import os
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -111,6 +111,8 @@ class PrefillStats:
     prefill_s: float = 0.0
     decode_s: float = 0.0
     seconds: float = 0.0
+    history: list[tuple[int, int]] = field(default_factory=list)
+    """(prompt tokens, prompt tokens evaluated) for each call, in order."""
 
     @property
     def reused(self) -> int:
@@ -219,7 +221,10 @@ class LlamaCppBackend:
         if completion.usage is not None:
             self.stats.prompt_tokens += completion.usage.prompt_tokens
             self.stats.completion_tokens += completion.usage.completion_tokens
-        self.stats.evaluated += after[0] - before[0]
+        evaluated = after[0] - before[0]
+        self.stats.evaluated += evaluated
+        prompt_tokens = completion.usage.prompt_tokens if completion.usage else 0
+        self.stats.history.append((prompt_tokens, evaluated))
         self.stats.prefill_s += (after[1] - before[1]) / 1000
         self.stats.decode_s += (after[2] - before[2]) / 1000
         return completion

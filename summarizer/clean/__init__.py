@@ -18,7 +18,7 @@ from array import array
 
 from ..document import Abstract, Document, OffsetMap, Section
 from ..errors import InputError
-from .html import html_to_text
+from .html import HtmlPage, html_to_text
 from .page import Found, find_abstract, split_lines
 from .text import Builder, normalise, span_offsets
 
@@ -36,13 +36,13 @@ def clean(document: Document) -> Abstract:
     """
     record = None if document.format in ("text", "html") else document.id
     text = document.text
-    base: array[int] | None = None
+    page: HtmlPage | None = None
     html_title: tuple[int, int] | None = None
     region: tuple[int, int] | None = None
     headings: frozenset[int] = frozenset()
     if document.format == "html" or (document.format == "text" and _looks_like_html(text)):
         page = html_to_text(text)
-        text, base, html_title, region = page.text, page.offsets, page.title, page.abstract
+        text, html_title, region = page.text, page.title, page.abstract
         headings = page.headings
     export = document.format in EXPORT_FORMATS
     lines = split_lines(text, collapsed=not export)
@@ -63,7 +63,7 @@ def clean(document: Document) -> Abstract:
     if html_title is not None:
         found.title = html_title
         found.warnings[:] = [w for w in found.warnings if w != "no title found"]
-    return _assemble(document, text, base, found)
+    return _assemble(document, text, page, found)
 
 
 def _looks_like_html(text: str) -> bool:
@@ -71,7 +71,7 @@ def _looks_like_html(text: str) -> bool:
     return head.startswith(("<!doctype html", "<html", "<head", "<body"))
 
 
-def _assemble(document: Document, text: str, base: array[int] | None, found: Found) -> Abstract:
+def _assemble(document: Document, text: str, page: HtmlPage | None, found: Found) -> Abstract:
     builder = Builder()
     title: str | None = None
     if found.title is not None:
@@ -115,8 +115,10 @@ def _assemble(document: Document, text: str, base: array[int] | None, found: Fou
     if not sections:
         raise InputError("no abstract text found", path=document.origin, record=document.id)
     cleaned, offsets = builder.result()
-    if base is not None:
-        offsets = array("i", [base[index] for index in offsets])
+    if page is not None and offsets:
+        low, high = min(offsets), max(offsets) + 1
+        window = page.offsets_between(low, high)
+        offsets = array("i", [window[index - low] for index in offsets])
     return Abstract(
         id=document.id,
         title=title,

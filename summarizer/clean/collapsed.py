@@ -44,36 +44,43 @@ _WORDS = (
     r"|\d+\s+Accesses|\d+\s+Citations|(?<![:aA]\s)Case\s+[Rr]eports?(?=\s+[A-Z])"
     r"|CASE\s+REPORTS?(?=\s+[A-Z])"
 )
+_PHRASE_LIST = [phrase for phrase in _PHRASES.replace("\n", "|").split("|") if phrase]
 _CUT_AROUND = re.compile(
-    r"(?<![\w-])(?i:"
-    + "|".join(re.escape(p).replace(r"\ ", r"\s+") for p in _PHRASES.replace("\n", "|").split("|") if p)
+    r"(?<![\w-])(?:(?i:"
+    + "|".join(re.escape(p).replace(r"\ ", r"\s+") for p in _PHRASE_LIST)
     + r")(?![\w-])(?!\s*:)"
-    + r"|(?<![\w-])(?:"
+    + r"|(?:"
     + _WORDS
-    + r")(?=\s+[A-Z0-9(•·▪◦]|\s*$)"
-    + r"|(?<=\s)[•·▪◦](?=\s)"
+    + r")(?=\s+[A-Z0-9(•·▪◦]|\s*$))"
 )
+_TRIGGERS = frozenset(
+    [re.split(r"[^\w'’]", phrase)[0].lower() for phrase in _PHRASE_LIST]
+    + [re.split(r"[^\w]", word)[0].lower() for word in _WORDS.split("|") if word[:1].isalpha()]
+    + ["case", "accesses", "citations"]
+)
+"""First words of the phrases above: only where one occurs is the slow pattern tried."""
+_TOKEN = re.compile(r"[A-Za-z][A-Za-z'’]*|\d+(?=\s+(?:Accesses|Citations))")
+_BULLET = re.compile(r"\s[•·▪◦](?=\s)")
 _CUT_BEFORE = re.compile(
-    r"(?<=\s)(?=(?:Copyright\b|©|(?i:key\s*words?|keywords?|palavras-chave|palabras\s+clave)\s*:"
+    r"\s(?=Copyright\b|©|(?i:key\s*words?|keywords?|palavras-chave|palabras\s+clave)\s*:"
     r"|PMID\s*:|PMCID\s*:|DOI\s*:|doi\s*:\s*10\.|Published\s*:|https?://doi\.org/"
     r"|(?:\d+(?:\.\d+)*\.?\s+)?(?:Introduction|INTRODUCTION)\b"
-    r"|Journal\s+of\s+[A-Z]|BMC\s+[A-Z]|Case\s+Reports\s+in\s+[A-Z]))"
+    r"|Journal\s+of\s+[A-Z]|BMC\s+[A-Z]|Case\s+Reports\s+in\s+[A-Z])"
 )
 _CUT_AFTER = re.compile(
-    r"(?:eCollection\s+\d{4}(?:\s+\w{3})?\.|Epub\s+\d{4}(?:\s+\w{3}(?:\s+\d{1,2})?)?\.|doi\s*:\s*10\.\S+\.(?=\s)"
-    r"|Published\s*:\s*\d{1,2}\s+\w+\s+\d{4}|(?<=[a-zà-ÿ])\d(?=\s+[A-ZÀ-Ý][a-zà-ÿ]+\s+[A-ZÀ-Ý][a-zà-ÿ]+\d)"
-    r"|PMID\s*:\s*\d+|PMCID\s*:\s*PMC\d+|DOI\s*:\s*10\.\S+|doi\s*:\s*10\.\S+|https?://\S+"
-    r"|;\s*\d+(?:\s*\(\s*[\w-]+\s*\))?\s*:\s*[\w-]+\.(?=\s))"
+    r"eCollection\s+\d{4}(?:\s+\w{3})?\.|Epub\s+\d{4}(?:\s+\w{3}(?:\s+\d{1,2})?)?\.|doi\s*:\s*10\.\S+"
+    r"|Published\s*:\s*\d{1,2}\s+\w+\s+\d{4}"
+    r"|PMID\s*:\s*\d+|PMCID\s*:\s*PMC\d+|DOI\s*:\s*10\.\S+|https?://\S+"
+    r"|;\s*\d+(?:\s*\(\s*[\w-]+\s*\))?\s*:\s*[\w-]+\.(?=\s)"
 )
-_HEADING_AFTER_SENTENCE = re.compile(
-    rf"(?:(?<=[.!?)\]:;]\s)|^)(?P<heading>(?i:{_HEADING_ALTERNATION}))(?P<colon>\s*[:：])?\s+(?=[A-Z0-9])"
-)
+_AUTHOR_MARK = re.compile(r"\d(?=\s+[A-ZÀ-Ý][a-zà-ÿ]+\s+[A-ZÀ-Ý][a-zà-ÿ]+\d)")
+_SENTENCE_GAP = re.compile(r"[.!?)\]:;]\s+")
 _HEADING_HERE = re.compile(
     rf"(?P<heading>(?i:{_HEADING_ALTERNATION}))(?P<colon>\s*[:：])?\s+(?=[A-Z0-9])"
 )
-_CAPITAL_HEADING = re.compile(r"(?<=\s)(?P<heading>[A-Z][A-Z /&-]{2,50}[A-Z])(?P<colon>\s*[:：])\s")
-_AFFILIATION_MARK = re.compile(r"(?<=\s)\d(?=[A-ZÀ-Ý][a-zà-ÿ]+)")
-_NUMBER_BEFORE = re.compile(r"(?<![\w.])\d{1,2}(?:\.\d{1,2})*\.?\s+$")
+_CAPITAL_HEADING = re.compile(r"\s(?P<heading>[A-Z][A-Z /&-]{2,50}[A-Z])(?P<colon>\s*[:：])\s")
+_AFFILIATION_MARK = re.compile(r"\s(\d)(?=[A-ZÀ-Ý][a-zà-ÿ]+)")
+_NUMBER_BEFORE = re.compile(r"(?<![^\s])\d{1,2}(?:\.\d{1,2})*\.?\s+$")
 _ONE_AUTHOR = re.compile(r"\s+(?:[A-ZÀ-Ý][\w'’.-]+\s+){1,3}[A-ZÀ-Ý][\w'’-]+\d+(?:,\d+)*\s*$")
 _AUTHOR_TAIL = re.compile(
     r"(?:\s+(?:[A-ZÀ-Ý][\w'’.-]+\s+){1,3}[A-ZÀ-Ý][\w'’-]+(?:\s?\d+(?:\s?,\s?\d+)*)?\s?(?:,|&|\band\b))+"
@@ -84,31 +91,44 @@ _AUTHOR_TAIL = re.compile(
 def cut_points(text: str) -> list[int]:
     """Positions in ``text`` where a newline was probably lost (sorted, without 0 and len)."""
     cuts: set[int] = set()
-    for match in _CUT_AROUND.finditer(text):
-        cuts.add(match.start())
+    for token in _TOKEN.finditer(text):
+        word = token.group()
+        if word[0].isdigit() or word.lower() in _TRIGGERS:
+            match = _CUT_AROUND.match(text, token.start())
+            if match:
+                cuts.add(match.start())
+                cuts.add(match.end())
+    for match in _BULLET.finditer(text):
+        cuts.add(match.start() + 1)
         cuts.add(match.end())
     for match in _CUT_BEFORE.finditer(text):
-        cuts.add(match.start())
+        cuts.add(match.end())
     for match in _CUT_AFTER.finditer(text):
         cuts.add(match.end())
     for match in _AFFILIATION_MARK.finditer(text):
-        cuts.add(match.start())
-    starts = sorted(cuts | {0})
+        cuts.add(match.start(1))
+    for match in _AUTHOR_MARK.finditer(text):
+        if match.start() and text[match.start() - 1].islower():
+            cuts.add(match.end())
     extra: set[int] = set()
-    for match in _HEADING_AFTER_SENTENCE.finditer(text):
-        _heading_cut(text, match, extra)
-    for start in starts:
-        position = start
-        while position < len(text) and text[position] == " ":
-            position += 1
-        match = _HEADING_HERE.match(text, position)
-        if match:
-            _heading_cut(text, match, extra)
+    for start in sorted(cuts | {0}):
+        _heading_at(text, start, extra)
+    for gap in _SENTENCE_GAP.finditer(text):
+        _heading_at(text, gap.end(), extra)
     for match in _CAPITAL_HEADING.finditer(text):
         if " ".join(match.group("heading").lower().split()) in SECTION_KINDS:
             extra.add(match.start("heading"))
     cuts |= extra
     return sorted(cut for cut in cuts if 0 < cut < len(text))
+
+
+def _heading_at(text: str, position: int, cuts: set[int]) -> None:
+    while position < len(text) and text[position] == " ":
+        position += 1
+    if position < len(text) and text[position].isupper():
+        match = _HEADING_HERE.match(text, position)
+        if match:
+            _heading_cut(text, match, cuts)
 
 
 def _heading_cut(text: str, match: re.Match[str], cuts: set[int]) -> None:
@@ -134,14 +154,24 @@ def trim_author_tail(text: str) -> int:
     end = len(text)
     if match is not None and match.start() >= 10:
         end = len(text[: match.start()].rstrip(" ,"))
+    best, best_score = end, 0
     for word in re.finditer(r"(?<=[a-z).]\s)[A-ZÀ-Ý][a-zà-ÿ]+", text[:end]):
         left, right = text[: word.start()], text[word.start() : end]
-        if len(left.split()) >= 3 and len(right.split()) >= 3 and not _foreign(left) and _foreign(right):
-            return len(left.rstrip())
-    return end
+        if len(left.split()) < 3 or len(right.split()) < 3 or foreign(left) or not foreign(right):
+            continue
+        score = _language_score(left) - _language_score(right)
+        if score > best_score:
+            best, best_score = len(left.rstrip()), score
+    return best
 
 
-def _foreign(text: str) -> bool:
+def _language_score(text: str) -> int:
+    words = text.lower().split()
+    return sum(w in ENGLISH_WORDS for w in words) - sum(w in OTHER_WORDS for w in words)
+
+
+
+def foreign(text: str) -> bool:
     words = text.lower().split()
     english = sum(1 for word in words if word in ENGLISH_WORDS)
     other = sum(1 for word in words if word in OTHER_WORDS)

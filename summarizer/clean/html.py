@@ -14,8 +14,10 @@ span of the abstract container.
 
 from __future__ import annotations
 
+import html
 import re
 from array import array
+from bisect import bisect_right
 from dataclasses import dataclass
 from typing import Any
 
@@ -95,11 +97,19 @@ LINE_TAGS = frozenset(
     }
 )
 CELL_TAGS = frozenset({"td", "th"})
-HIDDEN = re.compile(r"(?:^|[\s_-])(?:sr-only|visually-hidden|screen-reader|u-visually-hidden|hidden)(?:$|[\s_-])")
+HIDDEN = re.compile(
+    r"(?:^|[\s_-])(?:sr-only|visually-hidden|screen-reader|u-visually-hidden|hidden)(?:$|[\s_-])"
+)
 ABSTRACT_MARK = re.compile(r"abstract|^abs\d*$|^abss?\d", re.I)
 _NOT_ABSTRACT = re.compile(r"graphical|link|button|toggle|nav|menu|tab|trans|similar|related", re.I)
 _HEADING_TAGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
 _PLAIN = re.compile(r"[A-Za-z0-9]+")
+_NEAR = 8 * 1024
+_WINDOW = 256 * 1024
+"""How far ahead of the last aligned text a text node is looked for in the raw HTML: first
+whole (near), then word by word (window); bounded so that alignment stays linear."""
+_RUN = re.compile(r"[A-Za-z0-9]{2,}")
+_REFERENCE = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});?|\r\n")
 _TITLE_META = (
     'meta[name="citation_title"]',
     'meta[name="dc.title"]',
@@ -112,8 +122,10 @@ _TITLE_META = (
 @dataclass(frozen=True, slots=True)
 class HtmlPage:
     text: str
-    offsets: array[int]
-    """Index in the raw HTML of every character of ``text``."""
+    starts: list[int]
+    segments: list[int | array[int]]
+    """Where each run of ``text`` (from ``starts``) comes from in the raw HTML: the start of
+    an identical run, or one index per character."""
     title: tuple[int, int] | None
     """Span of the title in ``text``."""
     abstract: tuple[int, int] | None
@@ -121,13 +133,37 @@ class HtmlPage:
     headings: frozenset[int]
     """Where the text of each ``<h1>``-``<h6>`` element starts in ``text``."""
 
+    def offsets_between(self, start: int, end: int) -> array[int]:
+        """Raw-HTML index of every character of ``text[start:end]``."""
+        result = array("i")
+        index = max(bisect_right(self.starts, start) - 1, 0)
+        while index < len(self.starts) and self.starts[index] < end:
+            run_start = self.starts[index]
+            run_end = self.starts[index + 1] if index + 1 < len(self.starts) else len(self.text)
+            low, high = max(start, run_start), min(end, run_end)
+            segment = self.segments[index]
+            if high > low:
+                if isinstance(segment, int):
+                    result.extend(range(segment + low - run_start, segment + high - run_start))
+                else:
+                    result.extend(segment[low - run_start : high - run_start])
+            index += 1
+        return result
+
+    @property
+    def offsets(self) -> array[int]:
+        """Raw-HTML index of every character of ``text``."""
+        return self.offsets_between(0, len(self.text))
+
 
 class _Walker:
     def __init__(self, raw: str) -> None:
         self.raw = raw
         self.cursor = 0
         self.parts: list[str] = []
-        self.offsets = array("i")
+        self.starts: list[int] = []  # where each segment starts in the text
+        self.segments: list[int | array[int]] = []  # raw start of an identity run, or offsets
+        self.last = 0  # raw index of the last character emitted
         self.length = 0
         self.pending = 0  # newlines owed before the next text
         self.h1: list[tuple[int, int]] = []
@@ -140,20 +176,27 @@ class _Walker:
         lt = self.raw.rfind("<", self.cursor, position)
         return lt > self.raw.rfind(">", self.cursor, position)
 
-    def align(self, text: str) -> array[int]:
+    def align(self, text: str) -> int | array[int]:
+        """Where ``text`` sits in the raw HTML: the start of an identical run, or one index
+        per character."""
         raw = self.raw
-        position = raw.find(text, self.cursor)
+        near = self.cursor + _NEAR + 8 * len(text)
+        position = raw.find(text, self.cursor, near)
         while position >= 0 and self._inside_tag(position):
-            position = raw.find(text, position + 1)
+            position = raw.find(text, position + 1, near)
         if position >= 0:
             self.cursor = position + len(text)
-            return array("i", range(position, position + len(text)))
+            return position
+        entities = self._align_entities(text)
+        if entities is not None:
+            return entities
+        limit = self.cursor + _WINDOW + 8 * len(text)
         offsets = array("i")
         done = 0
         for match in _PLAIN.finditer(text):
-            found = raw.find(match.group(), self.cursor)
+            found = raw.find(match.group(), self.cursor, limit)
             while found >= 0 and self._inside_tag(found):
-                found = raw.find(match.group(), found + 1)
+                found = raw.find(match.group(), found + 1, limit)
             if found < 0:
                 continue
             if match.start() > done:
@@ -163,6 +206,49 @@ class _Walker:
             self.cursor = found + len(match.group())
         if done < len(text):
             self._align_gap(text[done:], len(raw), offsets)
+        return offsets
+
+    def _align_entities(self, text: str) -> array[int] | None:
+        """Text whose raw form differs only by character references and CR LF pairs."""
+        first = _RUN.search(text)
+        if first is None:
+            return None
+        raw = self.raw
+        limit = self.cursor + _NEAR + 8 * len(text)
+        start = raw.find(first.group(), self.cursor, limit)
+        while start >= 0 and self._inside_tag(start):
+            start = raw.find(first.group(), start + 1, limit)
+        if start < 0:
+            return None
+        start -= first.start()  # characters before the first run are plain too, or it fails below
+        if start < self.cursor:
+            return None
+        offsets = array("i")
+        decoded: list[str] = []
+        length = 0
+        position = start
+        for match in _REFERENCE.finditer(raw, start):
+            if length + match.start() - position >= len(text):
+                break
+            if match.start() > position:
+                decoded.append(raw[position : match.start()])
+                offsets.extend(range(position, match.start()))
+                length += match.start() - position
+            value = "\n" if match.group() == "\r\n" else html.unescape(match.group())
+            decoded.append(value)
+            offsets.extend([match.start()] * len(value))
+            length += len(value)
+            position = match.end()
+            if length >= len(text):
+                break
+        if length < len(text):
+            end = position + len(text) - length
+            decoded.append(raw[position:end])
+            offsets.extend(range(position, end))
+            position = end
+        if "".join(decoded) != text:
+            return None
+        self.cursor = position
         return offsets
 
     def _align_gap(self, gap: str, limit: int, offsets: array[int]) -> None:
@@ -193,14 +279,22 @@ class _Walker:
         if self.pending:
             if not text.strip():
                 return
-            anchor = offsets[0] if offsets else (self.offsets[-1] if self.offsets else 0)
+            if isinstance(offsets, int):
+                anchor = offsets
+            else:
+                anchor = offsets[0] if offsets else self.last
             self.parts.append("\n" * self.pending)
-            self.offsets.extend([anchor] * self.pending)
+            self.starts.append(self.length)
+            self.segments.append(array("i", [anchor] * self.pending))
             self.length += self.pending
             self.pending = 0
+        if not text:
+            return
         self.parts.append(text)
-        self.offsets.extend(offsets)
+        self.starts.append(self.length)
+        self.segments.append(offsets)
         self.length += len(text)
+        self.last = offsets + len(text) - 1 if isinstance(offsets, int) else offsets[-1]
 
     def brk(self, count: int) -> None:
         if self.length:
@@ -259,9 +353,13 @@ class _Walker:
             self.headings.add(start)
             if tag == "h1":
                 self.h1.append((start, self.length))
-        elif self.abstract is None and attributes and self._marked_abstract(attributes):
-            if 150 <= self.length - start <= 12000:
-                self.abstract = (start, self.length)
+        elif (
+            self.abstract is None
+            and attributes
+            and 150 <= self.length - start <= 12000
+            and self._marked_abstract(attributes)
+        ):
+            self.abstract = (start, self.length)
 
     @staticmethod
     def _marked_abstract(attributes: dict[str, str | None]) -> bool:
@@ -285,7 +383,7 @@ def html_to_text(raw: str) -> HtmlPage:
     text = "".join(walker.parts)
     title = _title(tree, text, walker.h1)
     headings = frozenset(_skip_space(text, start) for start in walker.headings)
-    return HtmlPage(text, walker.offsets, title, walker.abstract, headings)
+    return HtmlPage(text, walker.starts, walker.segments, title, walker.abstract, headings)
 
 
 def _skip_space(text: str, position: int) -> int:

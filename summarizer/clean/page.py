@@ -9,10 +9,11 @@ known chrome phrases, the word Abstract).
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass, field
 
-from .collapsed import COLLAPSED_MIN, cut_points, trim_author_tail
+from .collapsed import COLLAPSED_MIN, cut_points, foreign, trim_author_tail
 from .patterns import (
     ABSTRACT_HEADING,
     AFFILIATION_WORDS,
@@ -25,9 +26,7 @@ from .patterns import (
     HEADING_AT_START,
     HEADING_INLINE,
     HEADING_LINE,
-    ENGLISH_WORDS,
     NAME_PART,
-    OTHER_WORDS,
     PRE_ABSTRACT_BLOCKS,
     SECTION_KINDS,
     SENTENCE_END,
@@ -62,6 +61,11 @@ class Found:
     warnings: list[str]
 
 
+_CASE_REPORT_SUFFIX = re.compile(
+    r"[.:]\s+(?:a\s+)?(?:case\s+(?:report|series|study)|report\s+of\s+(?:a|two|three)\s+cases?)"
+    r"[^.]{0,80}\.?\s*$",
+    re.I,
+)
 _LINE = re.compile(r"[^\n\r\u2028\u2029\x0b\x0c\x85]+")
 _KEY_STRIP = " \t:.|•·›»>*#-–—"
 _QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u00a0": " "})
@@ -69,13 +73,64 @@ _QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u00a0": " "})
 LONG_LINE = 1500
 """A line this long is checked for lost newlines."""
 
-_CLINICAL = re.compile(
-    r"\b(year[-\s]old|patients?|presented|presenting|diagnos\w+|admitted|treated|treatment|underwent"
-    r"|revealed|showed|examination|history|complain\w*|man|woman|men|women|boy|girl|infant|child"
-    r"|males?|females?|surgery|surgical|symptoms?|affected|disease|syndrome|therapy|clinical"
-    r"|tumou?r|lesion|infection|pain|fever|hospital\w*|mutation|biopsy|imaging|case)\b",
-    re.I,
+_CLINICAL = frozenset(
+    [
+        "year",
+        "old",
+        "patient",
+        "patients",
+        "presented",
+        "presenting",
+        "diagnosis",
+        "diagnosed",
+        "diagnoses",
+        "admitted",
+        "treated",
+        "treatment",
+        "underwent",
+        "revealed",
+        "showed",
+        "examination",
+        "history",
+        "complained",
+        "complaint",
+        "man",
+        "woman",
+        "men",
+        "women",
+        "boy",
+        "girl",
+        "infant",
+        "child",
+        "male",
+        "males",
+        "female",
+        "females",
+        "surgery",
+        "surgical",
+        "symptom",
+        "symptoms",
+        "affected",
+        "disease",
+        "syndrome",
+        "therapy",
+        "clinical",
+        "tumor",
+        "tumour",
+        "lesion",
+        "infection",
+        "pain",
+        "fever",
+        "hospital",
+        "hospitalized",
+        "hospitalised",
+        "mutation",
+        "biopsy",
+        "imaging",
+        "case",
+    ]
 )
+_WORDS = re.compile(r"[a-z]+")
 _BODY_KINDS_AFTER = {"case", "results", "discussion", "conclusion"}
 _FULL_TEXT_REST = 3000
 
@@ -92,9 +147,9 @@ def split_lines(text: str, *, collapsed: bool = True) -> list[Line]:
             continue
         start += len(segment) - len(segment.lstrip())
         end = start + len(stripped)
-        para = not lines or text.count("\n", previous_end, start) + text.count("\r", previous_end, start) >= 2
-        if lines and not para and "\r\n" in text[previous_end:start]:
-            para = text.count("\r\n", previous_end, start) >= 2
+        breaks = text.count("\n", previous_end, start)
+        breaks += text.count("\r", previous_end, start) - text.count("\r\n", previous_end, start)
+        para = not lines or breaks >= 2
         lines.append(Line(start, end, stripped, para))
         previous_end = end
     if collapsed and (
@@ -114,13 +169,15 @@ def _split_collapsed(text: str, lines: list[Line]) -> list[Line]:
             continue
         ordered = [0, *cut_points(line.text), len(line.text)]
         first = True
-        for left, right in zip(ordered, ordered[1:], strict=False):
+        for left, right in itertools.pairwise(ordered):
             piece = line.text[left:right]
             stripped = piece.strip()
             if not stripped:
                 continue
             start = line.start + left + (len(piece) - len(piece.lstrip()))
-            result.append(Line(start, start + len(stripped), stripped, line.para and first, cut=not first))
+            result.append(
+                Line(start, start + len(stripped), stripped, line.para and first, cut=not first)
+            )
             first = False
     return result
 
@@ -188,7 +245,9 @@ def looks_like_authors(text: str) -> bool:
         return True
     parts = [part for part in re.split(r",|;|\band\b|&", text) if part.strip()]
     if len(parts) < 2:
-        return bool(re.fullmatch(r"(?:[A-ZÀ-Ý][\w'’.-]*\.?\s+){1,3}[A-ZÀ-Ý][\w'’-]+\s*[\d*†‡,]+", text))
+        return bool(
+            re.fullmatch(r"(?:[A-ZÀ-Ý][\w'’.-]*\.?\s+){1,3}[A-ZÀ-Ý][\w'’-]+\s*[\d*†‡,]+", text)
+        )
     names = sum(1 for part in parts if NAME_PART.match(part) and len(part.split()) <= 5)
     return names >= 0.7 * len(parts)
 
@@ -198,34 +257,48 @@ def looks_like_meta(text: str) -> bool:
         return True
     if AFFILIATION_WORDS.search(text) and (text.count(",") >= 2 or text[:1].isdigit()):
         return True
-    return bool(re.match(r"\s*(?:\d+\s*)?(?:received|accepted|published|revised|epub|ecollection)\b", text, re.I))
+    return bool(
+        re.match(
+            r"\s*(?:\d+\s*)?(?:received|accepted|published|revised|epub|ecollection)\b", text, re.I
+        )
+    )
 
 
-def title_like(line: Line) -> bool:
-    text = line.text
+def title_like(line: Line, text: str | None = None) -> bool:
+    text = line.text if text is None else text
     if not 10 <= len(text) <= 400 or len(text.split()) < 3 or text.endswith(":"):
         return False
     if is_chrome(line) or is_end(line) or heading_line(line) or abstract_heading(line):
         return False
     if looks_like_meta(text):
         return False
-    return len(SENTENCE_END.findall(text)) <= 1 + text.count(": ")
+    core = _CASE_REPORT_SUFFIX.sub("", text)
+    return len(SENTENCE_END.findall(core)) <= 1 + core.count(": ")
 
 
 def _substantial(lines: list[Line], index: int, rest: str = "") -> bool:
     """Whether real abstract text follows (not a navigation tab named 'Abstract')."""
     if rest.strip():
         return len(rest) >= 60 or HEADING_AT_START.match(rest) is not None
-    for line in lines[index + 1 : index + 8]:
-        if is_chrome(line):
-            continue
-        if heading_line(line) or HEADING_AT_START.match(line.text):
-            return True
-        text = line.text
-        if len(text) < 60 or not SENTENCE_END.search(text) or CITATION_LINE.search(text[:400]):
-            return False
-        return len(text) >= 150 or len(SENTENCE_END.findall(text)) >= 2 or not title_like(line)
-    return False
+    following: list[Line] = []
+    for line in lines[index + 1 : index + 40]:
+        if not is_chrome(line):
+            following.append(line)
+            if len(following) == 2:
+                break
+    if not following:
+        return False
+    line = following[0]
+    if heading_line(line) or HEADING_AT_START.match(line.text):
+        return True
+    text = line.text
+    if len(text) < 60 or not SENTENCE_END.search(text) or CITATION_LINE.search(text[:400]):
+        return False
+    if not title_like(line):
+        return True
+    # one sentence: the abstract, or the title after a navigation tab named "Abstract"?
+    after = following[1] if len(following) > 1 else None
+    return after is None or not (looks_like_meta(after.text[:400]) or title_like(after))
 
 
 def _prose(line: Line) -> bool:
@@ -235,7 +308,7 @@ def _prose(line: Line) -> bool:
     if len(text) < 400 and looks_like_meta(text):
         return False
     sentences = len(SENTENCE_END.findall(text))
-    clinical = len({word.lower() for word in _CLINICAL.findall(text)})
+    clinical = len(_CLINICAL.intersection(_WORDS.findall(text[:3000].lower())))
     return clinical >= 3 and (sentences >= 3 or (sentences == 2 and clinical >= 4))
 
 
@@ -248,6 +321,8 @@ def find_start(lines: list[Line]) -> tuple[int, int] | None:
             continue
         word, offset = found
         rest = line.text[offset:]
+        if rest.strip() and word != "abstract":
+            continue  # "Summary: …" inside an abstract is a section label
         if not _substantial(lines, index, rest):
             continue
         position = (index, offset) if rest.strip() else (index + 1, 0)
@@ -271,14 +346,16 @@ def find_start(lines: list[Line]) -> tuple[int, int] | None:
             return index, 0
     # a title followed by the page's longest paragraph (reading apps show no "Abstract")
     longest = max(range(len(lines)), key=lambda i: len(lines[i].text), default=None)
-    if longest is not None and longest > 0:
+    if longest is not None:
         line = lines[longest]
+        sentences = len(SENTENCE_END.findall(line.text))
+        after_title = longest > 0 and title_like(lines[longest - 1])
         if (
             len(line.text) >= 200
-            and len(SENTENCE_END.findall(line.text)) >= 2
+            and (sentences >= 3 or (sentences == 2 and after_title))
+            and (after_title or line.cut)
             and not is_chrome(line)
             and not is_end(line)
-            and title_like(lines[longest - 1])
         ):
             return longest, 0
     return None
@@ -300,19 +377,21 @@ def find_title(lines: list[Line], before: int) -> int | None:
             if index >= before - 12:  # a block right above the abstract, not a table of contents
                 candidate = None
             continue
-        if candidate is None and title_like(line):
+        if candidate is None and title_like(line, _title_text(line)):
             candidate = index
-            if index > 0 and _foreign(line.text) and title_like(lines[index - 1]):
-                if not _foreign(lines[index - 1].text):
-                    candidate = index - 1
+            previous = lines[index - 1] if index > 0 else None
+            if (
+                previous is not None
+                and foreign(line.text)
+                and title_like(previous)
+                and not foreign(previous.text)
+            ):
+                candidate = index - 1
     return candidate
 
 
-def _foreign(text: str) -> bool:
-    words = text.lower().split()
-    english = sum(1 for word in words if word in ENGLISH_WORDS)
-    other = sum(1 for word in words if word in OTHER_WORDS)
-    return other > english
+def _title_text(line: Line) -> str:
+    return line.text[: trim_author_tail(line.text)] if line.cut else line.text
 
 
 def _split_inline(text: str) -> list[tuple[int, int, str | None]]:
@@ -355,7 +434,7 @@ def find_abstract(
         start = find_start(lines)
         if start is None:
             return None
-        title_index = find_title(lines, start[0] if start[1] == 0 else start[0])
+        title_index = find_title(lines, start[0])
         if start[1] and title_index == start[0]:
             title_index = None
         title = None
@@ -381,14 +460,20 @@ def find_abstract(
                 break
             if is_chrome(line):
                 continue
-            if abstract_heading(line) is not None and line_key(line.text) in ("abstract", "summary"):
+            if abstract_heading(line) is not None and line_key(line.text) in (
+                "abstract",
+                "summary",
+            ):
                 if content:
                     break
                 continue
             heading = heading_line(line)
             if heading is None and line.start in headings and len(line.text) <= 80:
                 number = re.match(r"(?:\d{1,2}|[IVX]{1,4})(?:\.\d{1,2})*\.?\s+", line.text)
-                heading = heading_kind(line.text[number.end() if number else 0 :].rstrip(" :.")), bool(number)
+                heading = (
+                    heading_kind(line.text[number.end() if number else 0 :].rstrip(" :.")),
+                    bool(number),
+                )
             if heading is not None:
                 kind, numbered = heading
                 name = line_key(line.text)
@@ -396,7 +481,10 @@ def find_abstract(
                     break
                 if content and not structured and kind != "conclusion":
                     break
-                if content and (name in seen or (kind == "background" and _BODY_KINDS_AFTER & set(map(heading_kind, seen)))):
+                if content and (
+                    name in seen
+                    or (kind == "background" and _BODY_KINDS_AFTER & set(map(heading_kind, seen)))
+                ):
                     break
                 if content and _closing(parts) and _long_rest(text, line):
                     break
@@ -404,7 +492,13 @@ def find_abstract(
                 structured = True
                 seen.append(name)
                 continue
-        if content and _closing(parts) and line.para and _long_rest(text, line) and not HEADING_AT_START.match(line.text):
+        if (
+            content
+            and _closing(parts)
+            and line.para
+            and _long_rest(text, line)
+            and not HEADING_AT_START.match(line.text)
+        ):
             break
         body = line.text[offset:]
         base = line.start + offset
@@ -459,7 +553,7 @@ def _leading_title(text: str, part: Part) -> tuple[int, int] | None:
 
 def _closing(parts: list[Part]) -> bool:
     """The last section is a conclusion that already has text."""
-    return bool(parts) and parts[-1].kind == "conclusion" and bool(parts[-1].body)
+    return len(parts) > 1 and parts[-1].kind == "conclusion" and bool(parts[-1].body)
 
 
 def _long_rest(text: str, line: Line) -> bool:

@@ -155,7 +155,7 @@ HEADING_LINE = re.compile(
 """A line that is only a heading (fullmatch)."""
 
 HEADING_INLINE = re.compile(
-    rf"(?<=[.!?)\]\"'’”])\s+(?P<heading>(?i:{_HEADING_ALTERNATION}))\s*[:：]\s*(?=\S)"
+    rf"[.!?)\]\"'’”]\s+(?P<heading>(?i:{_HEADING_ALTERNATION}))\s*[:：]\s*(?=\S)"
 )
 """A heading in the middle of a line after a sentence end (abstracts pasted as one paragraph,
 pages whose newlines were lost)."""
@@ -290,13 +290,63 @@ NAME_PART = re.compile(
     r"{0,4}\s*[\d,*†‡§¶#a-f ]*\s*$"
 )
 AUTHOR_MARKERS = re.compile(r"\b(?:et al\.?|and\s+colleagues)\b", re.I)
-SENTENCE_END = re.compile(r"[a-z0-9)\]%][.!?](?:\s+[A-Z]|\s*$)")
+SENTENCE_END = re.compile(r"[A-Za-z0-9)\]%][.!?](?:\s+[A-Z]|\s*$)")
 
-PRE_ABSTRACT_BLOCKS = frozenset({"highlights", "graphical abstract", "key points", "outline", "research highlights"})
+PRE_ABSTRACT_BLOCKS = frozenset(
+    {"highlights", "graphical abstract", "key points", "outline", "research highlights"}
+)
 """Blocks that come before the abstract; lines in them are never the title."""
 
-ENGLISH_WORDS = frozenset("the of a an in with and after for to on as by from at is".split())
+ENGLISH_WORDS = frozenset(
+    [
+        "the",
+        "of",
+        "a",
+        "an",
+        "in",
+        "with",
+        "and",
+        "after",
+        "for",
+        "to",
+        "on",
+        "as",
+        "by",
+        "from",
+        "at",
+        "is",
+    ]
+)
 OTHER_WORDS = frozenset(
-    "de em com da do das dos na no el la las los en y con para por del um uma une le les des et"
-    " du au una".split()
+    [
+        "de",
+        "em",
+        "com",
+        "da",
+        "do",
+        "das",
+        "dos",
+        "na",
+        "no",
+        "el",
+        "la",
+        "las",
+        "los",
+        "en",
+        "y",
+        "con",
+        "para",
+        "por",
+        "del",
+        "um",
+        "uma",
+        "une",
+        "le",
+        "les",
+        "des",
+        "et",
+        "du",
+        "au",
+        "una",
+    ]
 )

@@ -12,13 +12,15 @@ from __future__ import annotations
 import re
 from array import array
 from difflib import SequenceMatcher
+from typing import TypeAlias
 
 import ftfy
 from ftfy.badness import is_bad
 
-Offsets = array  # array('i')
+Offsets: TypeAlias = "array[int]"
+"""One original index per character (an ``array('i')``)."""
 
-_TRANSLATE: dict[str, str] = {
+PLAIN_CHARACTERS: dict[str, str] = {  # typographic character -> plain text
     "\u00a0": " ",
     "\u2007": " ",
     "\u202f": " ",
@@ -60,7 +62,7 @@ _TRANSLATE: dict[str, str] = {
     "\ufffd": "",
 }
 
-_SPECIAL = re.compile("[" + "".join(_TRANSLATE) + r"]|\s+")
+_SPECIAL = re.compile("[" + "".join(PLAIN_CHARACTERS) + r"]|\s+")
 _NEEDS_FTFY = re.compile(
     r"[\ufb00-\ufb06\uff01-\uff5e\u0300-\u036f\u0080-\u009f]|&(?:#\d{2,6}|#x[0-9a-fA-F]{2,5}|[a-zA-Z]{2,8});"
 )
@@ -84,9 +86,9 @@ def normalise(text: str, offsets: Offsets) -> tuple[str, Offsets]:
     ``offsets`` has one entry per character of ``text``; the result's offsets likewise.
     Leading and trailing whitespace is removed.
     """
-    if not text.isascii() and (is_bad(text) or _NEEDS_FTFY.search(text)):
-        text, offsets = _ftfy(text, offsets)
-    elif "&" in text and _NEEDS_FTFY.search(text):
+    if (not text.isascii() and (is_bad(text) or _NEEDS_FTFY.search(text))) or (
+        "&" in text and _NEEDS_FTFY.search(text)
+    ):
         text, offsets = _ftfy(text, offsets)
     parts: list[str] = []
     mapped = array("i")
@@ -94,12 +96,12 @@ def normalise(text: str, offsets: Offsets) -> tuple[str, Offsets]:
     for match in _SPECIAL.finditer(text):
         start, end = match.start(), match.end()
         found = match.group()
-        if found == " " :
+        if found == " ":
             continue
         if start > position:
             parts.append(text[position:start])
             mapped.extend(offsets[position:start])
-        replacement = " " if found[0].isspace() else _TRANSLATE[found]
+        replacement = " " if found[0].isspace() else PLAIN_CHARACTERS[found]
         if replacement:
             parts.append(replacement)
             mapped.extend([offsets[start]] * len(replacement))
@@ -133,6 +135,35 @@ def _collapse(text: str, offsets: Offsets) -> tuple[str, Offsets]:
 
 
 def _ftfy(text: str, offsets: Offsets) -> tuple[str, Offsets]:
+    """ftfy on each whitespace-delimited piece that needs it (linear in the text length;
+    mojibake never spans a space), each mapped back with a small sequence alignment."""
+    if len(text) <= _WHOLE_FTFY:
+        return _ftfy_piece(text, offsets)
+    parts: list[str] = []
+    mapped = array("i")
+    position = 0
+    for match in _PIECE.finditer(text):
+        start, end = match.span()
+        piece = match.group()
+        if piece.isascii() and "&" not in piece:
+            continue
+        if start > position:
+            parts.append(text[position:start])
+            mapped.extend(offsets[position:start])
+        fixed, fixed_offsets = _ftfy_piece(piece, offsets[start:end])
+        parts.append(fixed)
+        mapped.extend(fixed_offsets)
+        position = end
+    parts.append(text[position:])
+    mapped.extend(offsets[position:])
+    return "".join(parts), mapped
+
+
+_WHOLE_FTFY = 4000
+_PIECE = re.compile(r"\S+")
+
+
+def _ftfy_piece(text: str, offsets: Offsets) -> tuple[str, Offsets]:
     fixed: str = ftfy.fix_text(text, _FTFY_CONFIG)
     if fixed == text:
         return text, offsets

@@ -9,34 +9,20 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-)
-from rich.table import Table
 
 from ..errors import ConfigError
-from ..evaluation.compare import DEFAULT_RESAMPLES, DEFAULT_SEED, Comparison, compare_records
 from ..evaluation.gold import load_gold
-from ..evaluation.metrics import PriceTable, metric_by_name
-from ..evaluation.report import terminal_report, write_report
-from ..evaluation.runner import (
-    StoredRun,
-    execute,
-    list_runs,
-    load_run,
-    plan_variants,
-    rescore_run,
-    variant_label,
-)
+from ..evaluation.metrics import DEFAULT_RESAMPLES, DEFAULT_SEED, PriceTable, metric_by_name
+
+if TYPE_CHECKING:  # the rest loads on use, so `case-summarizer` starts without numpy/scipy
+    from rich.console import Console
+    from rich.progress import TaskID
+
+    from ..evaluation.compare import Comparison
+    from ..evaluation.runner import StoredRun
 from .common import handle_errors, note
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -47,6 +33,8 @@ EXIT_GATE = 1
 
 
 def _console() -> Console:
+    from rich.console import Console
+
     console = Console()
     if not console.is_terminal:
         console = Console(width=max(console.width, 160))
@@ -123,6 +111,16 @@ def _threshold_failures(run: StoredRun, thresholds: Sequence[tuple[str, float]])
 
 
 def _compare(baseline: StoredRun, run: StoredRun, resamples: int, seed: int) -> Comparison:
+    from ..evaluation.compare import compare_records
+
+    for what, key in (("gold set", ("gold", "hash")), ("scorer", ("versions", "scorer"))):
+        before = (baseline.config.get(key[0]) or {}).get(key[1])
+        after = (run.config.get(key[0]) or {}).get(key[1])
+        if before != after:
+            note(
+                f"warning: {run.run_id} and {baseline.run_id} differ in {what} ({before} vs {after}); "
+                "`eval rescore` both to compare like with like"
+            )
     return compare_records(
         baseline.records,
         run.records,
@@ -136,6 +134,8 @@ def _compare(baseline: StoredRun, run: StoredRun, resamples: int, seed: int) -> 
 def _write_reports(
     reports: Sequence[Path], runs: Sequence[StoredRun], comparisons: Sequence[Comparison]
 ) -> None:
+    from ..evaluation.report import write_report
+
     for path in reports:
         write_report(path, runs, comparisons)
         note(f"report: {path}")
@@ -312,7 +312,18 @@ def _run(
     seed: int,
     **model_options: Any,
 ) -> None:
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
     from ..config import Settings
+    from ..evaluation.report import terminal_report
+    from ..evaluation.runner import execute, load_run, plan_variants, variant_label
     from ..render import load_prompt
 
     thresholds = _parse_thresholds(fail_under)
@@ -440,6 +451,9 @@ def compare_command(
       case-summarizer eval compare 20250101T120000Z-rules 20250101T120003Z-v1
       case-summarizer eval compare RUN_A RUN_B --report compare.html --fail-on-regression
     """
+    from ..evaluation.report import terminal_report
+    from ..evaluation.runner import load_run
+
     first, second = load_run(run_a, runs_dir), load_run(run_b, runs_dir)
     comparison = _compare(first, second, resamples, seed)
     _console().print(terminal_report([first, second], [comparison]))
@@ -480,6 +494,9 @@ def rescore_command(
       case-summarizer eval rescore latest
       case-summarizer eval rescore RUN_A RUN_B --gold evals/gold
     """
+    from ..evaluation.report import terminal_report
+    from ..evaluation.runner import load_run, rescore_run
+
     price_table = PriceTable.load(prices) if prices else None
     rescored = []
     for reference in runs:
@@ -513,6 +530,9 @@ def report_command(
       case-summarizer eval report RUN_A RUN_B --report report.html
       case-summarizer eval report RUN_A RUN_B --baseline RUN_A --report report.md
     """
+    from ..evaluation.report import terminal_report
+    from ..evaluation.runner import load_run
+
     loaded = [load_run(reference, runs_dir) for reference in runs]
     comparisons: list[Comparison] = []
     if baseline:
@@ -534,6 +554,10 @@ def list_command(runs_dir: Path) -> None:
     Example:
       case-summarizer eval list --runs-dir evals/runs
     """
+    from rich.table import Table
+
+    from ..evaluation.runner import list_runs
+
     table = Table("run", "label", "records", "overall", "validity", "gold")
     for run in list_runs(runs_dir):
         metrics = run.metrics

@@ -1,37 +1,74 @@
 """Evaluation harness: score prompt versions and models against hand-labelled gold records.
 
-    from summarizer.evaluation import load_gold, execute, compare_records
+    from summarizer.evaluation import PriceTable, execute, load_gold
     gold = load_gold(Path("evals/gold"))
-    run = execute(settings, gold, gold_dir=..., runs_dir=..., prices=PriceTable.load(), cache=None)
+    run = execute(settings, gold, gold_dir=Path("evals/gold"), runs_dir=Path("evals/runs"),
+                  prices=PriceTable.load(), cache=None)
     run.metrics["overall"]   # {"estimate", "low", "high", "n"}
 
 The pieces: ``gold`` (the gold-file model and validation), ``scorers`` (field-typed
 scorers), ``metrics`` (per-record scores, metrics, prices), ``compare`` (bootstrap
 intervals, paired comparisons), ``runner`` (run, store, rescore), ``report``.
+Names are imported on first use, so the CLI starts without numpy and scipy.
 """
 
 from __future__ import annotations
 
-from .compare import Comparison, Interval, bootstrap_interval, compare_records, paired_bootstrap
-from .gold import (
-    GoldExpected,
-    GoldRecord,
-    LoadedGold,
-    gold_json_schema,
-    load_gold,
-    validate_gold_dir,
-)
-from .metrics import METRICS, Metric, PriceTable, RecordScore, aggregate
-from .runner import (
-    StoredRun,
-    execute,
-    list_runs,
-    load_run,
-    plan_variants,
-    rescore_run,
-    score_outputs,
-)
-from .scorers import FIELDS, FieldScore, match_lists, score_record, text_similarity
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .compare import Comparison, Interval, bootstrap_interval, compare_records, paired_bootstrap
+    from .gold import (
+        GoldExpected,
+        GoldRecord,
+        LoadedGold,
+        gold_json_schema,
+        load_gold,
+        validate_gold_dir,
+    )
+    from .metrics import METRICS, Metric, PriceTable, RecordScore, aggregate
+    from .runner import (
+        StoredRun,
+        execute,
+        list_runs,
+        load_run,
+        plan_variants,
+        rescore_run,
+        score_outputs,
+    )
+    from .scorers import FIELDS, FieldScore, match_lists, score_record, text_similarity
+
+_WHERE = {
+    "Comparison": "compare",
+    "Interval": "compare",
+    "bootstrap_interval": "compare",
+    "compare_records": "compare",
+    "paired_bootstrap": "compare",
+    "GoldExpected": "gold",
+    "GoldRecord": "gold",
+    "LoadedGold": "gold",
+    "gold_json_schema": "gold",
+    "load_gold": "gold",
+    "validate_gold_dir": "gold",
+    "METRICS": "metrics",
+    "Metric": "metrics",
+    "PriceTable": "metrics",
+    "RecordScore": "metrics",
+    "aggregate": "metrics",
+    "StoredRun": "runner",
+    "execute": "runner",
+    "list_runs": "runner",
+    "load_run": "runner",
+    "plan_variants": "runner",
+    "rescore_run": "runner",
+    "score_outputs": "runner",
+    "FIELDS": "scorers",
+    "FieldScore": "scorers",
+    "match_lists": "scorers",
+    "score_record": "scorers",
+    "text_similarity": "scorers",
+}
 
 __all__ = [
     "FIELDS",
@@ -63,3 +100,10 @@ __all__ = [
     "text_similarity",
     "validate_gold_dir",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(f".{module}", __name__), name)

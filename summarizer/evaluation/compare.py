@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .metrics import METRICS, Metric, RecordScore, aggregate
+from .metrics import DEFAULT_RESAMPLES, DEFAULT_SEED, METRICS, Metric, RecordScore, aggregate
 
 __all__ = [
     "DEFAULT_RESAMPLES",
@@ -30,8 +30,6 @@ __all__ = [
     "run_intervals",
 ]
 
-DEFAULT_RESAMPLES = 2000
-DEFAULT_SEED = 20240611
 CHANGE_EPSILON = 0.01
 """A field score moving less than this is not listed as a per-record change."""
 

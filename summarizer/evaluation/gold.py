@@ -25,6 +25,7 @@ from ..schema import ArticleType, InterventionKind, OutcomeStatus, Sex
 __all__ = [
     "AGE_CONSISTENCY_YEARS",
     "GOLD_SCHEMA_FILE",
+    "GoldAlternatives",
     "GoldExpected",
     "GoldRecord",
     "LoadedGold",
@@ -115,6 +116,14 @@ class GoldExpected(_Gold):
         return name in self.model_fields_set
 
 
+class GoldAlternatives(_Gold):
+    """Other answers a reviewer would also accept, for genuinely ambiguous labels."""
+
+    article_type: list[ArticleType] = Field(default_factory=list)
+    patient_count: list[int] = Field(default_factory=list)
+    sex: list[Sex] = Field(default_factory=list)
+
+
 class GoldRecord(_Gold):
     """One hand-labelled gold record."""
 
@@ -123,6 +132,10 @@ class GoldRecord(_Gold):
     input: str = Field(min_length=1, description="The input file, relative to this gold file.")
     tags: list[str] = Field(default_factory=list)
     expected: GoldExpected
+    accept: GoldAlternatives = Field(
+        default_factory=GoldAlternatives,
+        description='Alternatives that also score 1, e.g. {"article_type": ["review_with_case"]}.',
+    )
     notes: str = Field("", description="Labelling decisions and ambiguities, for reviewers.")
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)

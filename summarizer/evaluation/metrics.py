@@ -20,6 +20,8 @@ from ..errors import ConfigError
 from .scorers import FIELDS, FieldScore
 
 __all__ = [
+    "DEFAULT_RESAMPLES",
+    "DEFAULT_SEED",
     "METRICS",
     "Metric",
     "PriceTable",
@@ -28,6 +30,11 @@ __all__ = [
     "field_summary",
     "metric_by_name",
 ]
+
+DEFAULT_RESAMPLES = 2000
+"""Bootstrap resamples for intervals and comparisons."""
+DEFAULT_SEED = 20240611
+"""Bootstrap seed: the same runs and seed give the same intervals."""
 
 
 @dataclass(slots=True)
@@ -65,6 +72,8 @@ class RecordScore:
             "latency_s": None if self.latency_s is None else round(self.latency_s, 4),
             "cost_usd": None if self.cost_usd is None else round(self.cost_usd, 8),
             "cache_hit": self.cache_hit,
+            "omitted": [name for name, score in self.fields.items() if score.omitted],
+            "hallucinated": [name for name, score in self.fields.items() if score.hallucinated],
             "fields": {name: score.to_dict() for name, score in self.fields.items()},
         }
 

@@ -42,7 +42,7 @@ def _format(value: float | None, unit: str) -> str:
     if unit == "usd":
         return f"${value:.4f}" if value < 1 else f"${value:,.2f}"
     if unit == "count":
-        return f"{value:,.0f}" if value >= 100 else f"{value:.2f}"
+        return f"{value:,.0f}" if value >= 100 or value == int(value) else f"{value:.2f}"
     if unit == "seconds":
         return f"{value:.2f}s"
     return f"{value:.3f}"
@@ -80,7 +80,7 @@ _FIELD_COLUMNS = ("field", "score", "precision", "recall", "omitted", "hallucina
 
 def _field_rows(run: StoredRun) -> list[tuple[str, ...]]:
     """Per-field summary of one run: score, P/R (lists), omissions and hallucinations."""
-    rows = []
+    rows: list[tuple[str, ...]] = []
     fields: dict[str, dict[str, Any]] = run.scores.get("fields", {})
     for name in FIELDS:
         entry = fields.get(name)
@@ -476,9 +476,9 @@ def html_report(
     for run in runs:
         out.append(f"<div><h3>{_e(run.label)}</h3><table><tr>")
         out.append("".join(f"<th>{_e(column)}</th>" for column in _FIELD_COLUMNS) + "</tr>")
-        for row in _field_rows(run):
-            cells = "".join(f"<td class=num>{_e(cell)}</td>" for cell in row[1:])
-            out.append(f"<tr><th>{_e(row[0])}</th>{cells}</tr>")
+        for field_row in _field_rows(run):
+            cells = "".join(f"<td class=num>{_e(cell)}</td>" for cell in field_row[1:])
+            out.append(f"<tr><th>{_e(field_row[0])}</th>{cells}</tr>")
         out.append("</table></div>")
     out.append("</div>")
     out.append(

@@ -37,9 +37,9 @@ from ..errors import ConfigError, InputError, SummarizerError
 from ..pipeline import Cache, Summarizer
 from ..render import load_prompt
 from ..schema import SCHEMA_VERSION, CaseReport
-from .compare import DEFAULT_RESAMPLES, DEFAULT_SEED, run_intervals
+from .compare import run_intervals
 from .gold import LoadedGold
-from .metrics import Price, PriceTable, RecordScore, field_summary
+from .metrics import DEFAULT_RESAMPLES, DEFAULT_SEED, Price, PriceTable, RecordScore, field_summary
 from .scorers import FIELDS, SCORER_VERSION, score_record
 
 __all__ = [
@@ -179,14 +179,17 @@ def _record_score(
     expected = gold.record.expected
     if line is None:
         return RecordScore(
-            id=gold.id, ok=False, fields=score_record(expected, None), error="no output stored"
+            id=gold.id,
+            ok=False,
+            fields=score_record(expected, None, accept=gold.record.accept),
+            error="no output stored",
         )
     if not line.get("ok"):
         tokens = line.get("tokens") or {}
         record = RecordScore(
             id=gold.id,
             ok=False,
-            fields=score_record(expected, None),
+            fields=score_record(expected, None, accept=gold.record.accept),
             error=f"{line.get('error_type', 'Error')}: {line.get('error', '')}",
             attempts=line.get("attempts"),
             prompt_tokens=int(tokens.get("prompt", 0)),
@@ -207,7 +210,7 @@ def _record_score(
         record = RecordScore(
             id=gold.id,
             ok=output is not None,
-            fields=score_record(expected, output),
+            fields=score_record(expected, output, accept=gold.record.accept),
             error=error,
             evidence_total=len(evidence),
             evidence_aligned=sum(1 for span in evidence if span.get("status") != "unaligned"),

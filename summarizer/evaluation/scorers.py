@@ -26,13 +26,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, TypeVar
 
-import numpy as np
 from rapidfuzz import fuzz
-from scipy.optimize import linear_sum_assignment
 
 from ..ages import parse_age
 from ..schema import ArticleType, CaseReport, Patient, Sex
-from .gold import GoldExpected
+from .gold import GoldAlternatives, GoldExpected
 
 __all__ = [
     "FIELDS",
@@ -263,27 +261,36 @@ def score_text(name: str, gold: str | None, output: str | None) -> FieldScore:
 
 
 def score_enum(
-    name: str, gold: str | None, output: str | None, *, empty: str | None = None
+    name: str,
+    gold: str | None,
+    output: str | None,
+    *,
+    empty: str | None = None,
+    accept: Sequence[str] = (),
 ) -> FieldScore:
-    """Exact match; ``empty`` is the value meaning "not reported" (for omission counting)."""
-    shown = _Shown(_shown(gold), _shown(output))
+    """Exact match. ``empty`` is the value meaning "not reported" (for omission counting);
+    ``accept`` lists other values the labeller also accepts (they score 1 too)."""
+    shown = _Shown(_shown(gold) + "".join(f" / {value}" for value in accept), _shown(output))
+    accepted = output is not None and output != gold and output in accept
     if empty is None:
-        ok = gold == output
-        return FieldScore(
-            name,
-            float(ok),
-            "exact" if ok else f"expected {gold}, got {output}",
-            expected=shown.expected,
-            got=shown.got,
+        ok = gold == output or accepted
+        reason = (
+            "exact"
+            if gold == output
+            else "accepted alternative"
+            if ok
+            else f"expected {gold}, got {output}"
         )
+        return FieldScore(name, float(ok), reason, expected=shown.expected, got=shown.got)
     gold_present, output_present = gold not in (None, empty), output not in (None, empty)
     if not gold_present and not output_present:
         return FieldScore(
             name, 1.0, "both not reported", False, False, expected=shown.expected, got=shown.got
         )
-    if gold == output:
+    if gold == output or accepted:
+        reason = "exact" if gold == output else "accepted alternative"
         return FieldScore(
-            name, 1.0, "exact", gold_present, output_present, expected=shown.expected, got=shown.got
+            name, 1.0, reason, gold_present, output_present, expected=shown.expected, got=shown.got
         )
     reason = (
         "omitted"
@@ -337,12 +344,13 @@ def score_age(gold: float | None, output: float | None) -> FieldScore:
     )
 
 
-def score_count(gold: int | None, output: int | None) -> FieldScore:
+def score_count(gold: int | None, output: int | None, *, accept: Sequence[int] = ()) -> FieldScore:
     score = score_enum(
         "patient_count",
         None if gold is None else str(gold),
         None if output is None else str(output),
         empty="",
+        accept=[str(value) for value in accept],
     )
     if gold is None or output is None:
         score.gold_present, score.output_present = gold is not None, output is not None
@@ -395,6 +403,9 @@ def match_lists(
     key (text similarity) is below ``threshold`` cannot match; a matched pair earns its
     item score (which may also reward enum fields, e.g. an outcome's status).
     """
+    import numpy as np  # late: keeps `case-summarizer` start-up fast
+    from scipy.optimize import linear_sum_assignment
+
     result = ListMatch(n_gold=len(gold), n_output=len(output))
     if not gold or not output:
         return result
@@ -501,13 +512,17 @@ def _bool_match(gold: bool, output: bool) -> float:
 # -- the record ------------------------------------------------------------------------
 
 
-def score_record(gold: GoldExpected, output: CaseReport | None) -> dict[str, FieldScore]:
+def score_record(
+    gold: GoldExpected, output: CaseReport | None, *, accept: GoldAlternatives | None = None
+) -> dict[str, FieldScore]:
     """Every applicable field of ``gold`` scored against ``output``.
 
-    ``output=None`` (the record failed) scores 0 on every applicable field.
+    ``output=None`` (the record failed) scores 0 on every applicable field; ``accept``
+    gives alternatives the labeller also accepts for enum fields.
     """
+    accept = accept or GoldAlternatives()
     if output is None:
-        empty = score_record(gold, _EMPTY)
+        empty = score_record(gold, _EMPTY, accept=accept)
         for score in empty.values():
             if score.score is not None:
                 # a failure counts in the validity rate, not as omissions
@@ -520,10 +535,15 @@ def score_record(gold: GoldExpected, output: CaseReport | None) -> dict[str, Fie
         scores["title"] = score_text("title", gold.title, output.title)
     if gold.given("article_type") and gold.article_type is not None:
         scores["article_type"] = score_enum(
-            "article_type", gold.article_type.value, output.article_type.value
+            "article_type",
+            gold.article_type.value,
+            output.article_type.value,
+            accept=[value.value for value in accept.article_type],
         )
     if gold.given("patient_count"):
-        scores["patient_count"] = score_count(gold.patient_count, output.patient_count)
+        scores["patient_count"] = score_count(
+            gold.patient_count, output.patient_count, accept=accept.patient_count
+        )
     if gold.given("patient"):
         patient = gold.patient
         if patient is None:  # the labeller says: no patient details reported
@@ -544,7 +564,11 @@ def score_record(gold: GoldExpected, output: CaseReport | None) -> dict[str, Fie
             if "sex" in fields:
                 gold_sex = (patient.sex or Sex.not_reported).value
                 scores["patient.sex"] = score_enum(
-                    "patient.sex", gold_sex, output.patient.sex.value, empty=Sex.not_reported.value
+                    "patient.sex",
+                    gold_sex,
+                    output.patient.sex.value,
+                    empty=Sex.not_reported.value,
+                    accept=[value.value for value in accept.sex],
                 )
     if gold.given("presentation"):
         scores["presentation"] = _score_list(

@@ -12,6 +12,7 @@ Formats are detected from the extension and the first bytes unless ``format`` is
 from __future__ import annotations
 
 import io
+import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -70,12 +71,16 @@ def iter_documents(
         yield from _read_source(source, forced, mapping)
 
 
-def document_from_text(text: str, *, id: str = "text", format: str = "text", origin: str = "<text>") -> Document:
+def document_from_text(
+    text: str, *, id: str = "text", format: str = "text", origin: str = "<text>"
+) -> Document:
     """A ``Document`` for a page already in memory (a string pasted into a program)."""
     return Document(id=id, text=text, origin=origin, format=format)
 
 
-def _read_source(source: Source, forced: str | None, mapping: ColumnMapping) -> Iterator[Document | InputError]:
+def _read_source(
+    source: Source, forced: str | None, mapping: ColumnMapping
+) -> Iterator[Document | InputError]:
     try:
         handle = _open(source)
     except OSError as error:
@@ -114,7 +119,9 @@ def _read_source(source: Source, forced: str | None, mapping: ColumnMapping) -> 
                 delimiter="\t" if fmt == "tsv" else None,
             )
         else:
-            yield from read_jsonl(handle, name=source.name, encoding=_stream_encoding(encoding), mapping=mapping)
+            yield from read_jsonl(
+                handle, name=source.name, encoding=_stream_encoding(encoding), mapping=mapping
+            )
     except OSError as error:
         yield InputError(f"cannot read: {error.strerror or error}", path=source.name)
     finally:
@@ -178,9 +185,7 @@ class _Prefixed(io.RawIOBase):
 
 def _open(source: Source) -> io.BufferedReader:
     if source.path is None:
-        import sys
-
         stdin = sys.stdin.buffer
         prefix = stdin.read(SNIFF_BYTES)
         return io.BufferedReader(_Prefixed(prefix, stdin), buffer_size=SNIFF_BYTES * 2)
-    return open(source.path, "rb", buffering=SNIFF_BYTES * 2)  # noqa: SIM115 - closed by the caller
+    return io.BufferedReader(io.FileIO(source.path, "r"), buffer_size=SNIFF_BYTES * 2)

@@ -38,7 +38,9 @@ _ALIASES = {
 }
 
 _PUBMED_XML = re.compile(rb"<(PubmedArticleSet|PubmedArticle|PubmedBookArticle)[\s>]")
-_HTML = re.compile(rb"<(!doctype\s+html|html|head|body|meta|div|p|article|section|h1|title)[\s>/]", re.I)
+_HTML = re.compile(
+    rb"<(!doctype\s+html|html|head|body|meta|div|p|article|section|h1|title)[\s>/]", re.I
+)
 _MEDLINE = re.compile(rb"^PMID- ", re.M)
 _RIS = re.compile(rb"^TY  - ", re.M)
 _JSON_LINE = re.compile(rb"\A\s*\{")

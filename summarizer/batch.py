@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import json
 import os
+import stat
 import tempfile
 import threading
 import time
@@ -171,6 +172,7 @@ def _rewrite(path: Path, keep: Callable[[bytes], bool]) -> None:
                     out.write(line)
             out.flush()
             os.fsync(out.fileno())
+        os.chmod(temp, stat.S_IMODE(path.stat().st_mode))  # mkstemp makes it 0600
         os.replace(temp, path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -202,7 +204,7 @@ def prepare_output(
 
         def keep(line: bytes) -> bool:
             parsed = _parse_line(line)
-            return parsed is not None and not (retry and state.done.get(parsed[0], False))
+            return parsed is not None and not (retry and parsed[1])
 
         _rewrite(path, keep)
         summary.repaired = state.bad_lines + int(state.partial_tail)
@@ -340,7 +342,7 @@ class Progress:
         self._bar = RichProgress(
             SpinnerColumn(),
             TextColumn("[progress.description]{task.description}"),
-            BarColumn(),
+            BarColumn(bar_width=24),
             MofNCompleteColumn(),
             TextColumn("{task.fields[rate]:.1f} rec/s"),
             TimeElapsedColumn(),

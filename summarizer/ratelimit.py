@@ -86,15 +86,15 @@ class RateLimiter:
     def active(self) -> bool:
         return self.requests is not None or self.tokens is not None
 
-    async def acquire(self, tokens: int = 0) -> None:
-        """Wait for one request slot and ``tokens`` tokens (first come, first served)."""
+    async def acquire(self, tokens: int = 0, *, requests: int = 1) -> None:
+        """Wait for ``requests`` request slots and ``tokens`` tokens (first come, first served)."""
         if not self.active:
             return
         async with self._lock:
             while True:
                 wait = 0.0
                 if self.requests is not None:
-                    wait = max(wait, self.requests.wait_time(1))
+                    wait = max(wait, self.requests.wait_time(requests))
                 if self.tokens is not None:
                     wait = max(wait, self.tokens.wait_time(tokens))
                 if wait <= 0:
@@ -102,7 +102,7 @@ class RateLimiter:
                 self.waited_s += wait
                 await asyncio.sleep(wait)
             if self.requests is not None:
-                self.requests.take(1)
+                self.requests.take(requests)
             if self.tokens is not None:
                 self.tokens.take(tokens)
 
@@ -134,25 +134,35 @@ class RateLimitedBackend:
     def identity(self) -> dict[str, Any]:
         return self.inner.identity()
 
+    @staticmethod
+    def requests_for(prompt: RenderedPrompt | None) -> list[list[dict[str, str]]]:
+        """The requests a prompt makes: one, or one per stage of a staged prompt."""
+        if prompt is None:
+            return []
+        stages = getattr(prompt, "stages", ())
+        return [stage.messages for stage in stages] if stages else [prompt.messages]
+
     def estimate(self, prompt: RenderedPrompt | None) -> int:
         completion = self._completion_mean
         if self._completion_cap:
             completion = min(completion, self._completion_cap)
-        return (estimate_tokens(prompt.messages) if prompt else 0) + int(completion)
+        requests = self.requests_for(prompt)
+        return sum(estimate_tokens(messages) + int(completion) for messages in requests)
 
-    def _observe(self, usage: Usage) -> None:
+    def _observe(self, usage: Usage, requests: int) -> None:
         if usage.completion_tokens <= 0:
             return
         self._seen += 1
         weight = 1 / min(self._seen, 50)  # running mean, then a slow moving average
-        self._completion_mean += (usage.completion_tokens - self._completion_mean) * weight
+        per_request = usage.completion_tokens / max(1, requests)
+        self._completion_mean += (per_request - self._completion_mean) * weight
 
     def extract(self, abstract: Abstract, prompt: RenderedPrompt) -> Extraction:
         return self.inner.extract(abstract, prompt)
 
     async def aextract(self, abstract: Abstract, prompt: RenderedPrompt) -> Extraction:
         estimated = self.estimate(prompt)
-        await self.limiter.acquire(estimated)
+        await self.limiter.acquire(estimated, requests=max(1, len(self.requests_for(prompt))))
         try:
             extraction = await self.inner.aextract(abstract, prompt)
         except BaseException as error:
@@ -160,7 +170,7 @@ class RateLimitedBackend:
             actual = usage.total_tokens if isinstance(usage, Usage) else estimated
             self.limiter.settle(estimated, actual)
             raise
-        self._observe(extraction.usage)
+        self._observe(extraction.usage, extraction.attempts * len(self.requests_for(prompt)))
         actual = extraction.usage.total_tokens or estimated  # servers that send no usage
         self.limiter.settle(estimated, actual)
         return extraction

@@ -97,16 +97,16 @@ def test_batch_writes_one_line_per_record(scripted_server: ScriptedServer, tmp_p
 def test_concurrency_overlaps_requests(scripted_server: ScriptedServer, tmp_path: Path) -> None:
     docs = [
         Document(id=f"d{n}", text=batch_case_text(n), origin="<test>", format="text")
-        for n in range(16)
+        for n in range(32)
     ]
     serve_cases(scripted_server, delay=0.25)
     started = time.perf_counter()
     summary = run_batch(
-        docs, openai_settings(scripted_server), output=tmp_path / "o.jsonl", concurrency=8
+        docs, openai_settings(scripted_server), output=tmp_path / "o.jsonl", concurrency=16
     )
     elapsed = time.perf_counter() - started
-    assert summary.succeeded == 16
-    assert elapsed < 16 * 0.25 / 2  # 4 s sequentially; ~0.5 s with 8 in flight
+    assert summary.succeeded == 32
+    assert elapsed < 32 * 0.25 / 2  # 8 s one at a time; ~0.5 s with 16 in flight
 
 
 def test_resume_skips_done_ids_and_repairs_a_partial_line(
@@ -299,7 +299,7 @@ def test_cli_batch_to_stdout_and_file(tmp_path: Path) -> None:
 def test_cli_usage_errors_exit_2(tmp_path: Path) -> None:
     source = tmp_path / "in.jsonl"
     write_batch_input(source, 2)
-    for args in (["-j", "0"], ["--rpm", "-1"], ["--concurrency", "many"]):
+    for args in (["-j", "0"], ["--rpm", "-1"], ["--concurrency", "many"], ["--retry-failed"]):
         done = cli("summarize", str(source), *args)
         assert done.returncode == 2 and "Traceback" not in done.stderr, args
 

@@ -225,3 +225,39 @@ def test_body_and_references_never_reach_the_abstract() -> None:
             "References",
         ):
             assert marker not in abstract.text, (path.name, marker)
+
+
+def test_a_bare_pasted_abstract_is_accepted() -> None:
+    text = "A 45-year-old man presented with chest pain. ECG showed ST elevation."
+    abstract = clean(Document("x", text, "paste", "text"))
+    assert abstract.title is None and abstract.warnings == ("no title found",)
+    assert abstract.text == text and abstract.body_start == 0
+    titled = clean(Document("x", f"Chest pain in a young man\n\n{text}", "paste", "text"))
+    assert titled.title == "Chest pain in a young man"
+    assert titled.body == text
+
+
+def test_labelled_abstract_without_title() -> None:
+    text = (
+        "Background: Rare. Case presentation: A 45-year-old man had chest pain. Conclusion: Rare."
+    )
+    abstract = clean(Document("x", text, "paste", "text"))
+    assert [s.heading for s in abstract.sections] == [
+        "Background",
+        "Case presentation",
+        "Conclusion",
+    ]
+    assert (
+        abstract.text
+        == "Background: Rare.\n\nCase presentation: A 45-year-old man had chest pain.\n\nConclusion: Rare."
+    )
+
+
+def test_html_without_title_markup_takes_the_line_above_the_abstract() -> None:
+    path = PAGES / "bmc-saved.html"
+    raw = path.read_text(encoding="utf-8")
+    raw = raw.replace('<meta name="citation_title"', '<meta name="x"').replace("<h1", "<div")
+    raw = raw.replace("</h1>", "</div>")
+    abstract = clean(Document("x", raw, "saved", "html"))
+    assert abstract.title == _expected(path)["title"]
+    assert _sections(abstract) == _expected(path)["sections"]

@@ -129,7 +129,9 @@ def test_openai_backend_through_cli_never_shows_the_key(scripted_server: Scripte
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["provenance"]["backend"] == "openai"
     scripted_server.fallback = lambda request: error(500, message=FAKE_KEY)
-    failed = run("summarize", str(SEED), "--model", "m", "--transport-attempts", "2", env=env)
+    failed = run(
+        "summarize", str(SEED), "--model", "m", "--transport-attempts", "2", "--no-cache", env=env
+    )
     assert failed.returncode == 1 and "HTTP 500" in failed.stderr
     for text in (done.stdout, done.stderr, failed.stdout, failed.stderr):
         assert FAKE_KEY not in text

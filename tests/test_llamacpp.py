@@ -30,6 +30,7 @@ from summarizer.backends.llamacpp import (
     default_threads,
 )
 from summarizer.backends.staged import stage_model
+from summarizer.document import Abstract
 from summarizer.render import render
 from summarizer.schema import CaseReport
 
@@ -41,9 +42,14 @@ starting amoxicillin for otitis media. The drug was stopped and he recovered wit
 
 CONCLUSION: A drug reaction should be considered in children with fever and rash."""
 
-SMALL = {"max_tokens": 400, "n_threads": default_threads(), "validation_attempts": 2}
-# Tight grammar bounds keep a 135M model's answers short (it fills every list to the cap).
-TIGHT = GrammarBounds(max_items=1, max_string=60, long_strings=(("summary", 200),))
+# One thread: on a shared 2-core machine, two threads contend and run slower.
+SMALL = {"max_tokens": 700, "n_threads": 1, "validation_attempts": 2}
+# Tight grammar bounds keep a 135M model's answers short: with every property forced it
+# fills each list to the cap with invented text (slow, and a bad timepoint fails the
+# record); with only the required ones forced it writes those and stops.
+TIGHT = GrammarBounds(
+    max_items=1, max_string=60, long_strings=(("summary", 200),), all_required=False
+)
 
 
 def llama_settings(**changes: object) -> Settings:
@@ -90,7 +96,9 @@ def test_context_comes_from_the_model_capped() -> None:
 
 def test_json_schema_format_becomes_llamacpp_json_object_with_schema() -> None:
     schema = CaseReport.model_json_schema()
-    request = {"response_format": {"type": "json_schema", "json_schema": {"name": "C", "schema": schema}}}
+    request = {
+        "response_format": {"type": "json_schema", "json_schema": {"name": "C", "schema": schema}}
+    }
     adapted = llamacpp_request(None)(request)
     assert adapted["response_format"] == {"type": "json_object", "schema": schema}
     bounded = llamacpp_request()(request)["response_format"]["schema"]
@@ -111,11 +119,15 @@ def test_tool_parameters_are_bounded_for_the_tool_grammar() -> None:
     parameters = CaseReport.model_json_schema()
     request = {"tools": [{"type": "function", "function": {"name": "C", "parameters": parameters}}]}
     adapted = llamacpp_request()(request)
-    assert adapted["tools"][0]["function"]["parameters"]["properties"]["presentation"]["maxItems"] == 4
+    assert (
+        adapted["tools"][0]["function"]["parameters"]["properties"]["presentation"]["maxItems"] == 3
+    )
 
 
 def test_grammar_bounds_keep_validation_and_cap_decoding() -> None:
-    bounded = grammar_schema(CaseReport.model_json_schema(), GrammarBounds(max_items=2, max_string=80))
+    bounded = grammar_schema(
+        CaseReport.model_json_schema(), GrammarBounds(max_items=2, max_string=80)
+    )
     props = bounded["properties"]
     assert props["summary"]["maxLength"] == 420  # 60 words fit
     assert props["interventions"]["maxItems"] == 2
@@ -146,7 +158,7 @@ def backend() -> Iterator[LlamaCppBackend]:
     loaded.close()
 
 
-def short_abstract():  # type: ignore[no-untyped-def]
+def short_abstract() -> Abstract:
     return Summarizer(Settings(backend="rules")).prepare(SHORT_CASE)
 
 
@@ -191,13 +203,12 @@ def test_v1_record_in_process(backend: LlamaCppBackend) -> None:
 
 
 @pytest.mark.slow
-async def test_v2_staged_reuses_the_cached_abstract(backend: LlamaCppBackend) -> None:
-    settings = backend.settings.replace(prompt="v2", validation_attempts=1)
-    summarizer = Summarizer(settings, backend=backend)
-    backend.llama().reset()  # start cold: nothing of this abstract is cached
-    before = len(backend.stats.history)
-    result = await summarizer.asummarize(short_abstract())
-    calls = backend.stats.history[before:]
+async def test_v2_staged_reuses_the_cached_abstract() -> None:
+    # validation_attempts=1: one request per stage, accepted as is (grounding relaxed).
+    backend = LlamaCppBackend(llama_settings(prompt="v2", validation_attempts=1), bounds=TIGHT)
+    with Summarizer(backend.settings, backend=backend) as summarizer:
+        result = await summarizer.asummarize(short_abstract())
+    calls = backend.stats.history
     assert result.provenance.attempts == len(calls) == 5  # one request per stage
     assert result.provenance.tokens.prompt_tokens == sum(prompt for prompt, _ in calls)
     (first_prompt, first_evaluated), *later = calls

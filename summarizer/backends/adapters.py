@@ -47,10 +47,11 @@ STRICT_HOSTS = ("openai.com", "openai.azure.com", "azure.com")
 class GrammarBounds:
     """Limits for the decoding grammar (not for validation)."""
 
-    max_items: int = 4
+    max_items: int = 3
     """Most items per list."""
-    max_string: int = 240
-    """Most characters per free-text string (enums and patterns are left alone)."""
+    max_string: int = 160
+    """Most characters per free-text string (enums and patterns are left alone): a phrase
+    or a short sentence, what an evidence quote should be; a cut quote still aligns."""
     long_strings: tuple[tuple[str, int], ...] = (("summary", 420),)
     """Per-property overrides of ``max_string`` (the summary may run to 60 words)."""
     all_required: bool = True

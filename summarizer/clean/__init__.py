@@ -9,7 +9,8 @@ character to the first character it replaced); characters the cleaner inserts (t
 lines, ``": "`` after a heading, the space that joins two lines) map to the character
 before them.
 
-Deterministic, no network, a few hundred microseconds for a full-article page.
+Deterministic and without network access; about a millisecond for a full-article page
+(see ``bench/clean.py`` and ``docs/cleaning.md``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from array import array
 from ..document import Abstract, Document, OffsetMap, Section
 from ..errors import InputError
 from .html import HtmlPage, html_to_text
-from .page import Found, find_abstract, split_lines
+from .page import Found, find_abstract, find_title, split_lines
 from .text import Builder, normalise, span_offsets
 
 __all__ = ["EXPORT_FORMATS", "clean"]
@@ -63,6 +64,14 @@ def clean(document: Document) -> Abstract:
     if html_title is not None:
         found.title = html_title
         found.warnings[:] = [w for w in found.warnings if w != "no title found"]
+    elif found.title is None and not export:
+        if region is not None:  # the abstract came from its HTML element: look above it
+            first = next((i for i, line in enumerate(lines) if line.start >= region[0]), 0)
+            index = find_title(lines, first)
+            if index is not None:
+                found.title = (lines[index].start, lines[index].end)
+        if found.title is None and "no title found" not in found.warnings:
+            found.warnings.append("no title found")
     return _assemble(document, text, page, found)
 
 

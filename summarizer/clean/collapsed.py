@@ -138,7 +138,9 @@ def _heading_cut(text: str, match: re.Match[str], cuts: set[int]) -> None:
     start = match.start("heading")
     number = _NUMBER_BEFORE.search(text, max(0, start - 12), start)
     if number is not None:
-        start = number.start()
+        before = text[: number.start()].rstrip()
+        if not before or before[-1] in ".!?:;)]":  # "… text. 4. Conclusion", not "grade 4. Case"
+            start = number.start()
     if match.group("colon"):
         cuts.add(start)
         return
@@ -160,7 +162,7 @@ def trim_author_tail(text: str) -> int:
         if len(left.split()) < 3 or len(right.split()) < 3 or foreign(left) or not foreign(right):
             continue
         score = _language_score(left) - _language_score(right)
-        if score > best_score:
+        if score >= best_score and score > 0:  # the longest English title wins a tie
             best, best_score = len(left.rstrip()), score
     return best
 
@@ -168,7 +170,6 @@ def trim_author_tail(text: str) -> int:
 def _language_score(text: str) -> int:
     words = text.lower().split()
     return sum(w in ENGLISH_WORDS for w in words) - sum(w in OTHER_WORDS for w in words)
-
 
 
 def foreign(text: str) -> bool:

@@ -279,10 +279,7 @@ class _Walker:
         if self.pending:
             if not text.strip():
                 return
-            if isinstance(offsets, int):
-                anchor = offsets
-            else:
-                anchor = offsets[0] if offsets else self.last
+            anchor = self._first(offsets)
             self.parts.append("\n" * self.pending)
             self.starts.append(self.length)
             self.segments.append(array("i", [anchor] * self.pending))
@@ -295,6 +292,11 @@ class _Walker:
         self.segments.append(offsets)
         self.length += len(text)
         self.last = offsets + len(text) - 1 if isinstance(offsets, int) else offsets[-1]
+
+    def _first(self, offsets: int | array[int]) -> int:
+        if isinstance(offsets, int):
+            return offsets
+        return offsets[0] if offsets else self.last
 
     def brk(self, count: int) -> None:
         if self.length:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from .collapsed import COLLAPSED_MIN, cut_points, foreign, trim_author_tail
@@ -268,6 +269,8 @@ def title_like(line: Line, text: str | None = None) -> bool:
     text = line.text if text is None else text
     if not 10 <= len(text) <= 400 or len(text.split()) < 3 or text.endswith(":"):
         return False
+    if "://" in text or "www." in text or "@" in text:
+        return False
     if is_chrome(line) or is_end(line) or heading_line(line) or abstract_heading(line):
         return False
     if looks_like_meta(text):
@@ -289,12 +292,15 @@ def _substantial(lines: list[Line], index: int, rest: str = "") -> bool:
     if not following:
         return False
     line = following[0]
-    if heading_line(line) or HEADING_AT_START.match(line.text):
+    if heading_line(line):
         return True
     text = line.text
-    if len(text) < 60 or not SENTENCE_END.search(text) or CITATION_LINE.search(text[:400]):
+    inline = HEADING_AT_START.match(text)
+    if not (inline and _inline_heading_ok(text, inline)) and (
+        len(text) < 60 or not SENTENCE_END.search(text) or CITATION_LINE.search(text[:400])
+    ):
         return False
-    if not title_like(line):
+    if not title_like(line, _title_text(line)):
         return True
     # one sentence: the abstract, or the title after a navigation tab named "Abstract"?
     after = following[1] if len(following) > 1 else None
@@ -313,8 +319,15 @@ def _prose(line: Line) -> bool:
 
 
 def find_start(lines: list[Line]) -> tuple[int, int] | None:
-    """(line index, offset in that line) where the abstract text starts."""
-    foreign: tuple[int, int] | None = None
+    """(line index, offset in that line) where the abstract most likely starts."""
+    return next(start_candidates(lines), None)
+
+
+def start_candidates(lines: list[Line]) -> Iterator[tuple[int, int]]:
+    """Where the abstract may start, best first: after an "Abstract" heading (English before
+    Resumo/Resumen), at a section heading, at a paragraph that reads like a case, at the
+    longest paragraph after a title."""
+    foreign: list[tuple[int, int]] = []
     for index, line in enumerate(lines):
         found = abstract_heading(line)
         if found is None:
@@ -327,23 +340,37 @@ def find_start(lines: list[Line]) -> tuple[int, int] | None:
             continue
         position = (index, offset) if rest.strip() else (index + 1, 0)
         if word in FOREIGN_ABSTRACT_WORDS:
-            foreign = foreign or position
+            foreign.append(position)
             continue
-        return position
-    if foreign is not None:
-        return foreign
+        yield position
+    yield from foreign
+    tried = 0
     for index, line in enumerate(lines):
+        if tried == 3:
+            break
         if is_chrome(line):
             continue
         heading = heading_line(line)
         if heading is not None and not heading[1] and _substantial(lines, index):
-            return index, 0
+            tried += 1
+            yield index, 0
+            continue
         match = HEADING_AT_START.match(line.text)
-        if match and _inline_heading_ok(line.text, match) and len(line.text) > 40:
-            return index, 0
+        if not (match and _inline_heading_ok(line.text, match) and len(line.text) > 40):
+            continue
+        following = lines[index + 1].text[:400] if index + 1 < len(lines) else ""
+        title_then_authors = (
+            title_like(line)
+            and HEADING_AT_START.match(following) is None
+            and (looks_like_authors(following) or CITATION_LINE.search(following) is not None)
+        )
+        if not title_then_authors:  # "Case report: <title>" followed by the authors
+            tried += 1
+            yield index, 0
     for index, line in enumerate(lines):
         if _prose(line):
-            return index, 0
+            yield index, 0
+            break
     # a title followed by the page's longest paragraph (reading apps show no "Abstract")
     longest = max(range(len(lines)), key=lambda i: len(lines[i].text), default=None)
     if longest is not None:
@@ -351,14 +378,18 @@ def find_start(lines: list[Line]) -> tuple[int, int] | None:
         sentences = len(SENTENCE_END.findall(line.text))
         after_title = longest > 0 and title_like(lines[longest - 1])
         if (
-            len(line.text) >= 200
+            len(line.text) >= (100 if after_title else 200)
             and (sentences >= 3 or (sentences == 2 and after_title))
             and (after_title or line.cut)
             and not is_chrome(line)
             and not is_end(line)
         ):
-            return longest, 0
-    return None
+            yield longest, 0
+    # a bare abstract pasted on its own (at most a title line above it, no chrome)
+    if 0 < len(lines) <= 3 and not any(is_chrome(line) or is_end(line) for line in lines):
+        last = lines[-1]
+        if len(last.text) >= 40 and SENTENCE_END.search(last.text):
+            yield (len(lines) - 1 if len(lines) > 1 and title_like(lines[0]) else 0), 0
 
 
 def _inline_heading_ok(text: str, match: re.Match[str]) -> bool:
@@ -425,28 +456,46 @@ def find_abstract(
     text: str, lines: list[Line], *, known_title: bool, headings: frozenset[int] = frozenset()
 ) -> Found | None:
     """The title and sections of the abstract; ``headings`` are line starts marked up as
-    headings (HTML ``<h2>``…), taken as section headings even when not in the vocabulary."""
-    warnings: list[str] = []
+    headings (HTML ``<h2>``…), taken as section headings even when not in the vocabulary.
+
+    With ``known_title`` (export records) the text is the abstract itself; otherwise each
+    place the abstract may start is tried in turn until one gives text."""
     if known_title:
-        start: tuple[int, int] | None = (0, 0)
-        title = None
-    else:
-        start = find_start(lines)
-        if start is None:
-            return None
-        title_index = find_title(lines, start[0])
-        if start[1] and title_index == start[0]:
-            title_index = None
-        title = None
-        if title_index is not None:
-            title_line = lines[title_index]
-            end = title_line.end
-            if title_line.cut:
-                end = title_line.start + trim_author_tail(title_line.text)
-            title = (title_line.start, end)
+        parts = _collect(text, lines, (0, 0), headings)
+        return Found(None, parts, []) if parts else None
+    seen: set[tuple[int, int]] = set()
+    for start in start_candidates(lines):
+        if start in seen:
+            continue
+        seen.add(start)
+        parts = _collect(text, lines, start, headings)
+        if not parts:
+            continue
+        warnings: list[str] = []
+        title = _title_span(lines, start)
+        if title is None and lines[start[0]].cut:
+            title = _leading_title(text, parts[0])
         if title is None:
             warnings.append("no title found")
-    assert start is not None
+        return Found(title, parts, warnings)
+    return None
+
+
+def _title_span(lines: list[Line], start: tuple[int, int]) -> tuple[int, int] | None:
+    title_index = find_title(lines, start[0])
+    if title_index is None:
+        return None
+    title_line = lines[title_index]
+    end = title_line.end
+    if title_line.cut:
+        end = title_line.start + trim_author_tail(title_line.text)
+    return title_line.start, end
+
+
+def _collect(
+    text: str, lines: list[Line], start: tuple[int, int], headings: frozenset[int]
+) -> list[Part]:
+    """The sections from ``start`` to the end of the abstract."""
     parts: list[Part] = []
     structured = False
     seen: list[str] = []
@@ -519,16 +568,10 @@ def find_abstract(
             current = parts[-1]
             current.body.append((left, left + len(stripped), line.para and bool(current.body)))
             content = True
-    parts = [part for part in parts if part.body]
-    if not parts:
-        return None
-    if title is None and not known_title and lines[first_index].cut:
-        title = _leading_title(text, parts[0])
-        if title is not None:
-            warnings.remove("no title found")
-    return Found(title, parts, warnings)
+    return [part for part in parts if part.body]
 
 
+_CASE_REPORT_SENTENCE = re.compile(r"\s+(?:A\s+)?case\s+reports?\.", re.I)
 _FINITE = re.compile(
     r"\b(?:was|were|is|are|had|has|have|presented|developed|underwent|showed|revealed|received"
     r"|describe|we|our|this|she|he)\b",
@@ -545,10 +588,14 @@ def _leading_title(text: str, part: Part) -> tuple[int, int] | None:
     if sentence is None or _FINITE.search(sentence.group()) or len(sentence.group().split()) < 3:
         return None
     rest = start + sentence.end()
+    suffix = _CASE_REPORT_SENTENCE.match(text, rest, end)
+    if suffix is not None:
+        rest = suffix.end()
+    title_end = rest
     while rest < end and text[rest].isspace():
         rest += 1
     part.body[0] = (rest, end, paragraph)
-    return start, start + sentence.end()
+    return start, title_end
 
 
 def _closing(parts: list[Part]) -> bool:

@@ -290,7 +290,9 @@ NAME_PART = re.compile(
     r"{0,4}\s*[\d,*†‡§¶#a-f ]*\s*$"
 )
 AUTHOR_MARKERS = re.compile(r"\b(?:et al\.?|and\s+colleagues)\b", re.I)
-SENTENCE_END = re.compile(r"[A-Za-z0-9)\]%][.!?](?:\s+[A-Z]|\s*$)")
+SENTENCE_END = re.compile(
+    r"(?:[A-Za-z0-9)\]%\"'”’][.!?]|[.!?][\"'”’)\]])(?:\s+[\"'“‘(]?[A-Z]|\s*$)"
+)
 
 PRE_ABSTRACT_BLOCKS = frozenset(
     {"highlights", "graphical abstract", "key points", "outline", "research highlights"}

@@ -157,7 +157,6 @@ def command(
     from ..ingest import iter_documents
 
     settings = settings_from_options(options, prompt=prompt, backoff=backoff)
-    announce_backend(settings)
     documents = iter_documents(inputs)
     first = next(documents, None)
     if first is None:
@@ -166,7 +165,10 @@ def command(
     single = second is None
     if single and isinstance(first, InputError):
         raise first
+    announce_backend(settings)
 
+    if retry_failed and not output:
+        raise click.UsageError("--retry-failed works on an -o FILE from an earlier run")
     cache, run_log = _stores(settings, no_cache=no_cache, refresh=refresh, no_log=no_log)
     if (single and output_format == "json") or output_format not in BATCH_FORMATS:
         pending = [first] if single else [first, second]

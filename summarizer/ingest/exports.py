@@ -10,7 +10,7 @@ import csv
 import io
 import json
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
@@ -18,6 +18,7 @@ from lxml import etree
 
 from ..document import Document
 from ..errors import InputError
+from .sources import FALLBACK_ERRORS
 
 Item = Document | InputError
 
@@ -101,6 +102,8 @@ def resolve_columns(
 
 
 def _text_stream(handle: BinaryIO, encoding: str) -> io.TextIOWrapper:
+    if encoding in ("utf-8", "cp1252"):  # UTF-8 where it is, Windows-1252 where it is not
+        return io.TextIOWrapper(handle, encoding="utf-8", errors=FALLBACK_ERRORS, newline="")
     return io.TextIOWrapper(handle, encoding=encoding, errors="replace", newline="")
 
 
@@ -197,9 +200,16 @@ def read_csv(
 
 
 def read_jsonl(
-    handle: BinaryIO, *, name: str, encoding: str, mapping: ColumnMapping
+    handle: io.BufferedReader, *, name: str, encoding: str, mapping: ColumnMapping
 ) -> Iterator[Item]:
-    stream = _text_stream(handle, encoding)
+    """JSON lines (one object a line); a file holding one JSON array of objects is read whole."""
+    if handle.peek(64).lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"["):
+        yield from _json_array(handle, name=name, encoding=encoding, mapping=mapping)
+        return
+    yield from _json_lines(_text_stream(handle, encoding), name=name, mapping=mapping)
+
+
+def _json_lines(stream: Iterable[str], *, name: str, mapping: ColumnMapping) -> Iterator[Item]:
     columns: tuple[str | None, str | None, str] | None = None
     line_number = 0
     for line in stream:
@@ -250,6 +260,23 @@ def read_jsonl(
             fmt="jsonl",
             metadata=metadata,
         )
+
+
+def _json_array(
+    handle: io.BufferedReader, *, name: str, encoding: str, mapping: ColumnMapping
+) -> Iterator[Item]:
+    try:
+        values = json.loads(handle.read().decode(encoding, errors="replace").lstrip("\ufeff"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        yield InputError(f"malformed JSON: {error}", path=name)
+        return
+    if not isinstance(values, list):
+        yield InputError(
+            "a JSON file must hold one array of objects, or one object a line", path=name
+        )
+        return
+    lines = (json.dumps(value, ensure_ascii=False) for value in values)
+    yield from _json_lines(lines, name=name, mapping=mapping)
 
 
 # --- PubMed XML ------------------------------------------------------------------------------

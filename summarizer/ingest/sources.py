@@ -166,23 +166,35 @@ def detect_encoding(head: bytes) -> str:
 
 
 def decode(data: bytes, *, name: str) -> str:
-    """Bytes of a whole page to text: BOMs honoured, UTF-8, else Windows-1252, else Latin-1."""
+    """Bytes of a whole page to text: BOMs honoured, else UTF-8 where the bytes are UTF-8
+    and Windows-1252 (Latin-1 for its five undefined bytes) where they are not, so a
+    Latin-1 file and a UTF-8 file with a few stray Latin-1 bytes both decode correctly."""
     encoding = detect_encoding(data[:SNIFF_BYTES])
     if encoding == "cp1252":
-        return _decode_legacy(data)
+        encoding = "utf-8"
     try:
-        return data.decode(encoding)
+        return data.decode(encoding, errors=FALLBACK_ERRORS if encoding == "utf-8" else "strict")
     except UnicodeDecodeError:
-        if encoding.startswith("utf-8"):
-            return _decode_legacy(data)
         raise InputError(f"cannot decode the file as {encoding}", path=name) from None
 
 
-def _decode_legacy(data: bytes) -> str:
+def _cp1252_fallback(error: UnicodeError) -> tuple[str, int]:
+    if not isinstance(error, UnicodeDecodeError):
+        raise error
+    bad = error.object[error.start : error.end]
+    return "".join(_legacy_character(byte) for byte in bad), error.end
+
+
+def _legacy_character(byte: int) -> str:
     try:
-        return data.decode("cp1252")
+        return bytes([byte]).decode("cp1252")
     except UnicodeDecodeError:
-        return data.decode("latin-1")
+        return bytes([byte]).decode("latin-1")
+
+
+FALLBACK_ERRORS = "summarizer-cp1252"
+"""Codec error handler: bytes that are not UTF-8 are read as Windows-1252."""
+codecs.register_error(FALLBACK_ERRORS, _cp1252_fallback)
 
 
 def read_page(source: Source, limit: int = MAX_PAGE_BYTES) -> str:

@@ -102,13 +102,7 @@ def write_results(name: str, payload: dict[str, Any]) -> Path:
 
 
 def _serve(delay: float) -> None:
-    from http.server import ThreadingHTTPServer
-
     from tests.openai_server import Reply, ScriptedServer, completion_body
-
-    # socketserver listens with a backlog of 5: a burst of 32 new connections overflows it
-    # and the kernel drops SYNs, which clients retry only after a second.
-    ThreadingHTTPServer.request_queue_size = 256
 
     pattern = re.compile(BATCH_CASE_ID)
 

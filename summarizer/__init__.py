@@ -8,6 +8,7 @@ result.record.patient.age_years, result.evidence, result.provenance
 
 from __future__ import annotations
 
+from .batch import BatchSummary, arun_batch, run_batch
 from .config import Settings
 from .document import Abstract, Document, OffsetMap, Section
 from .errors import (
@@ -27,6 +28,7 @@ __all__ = [
     "Abstract",
     "AlignmentStatus",
     "ArticleType",
+    "BatchSummary",
     "CaseReport",
     "ConfigError",
     "Document",
@@ -44,6 +46,8 @@ __all__ = [
     "Sex",
     "Summarizer",
     "SummarizerError",
+    "arun_batch",
     "asummarize",
+    "run_batch",
     "summarize",
 ]

@@ -94,6 +94,11 @@ def error(
     )
 
 
+class _Server(ThreadingHTTPServer):
+    # The default backlog (5) drops bursts of concurrent connections into a 1 s SYN retry.
+    request_queue_size = 256
+
+
 class ScriptedServer:
     def __init__(self) -> None:
         self.replies: deque[Reply] = deque()
@@ -145,7 +150,7 @@ class ScriptedServer:
                 self.end_headers()
                 self.wfile.write(data)
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd = _Server(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
 

@@ -67,7 +67,13 @@ def test_several_inputs_print_json_lines(tmp_path: Path, seed_text: str) -> None
 
 @pytest.mark.parametrize(
     ("content", "fragment"),
-    [(b"", "empty"), (b"   \n\t\n", "empty"), (b"%PDF-1.7\n\x00\x01\x02binary", "binary")],
+    [
+        (b"", "empty"),
+        (b"   \n\t\n", "empty"),
+        (b"%PDF-1.7\n\x00\x01\x02binary", "pdf"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00IHDR", "image"),
+        (b"abc\x00\x01\x02\x03def\x00", "binary"),
+    ],
 )
 def test_bad_inputs_give_one_line_errors_and_exit_2(
     tmp_path: Path, content: bytes, fragment: str

@@ -105,36 +105,6 @@ def _response_schema(model: type[M]) -> type[M]:
     return response_schema(model)
 
 
-def _remember_async_validator_checks() -> None:
-    """instructor 1.17 walks the whole response model looking for async validators about
-    six times per request (~2 ms in all); the answer depends on the model class alone, so
-    each class that passed is remembered. Errors still raise every time."""
-    try:
-        from instructor.v2.core import patch
-        from instructor.v2.validation import async_validators
-    except ImportError:  # pragma: no cover - other instructor layouts
-        return
-    original = async_validators.reject_async_validators
-    if getattr(original, "remembers", False):
-        return
-    passed: set[type] = set()
-
-    def reject_async_validators(response_model: Any) -> None:
-        if isinstance(response_model, type) and response_model in passed:
-            return
-        original(response_model)
-        if isinstance(response_model, type):
-            passed.add(response_model)
-
-    reject_async_validators.remembers = True  # type: ignore[attr-defined]
-    async_validators.reject_async_validators = reject_async_validators
-    if getattr(patch, "reject_async_validators", None) is original:
-        patch.reject_async_validators = reject_async_validators  # type: ignore[attr-defined]
-
-
-_remember_async_validator_checks()
-
-
 class StructuredCaller:
     """Ask for ``response_model`` with re-asks on validation errors only."""
 

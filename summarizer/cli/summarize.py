@@ -165,7 +165,6 @@ def command(
     single = second is None
     if single and isinstance(first, InputError):
         raise first
-    announce_backend(settings)
 
     if retry_failed and not output:
         raise click.UsageError("--retry-failed works on an -o FILE from an earlier run")
@@ -183,6 +182,7 @@ def command(
         )
         return
 
+    announce_backend(settings)
     # A batch: re-read the inputs from the start (stdin cannot be: go on from what was read).
     sources: Any = inputs
     if "-" in inputs:
@@ -243,14 +243,18 @@ def _sequential(
     stream = open(output, "w", encoding="utf-8") if output else sys.stdout  # noqa: SIM115
     writer = Writer(stream, output_format, single=single)
     failures = 0
+    announce = True
     try:
         with Summarizer(settings, cache=cache, run_log=run_log) as summarizer:
             for item in summarizer.summarize_many(items):
                 if isinstance(item, Failure):
                     failures += 1
                     if single:
-                        raise item.error
+                        raise item.error  # a bad single input is one line, nothing more
                     note(f"error: {item.error}")
+                elif announce:
+                    announce_backend(settings)
+                    announce = False
                 writer.write(item)
     finally:
         writer.close()

@@ -361,7 +361,7 @@ def libraries(runs: int) -> None:
             return "\n".join(p.text for p in paragraphs if not p.is_boilerplate)
 
         candidates.append(("justext", with_justext))
-    pages = sorted(FIXTURES.glob("*.html"))
+    pages = sorted(p for p in FIXTURES.glob("*.html") if p.stem not in SKIP_TEMPLATES)
     big = [page for fmt, page in full_article_pages(50) if fmt == "html"]
     print(
         "| library | abstract kept | each paragraph on one line | chrome/body left in | offsets | ms/page |"

@@ -8,14 +8,17 @@ grammar, validation, re-asks, token counts, KV-cache reuse), not a 135M model's 
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Iterator
 
 import pytest
 
 from summarizer import ConfigError, Settings, Summarizer
+from summarizer.ages import is_timepoint
 from summarizer.backends import make_backend
 from summarizer.backends.adapters import (
+    TIMEPOINT_GRAMMAR,
     GrammarBounds,
     accepts_schema_in_json_object,
     grammar_schema,
@@ -85,7 +88,7 @@ def test_defaults_smollm2_json_mode_threads_and_no_load_until_used() -> None:
 
 
 def test_context_comes_from_the_model_capped() -> None:
-    assert context_size(8192, None) == MAX_DEFAULT_CTX
+    assert context_size(32768, None) == MAX_DEFAULT_CTX == 8192
     assert context_size(2048, None) == 2048
     assert context_size(None, None) == MAX_DEFAULT_CTX
     assert context_size(8192, 1024) == 1024  # configured wins
@@ -135,6 +138,10 @@ def test_grammar_bounds_keep_validation_and_cap_decoding() -> None:
     assert symptom["properties"]["evidence"]["maxLength"] == 80
     assert symptom["required"] == list(symptom["properties"])
     assert "maxLength" not in bounded["$defs"]["Sex"]  # enums are left alone
+    timepoint = bounded["$defs"]["Outcome"]["properties"]["timepoint"]["anyOf"][0]
+    assert timepoint["pattern"] == TIMEPOINT_GRAMMAR  # what Outcome's validator accepts
+    for written in ("6 months", "1 year later", "12 days after surgery"):
+        assert re.fullmatch(TIMEPOINT_GRAMMAR.strip("^$"), written) and is_timepoint(written)
     # Validation is untouched: the bounds live only in the grammar.
     assert "maxItems" not in CaseReport.model_json_schema()["properties"]["interventions"]
 

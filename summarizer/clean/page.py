@@ -392,10 +392,23 @@ def start_candidates(lines: list[Line]) -> Iterator[tuple[int, int]]:
         ):
             yield longest, 0
     # a bare abstract pasted on its own (at most a title line above it, no chrome)
-    if 0 < len(lines) <= 3 and not any(is_chrome(line) or is_end(line) for line in lines):
-        last = lines[-1]
-        if len(last.text) >= 40 and SENTENCE_END.search(last.text):
-            yield (len(lines) - 1 if len(lines) > 1 and title_like(lines[0]) else 0), 0
+    if 0 < len(lines) <= 8 and not any(is_chrome(line) or is_end(line) for line in lines):
+        titled = len(lines) > 1 and title_like(lines[0])
+        for body in (lines[1:], lines) if titled else (lines,):
+            if _mostly_prose(body):
+                yield len(lines) - len(body), 0
+                break
+
+
+def _mostly_prose(lines: list[Line]) -> bool:
+    """Sentences, not a list of links: most characters sit in lines that end sentences."""
+    total = sum(len(line.text) for line in lines)
+    prose = sum(
+        len(line.text)
+        for line in lines
+        if SENTENCE_END.search(line.text) and (len(line.text) >= 40 or line.text[-1:] in ".!?")
+    )
+    return total > 0 and prose >= 40 and prose >= 0.7 * total
 
 
 def _inline_heading_ok(text: str, match: re.Match[str]) -> bool:

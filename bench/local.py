@@ -120,7 +120,9 @@ def main(argv: list[str] | None = None) -> int:
 
     bench = Bench(args)
     files = gold_inputs(args.n)
-    rows, details = [], []
+    rows: list[dict[str, Any]] = []
+    details: list[dict[str, Any]] = []
+    reuse: list[dict[str, Any]] = []
     for path in files:
         abstract = bench.summarizers["v1"].prepare(path)
         per_variant: dict[str, dict[str, Any]] = {}
@@ -131,8 +133,18 @@ def main(argv: list[str] | None = None) -> int:
             result = per_variant[variant]
             rows.append({"input": path.stem[:28], "variant": variant, **_rounded(result)})
             print(f"{path.stem} {variant}: {result['seconds']:.1f}s", file=sys.stderr)
-        warm, cold = per_variant["v2"]["seconds"], per_variant["v2-cold"]["seconds"]
-        rows[-1]["reuse_speedup"] = round(cold / warm, 2) if warm else None
+        warm, cold = per_variant["v2"], per_variant["v2-cold"]
+        reuse.append(
+            {
+                "input": path.stem[:28],
+                "v2_s": warm["seconds"],
+                "v2_cold_s": cold["seconds"],
+                "speedup": cold["seconds"] / warm["seconds"] if warm["seconds"] else 0.0,
+                "prefill_saved": 1 - warm["evaluated"] / cold["evaluated"]
+                if cold["evaluated"]
+                else 0.0,
+            }
+        )
 
     overall = []
     for variant in VARIANTS:
@@ -150,6 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     speedup = overall[2]["s_per_abstract"] / overall[1]["s_per_abstract"]
     print_table(f"per input (median of {args.repeat} runs)", rows)
+    print_table("prefix reuse (v2 against v2 with the KV cache cleared per request)", reuse)
     print_table(f"median over {len(files)} inputs", overall)
     print(f"\nprefix reuse speedup (v2-cold / v2): {speedup:.2f}x")
     print(f"v2 / v1 seconds: {overall[1]['s_per_abstract'] / overall[0]['s_per_abstract']:.2f}x")
@@ -166,6 +179,7 @@ def main(argv: list[str] | None = None) -> int:
             "inputs": [path.name for path in files],
             "per_input": rows,
             "overall": overall,
+            "prefix_reuse": reuse,
             "prefix_reuse_speedup": speedup,
             "runs": details,
         },

@@ -59,11 +59,11 @@ def test_wheel_ships_prompts_and_templates_and_runs_from_anywhere(tmp_path: Path
     elsewhere.mkdir()
     code = (
         "import summarizer, summarizer.render as r;"
-        "assert str(r.prompts_root()).startswith(%r), r.prompts_root();"
+        f"assert str(r.prompts_root()).startswith({str(target)!r}), r.prompts_root();"
         "print(sorted(r.available_versions()));"
         "res = summarizer.summarize('Odd fever\\n\\nA 30-year-old man had fever for 2 days. He recovered.');"
         "print(res.record.patient.age_years)"
-    ) % str(target)
+    )
     ran = subprocess.run(
         [sys.executable, "-c", code],
         cwd=elsewhere,

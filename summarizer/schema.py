@@ -91,7 +91,7 @@ class Patient(_Record):
 
     age_text: str | None = Field(
         None,
-        description='Age exactly as written, e.g. "63-year-old", "six-day-old"; null if not reported.',
+        description='Age exactly as written, e.g. "41-year-old", "six-day-old"; null if not reported.',
     )
     age_years: float | None = Field(
         None,

@@ -37,6 +37,7 @@ from .backends import Backend, Usage, make_backend
 from .config import Settings
 from .document import Document
 from .errors import ConfigError, InputError, SummarizerError
+from .ingest import ColumnMapping
 from .pipeline import Cache, Failure, Result, RunLog, Summarizer
 from .ratelimit import RateLimitedBackend, RateLimiter
 
@@ -47,6 +48,16 @@ FSYNC_INTERVAL_S = 1.0
 MAX_FAILURE_SAMPLES = 20
 
 Item = Document | InputError
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """How to read sources that are paths: a forced format and export column names."""
+
+    format: str | None = None
+    columns: ColumnMapping | None = None
+
+
 Source = str | Path | Document | InputError
 
 
@@ -290,14 +301,15 @@ class _Sink:
 # --- inputs ------------------------------------------------------------------------------
 
 
-def _documents(sources: Iterable[Source]) -> Iterator[Item]:
+def _documents(sources: Iterable[Source], reading: Reading | None = None) -> Iterator[Item]:
     from .ingest import iter_documents
 
+    reading = reading or Reading()
     for source in sources:
         if isinstance(source, Document | InputError):
             yield source
         else:
-            yield from iter_documents([source])
+            yield from iter_documents([source], format=reading.format, columns=reading.columns)
 
 
 def _item_id(item: Item, position: int) -> str:
@@ -313,9 +325,9 @@ def _is_file(item: Item, path: Path) -> bool:
     return Path(origin).resolve() == path
 
 
-def count_records(sources: Iterable[Source]) -> int:
+def count_records(sources: Iterable[Source], reading: Reading | None = None) -> int:
     """How many records the sources hold (reads them all; used for the progress total)."""
-    return sum(1 for _ in _documents(sources))
+    return sum(1 for _ in _documents(sources, reading))
 
 
 # --- progress ----------------------------------------------------------------------------
@@ -379,13 +391,13 @@ class Progress:
         self._bar.stop()
 
 
-def _start_counter(sources: list[Source], progress: Progress) -> None:
+def _start_counter(sources: list[Source], progress: Progress, reading: Reading) -> None:
     if any(isinstance(source, str) and source == "-" for source in sources):
         return  # stdin cannot be read twice
 
     def count() -> None:
         with contextlib.suppress(Exception):
-            progress.set_total(count_records(sources))
+            progress.set_total(count_records(sources, reading))
 
     threading.Thread(target=count, name="count-records", daemon=True).start()
 
@@ -435,10 +447,12 @@ async def arun_batch(
     progress: bool = False,
     on_result: Callable[[Result | Failure], None] | None = None,
     backend: Backend | None = None,
+    reading: Reading | None = None,
 ) -> BatchSummary:
     """Summarize every record of ``sources``; see ``run_batch``."""
     if concurrency < 1:
         raise ConfigError("--concurrency must be at least 1")
+    reading = reading or Reading()
     settings = settings or Settings.from_env()
     model = backend or make_backend(settings)
     limiter = RateLimiter(rpm=rpm, tpm=tpm)
@@ -457,6 +471,7 @@ async def arun_batch(
             retry_failed=retry_failed,
             progress=progress,
             on_result=on_result,
+            reading=reading,
         )
     finally:
         aclose = getattr(model, "aclose", None)
@@ -478,6 +493,7 @@ async def _run(
     retry_failed: bool,
     progress: bool,
     on_result: Callable[[Result | Failure], None] | None,
+    reading: Reading,
 ) -> BatchSummary:
     summary = BatchSummary()
     started = time.perf_counter()
@@ -490,7 +506,7 @@ async def _run(
     sink = _Sink(target)  # before the progress bar, which proxies sys.stderr
     bar = Progress(skipped=len(state.done)) if progress else None
     if bar is not None and isinstance(sources, list | tuple):
-        _start_counter(list(sources), bar)
+        _start_counter(list(sources), bar, reading)
     queue: asyncio.Queue[tuple[str, Item] | None] = asyncio.Queue(maxsize=concurrency)
 
     def finish(item: Result | Failure) -> None:
@@ -530,7 +546,7 @@ async def _run(
     seen: dict[str, int] = {}
     own_output = target.resolve() if isinstance(target, Path) else None
     try:
-        for position, item in enumerate(_documents(sources)):
+        for position, item in enumerate(_documents(sources, reading)):
             if own_output is not None and _is_file(item, own_output):
                 continue  # the output file inside an input folder is not an input
             ident = _item_id(item, position)
@@ -578,6 +594,7 @@ def run_batch(
     progress: bool = False,
     on_result: Callable[[Result | Failure], None] | None = None,
     backend: Backend | None = None,
+    reading: Reading | None = None,
 ) -> BatchSummary:
     """Summarize every record of ``sources`` into JSON Lines; one line per input record.
 
@@ -608,5 +625,6 @@ def run_batch(
             progress=progress,
             on_result=on_result,
             backend=backend,
+            reading=reading,
         )
     )

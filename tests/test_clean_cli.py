@@ -72,4 +72,4 @@ def test_column_options() -> None:
 def test_help_has_examples() -> None:
     code, out, _ = run("--help")
     assert code == 0
-    assert "Examples:" in out and "--abstract-col" in out and "--format" in out
+    assert "Examples:" in out and "--abstract-col" in out and "--input-format" in out

@@ -163,3 +163,28 @@ def test_installed_console_script() -> None:
         env=env_without_keys(),
     )
     assert done.returncode == 0 and json.loads(done.stdout)["record"]["patient"]["age_years"] == 63
+
+
+def test_summarize_reads_an_export_with_a_column_mapping(tmp_path: Path) -> None:
+    export = tmp_path / "screening.csv"
+    export.write_text(
+        "Ref,Heading,Body Text\n"
+        'r-1,Fever in a toddler,"A 2-year-old boy presented with fever for three days. He recovered."\n'
+        'r-2,Rash after a drug,"A 45-year-old woman developed a rash after starting lamotrigine. It resolved."\n',
+        encoding="utf-8",
+    )
+    done = run(
+        "summarize",
+        str(export),
+        "--id-col",
+        "Ref",
+        "--title-col",
+        "Heading",
+        "--abstract-col",
+        "Body Text",
+    )
+    assert done.returncode == 0, done.stderr
+    lines = {line["id"]: line for line in map(json.loads, done.stdout.splitlines())}
+    assert set(lines) == {"r-1", "r-2"}
+    assert lines["r-2"]["record"]["title"] == "Rash after a drug"
+    assert lines["r-2"]["record"]["patient"]["age_years"] == 45

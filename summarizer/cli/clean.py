@@ -11,8 +11,15 @@ import click
 from ..clean import clean
 from ..document import Abstract
 from ..errors import InputError
-from ..ingest import FORMATS, ColumnMapping, iter_documents
-from .common import EXIT_FAILED_RECORDS, EXIT_USAGE, handle_errors, note
+from ..ingest import iter_documents
+from .common import (
+    EXIT_FAILED_RECORDS,
+    EXIT_USAGE,
+    handle_errors,
+    input_options,
+    note,
+    reading_from_options,
+)
 
 
 def abstract_json(abstract: Abstract, *, offsets: bool = True) -> dict[str, Any]:
@@ -46,25 +53,13 @@ def abstract_json(abstract: Abstract, *, offsets: bool = True) -> dict[str, Any]
 @click.option(
     "--no-offsets", is_flag=True, help="With --json, leave out the offset map (smaller output)."
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(FORMATS),
-    default=None,
-    help="Read every input as this format (default: from the extension and content).",
-)
-@click.option("--id-col", default=None, help="CSV/TSV/JSONL column with the record id.")
-@click.option("--title-col", default=None, help="CSV/TSV/JSONL column with the title.")
-@click.option("--abstract-col", default=None, help="CSV/TSV/JSONL column with the abstract.")
+@input_options
 @handle_errors
 def command(
     paths: tuple[str, ...],
     as_json: bool,
     no_offsets: bool,
-    fmt: str | None,
-    id_col: str | None,
-    title_col: str | None,
-    abstract_col: str | None,
+    **options: Any,
 ) -> None:
     """Print the cleaned abstract of each PATH: a page (text or HTML), a folder, a glob,
     an export (PubMed XML, MEDLINE/.nbib, RIS, CSV/TSV, JSONL), or - for stdin.
@@ -81,11 +76,11 @@ def command(
       case-summarizer clean covidence.csv --id-col "Covidence #" --abstract-col Abstract
       case-summarizer clean 'pages/**/*.txt'
     """
-    columns = ColumnMapping(id=id_col, title=title_col, abstract=abstract_col)
+    reading = reading_from_options(options)
     total = failed = 0
     last_error: InputError | None = None
     first = True
-    for item in iter_documents(paths, format=fmt, columns=columns):
+    for item in iter_documents(paths, format=reading.format, columns=reading.columns):
         total += 1
         try:
             if isinstance(item, InputError):

@@ -155,3 +155,39 @@ def announce_backend(settings: Any) -> None:
             "(set OPENAI_API_KEY or --base-url URL --model NAME for a model, "
             "or --backend llamacpp for a local GGUF)"
         )
+
+
+def input_options(function: F) -> F:
+    """How inputs are read: a forced format and export column names (summarize, clean)."""
+    from ..ingest import FORMATS
+
+    options = [
+        click.option(
+            "--input-format",
+            "input_format",
+            type=click.Choice(FORMATS),
+            default=None,
+            help="Read every input as this format (default: from the extension and content).",
+        ),
+        click.option("--id-col", default=None, help="CSV/TSV/JSONL column with the record id."),
+        click.option("--title-col", default=None, help="CSV/TSV/JSONL column with the title."),
+        click.option(
+            "--abstract-col", default=None, help="CSV/TSV/JSONL column with the abstract."
+        ),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+def reading_from_options(options: dict[str, Any]) -> Any:
+    """The batch ``Reading`` (format + ColumnMapping) from the input_options values."""
+    from ..batch import Reading
+    from ..ingest import ColumnMapping
+
+    columns = ColumnMapping(
+        id=options.pop("id_col"),
+        title=options.pop("title_col"),
+        abstract=options.pop("abstract_col"),
+    )
+    return Reading(format=options.pop("input_format"), columns=columns)

@@ -18,8 +18,10 @@ from .common import (
     EXIT_FAILED_RECORDS,
     announce_backend,
     handle_errors,
+    input_options,
     model_options,
     note,
+    reading_from_options,
     settings_from_options,
 )
 
@@ -112,6 +114,7 @@ def _describe(summary: BatchSummary) -> str:
     help="First transport retry wait in seconds (doubles each try).",
 )
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar, no per-record error lines.")
+@input_options
 @model_options
 @handle_errors
 def command(
@@ -152,12 +155,14 @@ def command(
       case-summarizer summarize abstracts/ -o records.jsonl
       case-summarizer summarize export.xml -o records.jsonl -j 32 --rpm 500 --tpm 200000
       case-summarizer summarize export.xml -o records.jsonl --retry-failed
+      case-summarizer summarize rayyan.csv --id-col key --abstract-col abstract -o out.jsonl
       case-summarizer summarize page.txt --base-url http://localhost:8080/v1 --model local
     """
     from ..ingest import iter_documents
 
+    reading = reading_from_options(options)
     settings = settings_from_options(options, prompt=prompt, backoff=backoff)
-    documents = iter_documents(inputs)
+    documents = iter_documents(inputs, format=reading.format, columns=reading.columns)
     first = next(documents, None)
     if first is None:
         raise InputError("no input records found", path=", ".join(inputs))
@@ -212,6 +217,7 @@ def command(
             run_log=run_log,
             progress=not quiet and sys.stderr.isatty(),
             on_result=report,
+            reading=reading,
         )
     except KeyboardInterrupt:
         again = " (run the same command again to resume)" if output else ""

@@ -23,6 +23,9 @@ from ..schema import (
     SCHEMA_VERSION,
     ArticleType,
     CaseReport,
+    Diagnosis,
+    DiagnosticTest,
+    HistoryItem,
     Intervention,
     InterventionKind,
     Outcome,
@@ -68,6 +71,25 @@ _UNDERWENT = re.compile(
     r"\b(?:underwent|received|was treated with|were treated with|treated with|was given|was started on|started on)\s+(?P<what>[^.;]+)",
     re.I,
 )
+_HISTORY = re.compile(
+    r"\b(?:had (?:undergone|had)|(?:a |with a |with |has a )?(?:past |medical )?history of|previously (?:underwent|diagnosed with)|known)\s+(?P<what>[^.;]+)",
+    re.I,
+)
+_TIMING = re.compile(
+    r"\b(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|several)[- ](?:days?|weeks?|months?|years?) (?:ago|earlier|before|previously)\b",
+    re.I,
+)
+_TESTS = re.compile(
+    r"\b(?P<name>(?:[A-Z][\w-]*\s){0,3}?(?:magnetic resonance(?: imaging)?|MRI|CT|computed tomography|ultrasound|ultrasonography|echocardiograph\w*|radiograph\w*|X-ray|biopsy|histolog\w*|patholog\w*|endoscop\w*|colonoscop\w*|culture|serology|PCR|angiograph\w*|electrocardiogra\w*|ECG|EEG|scan|examination))"
+    r"(?:\s+\w+){0,3}?\s+(?P<verb>showed|demonstrated|revealed|confirmed|found|was positive for|was negative for|disclosed)\s+(?P<result>[^.;]+)",
+    re.I,
+)
+_DIAGNOSIS = re.compile(
+    r"\b(?:diagnosed (?:with|as)|diagnosis of|proved to be|consistent with|confirmed (?:the diagnosis of )?)\s+(?:an?\s+)?(?P<what>[^.;,]+)",
+    re.I,
+)
+_LEADING_FILLER = re.compile(r"^(?:(?:when|then|the|a|an|her|his|their|and|on|at)\s+)+", re.I)
+_NEGATIVE_RESULT = re.compile(r"^\s*(?:no|normal|negative|unremarkable|without)\b", re.I)
 _KIND_WORDS: list[tuple[InterventionKind, re.Pattern[str]]] = [
     (InterventionKind.chemotherapy, re.compile(r"chemotherap|chemoradi", re.I)),
     (InterventionKind.radiotherapy, re.compile(r"radiotherap|radiation|irradiat|radiosurg", re.I)),
@@ -241,6 +263,9 @@ def extract_rules(abstract: Abstract) -> CaseReport:
     )
 
     presentation: list[Symptom] = []
+    history: list[HistoryItem] = []
+    tests: list[DiagnosticTest] = []
+    diagnosis: Diagnosis | None = None
     interventions: list[Intervention] = []
     outcomes: list[Outcome] = []
     why: Statement | None = None
@@ -257,6 +282,38 @@ def extract_rules(abstract: Abstract) -> CaseReport:
                     evidence=found.group(0)[: len(found.group(0)) - len(found["what"]) + len(what)],
                 )
             )
+        if (found := _HISTORY.search(sentence)) and len(history) < 4:
+            what = _CLAUSE_END.split(found["what"], maxsplit=1)[0]
+            for part in re.split(
+                r"\s+and\s+(?=(?:a |an |the )?\w+ (?:of|for)\b|resection|surgery)", what
+            )[:3]:
+                timing = _TIMING.search(part)
+                history.append(
+                    HistoryItem(
+                        description=_clause(_TIMING.sub("", part)),
+                        timing=timing.group(0) if timing else None,
+                        evidence=part.strip() or found.group(0),
+                    )
+                )
+        for found in _TESTS.finditer(sentence):
+            if len(tests) >= 5:
+                break
+            result = _CLAUSE_END.split(found["result"], maxsplit=1)[0]
+            name = _LEADING_FILLER.sub("", found["name"].strip())
+            start_at = found.start("name") + found["name"].find(name)
+            tests.append(
+                DiagnosticTest(
+                    name=name,
+                    result=_clause(result),
+                    negative=bool(_NEGATIVE_RESULT.match(result))
+                    or "negative" in found["verb"].lower(),
+                    evidence=sentence[start_at : found.start("result") + len(result)],
+                )
+            )
+        if diagnosis is None and (found := _DIAGNOSIS.search(sentence)):
+            final = _clause(found["what"], 120)
+            if len(final.split()) <= 12:
+                diagnosis = Diagnosis(final=final, evidence=found.group(0))
         if found := _UNDERWENT.search(sentence):
             what = found["what"]
             kind = next((k for k, p in _KIND_WORDS if p.search(what)), InterventionKind.other)
@@ -293,6 +350,9 @@ def extract_rules(abstract: Abstract) -> CaseReport:
         patient_count=count,
         patient=patient,
         presentation=presentation,
+        history=history,
+        diagnostic_assessment=tests,
+        diagnosis=diagnosis,
         interventions=interventions[:6],
         outcomes=outcomes[:4],
         why_reported=why,

@@ -30,7 +30,7 @@ from common import (
     write_results,
 )
 
-FAKE_KEY = "sk-bench-not-a-real-key"
+FAKE_KEY = "fake-bench-key-not-real"
 CORPUS = ROOT.parent / "shared" / "corpus" / "e3c-case-texts.jsonl"
 TARGETS = {
     "overhead_ms": 5.0,

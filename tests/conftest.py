@@ -16,7 +16,7 @@ SEED_TITLE = (
     "A case report and a brief review."
 )
 # A fake key; tests assert it never leaks into outputs, logs, caches or errors.
-FAKE_KEY = "sk-test-DO-NOT-LEAK-0123456789abcdef"
+FAKE_KEY = "fake-test-key-DO-NOT-LEAK-0123456789abcdef"
 
 
 @pytest.fixture(autouse=True)

@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 
 from pydantic import BaseModel
@@ -146,6 +147,13 @@ class Aligner:
         return Alignment(status, self._norm_index[start], self._norm_index[end - 1] + 1, score)
 
 
+@lru_cache(maxsize=64)
+def aligner_for(text: str) -> Aligner:
+    """The Aligner of ``text``, shared: extraction (re-asks, stages) and the final grounding
+    of one abstract normalise its text once. Aligners are read-only, so sharing is safe."""
+    return Aligner(text)
+
+
 @dataclass(slots=True)
 class GroundingContext:
     aligner: Aligner
@@ -197,7 +205,7 @@ def ground(
     record: BaseModel, abstract: Abstract, aligner: Aligner | None = None
 ) -> list[EvidenceSpan]:
     """Align each evidence quote of ``record`` to ``abstract`` and map it to the original."""
-    aligner = aligner or Aligner(abstract.text)
+    aligner = aligner or aligner_for(abstract.text)
     spans: list[EvidenceSpan] = []
     for field_path, quote in iter_evidence(record):
         alignment = aligner.align(quote)

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, create_model, field
 
 from ..document import Abstract
 from ..errors import ExtractionError, SummarizerError
-from ..ground import Aligner
+from ..ground import aligner_for
 from ..render import RenderedPrompt, Stage
 from ..schema import CaseReport
 from .adapters import response_schema
@@ -120,7 +120,7 @@ class _Totals:
 
 def run_prompt(caller: StructuredCaller, abstract: Abstract, prompt: RenderedPrompt) -> Extraction:
     """The record for ``abstract``: one request (single) or one per stage (staged)."""
-    aligner = Aligner(abstract.text)  # built once, shared by the stages
+    aligner = aligner_for(abstract.text)  # built once, shared by the stages
     totals, parts = _Totals(), []
     for model, messages in _requests(prompt):
         try:
@@ -140,7 +140,7 @@ async def arun_prompt(
     caller: StructuredCaller, abstract: Abstract, prompt: RenderedPrompt
 ) -> Extraction:
     """Async ``run_prompt`` (the stages still run in order: they share a cached prefix)."""
-    aligner = Aligner(abstract.text)
+    aligner = aligner_for(abstract.text)
     totals, parts = _Totals(), []
     for model, messages in _requests(prompt):
         try:

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ValidationError
 from tenacity import AsyncRetrying, Retrying, retry_if_exception_type, stop_after_attempt
 
 from ..errors import ExtractionError, GroundingError, ModelCallError
-from ..ground import Aligner, GroundingContext, grounding
+from ..ground import Aligner, GroundingContext, aligner_for, grounding
 from .base import Usage
 
 M = TypeVar("M", bound=BaseModel)
@@ -129,7 +129,7 @@ class StructuredCaller:
     def _prepare(
         self, messages: list[dict[str, str]], source_text: str, aligner: Aligner | None
     ) -> tuple[AttemptTracker, GroundingContext, dict[str, Any]]:
-        context = GroundingContext(aligner or Aligner(source_text))
+        context = GroundingContext(aligner or aligner_for(source_text))
         tracker = AttemptTracker(context, self._attempts, self._strict)
         retry_kwargs: dict[str, Any] = {
             "stop": stop_after_attempt(self._attempts),

@@ -120,6 +120,17 @@ def text_document(text: str, *, id: str = "text", title: str | None = None) -> D
     return Document(id=id, text=text, origin="<text>", format="text", title=title)
 
 
+@dataclass(slots=True)
+class _Call:
+    """One record on its way through the pipeline."""
+
+    abstract: Abstract
+    prompt: RenderedPrompt | None
+    key: str
+    started: float
+    cached: Extraction | None
+
+
 class Summarizer:
     """Summarize abstracts with one backend, prompt and (optionally) cache and run log."""
 
@@ -183,37 +194,38 @@ class Summarizer:
     # -- running -----------------------------------------------------------
     def summarize(self, source: Document | Abstract | str | Path) -> Result:
         """One grounded record; raises SummarizerError subclasses on failure."""
-        abstract = self.prepare(source)
-        prompt = self._prompt(abstract)
-        key = self.cache_key(prompt, abstract)
-        started = time.perf_counter()
-        cached = self._cached(key)
-        if cached is not None:
-            return self._finish(abstract, prompt, cached, started, key, cache_hit=True)
+        call = self._begin(source)
+        if call.cached is not None:
+            return self._finish(call, call.cached, cache_hit=True)
         try:
-            extraction = self.backend.extract(abstract, prompt)  # type: ignore[arg-type]
+            extraction = self.backend.extract(call.abstract, call.prompt)  # type: ignore[arg-type]
         except SummarizerError as error:
-            self._log(abstract, prompt, key, started, error=error)
+            self._log(call, error=error)
             raise
-        self._store(key, extraction)
-        return self._finish(abstract, prompt, extraction, started, key, cache_hit=False)
+        return self._complete(call, extraction)
 
     async def asummarize(self, source: Document | Abstract | str | Path) -> Result:
         """Async twin of ``summarize`` (for bounded-concurrency batches)."""
+        call = self._begin(source)
+        if call.cached is not None:
+            return self._finish(call, call.cached, cache_hit=True)
+        try:
+            extraction = await self.backend.aextract(call.abstract, call.prompt)  # type: ignore[arg-type]
+        except SummarizerError as error:
+            self._log(call, error=error)
+            raise
+        return self._complete(call, extraction)
+
+    def _begin(self, source: Document | Abstract | str | Path) -> _Call:
         abstract = self.prepare(source)
         prompt = self._prompt(abstract)
         key = self.cache_key(prompt, abstract)
         started = time.perf_counter()
-        cached = self._cached(key)
-        if cached is not None:
-            return self._finish(abstract, prompt, cached, started, key, cache_hit=True)
-        try:
-            extraction = await self.backend.aextract(abstract, prompt)  # type: ignore[arg-type]
-        except SummarizerError as error:
-            self._log(abstract, prompt, key, started, error=error)
-            raise
-        self._store(key, extraction)
-        return self._finish(abstract, prompt, extraction, started, key, cache_hit=False)
+        return _Call(abstract, prompt, key, started, self._cached(key))
+
+    def _complete(self, call: _Call, extraction: Extraction) -> Result:
+        self._store(call.key, extraction)
+        return self._finish(call, extraction, cache_hit=False)
 
     def summarize_many(
         self, sources: Iterable[Document | InputError | Abstract | str]
@@ -269,10 +281,7 @@ class Summarizer:
 
     def _log(
         self,
-        abstract: Abstract,
-        prompt: RenderedPrompt | None,
-        key: str,
-        started: float,
+        call: _Call,
         *,
         extraction: Extraction | None = None,
         error: SummarizerError | None = None,
@@ -280,6 +289,7 @@ class Summarizer:
     ) -> None:
         if self.run_log is None:
             return
+        abstract, prompt, key, started = call.abstract, call.prompt, call.key, call.started
         usage = extraction.usage if extraction else getattr(error, "usage", None) or Usage()
         self.run_log.record_call(
             {
@@ -299,16 +309,8 @@ class Summarizer:
             }
         )
 
-    def _finish(
-        self,
-        abstract: Abstract,
-        prompt: RenderedPrompt | None,
-        extraction: Extraction,
-        started: float,
-        key: str,
-        *,
-        cache_hit: bool,
-    ) -> Result:
+    def _finish(self, call: _Call, extraction: Extraction, *, cache_hit: bool) -> Result:
+        abstract, prompt, key, started = call.abstract, call.prompt, call.key, call.started
         spans = ground(extraction.record, abstract)
         unaligned = [span for span in spans if span.status is AlignmentStatus.unaligned]
         warnings = list(abstract.warnings) + list(extraction.warnings)
@@ -318,7 +320,7 @@ class Summarizer:
                 fields = ", ".join(span.field for span in unaligned[:3])
                 raise GroundingError(f"{abstract.id}: unaligned evidence in {fields}")
         latency = time.perf_counter() - started
-        self._log(abstract, prompt, key, started, extraction=extraction, cache_hit=cache_hit)
+        self._log(call, extraction=extraction, cache_hit=cache_hit)
         provenance = Provenance(
             backend=self.backend.name,
             model=self.backend.model,

@@ -64,6 +64,8 @@ class Section:
     heading: str | None
     start: int
     end: int
+    from_body: bool = False
+    """Taken from the article body (a patient passage), not from the abstract itself."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +85,8 @@ class Abstract:
     document: Document
     body_start: int = 0
     warnings: tuple[str, ...] = ()
+    confidence: str = "high"
+    """high | medium | low: how sure the cleaner is that ``text`` is the abstract."""
 
     def section_text(self, section: Section) -> str:
         return self.text[section.start : section.end]
@@ -91,3 +95,11 @@ class Abstract:
     def body(self) -> str:
         """The abstract without its title line."""
         return self.text[self.body_start :]
+
+    @property
+    def abstract_end(self) -> int:
+        """End of the abstract proper in ``text``; a passage from the article body follows."""
+        for section in self.sections:
+            if section.from_body:
+                return max(self.body_start, section.start - 2)
+        return len(self.text)

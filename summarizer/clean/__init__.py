@@ -20,7 +20,7 @@ from array import array
 from ..document import Abstract, Document, OffsetMap, Section
 from ..errors import InputError
 from .html import HtmlPage, html_to_text
-from .page import Found, find_abstract, find_title, split_lines
+from .page import Found, NoAbstract, locate_export, locate_page
 from .text import Builder, normalise, span_offsets
 
 __all__ = ["EXPORT_FORMATS", "clean"]
@@ -32,46 +32,24 @@ EXPORT_FORMATS = frozenset({"pubmed-xml", "medline", "ris", "csv", "tsv", "jsonl
 def clean(document: Document) -> Abstract:
     """The abstract of ``document``, cleaned, with its sections and an offset map.
 
-    Raises ``InputError`` (naming ``document.origin`` and the record id) when the page
-    has no abstract.
+    Raises ``InputError`` (naming ``document.origin`` and the record id) when the text has
+    no abstract, or too little text to summarise.
     """
     record = None if document.format in ("text", "html") else document.id
     text = document.text
     page: HtmlPage | None = None
-    html_title: tuple[int, int] | None = None
-    region: tuple[int, int] | None = None
-    headings: frozenset[int] = frozenset()
     if document.format == "html" or (document.format == "text" and _looks_like_html(text)):
         page = html_to_text(text)
-        text, html_title, region = page.text, page.title, page.abstract
-        headings = page.headings
-    export = document.format in EXPORT_FORMATS
-    lines = split_lines(text, collapsed=not export)
-    if not lines:
-        raise InputError("the page is empty", path=document.origin, record=record)
-    found = None
-    if region is not None:
-        inside = [line for line in lines if region[0] <= line.start < region[1]]
-        found = find_abstract(text, inside, known_title=True, headings=headings)
-    if found is None:
-        found = find_abstract(text, lines, known_title=export, headings=headings)
-    if found is None:
-        raise InputError(
-            "no abstract found (no 'Abstract' heading, no labelled sections, no case text)",
-            path=document.origin,
-            record=record,
-        )
-    if html_title is not None:
-        found.title = html_title
-        found.warnings[:] = [w for w in found.warnings if w != "no title found"]
-    elif found.title is None and not export:
-        if region is not None:  # the abstract came from its HTML element: look above it
-            first = next((i for i, line in enumerate(lines) if line.start >= region[0]), 0)
-            index = find_title(lines, first)
-            if index is not None:
-                found.title = (lines[index].start, lines[index].end)
-        if found.title is None and "no title found" not in found.warnings:
-            found.warnings.append("no title found")
+        text = page.text
+    try:
+        if document.format in EXPORT_FORMATS:
+            found = locate_export(text)
+        elif page is not None:
+            found = locate_page(text, known_title=page.title, region=page.abstract)
+        else:
+            found = locate_page(text)
+    except NoAbstract as error:
+        raise InputError(str(error), path=document.origin, record=record) from None
     return _assemble(document, text, page, found)
 
 
@@ -120,7 +98,9 @@ def _assemble(document: Document, text: str, page: HtmlPage | None, found: Found
             if number:
                 builder.insert("\n" if paragraph else " ")
             builder.add(piece, piece_offsets)
-        sections.append(Section(part.kind, heading or None, section_start, builder.length))
+        sections.append(
+            Section(part.kind, heading or None, section_start, builder.length, part.from_body)
+        )
     if not sections:
         raise InputError("no abstract text found", path=document.origin, record=document.id)
     cleaned, offsets = builder.result()
@@ -137,4 +117,5 @@ def _assemble(document: Document, text: str, page: HtmlPage | None, found: Found
         document=document,
         body_start=body_start,
         warnings=tuple(found.warnings),
+        confidence=found.confidence,
     )

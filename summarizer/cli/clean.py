@@ -23,22 +23,36 @@ from .common import (
 
 
 def abstract_json(abstract: Abstract, *, offsets: bool = True) -> dict[str, Any]:
-    """The JSON form of a cleaned abstract (what ``clean --json`` prints, one object per line)."""
+    """The JSON form of a cleaned abstract (what ``clean --json`` prints, one object per line).
+
+    ``text`` is the abstract itself; a passage the cleaner added from the article body (when
+    the abstract gives no patient's age) is ``body_passage``, apart, with its own offsets.
+    """
+    end = abstract.abstract_end
     value: dict[str, Any] = {
         "id": abstract.id,
         "origin": abstract.document.origin,
         "format": abstract.document.format,
         "title": abstract.title,
-        "text": abstract.text,
+        "text": abstract.text[:end],
         "body_start": abstract.body_start,
         "sections": [
             {"kind": s.kind, "heading": s.heading, "start": s.start, "end": s.end}
             for s in abstract.sections
+            if not s.from_body
         ],
+        "body_passage": None,
+        "confidence": abstract.confidence,
         "warnings": list(abstract.warnings),
     }
+    passage = [s for s in abstract.sections if s.from_body]
+    if passage:
+        start = passage[0].start
+        value["body_passage"] = {"text": abstract.text[start:], "start": start}
+        if offsets:
+            value["body_passage"]["offsets"] = abstract.offsets.as_list()[start:]
     if offsets:
-        value["offsets"] = abstract.offsets.as_list()
+        value["offsets"] = abstract.offsets.as_list()[:end]
     return value
 
 
@@ -98,7 +112,13 @@ def command(
         else:
             if not first:
                 click.echo("\n" + "-" * 40 + "\n")
-            click.echo(abstract.text)
+            click.echo(abstract.text[: abstract.abstract_end])
+            passage = abstract.text[abstract.abstract_end :].strip()
+            if passage:
+                click.echo("\n[added from the article body: the abstract gives no patient's age]")
+                click.echo(passage)
+            for warning in abstract.warnings:
+                note(f"warning: {abstract.id}: {warning}")
         first = False
     if failed:
         if total == 1 and last_error is not None:

@@ -1,0 +1,368 @@
+"""Where the abstract is in a page: its start, its end, its sections, and a patient passage
+from the article body when the abstract describes none.
+
+The cues are general, not per site:
+- the abstract starts at an "Abstract"/"Summary" heading followed by prose (a contents list
+  or a navigation tab named "Abstract" is followed by more headings, not sentences), else at
+  the first section label followed by prose, else at the first block of prose;
+- it ends at the first footer cue (Keywords, PMID, Copyright, References, Similar
+  articles…), at an abstract in another language, or where the article body starts again
+  (an Introduction after abstract text, a heading repeated, a numbered heading, any heading
+  after the conclusion or after unlabelled text).
+Only positions where a block may begin (line starts, sentence ends, runs of spaces) are
+examined, so a collapsed 16 KB page costs a few hundred small regex matches.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from ..ages import AGE_AT_PATTERN, AGE_PATTERN
+from .patterns import (
+    ABSTRACT_WORD,
+    AFTER_CONCLUSION,
+    BODY_START_KINDS,
+    CHROME_SENTENCE,
+    CLINICAL,
+    END_CUE,
+    FOREIGN_ABSTRACT,
+    MIN_CLINICAL,
+    NOT_ABSTRACT_BEFORE,
+    SECTION_KINDS,
+    SENTENCE_END,
+    SUPPLEMENT_MAX,
+)
+from .prose import (
+    BOUNDARY,
+    Label,
+    chrome_at,
+    chrome_spans,
+    is_chrome,
+    label_at,
+    label_key,
+    lowered,
+    prose_at,
+    skip_space,
+)
+
+BODY_KINDS = frozenset({"case", "results", "discussion", "conclusion"})
+"""Sections after which a background/introduction heading means the article body began."""
+START_KINDS = frozenset({"background", "objective", "case", "methods", "other"})
+"""Label kinds an abstract may open with."""
+FALLBACK_MAX = 3000
+"""An abstract found only as the first prose on a page is cut near this many characters."""
+
+_FOOTER = re.compile(
+    r"(?:References|REFERENCES|Bibliography|Similar articles|Cited by|MeSH terms"
+    r"|Publication types?|Full text links|Literature cited)(?![\w-])"
+)
+"""Where the article body ends: a patient passage is looked for before it."""
+_LINE_BREAK = re.compile(r"\r?\n[ \t\r]*(\n)?")
+_STRONG_LABEL = re.compile(
+    r"(?<=\s)(?:[A-Z][A-Za-z -]{2,50}?[ \t]*[:：]|[A-Z][A-Z -]{3,50}[A-Z](?=\s+[A-Z0-9]))"
+)
+"""A label with a colon or in capitals may open a section anywhere ("…man BACKGROUND: …")."""
+
+
+@dataclass(slots=True)
+class Part:
+    """A section found in the page: its heading span and body spans (page-text indices)."""
+
+    kind: str
+    heading: tuple[int, int] | None
+    body: list[tuple[int, int, bool]] = field(default_factory=list)
+    """(start, end, new_paragraph)"""
+    from_body: bool = False
+    """Taken from the article body (a patient passage), not from the abstract."""
+
+
+@dataclass(slots=True)
+class Start:
+    position: int
+    """Where the abstract text (or its first label) begins."""
+    how: str
+    """heading | label | prose | markup (inside the element a page marks as its abstract)"""
+    heading: tuple[int, int] | None = None
+    """The "Abstract" heading's span, when there is one."""
+
+
+def boundaries(text: str, start: int, end: int) -> Iterator[int]:
+    """Positions in [start, end) where a heading or a cue may begin, in order."""
+    yield skip_space(text, start, end)
+    for match in BOUNDARY.finditer(text, start, end):
+        yield match.end()
+
+
+def block_starts(text: str, start: int, end: int) -> list[int]:
+    """Where blocks begin: line starts, after runs of spaces, after a chrome phrase."""
+    found = {skip_space(text, start, end)}
+    for match in BOUNDARY.finditer(text, start, end):
+        gap = text[match.start() : match.end()]
+        if "\n" in gap or "  " in gap or "\t" in gap:
+            found.add(match.end())
+    for _, chrome_end in chrome_spans(text, start, end):
+        found.add(skip_space(text, chrome_end, end))
+    for match in _STRONG_LABEL.finditer(text, start, end):
+        found.add(match.start())
+    return sorted(position for position in found if position < end)
+
+
+def find_start(text: str, start: int, end: int, *, clinical: bool = False) -> Start | None:
+    """Where the abstract begins in text[start:end] (see the module doc); with ``clinical``,
+    prose found without a heading must read as clinical text."""
+    for match in ABSTRACT_WORD.finditer(text, start, end):
+        if not _heading_position(text, match.start()) or _inside_label(text, match.start()):
+            continue
+        after = skip_space(text, match.end(), end)
+        label = label_at(text, after, end)
+        if prose_at(text, label.body if label else after, end):
+            return Start(after, "heading", (match.start(), match.end()))
+    foreign: Start | None = None
+    blocks = block_starts(text, start, end)
+    for index, block in enumerate(blocks):
+        position = _past_chrome_sentences(text, block, end)
+        if position is None:
+            continue
+        label = label_at(text, position, end)
+        if label is not None:
+            if label.kind in START_KINDS and not label.numbered and prose_at(text, label.body, end):
+                return Start(position, "label")
+            continue
+        if prose_at(text, position, end) and (not clinical or _clinical(text, position, end)):
+            if _label_before_sentence_end(text, position, blocks[index + 1 :], end):
+                continue  # a title run on into "BACKGROUND: …": the label opens the abstract
+            return Start(position, "prose")
+    for match in FOREIGN_ABSTRACT.finditer(text, start, end):  # a page with no English one
+        if not _heading_position(text, match.start()):
+            continue
+        after = skip_space(text, match.end(), end)
+        if prose_at(text, after, end):
+            foreign = Start(after, "heading", (match.start(), match.end()))
+            break
+    return foreign
+
+
+def _past_chrome_sentences(text: str, position: int, end: int, most: int = 3) -> int | None:
+    """``position``, or past the sentences there that are a footer or site notice ("Copyright
+    © …", "This article has been cited by other articles…"); None when the block is chrome
+    (a chrome phrase's end is a block start of its own)."""
+    for _ in range(most):
+        if chrome_at(text, position, end):
+            return None
+        window_end = min(end, position + 300)
+        sentence = SENTENCE_END.search(text, position, window_end)
+        newline = text.find("\n", position, window_end)
+        stops = [stop for stop in (sentence.end() if sentence else -1, newline) if stop >= 0]
+        stop = min(stops) if stops else -1
+        if not (
+            END_CUE.match(text, position, end)
+            or CHROME_SENTENCE.search(lowered(text), position, stop if stop >= 0 else window_end)
+        ):
+            return position
+        if stop < 0:
+            return None
+        position = skip_space(text, stop, end)
+    return None
+
+
+def _clinical(text: str, position: int, end: int) -> bool:
+    """Two sentences or more, in one block, with clinical words: not a journal's one-line
+    "about" paragraph, nor a list of article titles."""
+    stop = min(end, position + 600)
+    newline = text.find("\n", position, stop)
+    stop = newline if newline >= 0 else stop
+    sentences = list(SENTENCE_END.finditer(text, position, stop))
+    if len(sentences) < 2:
+        return False
+    stems = {
+        match.group().lower() for match in CLINICAL.finditer(text, position, sentences[1].end())
+    }
+    return len(stems) >= MIN_CLINICAL
+
+
+def _inside_label(text: str, position: int) -> bool:
+    """ "SUMMARY" of "CASE SUMMARY": the word before makes a longer section label."""
+    before = text[max(0, position - 30) : position].split()
+    if not before:
+        return False
+    return label_key(f"{before[-1]} {text[position : position + 7]}") in SECTION_KINDS
+
+
+def _label_before_sentence_end(text: str, position: int, later: list[int], end: int) -> bool:
+    sentence = SENTENCE_END.search(text, position, end)
+    stop = sentence.start() if sentence else end
+    for block in later:
+        if block >= stop:
+            return False
+        if label_at(text, block, end) is not None:
+            return True
+    return False
+
+
+def _heading_position(text: str, position: int) -> bool:
+    """An "Abstract" heading stands alone: at the start or after whitespace, and not as the
+    second word of "Graphical abstract" or "No abstract available"."""
+    if position == 0:
+        return True
+    if not text[position - 1].isspace():
+        return False
+    before = text[max(0, position - 12) : position].split()
+    return not before or before[-1].lower() not in NOT_ABSTRACT_BEFORE
+
+
+@dataclass(slots=True)
+class Extent:
+    end: int
+    labels: list[Label]
+    cut: bool = False
+    """No end cue: cut at the length limit."""
+
+
+def find_end(
+    text: str, start: int, limit: int, *, max_length: int | None, structural: bool = True
+) -> Extent:
+    """Where the abstract that begins at ``start`` ends, and its section labels.
+
+    Footer cues always end it; ``structural`` adds the ends that the article body's
+    headings make (on a page; a plain text or an export record is kept whole)."""
+    labels: list[Label] = []
+    seen: set[str] = set()
+    hard_limit = limit if max_length is None else min(limit, start + max_length)
+    for position in boundaries(text, start, hard_limit):
+        if position > start and _ends_here(text, position, limit):
+            return Extent(position, labels)
+        label = label_at(text, position, limit)
+        if label is None:
+            continue
+        anchor = labels[-1].body if labels else start
+        if labels and position == labels[-1].body and labels[-1].colon:
+            continue  # "DESIGN: Case study." - the text of the label before, not a label
+        if structural and text[anchor:position].strip():  # the abstract already has text
+            if label.numbered or label.key in seen:
+                return Extent(position, labels)
+            kinds = {earlier.kind for earlier in labels}
+            body_starts = (
+                (not labels and label.key not in AFTER_CONCLUSION)  # a heading after plain text
+                or (label.kind in BODY_START_KINDS and kinds & BODY_KINDS)  # Introduction again
+                or (  # after a closing conclusion (a first "Key message" is an opening)
+                    len(labels) >= 2
+                    and labels[-1].kind == "conclusion"
+                    and label.key not in AFTER_CONCLUSION
+                )
+            )
+            if body_starts and prose_at(text, label.body, limit):
+                return Extent(position, labels)
+        labels.append(label)
+        seen.add(label.key)
+    if hard_limit < limit:
+        return Extent(_last_sentence_end(text, start, hard_limit), labels, cut=True)
+    return Extent(limit, labels)
+
+
+def _ends_here(text: str, position: int, limit: int) -> bool:
+    if END_CUE.match(text, position, limit) is not None:
+        return True
+    if chrome_at(text, position, limit) is not None:
+        return True
+    foreign = FOREIGN_ABSTRACT.match(text, position, limit)
+    return foreign is not None and prose_at(text, skip_space(text, foreign.end(), limit), limit)
+
+
+_AGE_HINT = re.compile(r"old\b|aged?\b")
+"""Where an age may be written ("63-year-old", "aged 63", "at the age of 3"): the age
+patterns are tried around these only (they are slow to run over a whole page)."""
+
+
+def _ages(text: str, start: int, end: int) -> Iterator[re.Match[str]]:
+    """Age phrases in text[start:end], in order."""
+    low = lowered(text)
+    for hint in _AGE_HINT.finditer(low, start, end):
+        position = hint.start()
+        if low.startswith("old", position):
+            found = AGE_PATTERN.search(text, max(start, position - 40), min(end, position + 4))
+        else:
+            found = AGE_AT_PATTERN.search(text, position, min(end, position + 40))
+        if found is not None:
+            yield found
+
+
+def _last_sentence_end(text: str, start: int, end: int) -> int:
+    best = None
+    for match in SENTENCE_END.finditer(text, start, end):
+        best = match.end()
+    return best if best is not None and best > start + (end - start) // 2 else end
+
+
+def collect_parts(text: str, start: int, extent: Extent) -> list[Part]:
+    """The sections of text[start:extent.end]: unlabelled text first, then one per label."""
+    parts: list[Part] = []
+    edges = [*extent.labels]
+    first_label = edges[0].start if edges else extent.end
+    if text[start:first_label].strip():
+        parts.append(Part("other", None, _pieces(text, start, first_label)))
+    for index, label in enumerate(edges):
+        stop = edges[index + 1].start if index + 1 < len(edges) else extent.end
+        heading = (label.start, label.end)
+        parts.append(Part(label.kind, heading, _pieces(text, label.body, stop)))
+    return [part for part in parts if part.body]
+
+
+def _pieces(text: str, start: int, end: int) -> list[tuple[int, int, bool]]:
+    """Stripped lines of text[start:end]; a blank line before one starts a paragraph."""
+    pieces: list[tuple[int, int, bool]] = []
+    position = start
+    paragraph = False
+    for match in _LINE_BREAK.finditer(text, start, end):
+        _add_piece(text, position, match.start(), paragraph, pieces)
+        paragraph = match.group(1) is not None
+        position = match.end()
+    _add_piece(text, position, end, paragraph, pieces)
+    return pieces
+
+
+def _add_piece(
+    text: str, start: int, end: int, paragraph: bool, pieces: list[tuple[int, int, bool]]
+) -> None:
+    segment = text[start:end]
+    stripped = segment.strip()
+    if not stripped or is_chrome(text, start + len(segment) - len(segment.lstrip()), end):
+        return
+    left = start + len(segment) - len(segment.lstrip())
+    pieces.append((left, left + len(stripped), paragraph and bool(pieces)))
+
+
+def describes_patient(text: str, start: int, end: int) -> bool:
+    """Whether text[start:end] states a patient's age (the cue that the case is described)."""
+    return next(_ages(text, start, end), None) is not None
+
+
+def patient_passage(text: str, start: int, end: int) -> Part | None:
+    """The first passage of the article body after ``start`` that describes a patient: from
+    the sentence that gives an age, up to ``SUPPLEMENT_MAX`` characters, ending at a sentence."""
+    footer = _FOOTER.search(text, start, end)
+    zone_end = footer.start() if footer else end
+    for match in _ages(text, start, zone_end):
+        sentence = _sentence_start(text, match.start(), start)
+        if not prose_at(text, sentence, zone_end):
+            continue
+        stop = min(zone_end, sentence + SUPPLEMENT_MAX)
+        extent = find_end(text, sentence, stop, max_length=None)
+        finish = extent.end if extent.end < stop else _last_sentence_end(text, sentence, stop)
+        pieces = _pieces(text, sentence, finish)
+        if pieces:
+            return Part("case", None, pieces, from_body=True)
+    return None
+
+
+def _sentence_start(text: str, position: int, floor: int) -> int:
+    """Start of the sentence holding ``position`` (after the previous sentence end or label)."""
+    low = max(floor, position - 400)
+    best = low
+    for match in BOUNDARY.finditer(text, low, position):
+        best = match.end()
+    label = label_at(text, best)
+    if label is not None and label.body <= position:
+        return label.body
+    return skip_space(text, best)

@@ -1,0 +1,230 @@
+"""The article title: the page's own title found again as its heading, else the title-like
+block right above the abstract (past author lists, affiliations, citation and date lines).
+"""
+
+from __future__ import annotations
+
+import re
+
+from .patterns import (
+    ABSTRACT_WORD,
+    AFFILIATION,
+    ARTICLE_TYPE,
+    AUTHOR_MARK,
+    CITATION,
+    DATE_LINE,
+    END_CUE,
+    ENGLISH_WORDS,
+    FINITE_VERB,
+    FOREIGN_ABSTRACT,
+    FUNCTION_WORDS,
+    NAV_WORDS,
+    OTHER_WORDS,
+    PRE_ABSTRACT,
+    SENTENCE_END,
+    TITLE_CUT,
+    TITLE_CUT_BEFORE,
+    TITLE_SEPARATOR,
+    WORD,
+)
+from .prose import chrome_at, chrome_spans, is_chrome, label_at, lower_share, skip_space
+
+TITLE_REGION = 2500
+"""How far above the abstract the title is looked for."""
+_SITE_SEPARATOR = re.compile(r"[ \t]+(?:[|│]|[-–—])[ \t]")
+_BLOCK_GAP = re.compile(r"\n|[ \t]{2,}")
+_AUTHOR_MARKERS = re.compile(r"\b(?:et al\.?|and\s+colleagues|email author)\b", re.I)
+_NAME = re.compile(
+    r"\s*(?:and\s+|&\s*)?[A-ZÀ-Ý][\w'’.-]*\.?(?:\s+(?:[A-ZÀ-Ý][\w'’.-]*\.?|van|von|de|da|do|dos"
+    r"|del|der|di|la|le|el|y|bin|ibn)){0,4}\s*[\d,*†‡§¶#a-f ]*\s*$"
+)
+_AUTHOR_TAIL = re.compile(
+    r"(?:\s+(?:[A-ZÀ-Ý][\w'’.-]+\s+){1,3}[A-ZÀ-Ý][\w'’-]+(?:\s?\d+(?:\s?,\s?\d+)*)?\s?(?:,|&|\band\b))+"
+    r"(?:\s*(?:and|&))?\s+(?:[A-ZÀ-Ý][\w'’.-]+\s+){1,3}[A-ZÀ-Ý][\w'’-]+(?:\s?\d+(?:\s?,\s?\d+)*)?\s*$"
+)
+_CASE_REPORT_SUFFIX = re.compile(
+    r"[.:]\s+(?:a\s+)?(?:case\s+(?:report|series|study)|report\s+of\s+(?:a|two|three)\s+cases?)"
+    r"[^.]{0,80}\.?\s*$",
+    re.I,
+)
+
+
+def page_title(text: str, before: int) -> tuple[int, int] | None:
+    """The title a scraper put at the top of the page ("Title | Journal | Full Text",
+    "Title - PubMed - NCBI"), taken where the page repeats it as its heading."""
+    head = skip_space(text, 0)
+    separator = TITLE_SEPARATOR.search(text, head, min(len(text), head + 500))
+    if separator is None or separator.start() <= head:
+        return None
+    end = separator.start()
+    candidate = text[head:end].strip()
+    if not _title_words(candidate):
+        return None
+    words = re.findall(r"\w+", candidate)
+    loose = re.compile(r"\W{0,6}".join(re.escape(word) for word in words))
+    again = loose.search(text, end, max(before, end))
+    if again is not None:
+        return again.start(), _with_closing(text, again.end(), candidate)
+    if _SITE_SEPARATOR.match(text, separator.start()):
+        return head, end
+    return None
+
+
+def _with_closing(text: str, end: int, candidate: str) -> int:
+    """Keep a closing period or bracket the repeated title carries ("…wilderness.")."""
+    if candidate[-1:] in ".]?)" and text[end : end + 1] == candidate[-1]:
+        return end + 1
+    return end
+
+
+def _title_words(text: str) -> bool:
+    if not 10 <= len(text) <= 400 or len(text.split()) < 2:
+        return False
+    if "://" in text or "www." in text or "@" in text or chrome_at(text, 0):
+        return False
+    words = [word.lower() for word in WORD.findall(text)]
+    content = [word for word in words if word not in FUNCTION_WORDS]
+    if not content:
+        return False
+    return sum(word in NAV_WORDS for word in content) < 0.5 * len(content)
+
+
+def foreign(text: str) -> bool:
+    """More short words of another language than of English (a translated title)."""
+    words = text.lower().split()
+    other = sum(word in OTHER_WORDS for word in words)
+    return other >= 2 and other > sum(word in ENGLISH_WORDS for word in words)
+
+
+def looks_like_authors(text: str) -> bool:
+    if _AUTHOR_MARKERS.search(text):
+        return True
+    parts = [part for part in re.split(r",|;|\band\b|&", text) if part.strip()]
+    if len(parts) < 2:
+        return bool(
+            re.fullmatch(r"(?:[A-ZÀ-Ý][\w'’.-]*\.?\s+){1,3}[A-ZÀ-Ý][\w'’-]+\s*[\d*†‡,]+", text)
+        )
+    names = sum(1 for part in parts if _NAME.match(part) and len(part.split()) <= 5)
+    return names >= 0.7 * len(parts)
+
+
+def looks_like_meta(text: str) -> bool:
+    """Authors, affiliations, citation, identifier and date lines."""
+    if CITATION.search(text) or looks_like_authors(text) or DATE_LINE.match(text):
+        return True
+    return AFFILIATION.search(text) is not None and (text.count(",") >= 2 or text[:1].isdigit())
+
+
+def title_like(text: str) -> bool:
+    if not _title_words(text) or len(text.split()) < 3 or text.endswith(":"):
+        return False
+    if ABSTRACT_WORD.fullmatch(text) or looks_like_meta(text) or END_CUE.match(text):
+        return False
+    if foreign(text):
+        return False
+    label = label_at(text, 0)
+    if label is not None and label.end >= len(text.rstrip(" :.")):
+        return False
+    core = _CASE_REPORT_SUFFIX.sub("", text)
+    if len(SENTENCE_END.findall(core)) > 1 + core.count(": ") + core.count("? "):
+        return False
+    words = WORD.findall(text)
+    return lower_share(words[1:]) < 0.9 or not FINITE_VERB.search(text)
+
+
+def title_above(text: str, start: int, floor: int = 0) -> tuple[int, int] | None:
+    """The title-like block nearest above ``start``, skipping chrome and meta blocks."""
+    low = max(floor, start - TITLE_REGION)
+    # above a Highlights block or an abstract in another language, not inside it
+    for marker in (PRE_ABSTRACT, FOREIGN_ABSTRACT):
+        last = None
+        for last in marker.finditer(text, low, start):  # noqa: B007 - the last one is wanted
+            pass
+        if last is not None:
+            start = last.start()
+    cuts = {low, start}
+    for match in _BLOCK_GAP.finditer(text, low, start):
+        cuts.update(match.span())
+    for span in chrome_spans(text, low, start):
+        cuts.update(span)
+    for match in TITLE_CUT.finditer(text, low, start):
+        cuts.add(match.end())
+    for match in TITLE_CUT_BEFORE.finditer(text, low, start):
+        cuts.add(match.end())
+    for match in ARTICLE_TYPE.finditer(text, low, start):
+        cuts.update(match.span())
+    for match in AUTHOR_MARK.finditer(text, low, start):
+        cuts.update(match.span())
+    edges = sorted(cuts)
+    examined = 0
+    for index in range(len(edges) - 1, 0, -1):
+        left, right = edges[index - 1], edges[index]
+        block = text[left:right]
+        stripped = block.strip()
+        if not stripped or is_chrome(text, left + len(block) - len(block.lstrip()), right):
+            continue
+        examined += 1
+        if examined > 30:
+            break
+        begin = left + len(block) - len(block.lstrip())
+        end = begin + trim_author_tail(stripped)
+        candidate = text[begin:end]
+        if title_like(candidate):
+            return begin, end
+    return None
+
+
+def trim_author_tail(text: str) -> int:
+    """Length of ``text`` without what a collapsed page glued after the title: an author
+    list, or the title's translation ("… rural worker Paracoccidioidomicose crônica …")."""
+    end = len(text)
+    match = _AUTHOR_TAIL.search(text)
+    if match is not None and match.start() >= 10:
+        end = len(text[: match.start()].rstrip(" ,"))
+    best, best_score = end, 0
+    for word in re.finditer(r"(?<=[a-z).]\s)[A-ZÀ-Ý][a-zà-ÿ]+", text[:end]):
+        left, right = text[: word.start()], text[word.start() : end]
+        if len(left.split()) < 3 or len(right.split()) < 3 or foreign(left) or not foreign(right):
+            continue
+        score = _english_score(left) - _english_score(right)
+        if score >= best_score and score > 0:  # the longest English title wins a tie
+            best, best_score = len(left.rstrip()), score
+    return best
+
+
+def _english_score(text: str) -> int:
+    words = text.lower().split()
+    return sum(w in ENGLISH_WORDS for w in words) - sum(w in OTHER_WORDS for w in words)
+
+
+def leading_title(text: str, start: int, end: int) -> tuple[int, int] | None:
+    """On a page whose newlines were lost, a first sentence that reads as a title (no verb of
+    a sentence), glued to the abstract that follows it."""
+    if label_at(text, start, end) is not None:
+        return None  # "OBJECTIVE: To report…" opens a section, it is no title
+    sentence = re.compile(r"[^.!?\n]{10,300}[.!?](?=\s+[A-Z0-9])").match(text, start, end)
+    if sentence is None or FINITE_VERB.search(sentence.group()):
+        return None
+    if len(sentence.group().split()) < 3 or not title_like(sentence.group()):
+        return None
+    return sentence.start(), sentence.end()
+
+
+def first_line_title(text: str, start: int) -> tuple[int, int] | None:
+    """A plain text's first line, when it is a title over the text that follows (on one line,
+    a first sentence that reads as a title and is followed by a section label)."""
+    newline = text.find("\n", start)
+    if newline < 0:
+        found = leading_title(text, start, len(text))
+        if found is not None and label_at(text, skip_space(text, found[1])) is not None:
+            return found
+        return None
+    line = text[start:newline].strip()
+    rest = text[newline:].strip()
+    if not rest or len(line) > 250 or FINITE_VERB.search(line) or line.endswith((":", ";")):
+        return None
+    if line.endswith(".") and not re.match(r"\n[ \t\r]*\n", text[newline:]):
+        return None  # a sentence, unless a blank line sets it apart
+    if not title_like(line):
+        return None
+    return start, start + len(line)

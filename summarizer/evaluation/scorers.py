@@ -40,6 +40,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any, Generic, NamedTuple, TypeVar
 
 from rapidfuzz import fuzz
@@ -556,6 +557,21 @@ def _list_spec(
     )
 
 
+def _record_list(
+    name: str, *, text: Callable[[Any], str], parts: Sequence[Part] = ()
+) -> FieldSpec[Sequence[Any]]:
+    """A list field of the record itself (same name in gold and output)."""
+    getter = attrgetter(name)
+    return _list_spec(
+        name,
+        applies=_given(name),
+        gold=lambda gold: getter(gold) or [],
+        output=getter,
+        text=text,
+        parts=parts,
+    )
+
+
 # -- the table -------------------------------------------------------------------------
 
 FIELD_SPECS: tuple[FieldSpec[Any], ...] = (
@@ -598,35 +614,23 @@ FIELD_SPECS: tuple[FieldSpec[Any], ...] = (
         present=lambda value: value != Sex.not_reported.value,
         alternatives=lambda a: [value.value for value in a.sex],
     ),
-    _list_spec(
+    _record_list(
         "presentation",
-        applies=_given("presentation"),
-        gold=lambda g: g.presentation or [],
-        output=lambda r: r.presentation,
         text=lambda item: item.description,
         parts=[Part(0.2, lambda g, o: _optional_text(g.duration, o.duration))],
     ),
-    _list_spec(
+    _record_list(
         "history",
-        applies=_given("history"),
-        gold=lambda g: g.history or [],
-        output=lambda r: r.history,
         text=lambda item: item.description,
         parts=[Part(0.2, lambda g, o: _optional_text(g.timing, o.timing))],
     ),
-    _list_spec(
+    _record_list(
         "clinical_findings",
-        applies=_given("clinical_findings"),
-        gold=lambda g: g.clinical_findings or [],
-        output=lambda r: r.clinical_findings,
         text=lambda item: item.description,
         parts=[Part(0.2, _same_negative)],
     ),
-    _list_spec(
+    _record_list(
         "diagnostic_assessment",
-        applies=_given("diagnostic_assessment"),
-        gold=lambda g: g.diagnostic_assessment or [],
-        output=lambda r: r.diagnostic_assessment,
         text=lambda item: f"{item.name} {item.result}",
         parts=[Part(0.2, _same_negative)],
     ),
@@ -647,22 +651,16 @@ FIELD_SPECS: tuple[FieldSpec[Any], ...] = (
         output=lambda r: r.diagnosis.differential if r.diagnosis else [],
         text=str,
     ),
-    _list_spec(
+    _record_list(
         "interventions",
-        applies=_given("interventions"),
-        gold=lambda g: g.interventions or [],
-        output=lambda r: r.interventions,
         text=lambda item: item.detail,
         parts=[
             Part(0.3, lambda g, o: float(g.kind == o.kind)),
             Part(0.1, lambda g, o: _optional_text(g.timing, o.timing)),
         ],
     ),
-    _list_spec(
+    _record_list(
         "outcomes",
-        applies=_given("outcomes"),
-        gold=lambda g: g.outcomes or [],
-        output=lambda r: r.outcomes,
         text=lambda item: item.description,
         parts=[
             Part(0.3, lambda g, o: float(g.status == o.status)),

@@ -12,6 +12,7 @@ Conventions the model is told through the field descriptions:
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -64,6 +65,56 @@ class OutcomeStatus(StrEnum):
 
 
 Evidence = Annotated[str, Field(description=EVIDENCE_DESCRIPTION)]
+
+FIELD_LABELS: dict[str, str] = {
+    "title": "Title",
+    "article_type": "Article type",
+    "patient_count": "Number of patients",
+    "patient": "Patient",
+    "patient.age": "Patient age",
+    "patient.sex": "Patient sex",
+    "presentation": "Presentation",
+    "history": "History",
+    "clinical_findings": "Clinical findings",
+    "diagnostic_assessment": "Diagnostic assessment",
+    "diagnosis": "Diagnosis",
+    "diagnosis.final": "Final diagnosis",
+    "diagnosis.differential": "Differential diagnosis",
+    "interventions": "Interventions",
+    "outcomes": "Outcomes",
+    "why_reported": "Why reported",
+    "conclusion": "Conclusion",
+    "summary": "Summary",
+}
+"""The clinical name of each field path (CARE checklist wording), shown next to the path
+in evaluation reports and as the headings of the case card."""
+
+
+@dataclass(frozen=True, slots=True)
+class ItemView:
+    """How one list item reads: the card lays these parts out, ``line`` puts them on one
+    line (evaluation reports, table cells)."""
+
+    text: str
+    heading: str | None = None
+    """What kind of item it is, shown before the text: a test's name, an intervention's
+    kind, an outcome's timepoint."""
+    qualifiers: tuple[tuple[str, str], ...] = ()
+    """(name, value) details given for the item, e.g. ("duration", "2 months")."""
+    negative: bool = False
+
+    @property
+    def line(self) -> str:
+        """``heading: text (name value, …, negative)``."""
+        head = f"{self.heading}: {self.text}" if self.heading else self.text
+        details = [f"{name} {value}" for name, value in self.qualifiers]
+        if self.negative:
+            details.append("negative")
+        return f"{head} ({', '.join(details)})" if details else head
+
+
+def _given(*pairs: tuple[str, str | None]) -> tuple[tuple[str, str], ...]:
+    return tuple((name, value) for name, value in pairs if value)
 
 
 class _Record(BaseModel):
@@ -131,7 +182,19 @@ class Patient(_Record):
         return None
 
 
-class Symptom(Grounded):
+class ListItem(Grounded):
+    """A grounded fact in one of the record's lists; ``view`` says how it reads."""
+
+    def view(self) -> ItemView:
+        raise NotImplementedError
+
+    @property
+    def label(self) -> str:
+        """The item on one line, e.g. ``surgery: posterior resection (timing 2019)``."""
+        return self.view().line
+
+
+class Symptom(ListItem):
     description: str = Field(description="A main concern or symptom at presentation.")
     negative: bool = Field(
         False, description='True for a symptom the patient denied ("no fever"); still a finding.'
@@ -140,8 +203,11 @@ class Symptom(Grounded):
         None, description='How long it lasted, as written ("2 months"); null if not given.'
     )
 
+    def view(self) -> ItemView:
+        return ItemView(self.description, None, _given(("duration", self.duration)), self.negative)
 
-class HistoryItem(Grounded):
+
+class HistoryItem(ListItem):
     description: str = Field(
         description="A relevant past condition, intervention, exposure or context (e.g. pregnancy)."
     )
@@ -152,19 +218,28 @@ class HistoryItem(Grounded):
         None, description='When, as written ("18 years ago"); null if not given.'
     )
 
+    def view(self) -> ItemView:
+        return ItemView(self.description, None, _given(("timing", self.timing)), self.negative)
 
-class Finding(Grounded):
+
+class Finding(ListItem):
     description: str = Field(description="What was found on examination.")
     negative: bool = Field(
         False,
         description="True for an absent or negative finding (a negative finding is still a finding).",
     )
 
+    def view(self) -> ItemView:
+        return ItemView(self.description, negative=self.negative)
 
-class DiagnosticTest(Grounded):
+
+class DiagnosticTest(ListItem):
     name: str = Field(description="The test, imaging study or pathology examination.")
     result: str = Field(description="What it showed.")
     negative: bool = Field(False, description="True when the result was normal or negative.")
+
+    def view(self) -> ItemView:
+        return ItemView(self.result, self.name, negative=self.negative)
 
 
 class Diagnosis(Grounded):
@@ -174,15 +249,18 @@ class Diagnosis(Grounded):
     )
 
 
-class Intervention(Grounded):
+class Intervention(ListItem):
     kind: InterventionKind = Field(
         description="surgery, medication, radiotherapy, chemotherapy, procedure, rehabilitation or other."
     )
     detail: str = Field(description="What was done (drug and dose, operation, procedure).")
     timing: str | None = Field(None, description="When, as written; null if not given.")
 
+    def view(self) -> ItemView:
+        return ItemView(self.detail, self.kind.value, _given(("timing", self.timing)))
 
-class Outcome(Grounded):
+
+class Outcome(ListItem):
     timepoint: str | None = Field(
         None,
         description='When it was observed, as written ("6 months postoperatively"); null if not given.',
@@ -204,6 +282,9 @@ class Outcome(Grounded):
                 '("6 months") or an anchor ("at discharge"), or null'
             )
         return value or None
+
+    def view(self) -> ItemView:
+        return ItemView(self.description, self.timepoint, (("status", self.status.value),))
 
 
 class Statement(Grounded):

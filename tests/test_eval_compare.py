@@ -59,8 +59,10 @@ def _record(ident: str, sex: float, title: float) -> RecordScore:
         id=ident,
         ok=True,
         fields={
-            "patient.sex": FieldScore("patient.sex", sex, "exact" if sex else "wrong"),
-            "title": FieldScore("title", title, "text"),
+            "patient.sex": FieldScore(
+                field="patient.sex", score=sex, reason="exact" if sex else "wrong"
+            ),
+            "title": FieldScore(field="title", score=title, reason="text"),
         },
     )
 

@@ -19,6 +19,7 @@ from click.testing import CliRunner, Result
 
 from summarizer import render
 from summarizer.cli import cli
+from summarizer.evaluation.gate import Threshold, judge
 from summarizer.evaluation.report import html_report
 from summarizer.evaluation.runner import load_run
 from tests.conftest import FAKE_KEY
@@ -198,7 +199,10 @@ def test_eval_two_prompts_end_to_end(
     # the table shows the runs side by side
     for label in ("rules", "v1 · scripted-model", "v2 · scripted-model"):
         assert label in done.stdout
-    assert re.search(r"patient\.sex\s+│.*1\.000.*│.*0\.000", done.stdout)
+    assert re.search(r"Patient sex \(patient\.sex\)\s+│.*1\.000.*│.*0\.000", done.stdout)
+    # the test price has no source: every cost shown says it is an estimate
+    assert "(estimate)" in done.stdout
+    assert "cost is an estimate: the list price of scripted-model" in done.stdout
 
     # config: versions and hashes, never the key
     config = json.loads((by_label["v2 · scripted-model"] / "config.json").read_text())
@@ -211,11 +215,15 @@ def test_eval_two_prompts_end_to_end(
     html = report.read_text(encoding="utf-8")
     assert "<svg" in html and "<script" not in html
     assert "v2 · scripted-model" in html
+    assert "Patient sex (patient.sex)" in html and "(estimate)" in html
 
-    # a second run is answered from the cache: no new requests
+    # a second run is answered from the cache: no new requests; the rules baseline is
+    # reused, not stored again
     again = invoke("eval", "--prompt", "v1", *common)
     assert again.exit_code == 0, again.output
     assert len(scripted_server.requests) == 4
+    assert f"reused {by_label['rules']}" in again.output
+    assert sum(1 for _ in runs.iterdir()) == 4  # rules, v1, v2, and the new v1
 
     # compare: v2 is significantly worse than v1 on patient.sex (−1 on every record)
     compared = invoke(
@@ -229,8 +237,11 @@ def test_eval_two_prompts_end_to_end(
     )
     assert compared.exit_code == 1
     assert "▼ worse" in compared.stdout
-    assert "worse patient.sex: alpha (1.00→0.00), beta (1.00→0.00)" in compared.stdout
+    assert "worse Patient sex (patient.sex): alpha (1.00→0.00), beta (1.00→0.00)" in compared.stdout
     assert "patient.sex significantly worse" in compared.output
+    # the verdict comes first, then the comparison, then the metrics table
+    verdict = compared.stdout.index("Verdict: FAIL")
+    assert verdict < compared.stdout.index(" vs ") < compared.stdout.index("Evaluation: mean")
 
     # gates: --baseline with --fail-on-regression, and --fail-under
     gated = invoke(
@@ -245,7 +256,11 @@ def test_eval_two_prompts_end_to_end(
     assert under.exit_code == 1 and "overall = 0.8333 is below 0.9" in under.output
     passes = invoke("eval", "--prompt", "v2", *common, "--fail-under", "outcomes=0.9")
     assert passes.exit_code == 0, passes.output
+    assert "Verdict: PASS" in passes.stdout
     assert len(scripted_server.requests) == 4  # all of that from the cache
+    # every rules baseline above was the first one, reused
+    assert [path.name for path in runs.iterdir()].count(by_label["rules"].name) == 1
+    assert sum("rules" in path.name for path in runs.iterdir()) == 1
 
 
 def test_rescore_reproduces_the_scores(
@@ -296,6 +311,78 @@ def test_eval_rules_only_and_usage_errors(gold_dir: Path, tmp_path: Path) -> Non
     assert missing.exit_code == 2 and "no run 'nope'" in missing.output
 
 
+def test_compare_latest_runs_as_the_readme_says(
+    scripted_server: ScriptedServer, gold_dir: Path, two_prompts: Path, tmp_path: Path
+) -> None:
+    """`eval --prompt v1 --prompt v2`, then `eval compare latest~1 latest`: v2 against v1."""
+    scripted_server.fallback = route
+    runs = tmp_path / "runs"
+    done = invoke(
+        "eval", "--prompt", "v1", "--prompt", "v2", "--backend", "openai",
+        "--base-url", scripted_server.url, "--api-key", FAKE_KEY, "--model", "scripted-model",
+        "--gold", str(gold_dir), "--runs-dir", str(runs),
+    )  # fmt: skip
+    assert done.exit_code == 0, done.output
+    compared = invoke("eval", "compare", "latest~1", "latest", "--runs-dir", str(runs))
+    assert compared.exit_code == 0, compared.output
+    title = " ".join(compared.stdout.split())
+    assert re.match(r"v2 · scripted-model \(\S+\) vs v1 · scripted-model \(", title)
+    oldest = invoke("eval", "compare", "latest~2", "latest~1", "--runs-dir", str(runs))
+    assert oldest.exit_code == 0
+    assert re.match(r"v1 · scripted-model \(\S+\) vs rules \(", " ".join(oldest.stdout.split()))
+    beyond = invoke("eval", "compare", "latest~3", "latest", "--runs-dir", str(runs))
+    assert beyond.exit_code == 2 and "the oldest is latest~2" in beyond.output
+
+
+@pytest.mark.parametrize("name", ["report.txt", "file.md/report.md", "folder"])
+def test_unwritable_report_fails_before_any_model_call(
+    scripted_server: ScriptedServer, gold_dir: Path, tmp_path: Path, name: str
+) -> None:
+    scripted_server.fallback = route
+    (tmp_path / "file.md").write_text("a file, not a folder")
+    (tmp_path / "folder").mkdir()
+    report = tmp_path / name
+    done = invoke(
+        "eval", "--backend", "openai", "--base-url", scripted_server.url, "--api-key", FAKE_KEY,
+        "--model", "scripted-model", "--gold", str(gold_dir), "--runs-dir",
+        str(tmp_path / "runs"), "--report", str(report),
+    )  # fmt: skip
+    assert done.exit_code == 2
+    lines = done.output.strip().splitlines()
+    if name == "folder":  # click's own check (a usage error)
+        assert "is a directory" in lines[-1]
+    else:
+        assert len(lines) == 1 and lines[0].startswith(f"error: cannot write report {report}")
+    assert scripted_server.requests == [] and not (tmp_path / "runs").exists()
+
+
+def test_rules_baseline_is_stored_again_when_something_changed(
+    gold_dir: Path, tmp_path: Path
+) -> None:
+    runs = tmp_path / "runs"
+    first = invoke("eval", "--gold", str(gold_dir), "--runs-dir", str(runs))
+    assert first.exit_code == 0 and "stored " in first.output
+    same = invoke("eval", "--gold", str(gold_dir), "--runs-dir", str(runs))
+    assert "reused " in same.output and len(list(runs.iterdir())) == 1
+    # a changed gold record is a different gold set: a new baseline
+    path = gold_dir / "alpha.json"
+    record = json.loads(path.read_text())
+    record["expected"]["patient_count"] = 2
+    path.write_text(json.dumps(record))
+    changed = invoke("eval", "--gold", str(gold_dir), "--runs-dir", str(runs))
+    assert "stored " in changed.output and len(list(runs.iterdir())) == 2
+    # other bootstrap settings, or --refresh, store a new one too
+    invoke("eval", "--gold", str(gold_dir), "--runs-dir", str(runs), "--seed", "7")
+    invoke("eval", "--gold", str(gold_dir), "--runs-dir", str(runs), "--refresh")
+    assert len(list(runs.iterdir())) == 4
+    # a rescored run is not reused (its scores no longer match its key): the newest
+    # baseline is the --refresh one; once rescored, the one before it is reused
+    refreshed, before = load_run("latest", runs).path, load_run("latest~2", runs).path
+    invoke("eval", "rescore", "latest", "--runs-dir", str(runs))
+    again = invoke("eval", "--gold", str(gold_dir), "--runs-dir", str(runs))
+    assert f"reused {before}" in again.output and str(refreshed) not in again.output
+
+
 def test_every_eval_help_has_an_example() -> None:
     for args in (["eval"], ["eval", "compare"], ["eval", "rescore"], ["eval", "report"], ["eval", "list"],
                  ["gold"], ["gold", "validate"], ["gold", "schema"]):  # fmt: skip
@@ -310,8 +397,9 @@ def test_html_report_escapes_everything(gold_dir: Path, tmp_path: Path) -> None:
     run = load_run("latest", runs)
     run.config["label"] = "<script>alert(1)</script>"
     run.scores["records"][0]["fields"]["patient.sex"]["got"] = "<img src=x onerror=alert(1)>"
-    html = html_report([run])
+    html = html_report([run], verdict=judge([run], thresholds=[Threshold.parse("overall=2")]))
     assert "<script>alert" not in html and "<img src=x" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;: overall" in html  # the verdict, escaped
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert not re.search(
         r"<(script|link|img|iframe|object)\b|\bsrc=\"|href=|url\(", html

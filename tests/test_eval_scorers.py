@@ -6,24 +6,39 @@ from typing import Any
 
 import pytest
 
-from summarizer.evaluation.gold import GoldAlternatives, GoldExpected
-from summarizer.evaluation.metrics import METRICS, RecordScore, aggregate, metric_by_name
+from summarizer.evaluation.gold import GoldAlternatives, GoldExpected, GoldOutcome
+from summarizer.evaluation.metrics import (
+    METRICS,
+    RecordScore,
+    aggregate,
+    field_summary,
+    metric_by_name,
+)
 from summarizer.evaluation.scorers import (
+    FIELD_SPECS,
+    FIELDS,
+    FieldScore,
     age_tolerance,
+    field_spec,
     match_lists,
-    score_age,
-    score_enum,
     score_record,
-    score_text,
     text_similarity,
     token_f1,
 )
-from summarizer.schema import CaseReport
+from summarizer.schema import FIELD_LABELS, CaseReport, Outcome
 from tests.conftest import seed_record
 
 
 def output(**changes: Any) -> CaseReport:
     return CaseReport.model_validate(seed_record(**changes))
+
+
+def score_age(gold: float | None, got: float | None) -> FieldScore:
+    return field_spec("patient.age").score_values(gold, got)
+
+
+def score_text(gold: str | None, got: str | None) -> FieldScore:
+    return field_spec("title").score_values(gold, got)
 
 
 # -- age -------------------------------------------------------------------------------
@@ -59,7 +74,8 @@ def test_age_tolerance_values() -> None:
 
 
 def test_age_missing_and_hallucinated() -> None:
-    assert score_age(None, None).score == 1.0
+    neither = score_age(None, None)
+    assert neither.score is None and neither.both_absent  # no field credit
     omitted = score_age(30.0, None)
     assert (omitted.score, omitted.omitted, omitted.hallucinated) == (0.0, True, False)
     invented = score_age(None, 30.0)
@@ -70,11 +86,12 @@ def test_age_missing_and_hallucinated() -> None:
 
 
 def test_enum_exact() -> None:
-    assert score_enum("article_type", "case_report", "case_report").score == 1.0
-    wrong = score_enum("article_type", "case_report", "case_series")
+    article_type = field_spec("article_type")
+    assert article_type.score_values("case_report", "case_report").score == 1.0
+    wrong = article_type.score_values("case_report", "case_series")
     assert wrong.score == 0.0 and "expected case_report" in wrong.reason
     assert wrong.gold_present is None  # always present: no omission/hallucination
-    sex = score_enum("patient.sex", "not_reported", "male", empty="not_reported")
+    sex = field_spec("patient.sex").score_values("not_reported", "male")
     assert sex.hallucinated and sex.score == 0.0
 
 
@@ -86,13 +103,14 @@ def test_token_f1_by_hand() -> None:
 
 
 def test_text_score_is_mean_of_token_f1_and_fuzzy() -> None:
-    score = score_text("title", "Gross total resection", "gross total resection")
+    score = score_text("Gross total resection", "gross total resection")
     assert score.score == pytest.approx(1.0)
-    partial = score_text("title", "fever cough rash", "fever cough")
+    partial = score_text("fever cough rash", "fever cough")
     assert 0.8 < partial.score < 1.0  # type: ignore[operator]
     assert "token F1 0.80" in partial.reason
-    assert score_text("title", None, "x").hallucinated
-    assert score_text("title", "x", None).omitted
+    assert score_text(None, "x").hallucinated
+    assert score_text("x", None).omitted
+    assert score_text("  ", None).both_absent  # blank text is no text
 
 
 # -- lists -----------------------------------------------------------------------------
@@ -169,7 +187,7 @@ def test_omission_and_hallucination_counting() -> None:
             "article_type": "case_report",  # presence not meaningful: not counted
             "patient_count": 1,  # present, output 1: neither
             "history": [],  # gold empty, output has an item: hallucination
-            "clinical_findings": [],  # gold empty, output empty: neither
+            "clinical_findings": [],  # gold empty, output empty: neither, and no field score
             "diagnosis": {"final": "leiomyosarcoma metastasis"},  # present, output null: omission
             "why_reported": "It is rare.",  # present, output null: omission
             "conclusion": None,  # gold null, output has one: hallucination
@@ -191,11 +209,42 @@ def test_omission_and_hallucination_counting() -> None:
     }
     assert [name for name, s in scores.items() if s.omitted] == ["diagnosis.final", "why_reported"]
     assert [name for name, s in scores.items() if s.hallucinated] == ["history", "conclusion"]
+    assert [name for name, s in scores.items() if s.both_absent] == ["clinical_findings"]
+    assert scores["clinical_findings"].score is None
     rs = RecordScore(id="r", ok=True, fields=scores)
     # gold present: patient_count, diagnosis.final, why_reported → 2 of 3 omitted
     assert metric_by_name("omission_rate").values(rs) == (2, 3)
-    # gold empty: history, clinical_findings, conclusion → 2 of 3 hallucinated
+    # gold empty: history, clinical_findings, conclusion → 2 of 3 hallucinated; the
+    # both-empty clinical_findings counts here, as a correct "not reported"
     assert metric_by_name("hallucination_rate").values(rs) == (2, 3)
+    # …and nowhere else: not in its field's score, not in the record's overall
+    assert metric_by_name("clinical_findings").values(rs) is None
+    assert rs.overall == pytest.approx(
+        sum(s.score for s in scores.values() if s.score is not None) / 6
+    )
+
+
+def test_both_absent_earns_no_field_credit() -> None:
+    """A backend that never fills a field does not score well on it where gold is empty."""
+    differential = GoldExpected.model_validate(
+        {"diagnosis": {"final": "leiomyosarcoma", "differential": []}}
+    )
+    listed = GoldExpected.model_validate(
+        {"diagnosis": {"final": "leiomyosarcoma", "differential": ["schwannoma", "meningioma"]}}
+    )
+    never = output()  # the seed record lists no differential
+    records = [
+        RecordScore(id=f"empty{i}", ok=True, fields=score_record(differential, never))
+        for i in range(6)
+    ] + [RecordScore(id="listed", ok=True, fields=score_record(listed, never))]
+    value, count = aggregate(records, metric_by_name("diagnosis.differential"))
+    assert (value, count) == (0.0, 1)  # was 6/7 = 0.857 when both-empty scored 1.0
+    summary = field_summary(records, "diagnosis.differential")
+    assert summary["n"] == 1 and summary["omitted"] == 1 and summary["gold_present"] == 1
+    assert summary["both_absent"] == 6 and summary["gold_empty"] == 6
+    assert summary["hallucinated"] == 0
+    value, count = aggregate(records, metric_by_name("hallucination_rate"))
+    assert value == 0.0 and count == 6
 
 
 def test_absent_fields_are_not_scored() -> None:
@@ -208,7 +257,7 @@ def test_failed_record_scores_zero_but_is_not_an_omission() -> None:
     scores = score_record(gold, None)
     assert {name: s.score for name, s in scores.items()} == {
         "title": 0.0,
-        "history": 0.0,
+        "history": None,  # gold empty: nothing would have been scored
         "patient.sex": 0.0,
     }
     assert not any(s.omitted or s.hallucinated for s in scores.values())
@@ -250,3 +299,39 @@ def test_accepted_alternatives_score_one() -> None:
         score_record(gold, output(article_type="case_series"), accept=accept)["article_type"].score
         == 0.0
     )
+    # an accepted value where gold says "not reported" is a right answer, not a hallucination
+    unsure = GoldExpected.model_validate({"patient": {"sex": "not_reported"}})
+    sex = score_record(
+        unsure,
+        output(patient={"sex": "female"}),
+        accept=GoldAlternatives.model_validate({"sex": ["female"]}),
+    )["patient.sex"]
+    assert (sex.score, sex.reason, sex.hallucinated) == (1.0, "accepted alternative", False)
+    assert sex.expected == "not_reported / female"
+
+
+# -- the table and its labels -------------------------------------------------------------
+
+
+def test_every_field_has_a_spec_and_a_clinical_label() -> None:
+    assert tuple(spec.path for spec in FIELD_SPECS) == FIELDS
+    for spec in FIELD_SPECS:
+        assert spec.label == FIELD_LABELS[spec.path] != spec.path
+    for name in CaseReport.model_fields:  # the card's headings and the reports' labels
+        assert name in FIELD_LABELS
+    labelled = {metric.name: metric.label for metric in METRICS if metric.label}
+    assert labelled == {spec.path: spec.label for spec in FIELD_SPECS}
+
+
+def test_gold_and_output_items_read_the_same() -> None:
+    """Reports show expected and produced items in the schema's wording."""
+    gold = GoldOutcome(timepoint="6 months", description="no recurrence", status="resolved")
+    made = Outcome(
+        timepoint="6 months", description="no recurrence", status="resolved", evidence="e"
+    )
+    assert gold.label == made.label == "6 months: no recurrence (status resolved)"
+    scores = score_record(
+        GoldExpected.model_validate({"outcomes": [gold.model_dump()]}),
+        output(outcomes=[made.model_dump()]),
+    )
+    assert scores["outcomes"].expected == scores["outcomes"].got == made.label

@@ -53,6 +53,15 @@ def handle_errors(function: F) -> F:
 
 def model_options(function: F) -> F:
     """Options that choose and configure the backend (shared by summarize and eval)."""
+    return _model_options(function, repeat_model=False)
+
+
+def repeatable_model_options(function: F) -> F:
+    """``model_options`` with ``--model`` repeatable (a tuple): eval runs every model."""
+    return _model_options(function, repeat_model=True)
+
+
+def _model_options(function: F, *, repeat_model: bool) -> F:
     options = [
         click.option(
             "--backend",
@@ -63,8 +72,14 @@ def model_options(function: F) -> F:
         ),
         click.option(
             "--model",
+            multiple=repeat_model,
             envvar="CASE_SUMMARIZER_MODEL",
-            help="Model name [env: CASE_SUMMARIZER_MODEL].",
+            help=(
+                "Model name; repeatable (every prompt runs on every model)"
+                if repeat_model
+                else "Model name"
+            )
+            + " [env: CASE_SUMMARIZER_MODEL].",
         ),
         click.option(
             "--base-url",

@@ -14,8 +14,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from ..errors import ConfigError
+from ..evaluation.gate import Threshold, Verdict, judge
 from ..evaluation.gold import load_gold
-from ..evaluation.metrics import DEFAULT_RESAMPLES, DEFAULT_SEED, PriceTable, metric_by_name
+from ..evaluation.metrics import DEFAULT_RESAMPLES, DEFAULT_SEED
+from ..evaluation.prices import PriceTable
 
 if TYPE_CHECKING:  # the rest loads on use, so `case-summarizer` starts without numpy/scipy
     from rich.console import Console
@@ -23,7 +25,7 @@ if TYPE_CHECKING:  # the rest loads on use, so `case-summarizer` starts without 
 
     from ..evaluation.compare import Comparison
     from ..evaluation.runner import StoredRun
-from .common import handle_errors, note
+from .common import handle_errors, note, repeatable_model_options, settings_from_options
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -74,40 +76,19 @@ def _report_option(function: F) -> F:
     )(function)
 
 
-def _parse_thresholds(values: Sequence[str]) -> list[tuple[str, float]]:
-    thresholds = []
-    for value in values:
-        name, sep, number = value.partition("=")
-        if not sep:
-            raise click.BadParameter(
-                f"{value!r}: expected FIELD=VALUE, e.g. overall=0.6", param_hint="--fail-under"
-            )
-        try:
-            metric_by_name(name.strip())
-            thresholds.append((name.strip(), float(number)))
-        except ConfigError as error:
-            raise click.BadParameter(str(error), param_hint="--fail-under") from None
-        except ValueError:
-            raise click.BadParameter(
-                f"{value!r}: VALUE must be a number", param_hint="--fail-under"
-            ) from None
-    return thresholds
+def _parse_thresholds(values: Sequence[str]) -> list[Threshold]:
+    try:
+        return [Threshold.parse(value) for value in values]
+    except ConfigError as error:
+        raise click.BadParameter(str(error), param_hint="--fail-under") from None
 
 
-def _threshold_failures(run: StoredRun, thresholds: Sequence[tuple[str, float]]) -> list[str]:
-    failures = []
-    for name, limit in thresholds:
-        metric = metric_by_name(name)
-        value = (run.metrics.get(name) or {}).get("estimate")
-        if value is None:
-            failures.append(f"{run.label}: {name} has no value (no record scored it)")
-        elif metric.higher_is_better and value < limit:
-            failures.append(f"{run.label}: {name} = {value:.4g} is below {limit:g}")
-        elif not metric.higher_is_better and value > limit:
-            failures.append(
-                f"{run.label}: {name} = {value:.4g} is above {limit:g} (lower is better)"
-            )
-    return failures
+def _check_reports(reports: Sequence[Path]) -> None:
+    """Before any work: a report that cannot be written fails now, not after the run."""
+    from ..evaluation.report import check_report_path
+
+    for path in reports:
+        check_report_path(path)
 
 
 def _compare(baseline: StoredRun, run: StoredRun, resamples: int, seed: int) -> Comparison:
@@ -132,13 +113,22 @@ def _compare(baseline: StoredRun, run: StoredRun, resamples: int, seed: int) -> 
 
 
 def _write_reports(
-    reports: Sequence[Path], runs: Sequence[StoredRun], comparisons: Sequence[Comparison]
+    reports: Sequence[Path],
+    runs: Sequence[StoredRun],
+    comparisons: Sequence[Comparison],
+    verdict: Verdict | None = None,
 ) -> None:
     from ..evaluation.report import write_report
 
     for path in reports:
-        write_report(path, runs, comparisons)
+        write_report(path, runs, comparisons, verdict=verdict)
         note(f"report: {path}")
+
+
+def _finish(verdict: Verdict) -> None:
+    """Exit 1 when a gate failed (the report printed above says which and why)."""
+    if not verdict.passed:
+        sys.exit(EXIT_GATE)
 
 
 def _cache(enabled: bool, refresh: bool) -> Any:
@@ -162,63 +152,7 @@ def _cache(enabled: bool, refresh: bool) -> Any:
     show_default=True,
     help="Prompt version; repeatable.",
 )
-@click.option(
-    "--model",
-    "models",
-    multiple=True,
-    envvar="CASE_SUMMARIZER_MODEL",
-    help="Model name; repeatable (every prompt runs on every model) [env: CASE_SUMMARIZER_MODEL].",
-)
-@click.option(
-    "--backend",
-    type=click.Choice(["auto", "openai", "rules", "llamacpp"]),
-    default="auto",
-    show_default=True,
-    help="auto = openai when OPENAI_API_KEY or a base URL is set, else rules only.",
-)
-@click.option(
-    "--base-url",
-    envvar="OPENAI_BASE_URL",
-    help="OpenAI-compatible server URL [env: OPENAI_BASE_URL].",
-)
-@click.option(
-    "--api-key",
-    envvar="OPENAI_API_KEY",
-    show_envvar=False,
-    help="API key [env: OPENAI_API_KEY]; never stored.",
-)
-@click.option(
-    "--mode",
-    type=click.Choice(["tools", "json_schema", "json", "md_json"]),
-    help="How the schema is sent.",
-)
-@click.option(
-    "--model-path", type=click.Path(dir_okay=False), help="GGUF file for --backend llamacpp."
-)
-@click.option(
-    "--timeout", type=float, default=60.0, show_default=True, help="Seconds per HTTP request."
-)
-@click.option(
-    "--transport-attempts",
-    type=int,
-    default=4,
-    show_default=True,
-    help="Tries for 429/5xx/timeouts.",
-)
-@click.option(
-    "--validation-attempts",
-    type=int,
-    default=3,
-    show_default=True,
-    help="Tries when the answer does not validate.",
-)
-@click.option(
-    "--max-tokens",
-    type=int,
-    default=2048,
-    show_default=True,
-    help="Completion token limit per request.",
-)
+@repeatable_model_options
 @click.option(
     "--gold",
     "gold_dir",
@@ -236,7 +170,11 @@ def _cache(enabled: bool, refresh: bool) -> Any:
 @click.option("--record", "record_ids", multiple=True, help="Only this gold record id; repeatable.")
 @_runs_option
 @click.option("--no-cache", is_flag=True, help="Do not read or write the response cache.")
-@click.option("--refresh", is_flag=True, help="Ask the model again, and update the cache.")
+@click.option(
+    "--refresh",
+    is_flag=True,
+    help="Ask the model again and update the cache; run the rules baseline again too.",
+)
 @click.option(
     "--prices",
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
@@ -252,7 +190,8 @@ def _cache(enabled: bool, refresh: bool) -> Any:
 @_report_option
 @click.option(
     "--baseline",
-    help="A stored run (id, unique prefix, folder or 'latest') to compare every run against.",
+    help="A stored run (id, unique prefix, folder, 'latest' or 'latest~N') to compare "
+    "every run against.",
 )
 @click.option(
     "--fail-on-regression",
@@ -275,7 +214,10 @@ def command(context: click.Context, /, **options: Any) -> None:
     Runs every --prompt × --model over the gold set (through the response cache),
     with the built-in rules backend as the baseline row, stores each run in
     RUNS_DIR/<run-id>/ (outputs.jsonl, scores.json, config.json) and prints the
-    metrics side by side, each with a 95% bootstrap interval.
+    verdict of the gates, the comparisons, then the metrics side by side, each with a
+    95% bootstrap interval. The rules baseline is stored once: a later eval reuses it
+    while the package, schema, gold set and settings are unchanged (--refresh runs it
+    again).
 
     \b
     Examples:
@@ -284,7 +226,7 @@ def command(context: click.Context, /, **options: Any) -> None:
       case-summarizer eval --base-url http://localhost:8080/v1 --model local --report out.html
       case-summarizer eval --model gpt-4o-mini --baseline 20250101T000000Z-v1 --fail-on-regression
       case-summarizer eval --fail-under overall=0.6 --fail-under hallucination_rate=0.1
-      case-summarizer eval compare RUN_A RUN_B --report diff.html
+      case-summarizer eval compare latest~1 latest --report diff.html
       case-summarizer eval rescore latest
     """
     if context.invoked_subcommand is not None:
@@ -295,7 +237,6 @@ def command(context: click.Context, /, **options: Any) -> None:
 def _run(
     *,
     prompts: tuple[str, ...],
-    models: tuple[str, ...],
     gold_dir: Path,
     tags: tuple[str, ...],
     record_ids: tuple[str, ...],
@@ -321,7 +262,6 @@ def _run(
         TimeElapsedColumn,
     )
 
-    from ..config import Settings
     from ..evaluation.report import terminal_report
     from ..evaluation.runner import execute, load_run, plan_variants, variant_label
     from ..render import load_prompt
@@ -329,8 +269,10 @@ def _run(
     thresholds = _parse_thresholds(fail_under)
     if fail_on_regression and not baseline:
         raise click.UsageError("--fail-on-regression needs --baseline RUN")
-    base = Settings.from_env(
-        env={}, prompt=prompts[0], model=models[0] if models else None, **model_options
+    _check_reports(reports)
+    models: tuple[str, ...] = model_options.pop("model") or ()
+    base = settings_from_options(
+        {**model_options, "model": models[0] if models else None}, prompt=prompts[0]
     )
     if base.resolved_backend == "rules" and (models or len(prompts) > 1 or base.backend != "rules"):
         note(
@@ -355,7 +297,7 @@ def _run(
         console=Console(stderr=True),
         transient=True,
     ) as progress:
-        for variant in variants:
+        for position, variant in enumerate(variants):
             task = progress.add_task(variant_label(variant), total=len(gold))
 
             def advance(_ident: str, task: TaskID = task) -> None:
@@ -372,51 +314,32 @@ def _run(
                 resamples=resamples,
                 seed=seed,
                 progress=advance,
+                # the baseline row is deterministic: reuse its stored run when unchanged
+                reuse=position == 0 and not (refresh or no_cache),
             )
             runs.append(run)
-            note(f"stored {run.path}")
+            if run.reused:
+                note(f"reused {run.path} (package, schema, gold set and settings unchanged)")
+            else:
+                note(f"stored {run.path}")
             failed = [record for record in run.records if not record.ok]
             if failed:
                 note(
                     f"{run.label}: {len(failed)} of {len(gold)} record(s) failed "
                     f"(first: {failed[0].id}: {failed[0].error})"
                 )
+    # the gates judge the model runs (after the baseline row), or that row when it ran alone
+    judged = runs[1:] or runs
     comparisons = (
-        [_compare(baseline_run, run, resamples, seed) for run in _gated(runs)]
-        if baseline_run
-        else []
+        [_compare(baseline_run, run, resamples, seed) for run in judged] if baseline_run else []
     )
-    console.print(terminal_report(runs, comparisons))
-    _write_reports(reports, runs, comparisons)
-    _gate(runs, comparisons, thresholds, fail_on_regression)
-
-
-def _gated(runs: Sequence[StoredRun]) -> list[StoredRun]:
-    """The runs CI gates judge: the model runs, or the rules run when it ran alone."""
-    return [run for run in runs if run.label != "rules"] or list(runs)
-
-
-def _gate(
-    runs: Sequence[StoredRun],
-    comparisons: Sequence[Comparison],
-    thresholds: Sequence[tuple[str, float]],
-    fail_on_regression: bool,
-) -> None:
-    problems: list[str] = []
-    for run in _gated(runs):
-        problems.extend(_threshold_failures(run, thresholds))
-    if fail_on_regression:
-        for comparison in comparisons:
-            for row in comparison.regressions:
-                interval = row.difference
-                problems.append(
-                    f"{comparison.b}: {row.metric.name} significantly worse than the baseline "
-                    f"({interval.estimate:+.4g}, 95% CI [{interval.low:+.4g}, {interval.high:+.4g}])"
-                )
-    for problem in problems:
-        note(f"fail: {problem}")
-    if problems:
-        sys.exit(EXIT_GATE)
+    verdict = judge(
+        judged, comparisons, thresholds=thresholds, fail_on_regression=fail_on_regression
+    )
+    shown = verdict if verdict.gated else None
+    console.print(terminal_report(runs, comparisons, verdict=shown))
+    _write_reports(reports, runs, comparisons, shown)
+    _finish(verdict)
 
 
 @command.command("compare")
@@ -443,22 +366,26 @@ def compare_command(
     """Compare two stored runs: B − A per metric, paired bootstrap 95% intervals.
 
     RUN_A is the baseline. Runs are named by id, a unique prefix or suffix, a folder,
-    or 'latest'. Significant changes (the interval excludes 0) are flagged, and the
+    'latest', or 'latest~N' (N runs before the latest). Significant changes (the interval excludes 0) are flagged, and the
     records that got better or worse are listed per field.
 
     \b
     Examples:
+      case-summarizer eval compare latest~1 latest
       case-summarizer eval compare 20250101T120000Z-rules 20250101T120003Z-v1
       case-summarizer eval compare RUN_A RUN_B --report compare.html --fail-on-regression
     """
     from ..evaluation.report import terminal_report
     from ..evaluation.runner import load_run
 
+    _check_reports(reports)
     first, second = load_run(run_a, runs_dir), load_run(run_b, runs_dir)
     comparison = _compare(first, second, resamples, seed)
-    _console().print(terminal_report([first, second], [comparison]))
-    _write_reports(reports, [first, second], [comparison])
-    _gate([second], [comparison], [], fail_on_regression)
+    verdict = judge([second], [comparison], fail_on_regression=fail_on_regression)
+    shown = verdict if verdict.gated else None
+    _console().print(terminal_report([first, second], [comparison], verdict=shown))
+    _write_reports(reports, [first, second], [comparison], shown)
+    _finish(verdict)
 
 
 @command.command("rescore")
@@ -533,6 +460,7 @@ def report_command(
     from ..evaluation.report import terminal_report
     from ..evaluation.runner import load_run
 
+    _check_reports(reports)
     loaded = [load_run(reference, runs_dir) for reference in runs]
     comparisons: list[Comparison] = []
     if baseline:

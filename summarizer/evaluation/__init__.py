@@ -6,9 +6,11 @@
                   prices=PriceTable.load(), cache=None)
     run.metrics["overall"]   # {"estimate", "low", "high", "n"}
 
-The pieces: ``gold`` (the gold-file model and validation), ``scorers`` (field-typed
-scorers), ``metrics`` (per-record scores, metrics, prices), ``compare`` (bootstrap
-intervals, paired comparisons), ``runner`` (run, store, rescore), ``report``.
+The pieces: ``gold`` (the gold-file model and validation), ``scorers`` (the table of
+field specs and the presence rules), ``metrics`` (per-record scores and metrics),
+``prices`` (token prices with their sources, online and Batch API), ``compare`` (bootstrap
+intervals, paired comparisons), ``runner`` (run, store, reuse, rescore), ``gate`` (the
+pass/fail verdict for CI), ``report``.
 Names are imported on first use, so the CLI starts without numpy and scipy.
 """
 
@@ -19,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .compare import Comparison, Interval, bootstrap_interval, compare_records, paired_bootstrap
+    from .gate import Threshold, Verdict, judge
     from .gold import (
         GoldExpected,
         GoldRecord,
@@ -27,7 +30,8 @@ if TYPE_CHECKING:
         load_gold,
         validate_gold_dir,
     )
-    from .metrics import METRICS, Metric, PriceTable, RecordScore, aggregate
+    from .metrics import METRICS, Metric, RecordScore, aggregate
+    from .prices import Price, PriceTable
     from .runner import (
         StoredRun,
         execute,
@@ -37,7 +41,16 @@ if TYPE_CHECKING:
         rescore_run,
         score_outputs,
     )
-    from .scorers import FIELDS, FieldScore, match_lists, score_record, text_similarity
+    from .scorers import (
+        FIELD_SPECS,
+        FIELDS,
+        FieldScore,
+        FieldSpec,
+        field_label,
+        match_lists,
+        score_record,
+        text_similarity,
+    )
 
 _WHERE = {
     "Comparison": "compare",
@@ -51,9 +64,13 @@ _WHERE = {
     "gold_json_schema": "gold",
     "load_gold": "gold",
     "validate_gold_dir": "gold",
+    "Threshold": "gate",
+    "Verdict": "gate",
+    "judge": "gate",
     "METRICS": "metrics",
     "Metric": "metrics",
-    "PriceTable": "metrics",
+    "Price": "prices",
+    "PriceTable": "prices",
     "RecordScore": "metrics",
     "aggregate": "metrics",
     "StoredRun": "runner",
@@ -64,7 +81,10 @@ _WHERE = {
     "rescore_run": "runner",
     "score_outputs": "runner",
     "FIELDS": "scorers",
+    "FIELD_SPECS": "scorers",
     "FieldScore": "scorers",
+    "FieldSpec": "scorers",
+    "field_label": "scorers",
     "match_lists": "scorers",
     "score_record": "scorers",
     "text_similarity": "scorers",
@@ -72,22 +92,29 @@ _WHERE = {
 
 __all__ = [
     "FIELDS",
+    "FIELD_SPECS",
     "METRICS",
     "Comparison",
     "FieldScore",
+    "FieldSpec",
     "GoldExpected",
     "GoldRecord",
     "Interval",
     "LoadedGold",
     "Metric",
+    "Price",
     "PriceTable",
     "RecordScore",
     "StoredRun",
+    "Threshold",
+    "Verdict",
     "aggregate",
     "bootstrap_interval",
     "compare_records",
     "execute",
+    "field_label",
     "gold_json_schema",
+    "judge",
     "list_runs",
     "load_gold",
     "load_run",

@@ -167,8 +167,9 @@ class MetricDiff:
 
     @property
     def verdict(self) -> str:
-        """better | worse (significant, in the metric's direction) | "" (no clear change)."""
-        if not self.significant or self.difference.estimate is None:
+        """better | worse (significant, in the metric's direction) | "" (no clear change,
+        or a metric whose changes are not judged, such as the number of requests)."""
+        if not self.metric.judged or not self.significant or self.difference.estimate is None:
             return ""
         improved = (self.difference.estimate > 0) == self.metric.higher_is_better
         return "better" if improved else "worse"

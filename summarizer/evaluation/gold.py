@@ -14,13 +14,25 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..ages import parse_age
 from ..errors import InputError
-from ..schema import ArticleType, InterventionKind, OutcomeStatus, Sex
+from ..schema import (
+    ArticleType,
+    DiagnosticTest,
+    Finding,
+    HistoryItem,
+    Intervention,
+    InterventionKind,
+    ListItem,
+    Outcome,
+    OutcomeStatus,
+    Sex,
+    Symptom,
+)
 
 __all__ = [
     "AGE_CONSISTENCY_YEARS",
@@ -53,22 +65,42 @@ class GoldPatient(_Gold):
     sex: Sex | None = Field(None, description="female, male, other or not_reported.")
 
 
-class GoldSymptom(_Gold):
+class _GoldItem(_Gold):
+    """A gold list item: the schema's item without evidence, read the same way."""
+
+    item: ClassVar[type[ListItem]]
+    """The schema item this one labels (whose ``view`` decides how it reads)."""
+
+    @property
+    def label(self) -> str:
+        """The item on one line, worded as the schema item's ``label``."""
+        return self.item.model_construct(**self.model_dump()).label
+
+
+class GoldSymptom(_GoldItem):
+    item = Symptom
+
     description: str = Field(min_length=1)
     duration: str | None = None
 
 
-class GoldHistoryItem(_Gold):
+class GoldHistoryItem(_GoldItem):
+    item = HistoryItem
+
     description: str = Field(min_length=1)
     timing: str | None = None
 
 
-class GoldFinding(_Gold):
+class GoldFinding(_GoldItem):
+    item = Finding
+
     description: str = Field(min_length=1)
     negative: bool = False
 
 
-class GoldDiagnosticTest(_Gold):
+class GoldDiagnosticTest(_GoldItem):
+    item = DiagnosticTest
+
     name: str = Field(min_length=1)
     result: str = ""
     negative: bool = False
@@ -81,13 +113,17 @@ class GoldDiagnosis(_Gold):
     )
 
 
-class GoldIntervention(_Gold):
+class GoldIntervention(_GoldItem):
+    item = Intervention
+
     kind: InterventionKind
     detail: str = Field(min_length=1)
     timing: str | None = None
 
 
-class GoldOutcome(_Gold):
+class GoldOutcome(_GoldItem):
+    item = Outcome
+
     timepoint: str | None = None
     description: str = Field(min_length=1)
     status: OutcomeStatus

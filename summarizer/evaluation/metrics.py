@@ -8,27 +8,23 @@ resamples records and recomputes that same ratio, so intervals and point estimat
 
 from __future__ import annotations
 
-import fnmatch
-import tomllib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from importlib import resources
-from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
-from .scorers import FIELDS, FieldScore
+from .scorers import FIELDS, FieldScore, field_label
 
 __all__ = [
     "DEFAULT_RESAMPLES",
     "DEFAULT_SEED",
     "METRICS",
     "Metric",
-    "PriceTable",
     "RecordScore",
     "aggregate",
     "field_summary",
     "metric_by_name",
+    "request_counts",
 ]
 
 DEFAULT_RESAMPLES = 2000
@@ -37,7 +33,23 @@ DEFAULT_SEED = 20240611
 """Bootstrap seed: the same runs and seed give the same intervals."""
 
 
-@dataclass(slots=True)
+def request_counts(provenance: Mapping[str, Any]) -> tuple[int | None, int | None]:
+    """(model requests, re-asks) of one result's provenance (or an error line).
+
+    Re-asks are the requests spent re-asking after an answer failed validation; the rest
+    are the prompt's own (one per stage: the staged v2 sends five). Provenance that only
+    gives ``attempts`` (runs stored before the two were counted apart) counted every
+    request, so it gives the requests and leaves the re-asks unknown.
+    """
+    requests = provenance.get("requests", provenance.get("attempts"))
+    reasks = provenance.get("reasks")
+    return (
+        None if requests is None else int(requests),
+        None if reasks is None else int(reasks),
+    )
+
+
+@dataclass(slots=True, kw_only=True)
 class RecordScore:
     """Scores and costs of one gold record in one run."""
 
@@ -47,7 +59,10 @@ class RecordScore:
     error: str | None = None
     evidence_total: int = 0
     evidence_aligned: int = 0
-    attempts: int | None = None
+    requests: int | None = None
+    """Model requests made for the record, re-asks included (None: not known)."""
+    reasks: int | None = None
+    """Of those, re-asks after an answer failed validation (None: not known)."""
     prompt_tokens: int = 0
     completion_tokens: int = 0
     latency_s: float | None = None
@@ -67,13 +82,15 @@ class RecordScore:
             "error": self.error,
             "overall": None if overall is None else round(overall, 4),
             "evidence": {"aligned": self.evidence_aligned, "total": self.evidence_total},
-            "attempts": self.attempts,
+            "requests": self.requests,
+            "reasks": self.reasks,
             "tokens": {"prompt": self.prompt_tokens, "completion": self.completion_tokens},
             "latency_s": None if self.latency_s is None else round(self.latency_s, 4),
             "cost_usd": None if self.cost_usd is None else round(self.cost_usd, 8),
             "cache_hit": self.cache_hit,
             "omitted": [name for name, score in self.fields.items() if score.omitted],
             "hallucinated": [name for name, score in self.fields.items() if score.hallucinated],
+            "both_absent": [name for name, score in self.fields.items() if score.both_absent],
             "fields": {name: score.to_dict() for name, score in self.fields.items()},
         }
 
@@ -81,6 +98,7 @@ class RecordScore:
     def from_dict(cls, data: Mapping[str, Any]) -> RecordScore:
         evidence = data.get("evidence") or {}
         tokens = data.get("tokens") or {}
+        requests, reasks = request_counts(data)
         return cls(
             id=str(data["id"]),
             ok=bool(data["ok"]),
@@ -91,7 +109,8 @@ class RecordScore:
             },
             evidence_total=int(evidence.get("total", 0)),
             evidence_aligned=int(evidence.get("aligned", 0)),
-            attempts=data.get("attempts"),
+            requests=requests,
+            reasks=reasks,
             prompt_tokens=int(tokens.get("prompt", 0)),
             completion_tokens=int(tokens.get("completion", 0)),
             latency_s=data.get("latency_s"),
@@ -103,7 +122,7 @@ class RecordScore:
 Pair = tuple[float, float]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Metric:
     """A number per run: ``values`` gives a record's (numerator, denominator) or None."""
 
@@ -113,8 +132,13 @@ class Metric:
     higher_is_better: bool = True
     quality: bool = True
     """Quality metrics gate regressions; resource metrics (tokens, latency, cost) do not."""
+    judged: bool = True
+    """Whether a significant change is called better or worse. Not for the number of
+    requests: a staged prompt sends one per stage by design, which is no regression."""
     unit: str = "score"
     """score | rate | count | seconds | usd"""
+    label: str | None = None
+    """The clinical name of a field metric ("Patient age" for patient.age)."""
 
 
 def _field(name: str) -> Callable[[RecordScore], Pair | None]:
@@ -169,49 +193,82 @@ def _optional(
 
 
 METRICS: tuple[Metric, ...] = (
-    Metric("overall", "mean field score per record", _overall),
-    *(Metric(name, f"{name} score", _field(name)) for name in FIELDS),
-    Metric("omission_rate", "gold has a value, output does not", _omission, False, unit="rate"),
+    Metric(name="overall", description="mean field score per record", values=_overall),
+    *(
+        Metric(
+            name=name,
+            description=f"{field_label(name)} score (where gold or output has a value)",
+            values=_field(name),
+            label=field_label(name),
+        )
+        for name in FIELDS
+    ),
     Metric(
-        "hallucination_rate",
-        "output has a value, gold says none",
-        _hallucination,
-        False,
+        name="omission_rate",
+        description="gold has a value, output does not",
+        values=_omission,
+        higher_is_better=False,
         unit="rate",
     ),
-    Metric("grounding_rate", "evidence quotes aligned to the abstract", _grounding, unit="rate"),
-    Metric("validity_rate", "records that validated", lambda r: (float(r.ok), 1.0), unit="rate"),
     Metric(
-        "attempts",
-        "model attempts per valid record",
-        _optional(lambda r: r.attempts if r.ok else None),
-        False,
-        False,
-        "count",
+        name="hallucination_rate",
+        description="output has a value where gold says none (of fields where gold says none)",
+        values=_hallucination,
+        higher_is_better=False,
+        unit="rate",
     ),
     Metric(
-        "tokens",
-        "prompt + completion tokens per record",
-        lambda r: (float(r.prompt_tokens + r.completion_tokens), 1.0),
-        False,
-        False,
-        "count",
+        name="grounding_rate",
+        description="evidence quotes aligned to the abstract",
+        values=_grounding,
+        unit="rate",
     ),
     Metric(
-        "latency_s",
-        "seconds per record (cache hits are fast)",
-        _optional(lambda r: r.latency_s),
-        False,
-        False,
-        "seconds",
+        name="validity_rate",
+        description="records that validated",
+        values=lambda r: (float(r.ok), 1.0),
+        unit="rate",
     ),
     Metric(
-        "cost_usd",
-        "dollars per record at list price",
-        _optional(lambda r: r.cost_usd),
-        False,
-        False,
-        "usd",
+        name="requests",
+        description="model requests per valid record, re-asks included",
+        values=_optional(lambda r: r.requests if r.ok else None),
+        higher_is_better=False,
+        quality=False,
+        judged=False,
+        unit="count",
+    ),
+    Metric(
+        name="reasks",
+        description="re-asks per valid record (an answer failed validation)",
+        values=_optional(lambda r: r.reasks if r.ok else None),
+        higher_is_better=False,
+        quality=False,
+        unit="count",
+    ),
+    Metric(
+        name="tokens",
+        description="prompt + completion tokens per record",
+        values=lambda r: (float(r.prompt_tokens + r.completion_tokens), 1.0),
+        higher_is_better=False,
+        quality=False,
+        unit="count",
+    ),
+    Metric(
+        name="latency_s",
+        description="seconds per record (cache hits are fast)",
+        values=_optional(lambda r: r.latency_s),
+        higher_is_better=False,
+        quality=False,
+        unit="seconds",
+    ),
+    Metric(
+        name="cost_usd",
+        description="dollars per record at the run's price",
+        values=_optional(lambda r: r.cost_usd),
+        higher_is_better=False,
+        quality=False,
+        unit="usd",
     ),
 )
 
@@ -239,7 +296,13 @@ def aggregate(records: Iterable[RecordScore], metric: Metric) -> tuple[float | N
 
 
 def field_summary(records: list[RecordScore], name: str) -> dict[str, Any]:
-    """Mean score, precision, recall, omissions and hallucinations of one field."""
+    """Mean score, precision, recall, omissions, hallucinations and both-absent counts of
+    one field.
+
+    ``n`` counts the records that scored the field; ``gold_empty`` counts those where gold
+    says "not reported" (the output got it right in ``both_absent`` of them, and earned no
+    field score for it).
+    """
     scores = [record.fields[name] for record in records if name in record.fields]
     scored = [score for score in scores if score.score is not None]
 
@@ -249,11 +312,11 @@ def field_summary(records: list[RecordScore], name: str) -> dict[str, Any]:
     precisions = [score.precision for score in scored if score.precision is not None]
     recalls = [score.recall for score in scored if score.recall is not None]
     gold_present = [
-        score for score in scored if score.gold_present is True and score.output_present is not None
+        score for score in scores if score.gold_present is True and score.output_present is not None
     ]
     gold_empty = [
         score
-        for score in scored
+        for score in scores
         if score.gold_present is False and score.output_present is not None
     ]
     summary: dict[str, Any] = {
@@ -262,96 +325,10 @@ def field_summary(records: list[RecordScore], name: str) -> dict[str, Any]:
         "omitted": sum(score.omitted for score in gold_present),
         "gold_present": len(gold_present),
         "hallucinated": sum(score.hallucinated for score in gold_empty),
+        "both_absent": sum(score.both_absent for score in gold_empty),
         "gold_empty": len(gold_empty),
     }
     if precisions or recalls:
         summary["precision"] = mean(precisions)
         summary["recall"] = mean(recalls)
     return summary
-
-
-# -- prices ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Price:
-    input: float
-    """Dollars per 1M prompt tokens."""
-    output: float
-    """Dollars per 1M completion tokens."""
-
-    def cost(self, prompt_tokens: int, completion_tokens: int) -> float:
-        return (prompt_tokens * self.input + completion_tokens * self.output) / 1_000_000
-
-
-@dataclass(frozen=True, slots=True)
-class PriceTable:
-    """$/1M tokens per model (names or glob patterns) and per backend."""
-
-    models: dict[str, Price]
-    backends: dict[str, Price]
-    source: str = "built-in"
-
-    @classmethod
-    def load(cls, path: Path | None = None) -> PriceTable:
-        """The built-in table, with ``path``'s entries (same TOML or JSON format) on top."""
-        text = (resources.files("summarizer.evaluation") / "prices.toml").read_text(
-            encoding="utf-8"
-        )
-        table = cls._parse(tomllib.loads(text), "built-in")
-        if path is None:
-            return table
-        try:
-            raw = path.read_text(encoding="utf-8")
-            if path.suffix.lower() == ".json":
-                import json
-
-                data = json.loads(raw)
-            else:
-                data = tomllib.loads(raw)
-        except (OSError, ValueError) as error:
-            raise ConfigError(f"cannot read price table {path}: {error}") from error
-        extra = cls._parse(data, str(path))
-        return PriceTable(
-            models={**table.models, **extra.models},
-            backends={**table.backends, **extra.backends},
-            source=f"built-in + {path}",
-        )
-
-    @staticmethod
-    def _parse(data: Mapping[str, Any], source: str) -> PriceTable:
-        def prices(section: str) -> dict[str, Price]:
-            entries = data.get(section, {})
-            if not isinstance(entries, Mapping):
-                raise ConfigError(f"{source}: [{section}] must be a table")
-            parsed = {}
-            for name, value in entries.items():
-                try:
-                    parsed[str(name)] = Price(
-                        input=float(value["input"]), output=float(value["output"])
-                    )
-                except (KeyError, TypeError, ValueError):
-                    raise ConfigError(
-                        f"{source}: {section}.{name} needs numeric 'input' and 'output' ($ per 1M tokens)"
-                    ) from None
-            return parsed
-
-        return PriceTable(models=prices("models"), backends=prices("backends"), source=source)
-
-    def price(self, backend: str, model: str | None) -> Price | None:
-        """The price of a model (exact name, else the longest matching pattern), else the backend's."""
-        if model:
-            if model in self.models:
-                return self.models[model]
-            matches = [pattern for pattern in self.models if fnmatch.fnmatchcase(model, pattern)]
-            if matches:
-                return self.models[max(matches, key=len)]
-        return self.backends.get(backend)
-
-    def to_dict(self, backend: str, model: str | None) -> dict[str, Any]:
-        price = self.price(backend, model)
-        return {
-            "source": self.source,
-            "input_per_1m": None if price is None else price.input,
-            "output_per_1m": None if price is None else price.output,
-        }

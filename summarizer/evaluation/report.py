@@ -1,5 +1,11 @@
 """Reports of runs and comparisons: terminal (rich), Markdown, JSON and self-contained HTML.
 
+Every report reads top down as a reviewer asks: the verdict of the gates (when any were
+asked for), then each comparison, then the metrics side by side, then per field and per
+record. Fields carry their clinical label next to their path ("Patient age
+(patient.age)"). A cost whose price has no source is marked as an estimate, and each
+report says where each run's price came from.
+
 The HTML report has no external assets: styles inline, charts as inline SVG (one small
 bar chart per metric, the runs side by side, each bar with its 95 % interval), and every
 piece of text from runs, gold or models escaped.
@@ -19,12 +25,15 @@ from rich.text import Text
 
 from ..errors import ConfigError
 from .compare import Comparison, MetricDiff
+from .gate import Verdict
 from .metrics import METRICS, Metric
+from .prices import Price, price_note
 from .runner import StoredRun
-from .scorers import FIELDS
+from .scorers import FIELDS, field_label
 
 __all__ = [
     "REPORT_SUFFIXES",
+    "check_report_path",
     "html_report",
     "json_report",
     "markdown_report",
@@ -63,19 +72,82 @@ def _interval(entry: dict[str, Any], unit: str) -> str:
 
 
 def _flag(row: MetricDiff) -> str:
+    if not row.metric.judged and row.significant:
+        return "more" if (row.difference.estimate or 0) > 0 else "fewer"
     return {"better": "▲ better", "worse": "▼ worse"}.get(row.verdict, "")
 
 
+def _field_title(path: str) -> str:
+    """A field's clinical label next to its path: "Patient age (patient.age)"."""
+    label = field_label(path)
+    return path if label == path else f"{label} ({path})"
+
+
 def _metric_label(metric: Metric) -> str:
-    arrow = "" if metric.higher_is_better else " ↓"
-    return metric.name + arrow
+    arrow = "" if metric.higher_is_better or not metric.judged else " ↓"
+    name = f"{metric.label} ({metric.name})" if metric.label else metric.name
+    return name + arrow
 
 
 def _n_records(run: StoredRun) -> int:
     return len(run.scores.get("records", []))
 
 
-_FIELD_COLUMNS = ("field", "score", "precision", "recall", "omitted", "hallucinated", "records")
+def _price(run: StoredRun) -> Price | None:
+    return Price.from_dict(run.config.get("price") or {})
+
+
+def _estimated(run: StoredRun) -> bool:
+    price = _price(run)
+    return price is not None and price.estimate
+
+
+def _cell(run: StoredRun, metric: Metric, entry: dict[str, Any]) -> tuple[str, str]:
+    """(value, interval) of a metric for a run; an unsourced cost says it is an estimate."""
+    value = _format(entry.get("estimate"), metric.unit)
+    if metric.unit == "usd" and entry.get("estimate") is not None and _estimated(run):
+        value += " (estimate)"
+    return value, _interval(entry, metric.unit)
+
+
+def _comparison_label(metric: Metric, runs: Sequence[StoredRun]) -> str:
+    label = _metric_label(metric)
+    if metric.unit == "usd" and any(_estimated(run) for run in runs):
+        label += " (estimate)"
+    return label
+
+
+def _price_notes(runs: Sequence[StoredRun]) -> list[str]:
+    """Where each run's cost comes from (nothing for backends that bill nothing)."""
+    notes = []
+    for run in runs:
+        note = price_note({"model": run.config.get("model"), **(run.config.get("price") or {})})
+        if note:
+            notes.append(f"{run.label}: {note}")
+    return notes
+
+
+def _verdict_lines(verdict: Verdict | None) -> list[str]:
+    if verdict is None:
+        return []
+    return [verdict.headline, *(f"fail: {failure}" for failure in verdict.failures)]
+
+
+_FIELD_COLUMNS = (
+    "field",
+    "score",
+    "precision",
+    "recall",
+    "omitted",
+    "hallucinated",
+    "scored",
+)
+_FIELDS_NOTE = (
+    "score: mean over the records where gold or the output has a value (scored); "
+    "omitted: gold has a value, the output does not (of records where gold has one); "
+    "hallucinated: the output has a value where gold says none (of records where gold says "
+    "none; the rest left it empty too, which earns no field score)."
+)
 
 
 def _field_rows(run: StoredRun) -> list[tuple[str, ...]]:
@@ -84,11 +156,11 @@ def _field_rows(run: StoredRun) -> list[tuple[str, ...]]:
     fields: dict[str, dict[str, Any]] = run.scores.get("fields", {})
     for name in FIELDS:
         entry = fields.get(name)
-        if not entry or not entry.get("n"):
+        if not entry or not (entry.get("n") or entry.get("gold_empty")):
             continue
         rows.append(
             (
-                name,
+                _field_title(name),
                 _format(entry.get("score"), "score"),
                 _format(entry.get("precision"), "score") if "precision" in entry else "",
                 _format(entry.get("recall"), "score") if "recall" in entry else "",
@@ -100,13 +172,50 @@ def _field_rows(run: StoredRun) -> list[tuple[str, ...]]:
     return rows
 
 
+def check_report_path(path: Path) -> None:
+    """Fail now, with one line, when a report cannot be written to ``path`` (an unknown
+    suffix, a folder, a parent that is not a folder, no permission), so that a run does
+    not end without its report."""
+    if path.suffix.lower() not in REPORT_SUFFIXES:
+        raise ConfigError(
+            f"cannot write report {path}: unknown format {path.suffix or '(no suffix)'!r} "
+            f"(use one of {', '.join(REPORT_SUFFIXES)})"
+        )
+    if path.is_dir():
+        raise ConfigError(f"cannot write report {path}: it is a folder")
+    for ancestor in path.parents:
+        if ancestor.exists():
+            if not ancestor.is_dir():
+                raise ConfigError(f"cannot write report {path}: {ancestor} is not a folder")
+            break
+    existed = path.exists()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a", encoding="utf-8"):
+            pass
+    except OSError as error:
+        raise ConfigError(f"cannot write report {path}: {error.strerror or error}") from None
+    if not existed:
+        path.unlink(missing_ok=True)
+
+
 # -- terminal ----------------------------------------------------------------------------
 
 
 def terminal_report(
-    runs: Sequence[StoredRun], comparisons: Sequence[Comparison] = ()
+    runs: Sequence[StoredRun],
+    comparisons: Sequence[Comparison] = (),
+    *,
+    verdict: Verdict | None = None,
 ) -> RenderableType:
-    """The side-by-side table of runs, then each comparison."""
+    """The verdict, each comparison, then the side-by-side table of runs."""
+    parts: list[RenderableType] = []
+    if verdict is not None:
+        style = "bold green" if verdict.passed else "bold red"
+        parts.append(Text(f"Verdict: {verdict.headline}", style=style if verdict.gated else ""))
+        parts.extend(Text(f"  fail: {failure}", style="red") for failure in verdict.failures)
+    for comparison in comparisons:
+        parts.append(_terminal_comparison(comparison, runs))
     table = Table(
         title="Evaluation: mean [95% bootstrap CI]",
         caption="↓ lower is better; resampled over records",
@@ -120,21 +229,18 @@ def terminal_report(
     for metric in METRICS:
         cells = []
         for run in runs:
-            entry = run.metrics.get(metric.name) or {}
-            value = _format(entry.get("estimate"), metric.unit)
-            interval = _interval(entry, metric.unit)
+            value, interval = _cell(run, metric, run.metrics.get(metric.name) or {})
             cells.append(f"{value} [dim]{interval}[/dim]" if interval else value)
         last_field = (
             metric.name == FIELDS[-1] or metric.name == "overall" or metric.name == "validity_rate"
         )
         table.add_row(_metric_label(metric), *cells, end_section=last_field)
-    parts: list[RenderableType] = [table]
-    for comparison in comparisons:
-        parts.append(_terminal_comparison(comparison))
+    parts.append(table)
+    parts.extend(Text(note, style="dim") for note in _price_notes(runs))
     return Group(*parts)
 
 
-def _terminal_comparison(comparison: Comparison) -> RenderableType:
+def _terminal_comparison(comparison: Comparison, runs: Sequence[StoredRun]) -> RenderableType:
     table = Table(
         title=(
             f"{comparison.b} vs {comparison.a}: paired bootstrap over {comparison.records} records "
@@ -155,7 +261,7 @@ def _terminal_comparison(comparison: Comparison) -> RenderableType:
         unit = row.metric.unit
         style = {"better": "green", "worse": "red"}.get(row.verdict, "")
         table.add_row(
-            _metric_label(row.metric),
+            _comparison_label(row.metric, runs),
             _format(row.a, unit),
             _format(row.b, unit),
             _signed(row.difference.estimate, unit),
@@ -170,7 +276,8 @@ def _terminal_comparison(comparison: Comparison) -> RenderableType:
             more = f" and {len(items) - CHANGES_SHOWN} more" if len(items) > CHANGES_SHOWN else ""
             colour = "green" if title == "better" else "red"
             lines.append(
-                Text.from_markup(f"[{colour}]{title}[/{colour}] {name}: ") + Text(shown + more)
+                Text.from_markup(f"[{colour}]{title}[/{colour}] ")
+                + Text(f"{_field_title(name)}: {shown}{more}")
             )
     if comparison.only_a or comparison.only_b:
         lines.append(
@@ -186,9 +293,16 @@ def _terminal_comparison(comparison: Comparison) -> RenderableType:
 
 
 def json_report(
-    runs: Sequence[StoredRun], comparisons: Sequence[Comparison] = ()
+    runs: Sequence[StoredRun],
+    comparisons: Sequence[Comparison] = (),
+    *,
+    verdict: Verdict | None = None,
 ) -> dict[str, Any]:
     return {
+        "verdict": None if verdict is None else verdict.to_dict(),
+        "comparisons": [comparison.to_dict() for comparison in comparisons],
+        "price_notes": _price_notes(runs),
+        "field_labels": {name: field_label(name) for name in FIELDS},
         "runs": [
             {
                 "run_id": run.run_id,
@@ -198,10 +312,10 @@ def json_report(
                 "metrics": run.metrics,
                 "fields": run.scores.get("fields", {}),
                 "records": run.scores.get("records", []),
+                "reused": run.reused,
             }
             for run in runs
         ],
-        "comparisons": [comparison.to_dict() for comparison in comparisons],
     }
 
 
@@ -212,30 +326,21 @@ def _md(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def markdown_report(runs: Sequence[StoredRun], comparisons: Sequence[Comparison] = ()) -> str:
+def markdown_report(
+    runs: Sequence[StoredRun],
+    comparisons: Sequence[Comparison] = (),
+    *,
+    verdict: Verdict | None = None,
+) -> str:
     lines = ["# Evaluation report", ""]
-    lines += ["| run | label | backend | model | prompt | records |", "|---|---|---|---|---|---|"]
-    for run in runs:
-        prompt = run.config.get("prompt") or {}
-        prompt_text = f"{prompt.get('version')} ({prompt.get('hash')})" if prompt else "–"
-        lines.append(
-            f"| `{_md(run.run_id)}` | {_md(run.label)} | {_md(str(run.config.get('backend')))} | "
-            f"{_md(str(run.config.get('model') or '–'))} | {_md(prompt_text)} | {_n_records(run)} |"
-        )
-    lines += ["", "## Metrics (mean, 95% bootstrap interval; ↓ lower is better)", ""]
-    lines.append("| metric | " + " | ".join(_md(run.label) for run in runs) + " |")
-    lines.append("|---|" + "---:|" * len(runs))
-    for metric in METRICS:
-        cells = []
-        for run in runs:
-            entry = run.metrics.get(metric.name) or {}
-            cells.append(
-                f"{_format(entry.get('estimate'), metric.unit)} {_interval(entry, metric.unit)}".strip()
-            )
-        lines.append(f"| {_md(_metric_label(metric))} | " + " | ".join(cells) + " |")
+    if verdict is not None:
+        headline, *failures = _verdict_lines(verdict)
+        lines += ["## Verdict", "", f"**{_md(headline)}**", ""]
+        lines += [f"- {_md(failure)}" for failure in failures]
+        if failures:
+            lines.append("")
     for comparison in comparisons:
         lines += [
-            "",
             f"## {_md(comparison.b)} vs {_md(comparison.a)}",
             "",
             f"Paired bootstrap over {comparison.records} records, {comparison.resamples} resamples, "
@@ -246,10 +351,11 @@ def markdown_report(runs: Sequence[StoredRun], comparisons: Sequence[Comparison]
         ]
         for row in comparison.rows:
             unit = row.metric.unit
-            flag = f"**{_flag(row)}**" if row.verdict else ""
+            flag = f"**{_flag(row)}**" if row.verdict else _flag(row)
             lines.append(
-                f"| {_md(_metric_label(row.metric))} | {_format(row.a, unit)} | {_format(row.b, unit)} | "
-                f"{_signed(row.difference.estimate, unit)} | {_interval(row.difference.to_dict(), unit)} | {flag} |"
+                f"| {_md(_comparison_label(row.metric, runs))} | {_format(row.a, unit)} | "
+                f"{_format(row.b, unit)} | {_signed(row.difference.estimate, unit)} | "
+                f"{_interval(row.difference.to_dict(), unit)} | {flag} |"
             )
         for title, changes in (("Better", comparison.better), ("Worse", comparison.worse)):
             if not changes:
@@ -257,14 +363,33 @@ def markdown_report(runs: Sequence[StoredRun], comparisons: Sequence[Comparison]
             lines += ["", f"### {title} records", ""]
             for name, items in changes.items():
                 shown = ", ".join(f"`{_md(c.id)}` {c.a:.2f}→{c.b:.2f}" for c in items)
-                lines.append(f"- **{_md(name)}**: {shown}")
-    lines += [
-        "",
-        "## Fields",
-        "",
-        "Omitted: gold has a value, the output does not (of records where gold has one); "
-        "hallucinated: the output has a value where gold says none (of records where gold says none).",
-    ]
+                lines.append(f"- **{_md(_field_title(name))}**: {shown}")
+        lines.append("")
+    lines += ["## Runs", ""]
+    lines += ["| run | label | backend | model | prompt | records |", "|---|---|---|---|---|---|"]
+    for run in runs:
+        prompt = run.config.get("prompt") or {}
+        prompt_text = f"{prompt.get('version')} ({prompt.get('hash')})" if prompt else "–"
+        reused = " (reused)" if run.reused else ""
+        lines.append(
+            f"| `{_md(run.run_id)}`{reused} | {_md(run.label)} | "
+            f"{_md(str(run.config.get('backend')))} | {_md(str(run.config.get('model') or '–'))} | "
+            f"{_md(prompt_text)} | {_n_records(run)} |"
+        )
+    lines += ["", "## Metrics (mean, 95% bootstrap interval; ↓ lower is better)", ""]
+    lines.append("| metric | " + " | ".join(_md(run.label) for run in runs) + " |")
+    lines.append("|---|" + "---:|" * len(runs))
+    for metric in METRICS:
+        cells = []
+        for run in runs:
+            value, interval = _cell(run, metric, run.metrics.get(metric.name) or {})
+            cells.append(f"{value} {interval}".strip())
+        lines.append(f"| {_md(_metric_label(metric))} | " + " | ".join(cells) + " |")
+    notes = _price_notes(runs)
+    if notes:
+        lines.append("")
+        lines += [f"- {_md(note)}" for note in notes]
+    lines += ["", "## Fields", "", _FIELDS_NOTE]
     for run in runs:
         lines += ["", f"### {_md(run.label)}", ""]
         lines.append("| " + " | ".join(_FIELD_COLUMNS) + " |")
@@ -378,10 +503,55 @@ def _chart(metric: Metric, runs: Sequence[StoredRun]) -> str:
     return "".join(parts)
 
 
+def _html_verdict(verdict: Verdict | None) -> list[str]:
+    if verdict is None:
+        return []
+    css = "" if not verdict.gated else "better" if verdict.passed else "worse"
+    out = [f"<h2>Verdict</h2><p class='{css}'><b>{_e(verdict.headline)}</b></p>"]
+    if verdict.failures:
+        out.append("<ul>" + "".join(f"<li>{_e(f)}</li>" for f in verdict.failures) + "</ul>")
+    return out
+
+
+def _html_comparison(comparison: Comparison, runs: Sequence[StoredRun]) -> list[str]:
+    out = [
+        f"<h2>{_e(comparison.b)} vs {_e(comparison.a)}</h2><p class=dim>Paired bootstrap over "
+        f"{comparison.records} records, {comparison.resamples} resamples, seed {comparison.seed}; "
+        "highlighted rows are significant (the interval excludes 0).</p>",
+        "<table><tr><th>metric</th><th>A</th><th>B</th><th>B − A</th><th>95% CI</th><th></th></tr>",
+    ]
+    for row in comparison.rows:
+        unit = row.metric.unit
+        out.append(
+            f"<tr class='{_e(row.verdict)}'><th>{_e(_comparison_label(row.metric, runs))}</th>"
+            f"<td class=num>{_e(_format(row.a, unit))}</td><td class=num>{_e(_format(row.b, unit))}</td>"
+            f"<td class=num>{_e(_signed(row.difference.estimate, unit))}</td>"
+            f"<td class=num>{_e(_interval(row.difference.to_dict(), unit))}</td><td>{_e(_flag(row))}</td></tr>"
+        )
+    out.append("</table>")
+    for heading, changes in (("better", comparison.better), ("worse", comparison.worse)):
+        if not changes:
+            continue
+        out.append(
+            f"<h3>Records that got {heading}</h3><table><tr><th>field</th><th>records</th></tr>"
+        )
+        for name, items in changes.items():
+            listed = ", ".join(
+                f"<span title='{_e(c.reason_a)} → {_e(c.reason_b)}'>{_e(c.id)} {c.a:.2f}→{c.b:.2f}</span>"
+                for c in items
+            )
+            out.append(
+                f"<tr class={heading}><th>{_e(_field_title(name))}</th><td>{listed}</td></tr>"
+            )
+        out.append("</table>")
+    return out
+
+
 def html_report(
     runs: Sequence[StoredRun],
     comparisons: Sequence[Comparison] = (),
     *,
+    verdict: Verdict | None = None,
     title: str = "Evaluation report",
 ) -> str:
     out: list[str] = [
@@ -389,9 +559,14 @@ def html_report(
         '<meta name="viewport" content="width=device-width,initial-scale=1">',
         f"<title>{_e(title)}</title><style>{_STYLE}</style></head><body>",
         f"<h1>{_e(title)}</h1>",
-        "<h2>Runs</h2><table><tr><th>label</th><th>run</th><th>backend</th><th>model</th><th>prompt</th>"
-        "<th>versions</th><th>gold</th><th>records</th></tr>",
+        *_html_verdict(verdict),
     ]
+    for comparison in comparisons:
+        out.extend(_html_comparison(comparison, runs))
+    out.append(
+        "<h2>Runs</h2><table><tr><th>label</th><th>run</th><th>backend</th><th>model</th><th>prompt</th>"
+        "<th>versions</th><th>gold</th><th>records</th></tr>"
+    )
     for position, run in enumerate(runs):
         config = run.config
         prompt = config.get("prompt") or {}
@@ -400,8 +575,9 @@ def html_report(
         swatch = (
             f'<span class="swatch" style="background:{_PALETTE[position % len(_PALETTE)]}"></span>'
         )
+        reused = " <span class=dim>(reused)</span>" if run.reused else ""
         out.append(
-            f"<tr><td>{swatch}{_e(run.label)}</td><td><code>{_e(run.run_id)}</code></td>"
+            f"<tr><td>{swatch}{_e(run.label)}</td><td><code>{_e(run.run_id)}</code>{reused}</td>"
             f"<td>{_e(config.get('backend'))}</td><td>{_e(config.get('model') or '–')}</td>"
             f"<td>{_e(prompt.get('version', '–'))} <span class=dim>{_e(prompt.get('hash', ''))}</span></td>"
             f"<td class=dim>package {_e(versions.get('package'))}, schema {_e(versions.get('schema'))}, "
@@ -421,13 +597,13 @@ def html_report(
     for metric in METRICS:
         out.append(f"<tr><th title='{_e(metric.description)}'>{_e(_metric_label(metric))}</th>")
         for run in runs:
-            entry = run.metrics.get(metric.name) or {}
-            out.append(
-                f"<td class=num>{_e(_format(entry.get('estimate'), metric.unit))} "
-                f"<span class=dim>{_e(_interval(entry, metric.unit))}</span></td>"
-            )
+            value, interval = _cell(run, metric, run.metrics.get(metric.name) or {})
+            out.append(f"<td class=num>{_e(value)} <span class=dim>{_e(interval)}</span></td>")
         out.append("</tr>")
     out.append("</table>")
+    notes = _price_notes(runs)
+    if notes:
+        out.append("<ul class=dim>" + "".join(f"<li>{_e(note)}</li>" for note in notes) + "</ul>")
 
     out.append("<h2>Charts</h2><div class=charts>")
     for metric in METRICS:
@@ -437,42 +613,7 @@ def html_report(
         )
     out.append("</div>")
 
-    for comparison in comparisons:
-        out.append(
-            f"<h2>{_e(comparison.b)} vs {_e(comparison.a)}</h2><p class=dim>Paired bootstrap over "
-            f"{comparison.records} records, {comparison.resamples} resamples, seed {comparison.seed}; "
-            "highlighted rows are significant (the interval excludes 0).</p>"
-        )
-        out.append(
-            "<table><tr><th>metric</th><th>A</th><th>B</th><th>B − A</th><th>95% CI</th><th></th></tr>"
-        )
-        for row in comparison.rows:
-            unit = row.metric.unit
-            out.append(
-                f"<tr class='{_e(row.verdict)}'><th>{_e(_metric_label(row.metric))}</th>"
-                f"<td class=num>{_e(_format(row.a, unit))}</td><td class=num>{_e(_format(row.b, unit))}</td>"
-                f"<td class=num>{_e(_signed(row.difference.estimate, unit))}</td>"
-                f"<td class=num>{_e(_interval(row.difference.to_dict(), unit))}</td><td>{_e(_flag(row))}</td></tr>"
-            )
-        out.append("</table>")
-        for heading, changes in (("better", comparison.better), ("worse", comparison.worse)):
-            if not changes:
-                continue
-            out.append(
-                f"<h3>Records that got {heading}</h3><table><tr><th>field</th><th>records</th></tr>"
-            )
-            for name, items in changes.items():
-                listed = ", ".join(
-                    f"<span title='{_e(c.reason_a)} → {_e(c.reason_b)}'>{_e(c.id)} {c.a:.2f}→{c.b:.2f}</span>"
-                    for c in items
-                )
-                out.append(f"<tr class={heading}><th>{_e(name)}</th><td>{listed}</td></tr>")
-            out.append("</table>")
-
-    out.append(
-        "<h2>Fields</h2><p class=dim>omitted: gold has a value, the output does not (of records where "
-        "gold has one); hallucinated: the output has a value where gold says none.</p><div class=fields>"
-    )
+    out.append(f"<h2>Fields</h2><p class=dim>{_e(_FIELDS_NOTE)}</p><div class=fields>")
     for run in runs:
         out.append(f"<div><h3>{_e(run.label)}</h3><table><tr>")
         out.append("".join(f"<th>{_e(column)}</th>" for column in _FIELD_COLUMNS) + "</tr>")
@@ -512,7 +653,7 @@ def html_report(
                 ),
                 "",
             )
-            out.append(f"<tr><th>{_e(name)}</th><td class=cell>{_e(expected)}</td>")
+            out.append(f"<tr><th>{_e(_field_title(name))}</th><td class=cell>{_e(expected)}</td>")
             for rec in per_run:
                 field = (rec or {}).get("fields", {}).get(name)
                 if field is None:
@@ -530,16 +671,21 @@ def html_report(
 
 
 def write_report(
-    path: Path, runs: Sequence[StoredRun], comparisons: Sequence[Comparison] = ()
+    path: Path,
+    runs: Sequence[StoredRun],
+    comparisons: Sequence[Comparison] = (),
+    *,
+    verdict: Verdict | None = None,
 ) -> None:
     """Write a report; the format follows the suffix (.html, .md, .json)."""
     suffix = path.suffix.lower()
     if suffix in (".html", ".htm"):
-        text = html_report(runs, comparisons)
+        text = html_report(runs, comparisons, verdict=verdict)
     elif suffix in (".md", ".markdown"):
-        text = markdown_report(runs, comparisons)
+        text = markdown_report(runs, comparisons, verdict=verdict)
     elif suffix == ".json":
-        text = json.dumps(json_report(runs, comparisons), indent=2, ensure_ascii=False) + "\n"
+        report = json_report(runs, comparisons, verdict=verdict)
+        text = json.dumps(report, indent=2, ensure_ascii=False) + "\n"
     else:
         raise ConfigError(
             f"unknown report format {path.suffix!r}: use one of {', '.join(REPORT_SUFFIXES)}"

@@ -17,6 +17,7 @@ nothing.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import json
 import platform
@@ -36,10 +37,17 @@ from ..config import Settings
 from ..errors import ConfigError, InputError, SummarizerError
 from ..pipeline import Cache, Summarizer
 from ..render import load_prompt
-from ..schema import SCHEMA_VERSION, CaseReport
+from ..schema import SCHEMA_VERSION, CaseReport, json_schema_text
 from .compare import run_intervals
 from .gold import LoadedGold
-from .metrics import DEFAULT_RESAMPLES, DEFAULT_SEED, Price, PriceTable, RecordScore, field_summary
+from .metrics import (
+    DEFAULT_RESAMPLES,
+    DEFAULT_SEED,
+    RecordScore,
+    field_summary,
+    request_counts,
+)
+from .prices import Price, PriceTable
 from .scorers import FIELDS, SCORER_VERSION, score_record
 
 __all__ = [
@@ -64,6 +72,23 @@ def package_version() -> str:
         return metadata.version("case-summarizer")
     except metadata.PackageNotFoundError:
         return "unknown"
+
+
+@functools.cache
+def source_hash() -> str:
+    """Hash of the package's code and data files: a change to any of them (a backend, a
+    scorer, a template) is a different package, whatever its version number says."""
+    root = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*")):
+        if path.is_file() and path.suffix in (".py", ".toml", ".j2", ".html", ".css"):
+            digest.update(path.relative_to(root).as_posix().encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def schema_hash() -> str:
+    return hashlib.sha256(json_schema_text().encode()).hexdigest()[:16]
 
 
 def variant_label(settings: Settings) -> str:
@@ -186,12 +211,14 @@ def _record_score(
         )
     if not line.get("ok"):
         tokens = line.get("tokens") or {}
+        requests, reasks = request_counts(line)
         record = RecordScore(
             id=gold.id,
             ok=False,
             fields=score_record(expected, None, accept=gold.record.accept),
             error=f"{line.get('error_type', 'Error')}: {line.get('error', '')}",
-            attempts=line.get("attempts"),
+            requests=requests,
+            reasks=reasks,
             prompt_tokens=int(tokens.get("prompt", 0)),
             completion_tokens=int(tokens.get("completion", 0)),
         )
@@ -207,6 +234,7 @@ def _record_score(
                 f"stored output no longer validates: {str(problem).splitlines()[0]}",
             )
         evidence = line.get("evidence") or []
+        requests, reasks = request_counts(provenance)
         record = RecordScore(
             id=gold.id,
             ok=output is not None,
@@ -214,7 +242,8 @@ def _record_score(
             error=error,
             evidence_total=len(evidence),
             evidence_aligned=sum(1 for span in evidence if span.get("status") != "unaligned"),
-            attempts=provenance.get("attempts"),
+            requests=requests,
+            reasks=reasks,
             prompt_tokens=int(tokens.get("prompt", 0)),
             completion_tokens=int(tokens.get("completion", 0)),
             latency_s=provenance.get("latency_s"),
@@ -263,6 +292,8 @@ class StoredRun:
     path: Path
     config: dict[str, Any]
     scores: dict[str, Any]
+    reused: bool = False
+    """True when ``execute`` returned this stored run instead of running again."""
 
     @property
     def run_id(self) -> str:
@@ -317,10 +348,12 @@ def run_config(
     return {
         "run_id": run_id,
         "label": variant_label(settings),
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="microseconds"),
         "versions": {
             "package": package_version(),
+            "source": source_hash(),
             "schema": SCHEMA_VERSION,
+            "schema_hash": schema_hash(),
             "scorer": SCORER_VERSION,
             "python": platform.python_version(),
         },
@@ -360,13 +393,24 @@ def execute(
     resamples: int = DEFAULT_RESAMPLES,
     seed: int = DEFAULT_SEED,
     progress: Progress | None = None,
+    reuse: bool = False,
 ) -> StoredRun:
-    """Run one variant over the gold set, score it, and store it under ``runs_dir``."""
+    """Run one variant over the gold set, score it, and store it under ``runs_dir``.
+
+    ``reuse=True`` (for a deterministic baseline) returns a stored run of the same variant
+    instead when nothing that determines it changed: package code and version, schema,
+    gold set, settings, price and bootstrap (``reuse_key``); the result says ``reused``.
+    """
     label = variant_label(settings)
     run_id = new_run_id(label)
     config = run_config(
         settings, gold, run_id=run_id, gold_dir=gold_dir, prices=prices, cached=cache is not None
     )
+    config["reuse_key"] = reuse_key(config, resamples=resamples, seed=seed)
+    if reuse:
+        stored = find_reusable(runs_dir, config["reuse_key"], records=len(gold))
+        if stored is not None:
+            return stored
     outputs = summarize_gold(
         settings, gold, cache=cache, concurrency=concurrency, progress=progress
     )
@@ -385,16 +429,82 @@ def execute(
     return StoredRun(path=path, config=config, scores=scores)
 
 
+def reuse_key(config: dict[str, Any], *, resamples: int, seed: int) -> str:
+    """Hash of everything in a run's config that determines its outputs and scores (not
+    its id, time, folder names or whether the cache was on)."""
+    kept = {
+        key: value
+        for key, value in config.items()
+        if key not in ("run_id", "label", "created", "cache", "gold", "reuse_key")
+    }
+    versions = dict(kept.get("versions") or {})
+    versions.pop("python", None)
+    kept["versions"] = versions
+    kept["gold"] = {key: (config.get("gold") or {}).get(key) for key in ("hash", "records")}
+    kept["bootstrap"] = {"resamples": resamples, "seed": seed}
+    canonical = json.dumps(kept, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def find_reusable(runs_dir: Path, key: str, *, records: int) -> StoredRun | None:
+    """The newest complete stored run with this ``reuse_key`` (None when there is none)."""
+    for path in reversed(_ordered(runs_dir)):
+        try:
+            config = json.loads((path / CONFIG_FILE).read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            continue
+        if config.get("reuse_key") != key or not (path / SCORES_FILE).is_file():
+            continue
+        try:
+            run = load_run(path, runs_dir)
+            complete = len(run.outputs()) == records == len(run.scores.get("records", []))
+        except (InputError, OSError, json.JSONDecodeError):
+            continue
+        if complete:
+            return StoredRun(path=run.path, config=run.config, scores=run.scores, reused=True)
+    return None
+
+
+def _created(path: Path) -> tuple[datetime, str]:
+    """When a run was stored (from its config), then its name: the order of ``latest~N``."""
+    try:
+        created = json.loads((path / CONFIG_FILE).read_text(encoding="utf-8")).get("created")
+        when = datetime.fromisoformat(str(created))
+    except (OSError, ValueError, TypeError):
+        when = datetime.min.replace(tzinfo=UTC)
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)), path.name
+
+
+def _ordered(runs_dir: Path) -> list[Path]:
+    """Stored runs, oldest first."""
+    if not runs_dir.is_dir():
+        return []
+    return sorted(
+        (path for path in runs_dir.iterdir() if (path / CONFIG_FILE).is_file()), key=_created
+    )
+
+
+_LATEST = re.compile(r"latest(?:~(\d+))?")
+
+
 def resolve_run(reference: str, runs_dir: Path) -> Path:
-    """A run folder from a path, a run id, a unique id prefix or suffix, or ``latest``."""
+    """A run folder from a path, a run id, a unique id prefix or suffix, ``latest``, or
+    ``latest~N`` (the run stored N runs before the latest)."""
     candidate = Path(reference)
     if (candidate / CONFIG_FILE).is_file():
         return candidate
     if not runs_dir.is_dir():
         raise InputError("no stored runs", path=str(runs_dir))
-    runs = sorted(path for path in runs_dir.iterdir() if (path / CONFIG_FILE).is_file())
-    if reference == "latest" and runs:
-        return runs[-1]
+    runs = _ordered(runs_dir)
+    latest = _LATEST.fullmatch(reference)
+    if latest and runs:
+        back = int(latest.group(1) or 0)
+        if back >= len(runs):
+            raise InputError(
+                f"no run {reference!r}: {runs_dir} holds {len(runs)} run(s), "
+                f"so the oldest is latest~{len(runs) - 1}"
+            )
+        return runs[-1 - back]
     exact = [path for path in runs if path.name == reference]
     if exact:
         return exact[0]
@@ -423,13 +533,8 @@ def load_run(reference: str | Path, runs_dir: Path = Path("evals/runs")) -> Stor
 
 
 def list_runs(runs_dir: Path) -> list[StoredRun]:
-    if not runs_dir.is_dir():
-        return []
-    return [
-        load_run(path, runs_dir)
-        for path in sorted(runs_dir.iterdir())
-        if (path / CONFIG_FILE).is_file()
-    ]
+    """Stored runs, oldest first."""
+    return [load_run(path, runs_dir) for path in _ordered(runs_dir)]
 
 
 def rescore_run(
@@ -442,23 +547,24 @@ def rescore_run(
 ) -> StoredRun:
     """Score stored outputs again (after a scorer or gold change) without calling a model.
 
-    Only the gold records the run covered are scored. Costs use ``prices`` when given,
-    else the price stored with the run.
+    Only the gold records the run covered are scored. Costs use ``prices`` when given
+    (the run's config then records that price), else the price stored with the run. A
+    rescored run is no longer reused as a baseline (its scores no longer match what its
+    ``reuse_key`` described).
     """
     outputs = run.outputs()
     covered = {str(line.get("id")) for line in outputs}
     gold = [item for item in gold if item.id in covered]
     if not gold:
         raise InputError("none of the run's records are in the gold set", path=str(run.path))
+    config = {key: value for key, value in run.config.items() if key != "reuse_key"}
     if prices is not None:
-        price = prices.price(str(run.config.get("backend")), run.config.get("model"))
-    else:
-        stored = run.config.get("price") or {}
-        known = stored.get("input_per_1m") is not None and stored.get("output_per_1m") is not None
-        price = (
-            Price(float(stored["input_per_1m"]), float(stored["output_per_1m"])) if known else None
-        )
+        backend, model = str(run.config.get("backend")), run.config.get("model")
+        config["price"] = prices.to_dict(backend, model)
+    price = Price.from_dict(config.get("price") or {})
     records = score_outputs(gold, outputs, price=price)
     scores = scores_document(run.run_id, records, resamples=resamples, seed=seed)
+    if config != run.config:
+        _write_json(run.path / CONFIG_FILE, config)
     _write_json(run.path / SCORES_FILE, scores)
-    return StoredRun(path=run.path, config=run.config, scores=scores)
+    return StoredRun(path=run.path, config=config, scores=scores)

@@ -1,20 +1,36 @@
 """Field-typed scorers: a gold record against an output record.
 
-Every scorer returns a ``FieldScore`` whose ``score`` is in [0, 1], or ``None`` when the
-field is not applicable (the gold record does not give it), with a short reason:
+The scored fields are one table, ``FIELD_SPECS``: each ``FieldSpec`` says where the
+field's value sits in the gold record and in the output, when a value counts as present,
+how two present values compare, and how a value reads in a report. ``FieldSpec.score``
+applies the same presence rules to every field:
 
-- enums (article_type, sex): exact;
+==========  ==========  ===========================  ===============================
+gold        output      score                        counts in
+==========  ==========  ===========================  ===============================
+present     present     the field's comparison       –
+present     absent      0                            the omission rate
+absent      present     0                            the hallucination rate
+absent      absent      none: no field credit        the hallucination rate (as a
+                                                     correct "not reported")
+==========  ==========  ===========================  ===============================
+
+Both-absent earns no field credit because there is nothing to compare (as F1 is
+undefined with no items on either side), and because crediting it lets an empty output
+look good: the rules backend never fills ``diagnosis.differential`` and scored 0.837 on
+it, from the 36 of 43 gold records that list no differential. Whether an output rightly
+leaves a field empty is what the hallucination rate measures.
+
+Comparisons, when both sides have a value:
+
+- enums (article_type, sex) and patient_count: exact;
 - age: within ±0.5 years, or ±10 % when the gold age is under 2 years (at least one day);
-- patient_count: exact;
 - short text (title, diagnosis, why_reported, conclusion): the mean of token F1 and
   rapidfuzz's token-set similarity;
 - lists: one-to-one Hungarian matching (``scipy.optimize.linear_sum_assignment``) on an
   item similarity with a threshold, then soft precision / recall / F1 (each matched pair
-  counts its item score, so near misses earn partial credit; order does not matter).
-
-Each field also says whether the gold record and the output have a value, which gives
-omissions (gold has it, output does not) and hallucinations (output has it, gold says
-null or empty).
+  counts its item score, so near misses earn partial credit; order does not matter). An
+  item's score weighs its text with its other fields (``ListSpec`` weights).
 """
 
 from __future__ import annotations
@@ -24,53 +40,40 @@ import unicodedata
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple, TypeVar
+from operator import attrgetter
+from typing import Any, Generic, NamedTuple, TypeVar
 
 from rapidfuzz import fuzz
 
 from ..ages import parse_age
-from ..schema import ArticleType, CaseReport, Patient, Sex
+from ..schema import FIELD_LABELS, CaseReport, Sex
 from .gold import GoldAlternatives, GoldExpected
 
 __all__ = [
     "FIELDS",
+    "FIELD_SPECS",
     "MATCH_THRESHOLD",
     "SCORER_VERSION",
+    "Compared",
     "FieldScore",
+    "FieldSpec",
     "ListMatch",
+    "Part",
     "age_tolerance",
+    "field_label",
+    "field_spec",
     "match_lists",
-    "score_age",
-    "score_enum",
     "score_record",
     "text_similarity",
     "token_f1",
 ]
 
-SCORER_VERSION = "1"
-"""Bump when a scorer changes: stored runs say which version scored them."""
+SCORER_VERSION = "2"
+"""Bump when a scorer changes: stored runs say which version scored them.
+2: a field empty in both gold and output earns no field credit (was 1.0)."""
 
 MATCH_THRESHOLD = 0.5
 """Minimum text similarity for two list items to count as the same item."""
-
-FIELDS = (
-    "title",
-    "article_type",
-    "patient_count",
-    "patient.age",
-    "patient.sex",
-    "presentation",
-    "history",
-    "clinical_findings",
-    "diagnostic_assessment",
-    "diagnosis.final",
-    "diagnosis.differential",
-    "interventions",
-    "outcomes",
-    "why_reported",
-    "conclusion",
-)
-"""Scored fields, in report order."""
 
 _STOPWORDS = frozenset(
     [
@@ -107,17 +110,21 @@ _STOPWORDS = frozenset(
 )
 _TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
 _SHOWN = 240
+FAILED = "no output (record failed)"
+BOTH_ABSENT = "both not reported (no field credit)"
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, kw_only=True)
 class FieldScore:
     """The score of one field of one record."""
 
     field: str
     score: float | None
+    """In [0, 1]; None when there is nothing to score (gold and output both empty)."""
     reason: str
     gold_present: bool | None = None
-    """Whether gold has a value (None: presence not meaningful, e.g. article_type)."""
+    """Whether gold has a value (None: presence not meaningful, e.g. article_type, or the
+    record failed)."""
     output_present: bool | None = None
     precision: float | None = None
     """Lists: soft precision (None when the output has no items)."""
@@ -128,11 +135,16 @@ class FieldScore:
 
     @property
     def omitted(self) -> bool:
-        return self.score is not None and self.gold_present is True and self.output_present is False
+        return self.gold_present is True and self.output_present is False
 
     @property
     def hallucinated(self) -> bool:
-        return self.score is not None and self.gold_present is False and self.output_present is True
+        return self.gold_present is False and self.output_present is True
+
+    @property
+    def both_absent(self) -> bool:
+        """Gold says "not reported" and the output agrees: no field credit, no penalty."""
+        return self.gold_present is False and self.output_present is False
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -211,13 +223,6 @@ def text_similarity(a: str, b: str) -> float:
     return (token_f1(a, b) + fuzzy_similarity(a, b)) / 2
 
 
-class _Shown(NamedTuple):
-    """How a field's expected and produced values are shown in reports."""
-
-    expected: str
-    got: str
-
-
 def _shown(value: Any) -> str:
     if value is None:
         return "null"
@@ -225,83 +230,123 @@ def _shown(value: Any) -> str:
     return text if len(text) <= _SHOWN else text[: _SHOWN - 1] + "…"
 
 
-def score_text(name: str, gold: str | None, output: str | None) -> FieldScore:
-    gold_present, output_present = bool(gold and gold.strip()), bool(output and output.strip())
-    shown = _Shown(_shown(gold), _shown(output))
-    if not gold_present and not output_present:
+# -- the spec and the presence rules -----------------------------------------------------
+
+V = TypeVar("V")
+
+
+class Compared(NamedTuple):
+    """What comparing two values gave."""
+
+    score: float | None
+    reason: str
+    precision: float | None = None
+    recall: float | None = None
+
+
+def _no_alternatives(_accept: GoldAlternatives) -> Sequence[Any]:
+    return ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FieldSpec(Generic[V]):
+    """How one field is found, compared and shown."""
+
+    path: str
+    """The field's path in the record, e.g. ``patient.age`` (also its metric name)."""
+    applies: Callable[[GoldExpected], bool]
+    """Whether the labeller gave this field (absent fields are not scored)."""
+    gold: Callable[[GoldExpected], V]
+    output: Callable[[CaseReport], V]
+    compare: Callable[[V, V], Compared]
+    """Both sides have a value: the score and why."""
+    show: Callable[[V], str]
+    present: Callable[[V], bool] | None = None
+    """Whether a value counts as given; None: always (no omission or hallucination)."""
+    alternatives: Callable[[GoldAlternatives], Sequence[V]] = _no_alternatives
+    """Other values the labeller accepts (they score as the gold value would)."""
+    size: Callable[[V], int] | None = None
+    """Lists: the number of items (reasons say counts; P/R exist)."""
+
+    @property
+    def label(self) -> str:
+        """The clinical name of the field (from the schema)."""
+        return field_label(self.path)
+
+    def score(
+        self, gold: GoldExpected, output: CaseReport | None, accept: GoldAlternatives
+    ) -> FieldScore:
+        """This field of ``gold`` against ``output`` (None: the record failed)."""
+        expected = self.gold(gold)
+        alternatives = self.alternatives(accept)
+        if output is None:
+            # a failure counts in the validity rate, not as omissions or hallucinations;
+            # it scores 0 wherever a value would have been scored
+            given = self.present is None or self.present(expected)
+            return FieldScore(
+                field=self.path,
+                score=0.0 if given else None,
+                reason=FAILED,
+                expected=self._expected(expected, alternatives),
+                got="(failed)",
+            )
+        return self.score_values(expected, self.output(output), alternatives=alternatives)
+
+    def score_values(self, expected: V, got: V, *, alternatives: Sequence[V] = ()) -> FieldScore:
+        """The presence rules, then ``compare`` when both sides have a value."""
+        shown_expected, shown_got = self._expected(expected, alternatives), self.show(got)
+        accepted = got != expected and got in alternatives
+        if accepted:
+            expected = got  # the labeller also accepts this answer: it is the gold value
+        if self.present is None:
+            gold_present = output_present = None
+            compared = self.compare(expected, got)
+        else:
+            gold_present, output_present = self.present(expected), self.present(got)
+            compared = self._presence(expected, got, gold_present, output_present)
+        if accepted and compared.score is not None:
+            compared = compared._replace(reason="accepted alternative")
         return FieldScore(
-            name, 1.0, "both not reported", False, False, expected=shown.expected, got=shown.got
+            field=self.path,
+            score=compared.score,
+            reason=compared.reason,
+            gold_present=gold_present,
+            output_present=output_present,
+            precision=compared.precision,
+            recall=compared.recall,
+            expected=shown_expected,
+            got=shown_got,
         )
-    if not gold_present:
-        return FieldScore(
-            name,
-            0.0,
-            "hallucinated: gold says not reported",
-            False,
-            True,
-            expected=shown.expected,
-            got=shown.got,
-        )
-    if not output_present:
-        return FieldScore(name, 0.0, "omitted", True, False, expected=shown.expected, got=shown.got)
-    assert gold is not None and output is not None
-    f1, fz = token_f1(gold, output), fuzzy_similarity(gold, output)
-    return FieldScore(
-        name,
-        (f1 + fz) / 2,
-        f"token F1 {f1:.2f}, fuzzy {fz:.2f}",
-        True,
-        True,
-        expected=shown.expected,
-        got=shown.got,
-    )
+
+    def _presence(self, expected: V, got: V, gold_present: bool, output_present: bool) -> Compared:
+        lists = self.size is not None
+        if gold_present and output_present:
+            return self.compare(expected, got)
+        if gold_present:
+            counted = f": 0 of {self.size(expected)} item(s)" if self.size else ""
+            return Compared(0.0, f"omitted{counted}", None, 0.0 if lists else None)
+        if output_present:
+            counted = f": {self.size(got)} item(s), gold has none" if self.size else ""
+            reason = f"hallucinated{counted}" if counted else "hallucinated: gold says not reported"
+            return Compared(0.0, reason, 0.0 if lists else None, None)
+        return Compared(None, BOTH_ABSENT)
+
+    def _expected(self, expected: V, alternatives: Sequence[V]) -> str:
+        return self.show(expected) + "".join(f" / {self.show(value)}" for value in alternatives)
+
+
+def field_label(path: str) -> str:
+    """The clinical name of a field path ("patient.age" → "Patient age")."""
+    return FIELD_LABELS.get(path, path)
 
 
 # -- scalars -------------------------------------------------------------------------
 
 
-def score_enum(
-    name: str,
-    gold: str | None,
-    output: str | None,
-    *,
-    empty: str | None = None,
-    accept: Sequence[str] = (),
-) -> FieldScore:
-    """Exact match. ``empty`` is the value meaning "not reported" (for omission counting);
-    ``accept`` lists other values the labeller also accepts (they score 1 too)."""
-    shown = _Shown(_shown(gold) + "".join(f" / {value}" for value in accept), _shown(output))
-    accepted = output is not None and output != gold and output in accept
-    if empty is None:
-        ok = gold == output or accepted
-        reason = (
-            "exact"
-            if gold == output
-            else "accepted alternative"
-            if ok
-            else f"expected {gold}, got {output}"
-        )
-        return FieldScore(name, float(ok), reason, expected=shown.expected, got=shown.got)
-    gold_present, output_present = gold not in (None, empty), output not in (None, empty)
-    if not gold_present and not output_present:
-        return FieldScore(
-            name, 1.0, "both not reported", False, False, expected=shown.expected, got=shown.got
-        )
-    if gold == output or accepted:
-        reason = "exact" if gold == output else "accepted alternative"
-        return FieldScore(
-            name, 1.0, reason, gold_present, output_present, expected=shown.expected, got=shown.got
-        )
-    reason = (
-        "omitted"
-        if not output_present
-        else "hallucinated: gold says not reported"
-        if not gold_present
-        else f"expected {gold}, got {output}"
-    )
-    return FieldScore(
-        name, 0.0, reason, gold_present, output_present, expected=shown.expected, got=shown.got
-    )
+def _exact(expected: Any, got: Any) -> Compared:
+    if expected == got:
+        return Compared(1.0, "exact")
+    return Compared(0.0, f"expected {_shown(expected)}, got {_shown(got)}")
 
 
 def age_tolerance(gold_years: float) -> float:
@@ -311,50 +356,71 @@ def age_tolerance(gold_years: float) -> float:
     return 0.5
 
 
-def score_age(gold: float | None, output: float | None) -> FieldScore:
-    name = "patient.age"
-    shown = _Shown(_shown(gold), _shown(output))
-    if gold is None and output is None:
-        return FieldScore(
-            name, 1.0, "both not reported", False, False, expected=shown.expected, got=shown.got
-        )
-    if gold is None:
-        return FieldScore(
-            name,
-            0.0,
-            "hallucinated: gold says not reported",
-            False,
-            True,
-            expected=shown.expected,
-            got=shown.got,
-        )
-    if output is None:
-        return FieldScore(name, 0.0, "omitted", True, False, expected=shown.expected, got=shown.got)
-    tolerance = age_tolerance(gold)
-    off = abs(output - gold)
-    ok = off <= tolerance + 1e-9
-    return FieldScore(
-        name,
-        float(ok),
-        f"{off:.4g} y off (tolerance ±{tolerance:.3g})",
-        True,
-        True,
-        expected=shown.expected,
-        got=shown.got,
-    )
+def _age(expected: float | None, got: float | None) -> Compared:
+    assert expected is not None and got is not None
+    tolerance = age_tolerance(expected)
+    off = abs(got - expected)
+    return Compared(float(off <= tolerance + 1e-9), f"{off:.4g} y off (tolerance ±{tolerance:.3g})")
 
 
-def score_count(gold: int | None, output: int | None, *, accept: Sequence[int] = ()) -> FieldScore:
-    score = score_enum(
-        "patient_count",
-        None if gold is None else str(gold),
-        None if output is None else str(output),
-        empty="",
-        accept=[str(value) for value in accept],
+def _text(expected: str | None, got: str | None) -> Compared:
+    assert expected is not None and got is not None
+    f1, fz = token_f1(expected, got), fuzzy_similarity(expected, got)
+    return Compared((f1 + fz) / 2, f"token F1 {f1:.2f}, fuzzy {fz:.2f}")
+
+
+def _has_text(value: str | None) -> bool:
+    return bool(value and value.strip())
+
+
+def _is_given(value: object) -> bool:
+    return value is not None
+
+
+def _gold_age(gold: GoldExpected) -> float | None:
+    patient = gold.patient
+    if patient is None:  # the labeller says: no patient details reported
+        return None
+    years = patient.age_years
+    if years is None and patient.age_text and "age_years" not in patient.model_fields_set:
+        years = parse_age(patient.age_text)
+    return years
+
+
+def _gold_sex(gold: GoldExpected) -> str:
+    patient = gold.patient
+    return (patient.sex if patient and patient.sex else Sex.not_reported).value
+
+
+def _patient_gives(*names: str) -> Callable[[GoldExpected], bool]:
+    def applies(gold: GoldExpected) -> bool:
+        if not gold.given("patient"):
+            return False
+        return gold.patient is None or bool(set(names) & gold.patient.model_fields_set)
+
+    return applies
+
+
+def _given(name: str) -> Callable[[GoldExpected], bool]:
+    return lambda gold: gold.given(name)
+
+
+def _text_spec(
+    path: str,
+    *,
+    applies: Callable[[GoldExpected], bool],
+    gold: Callable[[GoldExpected], str | None],
+    output: Callable[[CaseReport], str | None],
+) -> FieldSpec[str | None]:
+    return FieldSpec(
+        path=path,
+        applies=applies,
+        gold=gold,
+        output=output,
+        compare=_text,
+        show=_shown,
+        present=_has_text,
     )
-    if gold is None or output is None:
-        score.gold_present, score.output_present = gold is not None, output is not None
-    return score
 
 
 # -- lists ---------------------------------------------------------------------------
@@ -421,14 +487,20 @@ def match_lists(
     return result
 
 
-def _combine(main: float, *parts: tuple[float, float | None]) -> tuple[float, float]:
-    """(match key, item score): main text similarity weighted with applicable secondary parts."""
-    weights = [(weight, value) for weight, value in parts if value is not None]
-    rest = sum(weight for weight, _ in weights)
-    score = (1 - rest) * main + sum(
-        weight * value for weight, value in weights if value is not None
-    )
-    return main, score
+class Part(NamedTuple):
+    """A secondary field of a list item and its weight in the item score."""
+
+    weight: float
+    similarity: Callable[[Any, Any], float | None]
+    """(gold item, output item) → similarity in [0, 1], or None when gold does not give it
+    (the part's weight then goes back to the item's text)."""
+
+
+def _combine(main: float, parts: Sequence[tuple[float, float | None]]) -> tuple[float, float]:
+    """(match key, item score): main text similarity weighted with applicable parts."""
+    given = [(weight, value) for weight, value in parts if value is not None]
+    rest = sum(weight for weight, _ in given)
+    return main, (1 - rest) * main + sum(weight * value for weight, value in given)
 
 
 def _optional_text(gold: str | None, output: str | None) -> float | None:
@@ -438,258 +510,199 @@ def _optional_text(gold: str | None, output: str | None) -> float | None:
     return text_similarity(gold, output or "")
 
 
-def _score_list(
-    name: str,
-    gold: Sequence[G] | None,
-    output: Sequence[O],
-    similarity: Callable[[G, O], tuple[float, float]],
-    show_gold: Callable[[G], str],
-    show_output: Callable[[O], str],
-) -> FieldScore:
-    gold_items = list(gold or [])
-    shown = _Shown(
-        expected=_shown(" | ".join(show_gold(item) for item in gold_items) or "[]"),
-        got=_shown(" | ".join(show_output(item) for item in output) or "[]"),
+def _same_negative(gold: Any, output: Any) -> float:
+    return float(gold.negative == output.negative)
+
+
+def _item_label(item: Any) -> str:
+    """Gold and output items read the same way (the schema item's ``label``)."""
+    return item if isinstance(item, str) else str(item.label)
+
+
+def _list_spec(
+    path: str,
+    *,
+    applies: Callable[[GoldExpected], bool],
+    gold: Callable[[GoldExpected], Sequence[Any]],
+    output: Callable[[CaseReport], Sequence[Any]],
+    text: Callable[[Any], str],
+    parts: Sequence[Part] = (),
+) -> FieldSpec[Sequence[Any]]:
+    """A list field: items match on ``text``; a matched pair also earns its ``parts``."""
+
+    def similarity(gold_item: Any, output_item: Any) -> tuple[float, float]:
+        main = text_similarity(text(gold_item), text(output_item))
+        return _combine(main, [(p.weight, p.similarity(gold_item, output_item)) for p in parts])
+
+    def compare(expected: Sequence[Any], got: Sequence[Any]) -> Compared:
+        matched = match_lists(expected, got, similarity)
+        reason = (
+            f"{len(matched.pairs)}/{len(expected)} gold matched, {len(matched.pairs)}/{len(got)} "
+            f"output; P {matched.precision:.2f} R {matched.recall:.2f}"
+        )
+        return Compared(matched.f1, reason, matched.precision, matched.recall)
+
+    def show(items: Sequence[Any]) -> str:
+        return _shown(" | ".join(_item_label(item) for item in items) or "[]")
+
+    return FieldSpec(
+        path=path,
+        applies=applies,
+        gold=lambda record: list(gold(record) or []),
+        output=output,
+        compare=compare,
+        show=show,
+        present=bool,
+        size=len,
     )
-    if not gold_items and not output:
-        return FieldScore(
-            name,
-            1.0,
-            "both empty",
-            False,
-            False,
-            None,
-            None,
-            expected=shown.expected,
-            got=shown.got,
-        )
-    if not gold_items:
-        return FieldScore(
-            name,
-            0.0,
-            f"hallucinated: {len(output)} item(s), gold has none",
-            False,
-            True,
-            0.0,  # precision; recall is undefined without gold items
-            None,
-            expected=shown.expected,
-            got=shown.got,
-        )
-    if not output:
-        return FieldScore(
-            name,
-            0.0,
-            f"omitted: 0 of {len(gold_items)} item(s)",
-            True,
-            False,
-            None,  # precision is undefined without output items
-            0.0,
-            expected=shown.expected,
-            got=shown.got,
-        )
-    matched = match_lists(gold_items, output, similarity)
-    reason = (
-        f"{len(matched.pairs)}/{len(gold_items)} gold matched, {len(matched.pairs)}/{len(output)} output; "
-        f"P {matched.precision:.2f} R {matched.recall:.2f}"
-    )
-    return FieldScore(
+
+
+def _record_list(
+    name: str, *, text: Callable[[Any], str], parts: Sequence[Part] = ()
+) -> FieldSpec[Sequence[Any]]:
+    """A list field of the record itself (same name in gold and output)."""
+    getter = attrgetter(name)
+    return _list_spec(
         name,
-        matched.f1,
-        reason,
-        True,
-        True,
-        matched.precision,
-        matched.recall,
-        expected=shown.expected,
-        got=shown.got,
+        applies=_given(name),
+        gold=lambda gold: getter(gold) or [],
+        output=getter,
+        text=text,
+        parts=parts,
     )
 
 
-def _bool_match(gold: bool, output: bool) -> float:
-    return float(gold == output)
+# -- the table -------------------------------------------------------------------------
+
+FIELD_SPECS: tuple[FieldSpec[Any], ...] = (
+    _text_spec("title", applies=_given("title"), gold=lambda g: g.title, output=lambda r: r.title),
+    FieldSpec(
+        path="article_type",
+        applies=lambda g: g.given("article_type") and g.article_type is not None,
+        gold=lambda g: g.article_type.value if g.article_type else None,
+        output=lambda r: r.article_type.value,
+        compare=_exact,
+        show=_shown,
+        alternatives=lambda a: [value.value for value in a.article_type],
+    ),
+    FieldSpec(
+        path="patient_count",
+        applies=_given("patient_count"),
+        gold=lambda g: g.patient_count,
+        output=lambda r: r.patient_count,
+        compare=_exact,
+        show=_shown,
+        present=_is_given,
+        alternatives=lambda a: a.patient_count,
+    ),
+    FieldSpec(
+        path="patient.age",
+        applies=_patient_gives("age_years", "age_text"),
+        gold=_gold_age,
+        output=lambda r: r.patient.age_years,
+        compare=_age,
+        show=_shown,
+        present=_is_given,
+    ),
+    FieldSpec(
+        path="patient.sex",
+        applies=_patient_gives("sex"),
+        gold=_gold_sex,
+        output=lambda r: r.patient.sex.value,
+        compare=_exact,
+        show=_shown,
+        present=lambda value: value != Sex.not_reported.value,
+        alternatives=lambda a: [value.value for value in a.sex],
+    ),
+    _record_list(
+        "presentation",
+        text=lambda item: item.description,
+        parts=[Part(0.2, lambda g, o: _optional_text(g.duration, o.duration))],
+    ),
+    _record_list(
+        "history",
+        text=lambda item: item.description,
+        parts=[Part(0.2, lambda g, o: _optional_text(g.timing, o.timing))],
+    ),
+    _record_list(
+        "clinical_findings",
+        text=lambda item: item.description,
+        parts=[Part(0.2, _same_negative)],
+    ),
+    _record_list(
+        "diagnostic_assessment",
+        text=lambda item: f"{item.name} {item.result}",
+        parts=[Part(0.2, _same_negative)],
+    ),
+    _text_spec(
+        "diagnosis.final",
+        applies=_given("diagnosis"),
+        gold=lambda g: g.diagnosis.final if g.diagnosis else None,
+        output=lambda r: r.diagnosis.final if r.diagnosis else None,
+    ),
+    _list_spec(
+        "diagnosis.differential",
+        applies=lambda g: (
+            g.given("diagnosis")
+            and g.diagnosis is not None
+            and g.diagnosis.differential is not None
+        ),
+        gold=lambda g: (g.diagnosis.differential if g.diagnosis else None) or [],
+        output=lambda r: r.diagnosis.differential if r.diagnosis else [],
+        text=str,
+    ),
+    _record_list(
+        "interventions",
+        text=lambda item: item.detail,
+        parts=[
+            Part(0.3, lambda g, o: float(g.kind == o.kind)),
+            Part(0.1, lambda g, o: _optional_text(g.timing, o.timing)),
+        ],
+    ),
+    _record_list(
+        "outcomes",
+        text=lambda item: item.description,
+        parts=[
+            Part(0.3, lambda g, o: float(g.status == o.status)),
+            Part(0.1, lambda g, o: _optional_text(g.timepoint, o.timepoint)),
+        ],
+    ),
+    _text_spec(
+        "why_reported",
+        applies=_given("why_reported"),
+        gold=lambda g: g.why_reported,
+        output=lambda r: r.why_reported.text if r.why_reported else None,
+    ),
+    _text_spec(
+        "conclusion",
+        applies=_given("conclusion"),
+        gold=lambda g: g.conclusion,
+        output=lambda r: r.conclusion.text if r.conclusion else None,
+    ),
+)
+"""Every scored field, in report order."""
+
+FIELDS: tuple[str, ...] = tuple(spec.path for spec in FIELD_SPECS)
+"""Scored field paths, in report order."""
 
 
-# -- the record ------------------------------------------------------------------------
+def field_spec(path: str) -> FieldSpec[Any]:
+    """The spec of a scored field (KeyError for an unknown path)."""
+    for spec in FIELD_SPECS:
+        if spec.path == path:
+            return spec
+    raise KeyError(path)
 
 
 def score_record(
     gold: GoldExpected, output: CaseReport | None, *, accept: GoldAlternatives | None = None
 ) -> dict[str, FieldScore]:
-    """Every applicable field of ``gold`` scored against ``output``.
+    """Every field the labeller gave in ``gold``, scored against ``output``.
 
-    ``output=None`` (the record failed) scores 0 on every applicable field; ``accept``
-    gives alternatives the labeller also accepts for enum fields.
+    ``output=None`` (the record failed) scores 0 wherever a value would have been scored;
+    ``accept`` gives other answers the labeller also accepts.
     """
     accept = accept or GoldAlternatives()
-    if output is None:
-        empty = score_record(gold, _EMPTY, accept=accept)
-        for score in empty.values():
-            if score.score is not None:
-                # a failure counts in the validity rate, not as omissions
-                score.score, score.reason, score.got = 0.0, "no output (record failed)", "(failed)"
-                score.gold_present = score.output_present = None
-        return empty
-
-    scores: dict[str, FieldScore | None] = dict.fromkeys(FIELDS)
-    if gold.given("title"):
-        scores["title"] = score_text("title", gold.title, output.title)
-    if gold.given("article_type") and gold.article_type is not None:
-        scores["article_type"] = score_enum(
-            "article_type",
-            gold.article_type.value,
-            output.article_type.value,
-            accept=[value.value for value in accept.article_type],
-        )
-    if gold.given("patient_count"):
-        scores["patient_count"] = score_count(
-            gold.patient_count, output.patient_count, accept=accept.patient_count
-        )
-    if gold.given("patient"):
-        patient = gold.patient
-        if patient is None:  # the labeller says: no patient details reported
-            scores["patient.age"] = score_age(None, output.patient.age_years)
-            scores["patient.sex"] = score_enum(
-                "patient.sex",
-                Sex.not_reported.value,
-                output.patient.sex.value,
-                empty=Sex.not_reported.value,
-            )
-        else:
-            fields = patient.model_fields_set
-            if "age_years" in fields or "age_text" in fields:
-                years = patient.age_years
-                if years is None and patient.age_text and "age_years" not in fields:
-                    years = parse_age(patient.age_text)
-                scores["patient.age"] = score_age(years, output.patient.age_years)
-            if "sex" in fields:
-                gold_sex = (patient.sex or Sex.not_reported).value
-                scores["patient.sex"] = score_enum(
-                    "patient.sex",
-                    gold_sex,
-                    output.patient.sex.value,
-                    empty=Sex.not_reported.value,
-                    accept=[value.value for value in accept.sex],
-                )
-    if gold.given("presentation"):
-        scores["presentation"] = _score_list(
-            "presentation",
-            gold.presentation,
-            output.presentation,
-            lambda g, o: _combine(
-                text_similarity(g.description, o.description),
-                (0.2, _optional_text(g.duration, o.duration)),
-            ),
-            lambda g: g.description + (f" ({g.duration})" if g.duration else ""),
-            lambda o: o.description + (f" ({o.duration})" if o.duration else ""),
-        )
-    if gold.given("history"):
-        scores["history"] = _score_list(
-            "history",
-            gold.history,
-            output.history,
-            lambda g, o: _combine(
-                text_similarity(g.description, o.description),
-                (0.2, _optional_text(g.timing, o.timing)),
-            ),
-            lambda g: g.description + (f" ({g.timing})" if g.timing else ""),
-            lambda o: o.description + (f" ({o.timing})" if o.timing else ""),
-        )
-    if gold.given("clinical_findings"):
-        scores["clinical_findings"] = _score_list(
-            "clinical_findings",
-            gold.clinical_findings,
-            output.clinical_findings,
-            lambda g, o: _combine(
-                text_similarity(g.description, o.description),
-                (0.2, _bool_match(g.negative, o.negative)),
-            ),
-            lambda g: ("no " if g.negative else "") + g.description,
-            lambda o: ("no " if o.negative else "") + o.description,
-        )
-    if gold.given("diagnostic_assessment"):
-        scores["diagnostic_assessment"] = _score_list(
-            "diagnostic_assessment",
-            gold.diagnostic_assessment,
-            output.diagnostic_assessment,
-            lambda g, o: _combine(
-                text_similarity(f"{g.name} {g.result}", f"{o.name} {o.result}"),
-                (0.2, _bool_match(g.negative, o.negative)),
-            ),
-            lambda g: f"{g.name}: {g.result}",
-            lambda o: f"{o.name}: {o.result}",
-        )
-    if gold.given("diagnosis"):
-        diagnosis = gold.diagnosis
-        scores["diagnosis.final"] = score_text(
-            "diagnosis.final",
-            diagnosis.final if diagnosis else None,
-            output.diagnosis.final if output.diagnosis else None,
-        )
-        if diagnosis is not None and diagnosis.differential is not None:
-            scores["diagnosis.differential"] = _score_list(
-                "diagnosis.differential",
-                diagnosis.differential,
-                output.diagnosis.differential if output.diagnosis else [],
-                lambda g, o: (text_similarity(g, o), text_similarity(g, o)),
-                str,
-                str,
-            )
-    if gold.given("interventions"):
-        scores["interventions"] = _score_list(
-            "interventions",
-            gold.interventions,
-            output.interventions,
-            lambda g, o: _combine(
-                text_similarity(g.detail, o.detail),
-                (0.3, float(g.kind == o.kind)),
-                (0.1, _optional_text(g.timing, o.timing)),
-            ),
-            lambda g: f"{g.kind.value}: {g.detail}",
-            lambda o: f"{o.kind.value}: {o.detail}",
-        )
-    if gold.given("outcomes"):
-        scores["outcomes"] = _score_list(
-            "outcomes",
-            gold.outcomes,
-            output.outcomes,
-            lambda g, o: _combine(
-                text_similarity(g.description, o.description),
-                (0.3, float(g.status == o.status)),
-                (0.1, _optional_text(g.timepoint, o.timepoint)),
-            ),
-            lambda g: (
-                f"{g.status.value}: {g.description}" + (f" ({g.timepoint})" if g.timepoint else "")
-            ),
-            lambda o: (
-                f"{o.status.value}: {o.description}" + (f" ({o.timepoint})" if o.timepoint else "")
-            ),
-        )
-    if gold.given("why_reported"):
-        scores["why_reported"] = score_text(
-            "why_reported",
-            gold.why_reported,
-            output.why_reported.text if output.why_reported else None,
-        )
-    if gold.given("conclusion"):
-        scores["conclusion"] = score_text(
-            "conclusion", gold.conclusion, output.conclusion.text if output.conclusion else None
-        )
-    return {name: score for name, score in scores.items() if score is not None}
-
-
-_EMPTY = CaseReport.model_construct(
-    title=None,
-    article_type=ArticleType.case_report,  # placeholder: every score of a failure is 0
-    patient_count=None,
-    patient=Patient(),
-    presentation=[],
-    history=[],
-    clinical_findings=[],
-    diagnostic_assessment=[],
-    diagnosis=None,
-    interventions=[],
-    outcomes=[],
-    why_reported=None,
-    conclusion=None,
-    summary="",
-)
+    return {
+        spec.path: spec.score(gold, output, accept) for spec in FIELD_SPECS if spec.applies(gold)
+    }

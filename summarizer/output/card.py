@@ -1,8 +1,10 @@
 """The readable view of a result: what the Markdown card and the HTML page both show.
 
-One place decides the wording ("Not reported", "negative", how an outcome reads); the
-templates only lay it out. Every grounded fact carries its evidence span (quote,
-alignment status, number) so a template can footnote or link it.
+How an item reads (its heading, text, qualifiers, negative flag) and each section's
+heading come from the schema (``ListItem.view``, ``FIELD_LABELS``), which the evaluation
+reports and tables share; this module groups them for the templates, which only lay them
+out. Every grounded fact carries its evidence span (quote, alignment status, number) so a
+template can footnote or link it.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Any
 
 from ..ground import AlignmentStatus, EvidenceSpan
 from ..pipeline import Failure, Result
-from ..schema import ArticleType, CaseReport, OutcomeStatus, Sex
+from ..schema import FIELD_LABELS, ArticleType, CaseReport, ListItem, Sex
 
 NOT_REPORTED = "Not reported"
 
@@ -148,8 +150,18 @@ def patient_text(record: CaseReport) -> str:
     return "; ".join(parts)
 
 
-def _outcome_status(status: OutcomeStatus) -> str:
-    return status.value
+LIST_GROUPS: tuple[tuple[str, bool], ...] = (
+    ("presentation", False),
+    ("history", False),
+    ("clinical_findings", False),
+    ("diagnostic_assessment", False),
+    ("interventions", True),
+    ("outcomes", True),
+)
+"""The record's lists, in card order, and whether each reads as a sequence (numbered)."""
+
+MISSING_HEADING = {"outcomes": "timepoint not given"}
+"""What the card says where an item of that list has no heading of its own."""
 
 
 def build_card(result: Result) -> Card:
@@ -163,98 +175,49 @@ def build_card(result: Result) -> Card:
     def item(path: str, text: str, **extra: Any) -> Item:
         return Item(text=text, path=path, evidence=by_path.get(path, []), **extra)
 
-    def quals(*pairs: tuple[str, str | None]) -> list[tuple[str, str]]:
-        return [(name, value) for name, value in pairs if value]
+    def listed(key: str, ordered: bool) -> Group:
+        items: list[ListItem] = getattr(record, key)
+        return Group(
+            key,
+            FIELD_LABELS[key],
+            [
+                fact(f"{key}[{i}]", entry, missing=MISSING_HEADING.get(key))
+                for i, entry in enumerate(items)
+            ],
+            ordered=ordered,
+        )
 
+    def fact(path: str, entry: ListItem, *, missing: str | None) -> Item:
+        view = entry.view()
+        return item(
+            path,
+            view.text,
+            label=view.heading or missing,
+            qualifiers=list(view.qualifiers),
+            negative=view.negative,
+        )
+
+    def single(key: str, text: str | None, **extra: Any) -> Group:
+        items = [] if text is None else [item(key, text, **extra)]
+        return Group(key, FIELD_LABELS[key], items, singular=True)
+
+    lists = {key: listed(key, ordered) for key, ordered in LIST_GROUPS}
+    diagnosis = record.diagnosis
+    differential = "; ".join(diagnosis.differential) if diagnosis else None
     groups = [
-        Group(
-            "presentation",
-            "Presentation",
-            [
-                item(
-                    f"presentation[{i}]", s.description, qualifiers=quals(("duration", s.duration))
-                )
-                for i, s in enumerate(record.presentation)
-            ],
-        ),
-        Group(
-            "history",
-            "History",
-            [
-                item(f"history[{i}]", h.description, qualifiers=quals(("timing", h.timing)))
-                for i, h in enumerate(record.history)
-            ],
-        ),
-        Group(
-            "clinical_findings",
-            "Clinical findings",
-            [
-                item(f"clinical_findings[{i}]", f.description, negative=f.negative)
-                for i, f in enumerate(record.clinical_findings)
-            ],
-        ),
-        Group(
-            "diagnostic_assessment",
-            "Diagnostic assessment",
-            [
-                item(f"diagnostic_assessment[{i}]", d.result, label=d.name, negative=d.negative)
-                for i, d in enumerate(record.diagnostic_assessment)
-            ],
-        ),
-        Group(
+        lists["presentation"],
+        lists["history"],
+        lists["clinical_findings"],
+        lists["diagnostic_assessment"],
+        single(
             "diagnosis",
-            "Diagnosis",
-            []
-            if record.diagnosis is None
-            else [
-                item(
-                    "diagnosis",
-                    record.diagnosis.final,
-                    qualifiers=quals(("differential", "; ".join(record.diagnosis.differential))),
-                )
-            ],
-            singular=True,
+            diagnosis.final if diagnosis else None,
+            qualifiers=[("differential", differential)] if differential else [],
         ),
-        Group(
-            "interventions",
-            "Interventions",
-            [
-                item(
-                    f"interventions[{i}]",
-                    x.detail,
-                    label=x.kind.value,
-                    qualifiers=quals(("timing", x.timing)),
-                )
-                for i, x in enumerate(record.interventions)
-            ],
-            ordered=True,
-        ),
-        Group(
-            "outcomes",
-            "Outcomes",
-            [
-                item(
-                    f"outcomes[{i}]",
-                    o.description,
-                    label=o.timepoint or "timepoint not given",
-                    qualifiers=[("status", _outcome_status(o.status))],
-                )
-                for i, o in enumerate(record.outcomes)
-            ],
-            ordered=True,
-        ),
-        Group(
-            "why_reported",
-            "Why reported",
-            [] if record.why_reported is None else [item("why_reported", record.why_reported.text)],
-            singular=True,
-        ),
-        Group(
-            "conclusion",
-            "Conclusion",
-            [] if record.conclusion is None else [item("conclusion", record.conclusion.text)],
-            singular=True,
-        ),
+        lists["interventions"],
+        lists["outcomes"],
+        single("why_reported", record.why_reported.text if record.why_reported else None),
+        single("conclusion", record.conclusion.text if record.conclusion else None),
     ]
     provenance = result.provenance
     tokens = provenance.tokens

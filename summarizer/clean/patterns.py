@@ -410,12 +410,13 @@ CLINICAL = re.compile(
     r"|fever|pain|exam|history|reveal|show|biops|imag|tumou?r|clinic|hospital|man|woman|boy|girl|infant"
     r"|child|\d+[- ]year|month-old|male|female|vomit|nause|diarrh|cough|headache|rash|bleed|weak"
     r"|dyspn|serum|blood|level|laborator|scan|ultraso|mmol|mg|discharg|recover|resol|complain|refer"
-    r"|brought|drug|medica|dose|injur|fractur|acute|chronic|case|pregnan|deliver|birth)\w*",
+    r"|brought|drug|medica|dose|injur|fractur|acute|chronic|case|pregnan|deliver|birth|neurolog"
+    r"|cardi|pulmon|renal|hepat|cancer|carcinom|infarct|stroke|investigat|physician|therap)\w*",
     re.I,
 )
 """Stems of clinical prose: a page with no "Abstract" heading yields its first prose only if
 that prose is clinical (a journal's "about" paragraph is not an abstract)."""
-MIN_CLINICAL = 3
+MIN_CLINICAL = 2
 FINITE_VERB = re.compile(
     r"\b(?:was|were|is|are|had|has|have|presented|developed|underwent|showed|revealed|received"
     r"|describe|we|our|she|he)\b",

@@ -51,6 +51,8 @@ BODY_KINDS = frozenset({"case", "results", "discussion", "conclusion"})
 """Sections after which a background/introduction heading means the article body began."""
 START_KINDS = frozenset({"background", "objective", "case", "methods", "other"})
 """Label kinds an abstract may open with."""
+FALLBACK_SCAN = 15000
+"""With no abstract heading, prose is looked for in this many characters from the top."""
 FALLBACK_MAX = 3000
 """An abstract found only as the first prose on a page is cut near this many characters."""
 
@@ -120,7 +122,7 @@ def find_start(text: str, start: int, end: int, *, clinical: bool = False) -> St
         if prose_at(text, label.body if label else after, end):
             return Start(after, "heading", (match.start(), match.end()))
     foreign: Start | None = None
-    blocks = block_starts(text, start, end)
+    blocks = block_starts(text, start, min(end, start + FALLBACK_SCAN))
     for index, block in enumerate(blocks):
         position = _past_chrome_sentences(text, block, end)
         if position is None:

@@ -32,7 +32,7 @@ from .patterns import (
     WORD,
 )
 from .prose import chrome_in, prose_at, skip_space
-from .title import first_line_title, leading_title, page_title, title_above
+from .title import first_line_title, glued_title, leading_title, page_title, title_above
 
 HIGH, MEDIUM, LOW = "high", "medium", "low"
 
@@ -89,7 +89,7 @@ def locate_page(
     if title is None:
         title = page_title(text, above) or title_above(text, above)
     if title is None and start.how == "prose":
-        title = leading_title(text, position, high)
+        title = leading_title(text, position, high) or glued_title(text, position, high)
         if title is not None:
             position = skip_space(text, title[1])
     extent = find_end(text, position, high, max_length=MAX_ABSTRACT if marked else FALLBACK_MAX)

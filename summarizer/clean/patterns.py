@@ -253,6 +253,7 @@ CHROME_PHRASES = (
     "all material on this website is protected by copyright", "by using this service, you agree",
     "this website also contains material copyrighted by 3rd parties",
     "scielo - scientific electronic library online", "europe pmc", "search pmc full-text archive",
+    "click here for correspondence address and email", "click here",
 )  # fmt: skip
 """Site chrome that stands between the parts of a page whose newlines were lost (lower case;
 a space matches any run of whitespace)."""
@@ -359,11 +360,6 @@ OTHER_WORDS = frozenset(
 
 # --- the lines around the title ------------------------------------------------------------------
 
-TITLE_SEPARATOR = re.compile(
-    r"[ \t]+[|│][ \t]|[ \t]+[-–—][ \t]+(?=(?:PubMed|PMC|NCBI|ScienceDirect|Europe PMC|Wiley|SciELO|Springer|BMJ|NEJM|JAMA)\b)"
-    r"|[ \t]{2,}|\n|(?=Warning:|Skip to )"
-)
-"""Where the page title (as a scraper put it at the top of the page) ends."""
 CITATION = re.compile(
     r"\b(?:19|20)\d{2}\b[^\n]{0,40}?;\s*\d+(?:\s*\(\s*[\w-]+\s*\))?\s*:\s*[A-Za-z]?\d+"
     r"|\b(?:19|20)\d{2}\s*,\s*\d+(?:\s*\(\s*[\w-]+\s*\))?\s*:\s*[A-Za-z]?\d+"
@@ -374,7 +370,7 @@ CITATION = re.compile(
 AFFILIATION = re.compile(
     r"\b(?:department|dept\.?|university|universidad|universidade|université|hospital|institute"
     r"|instituto|school\s+of|college|faculty|faculdade|facultad|clinic|center\s+for|centre"
-    r"|laboratory|division\s+of|unit\s+of|medical\s+center|correspond\w*|e-?mail)\b",
+    r"|laboratory|division\s+of|unit\s+of|medical\s+center|correspond\w*|e-?mail|phone|tel|fax)\b",
     re.I,
 )
 DATE_LINE = re.compile(

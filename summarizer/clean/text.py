@@ -62,7 +62,9 @@ PLAIN_CHARACTERS: dict[str, str] = {  # typographic character -> plain text
     "\ufffd": "",
 }
 
-_SPECIAL = re.compile("[" + "".join(PLAIN_CHARACTERS) + r"]|\s+")
+_SPECIAL = re.compile("[" + "".join(PLAIN_CHARACTERS) + r"]|\s{2,}|[^\S ]")
+"""What ``normalise`` replaces: typographic characters, and whitespace other than one space
+(single spaces, most of a text, are left to the regex engine to skip)."""
 _NEEDS_FTFY = re.compile(
     r"[\ufb00-\ufb06\uff01-\uff5e\u0300-\u036f\u0080-\u009f]|&(?:#\d{2,6}|#x[0-9a-fA-F]{2,5}|[a-zA-Z]{2,8});"
 )
@@ -76,8 +78,16 @@ _FTFY_CONFIG = ftfy.TextFixerConfig(
 )
 
 
+_IDENTITY: Offsets = array("i")
+
+
 def span_offsets(start: int, end: int) -> Offsets:
-    return array("i", range(start, end))
+    """The offsets of text[start:end] copied as it is: a slice of one shared identity array
+    (a memory copy, where building each from a range is a loop)."""
+    global _IDENTITY
+    if end > len(_IDENTITY):
+        _IDENTITY = array("i", range(max(end, 2 * len(_IDENTITY), 65536)))
+    return _IDENTITY[start:end]
 
 
 def normalise(text: str, offsets: Offsets) -> tuple[str, Offsets]:
@@ -96,8 +106,6 @@ def normalise(text: str, offsets: Offsets) -> tuple[str, Offsets]:
     for match in _SPECIAL.finditer(text):
         start, end = match.start(), match.end()
         found = match.group()
-        if found == " ":
-            continue
         if start > position:
             parts.append(text[position:start])
             mapped.extend(offsets[position:start])

@@ -5,6 +5,7 @@ block right above the abstract (past author lists, affiliations, citation and da
 from __future__ import annotations
 
 import re
+from itertools import islice
 
 from .patterns import (
     ABSTRACT_WORD,
@@ -24,14 +25,12 @@ from .patterns import (
     SENTENCE_END,
     TITLE_CUT,
     TITLE_CUT_BEFORE,
-    TITLE_SEPARATOR,
     WORD,
 )
 from .prose import chrome_at, chrome_spans, is_chrome, label_at, lower_share, skip_space
 
 TITLE_REGION = 2500
 """How far above the abstract the title is looked for."""
-_SITE_SEPARATOR = re.compile(r"[ \t]+(?:[|│]|[-–—])[ \t]")
 _BLOCK_GAP = re.compile(r"\n|[ \t]{2,}")
 _AUTHOR_MARKERS = re.compile(r"\b(?:et al\.?|and\s+colleagues|email author)\b", re.I)
 _NAME = re.compile(
@@ -49,32 +48,92 @@ _CASE_REPORT_SUFFIX = re.compile(
 )
 
 
+_TITLE_WORD = re.compile(r"\w+")
+_CONTACT = re.compile(
+    r"\s*(?:phone|tel|telephone|fax|e-?mail|address\s+for\s+correspondence|correspondence|"
+    r"corresponding\s+author)\b",
+    re.I,
+)
+
+
 def page_title(text: str, before: int) -> tuple[int, int] | None:
     """The title a scraper put at the top of the page ("Title | Journal | Full Text",
-    "Title - PubMed - NCBI"), taken where the page repeats it as its heading."""
+    "Title - PubMed - NCBI", "Journal | Free Full-Text | Title"), taken where the page
+    repeats it as its heading: the longest run of words that the top of the page (or one
+    of its "|"-separated parts) and a later place share, ending where either of the two
+    ends as a title does (a site separator, a run of spaces, a line end)."""
     head = skip_space(text, 0)
-    separator = TITLE_SEPARATOR.search(text, head, min(len(text), head + 500))
-    if separator is None or separator.start() <= head:
+    if chrome_at(text, head):
         return None
-    end = separator.start()
-    candidate = text[head:end].strip()
-    if not _title_words(candidate):
-        return None
-    words = re.findall(r"\w+", candidate)
-    loose = re.compile(r"\W{0,6}".join(re.escape(word) for word in words))
-    again = loose.search(text, end, max(before, end))
-    if again is not None:
-        return again.start(), _with_closing(text, again.end(), candidate)
-    if _SITE_SEPARATOR.match(text, separator.start()):
-        return head, end
+    line_end = _FIRST_BLOCK_END.search(text, head, head + 600)
+    stop = line_end.start() if line_end else min(len(text), head + 600)
+    words = [(m.group(), m.start(), m.end()) for m in islice(_TITLE_WORD.finditer(text, head), 60)]
+    starts = [head] + [skip_space(text, bar.end()) for bar in _BAR.finditer(text, head, stop)]
+    for start in starts:
+        top = [(word, end) for word, begin, end in words if begin >= start]
+        found = _repeated_run(text, top, max(before, start + 1))
+        if found is not None:
+            return found
     return None
 
 
-def _with_closing(text: str, end: int, candidate: str) -> int:
-    """Keep a closing period or bracket the repeated title carries ("…wilderness.")."""
-    if candidate[-1:] in ".]?)" and text[end : end + 1] == candidate[-1]:
-        return end + 1
+_JOURNAL = re.compile(
+    r"\b(?:journal|case\s+reports\s+in|reports\s*$|annals|archives|bulletin)\b", re.I
+)
+_FIRST_BLOCK_END = re.compile(r"\s{2,}|\n")
+_BAR = re.compile(r"\s[|│]\s")
+
+
+def _repeated_run(text: str, top: list[tuple[str, int]], limit: int) -> tuple[int, int] | None:
+    """Where the words ``top`` (word, end) appear again before ``limit``, as a title."""
+    if len(top) < 2:
+        return None
+    anchor = re.compile(r"\W{1,6}".join(re.escape(word) for word, _ in top[:2]))
+    for again in anchor.finditer(text, top[1][1], limit):
+        ends: list[tuple[int, int]] = []  # (end in the first place, end in the later place)
+        for (word, first_end), match in zip(
+            top, _TITLE_WORD.finditer(text, again.start(), limit), strict=False
+        ):
+            if match.group() != word or (ends and match.start() - ends[-1][1] > 6):
+                break
+            ends.append((first_end, match.end()))
+        for shared in range(len(ends), 1, -1):
+            first_end, later_end = ends[shared - 1]
+            diverged = shared == len(ends) and shared >= 5  # two headings, same words, then apart
+            if not (
+                _TITLE_END.match(text, first_end)
+                or _TITLE_END.match(text, later_end)
+                or chrome_at(text, skip_space(text, first_end))
+                or (diverged and not _JOURNAL.search(text, again.start(), later_end))
+            ):
+                continue
+            closing = _CLOSING.match(text, first_end)
+            end = _with_closing(text, later_end, closing.group() if closing else "")
+            if _title_words(text[again.start() : end]):
+                return again.start(), end
+            break
+    return None
+
+
+_TITLE_END = re.compile(
+    r"[.?!\])]{0,3}(?:\s*$|\s*[|│]|\s+[-–—:]\s|\s{2,}|\s*\n|\s+(?=Warning:|Skip to))"
+)
+"""What follows the title at the top of a page: a site separator, a line end, spaces."""
+
+
+_CLOSING = re.compile(r"[.?!\])]+")
+
+
+def _with_closing(text: str, end: int, closing: str) -> int:
+    """Keep the closing period and brackets the repeated title carries ("…literature].")."""
+    while closing and text[end : end + 1] == closing[0]:
+        end, closing = end + 1, closing[1:]
     return end
+
+
+def _gap(text: str, end: int, start: int) -> bool:
+    """Words of one title are never separated by a line of other text."""
+    return start - end > 6
 
 
 def _title_words(text: str) -> bool:
@@ -109,8 +168,10 @@ def looks_like_authors(text: str) -> bool:
 
 
 def looks_like_meta(text: str) -> bool:
-    """Authors, affiliations, citation, identifier and date lines."""
+    """Authors, affiliations, contact, citation, identifier and date lines."""
     if CITATION.search(text) or looks_like_authors(text) or DATE_LINE.match(text):
+        return True
+    if _CONTACT.match(text):
         return True
     return AFFILIATION.search(text) is not None and (text.count(",") >= 2 or text[:1].isdigit())
 
@@ -195,6 +256,29 @@ def trim_author_tail(text: str) -> int:
 def _english_score(text: str) -> int:
     words = text.lower().split()
     return sum(w in ENGLISH_WORDS for w in words) - sum(w in OTHER_WORDS for w in words)
+
+
+def glued_title(text: str, start: int, end: int) -> tuple[int, int] | None:
+    """A title run straight into the abstract with no stop between ("…in an octogenarian
+    Giant cell arteritis may present…"): where a capitalised word follows a lower-case one,
+    the words before read as a title (no verb of a sentence) and the words after as one."""
+    sentence = SENTENCE_END.search(text, start, min(end, start + 600))
+    stop = sentence.end() if sentence else min(end, start + 600)
+    previous: re.Match[str] | None = None
+    for word in WORD.finditer(text, start, stop):
+        if (
+            previous is not None
+            and word.group()[0].isupper()
+            and previous.group()[0].islower()
+            and not text[previous.end() : word.start()].strip()
+        ):
+            candidate = text[start : previous.end()]
+            if FINITE_VERB.search(candidate):
+                return None
+            if FINITE_VERB.search(text, word.start(), stop) and title_like(candidate):
+                return start, previous.end()
+        previous = word
+    return None
 
 
 def leading_title(text: str, start: int, end: int) -> tuple[int, int] | None:

@@ -22,8 +22,8 @@ import pytest
 from click.testing import CliRunner
 
 from summarizer import summarize
-from summarizer.cli import cli
 from summarizer.clean import clean
+from summarizer.cli import cli
 from summarizer.document import Abstract, Document
 from summarizer.errors import InputError
 

@@ -283,7 +283,18 @@ def speed(runs: int) -> None:
         Document(str(i), p, "bench", f) for i, (f, p) in enumerate(articles) if f == "html"
     ]
     seed = ROOT.parent / "shared" / "seed" / "leiomyosarcoma-cervical-spine.txt"
-    rows = [("E3C case texts (plain text)", e3c)]
+    rows: list[tuple[str, list[Document]]] = []
+    real = CORPUS / "real-pages-dev.jsonl"
+    if real.exists():
+        pages = [json.loads(line) for line in real.read_text().splitlines()]
+        dev = [Document(p["id"], p["page"], "dev", "text") for p in pages]
+        rows.append(("real dev pages, newlines lost (../shared, x20)", dev * 20))
+    shapes = [
+        Document(path.stem, path.read_text(), "shape", "text")
+        for path in sorted((ROOT / "tests" / "fixtures" / "real-shapes").glob("*.txt"))
+    ]
+    rows.append(("real-layout pages (tests/fixtures/real-shapes, x20)", shapes * 20))
+    rows.append(("E3C case texts (plain text)", e3c))
     if seed.exists():
         rows.append(
             ("seed page (reading app)", [Document("seed", seed.read_text(), "seed", "text")] * 2000)
@@ -292,7 +303,7 @@ def speed(runs: int) -> None:
         ("full-article page, text (~16 KB)", text_pages),
         ("full-article page, HTML (~16 KB)", html_pages),
     ]
-    print(f"clean() speed, one core, median of {runs} runs")
+    print(f"clean() speed, CPU time of this process (one core), median of {runs} runs")
     print("| pages | count | mean size | pages/s | ms/page |")
     print("|---|---:|---:|---:|---:|")
     for label, documents in rows:
@@ -301,11 +312,11 @@ def speed(runs: int) -> None:
                 clean(document)
         timings = []
         for _ in range(runs):
-            start = time.perf_counter()
+            start = time.process_time()  # CPU time: other processes on the machine do not count
             for document in documents:
                 with contextlib.suppress(InputError):
                     clean(document)
-            timings.append(time.perf_counter() - start)
+            timings.append(time.process_time() - start)
         seconds = statistics.median(timings)
         size = sum(len(d.text) for d in documents) / len(documents)
         print(

@@ -63,7 +63,7 @@ _FOOTER = re.compile(
 """Where the article body ends: a patient passage is looked for before it."""
 _LINE_BREAK = re.compile(r"\r?\n[ \t\r]*(\n)?")
 _STRONG_LABEL = re.compile(
-    r"(?<=\s)(?:[A-Z][A-Za-z -]{2,50}?[ \t]*[:：]|[A-Z][A-Z -]{3,50}[A-Z](?=\s+[A-Z0-9]))"
+    r"\s(?=[A-Z])(?:[A-Z][A-Za-z]+(?:[ -][A-Za-z]+){0,4}[ \t]*[:：]|[A-Z]{3,}(?:[ -][A-Z]+){0,4}(?=\s+[A-Z0-9]))"
 )
 """A label with a colon or in capitals may open a section anywhere ("…man BACKGROUND: …")."""
 
@@ -107,21 +107,37 @@ def block_starts(text: str, start: int, end: int) -> list[int]:
     for _, chrome_end in chrome_spans(text, start, end):
         found.add(skip_space(text, chrome_end, end))
     for match in _STRONG_LABEL.finditer(text, start, end):
-        found.add(match.start())
+        found.add(match.start() + 1)
     return sorted(position for position in found if position < end)
 
 
 def find_start(text: str, start: int, end: int, *, clinical: bool = False) -> Start | None:
     """Where the abstract begins in text[start:end] (see the module doc); with ``clinical``,
     prose found without a heading must read as clinical text."""
-    for match in ABSTRACT_WORD.finditer(text, start, end):
+    return (
+        find_heading(text, start, end)
+        or _first_prose(text, start, end, clinical=clinical)
+        or find_heading(text, start, end, FOREIGN_ABSTRACT)  # a page with no English one
+    )
+
+
+def find_heading(
+    text: str, start: int, end: int, heading: re.Pattern[str] = ABSTRACT_WORD
+) -> Start | None:
+    """The first "Abstract" heading in text[start:end] that prose follows (after at most one
+    section label), not a navigation tab or a contents list."""
+    for match in heading.finditer(text, start, end):
         if not _heading_position(text, match.start()) or _inside_label(text, match.start()):
             continue
         after = skip_space(text, match.end(), end)
         label = label_at(text, after, end)
         if prose_at(text, label.body if label else after, end):
             return Start(after, "heading", (match.start(), match.end()))
-    foreign: Start | None = None
+    return None
+
+
+def _first_prose(text: str, start: int, end: int, *, clinical: bool) -> Start | None:
+    """The first block that opens with a section label and prose, or with prose."""
     blocks = block_starts(text, start, min(end, start + FALLBACK_SCAN))
     for index, block in enumerate(blocks):
         position = _past_chrome_sentences(text, block, end)
@@ -136,14 +152,7 @@ def find_start(text: str, start: int, end: int, *, clinical: bool = False) -> St
             if _label_before_sentence_end(text, position, blocks[index + 1 :], end):
                 continue  # a title run on into "BACKGROUND: …": the label opens the abstract
             return Start(position, "prose")
-    for match in FOREIGN_ABSTRACT.finditer(text, start, end):  # a page with no English one
-        if not _heading_position(text, match.start()):
-            continue
-        after = skip_space(text, match.end(), end)
-        if prose_at(text, after, end):
-            foreign = Start(after, "heading", (match.start(), match.end()))
-            break
-    return foreign
+    return None
 
 
 def _past_chrome_sentences(text: str, position: int, end: int, most: int = 3) -> int | None:

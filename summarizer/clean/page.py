@@ -21,6 +21,7 @@ from .locate import (
     collect_parts,
     describes_patient,
     find_end,
+    find_heading,
     find_start,
     patient_passage,
 )
@@ -66,9 +67,11 @@ def locate_page(
     """The abstract of a page (or of a plain text), its title and its confidence."""
     low, high = region or (0, len(text))
     chrome = chrome_in(text) is not None
+    if region is None and not chrome:
+        heading = find_heading(text, low, high)
+        if _plain(text, heading):
+            return _plain_text(text, heading)
     start = find_start(text, low, high, clinical=chrome)
-    if region is None and not chrome and _plain(text, start):
-        return _plain_text(text, start)
     if start is not None and region is not None and start.how == "prose":
         start.how = "markup"  # the element the page marks up as its abstract
     if start is None and region is not None:
@@ -141,6 +144,8 @@ def _plain_text(text: str, start: Start | None) -> Found:
 
 def _reads_as_prose(text: str, position: int) -> bool:
     """Sentences somewhere in the first blocks of a plain text (not a list of headings)."""
+    if prose_at(text, position):
+        return True
     for block in block_starts(text, position, min(len(text), position + 3000))[:20]:
         if prose_at(text, block):
             return True

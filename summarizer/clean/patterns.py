@@ -285,7 +285,7 @@ def _trie(phrases: tuple[str, ...]) -> str:
 
 
 CHROME_PHRASE = re.compile(
-    r"(?:" + _trie(CHROME_PHRASES) + r"|\d+\s+(?:accesses|citations))(?![\w-])"
+    r"\b(?:" + _trie(CHROME_PHRASES) + r"|\d+\s+(?:accesses|citations))(?![\w-])"
 )
 """Matched against the lower-cased page (see ``prose.lowered``)."""
 

@@ -88,6 +88,9 @@ def prose_at(text: str, position: int, limit: int | None = None) -> bool:
     line_end = window.find("\n")
     if 0 <= line_end < 250 and SENTENCE_END.search(window, 0, line_end + 1) is None:
         return False  # a short line with no sentence in it: a title, a heading, a link
+    head = _TOKEN.findall(window, 0, 120)  # most candidates fail on their first words
+    if len(head) > 4 and lower_share([word for start, word in head[1:] if not start]) < 0.4:
+        return False
     tokens = _TOKEN.findall(window)
     if len(tokens) < PROSE_MIN_WORDS:
         return False

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from pydantic import ValidationError
+
 from .backends import Backend, Extraction, Usage, make_backend
 from .clean import clean
 from .config import Settings
@@ -257,12 +259,14 @@ class Summarizer:
         payload = self.cache.get(key)
         if payload is None:
             return None
-        usage = Usage(**payload.get("usage", {}))
-        return Extraction(
-            record=CaseReport.model_validate(payload["record"]),
-            attempts=int(payload.get("attempts", 1)),
-            usage=usage,
-        )
+        try:
+            return Extraction(
+                record=CaseReport.model_validate(payload["record"]),
+                attempts=int(payload.get("attempts", 1)),
+                usage=Usage(**payload.get("usage", {})),
+            )
+        except (ValidationError, KeyError, TypeError, ValueError):
+            return None  # stored by an older schema or damaged: a miss, asked again
 
     def _store(self, key: str, extraction: Extraction) -> None:
         if self.cache is None or self.backend.name == "rules":

@@ -24,6 +24,11 @@ def note(message: str) -> None:
     click.echo(message, err=True)
 
 
+def warn(message: str) -> None:
+    """A warning line on stderr: the run goes on (e.g. without an unusable store)."""
+    note(f"warning: {message}")
+
+
 def debug_enabled() -> bool:
     context = click.get_current_context(silent=True)
     root = context.find_root() if context else None

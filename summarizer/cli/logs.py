@@ -87,7 +87,7 @@ def command(
         return
     if as_json and as_csv:
         raise ConfigError("choose one of --json and --csv")
-    with RunLog(paths.log_path()) as log:
+    with RunLog(paths.log_path(), read_only=True) as log:
         rows = log.query(
             model=model, errors=errors, since=since, run_id=run_id, limit=limit or None
         )

@@ -23,6 +23,7 @@ from .common import (
     note,
     reading_from_options,
     settings_from_options,
+    warn,
 )
 
 EXIT_INTERRUPTED = 130
@@ -39,8 +40,8 @@ def _stores(
     from ..cache import ResponseCache
     from ..runlog import RunLog as SqliteRunLog
 
-    cache = None if no_cache else ResponseCache(paths.cache_path(), refresh=refresh)
-    run_log = None if no_log else SqliteRunLog(paths.log_path())
+    cache = None if no_cache else ResponseCache(paths.cache_path(), refresh=refresh, warn=warn)
+    run_log = None if no_log else SqliteRunLog(paths.log_path(), warn=warn)
     return cache, run_log
 
 

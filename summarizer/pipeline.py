@@ -157,20 +157,30 @@ class Summarizer:
         if isinstance(source, Abstract):
             return source
         if isinstance(source, Document):
-            return clean(source)
+            return clean(self._bounded(source))
         if isinstance(source, Path):
             return clean(self._read_one(source))
         if isinstance(source, str):
             if not source.strip():
                 raise InputError("empty text")
-            return clean(text_document(source))
+            return clean(self._bounded(text_document(source)))
         raise TypeError(f"cannot summarize a {type(source).__name__}")
 
-    @staticmethod
-    def _read_one(path: Path) -> Document:
+    def _bounded(self, document: Document) -> Document:
+        """The document, unless its text is over ``settings.max_record_bytes``."""
+        from .ingest.lines import text_bytes, too_large
+
+        limit = self.settings.max_record_bytes
+        if document.format != "html" and len(document.text) * 4 > limit:
+            size = text_bytes(document.text)
+            if size > limit:
+                raise InputError(too_large(size, limit), path=document.origin, record=document.id)
+        return document
+
+    def _read_one(self, path: Path) -> Document:
         from .ingest import iter_documents
 
-        for item in iter_documents([path]):
+        for item in iter_documents([path], max_record_bytes=self.settings.max_record_bytes):
             if isinstance(item, InputError):
                 raise item
             return item

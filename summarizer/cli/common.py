@@ -178,7 +178,9 @@ def announce_backend(settings: Any) -> None:
 
 
 def input_options(function: F) -> F:
-    """How inputs are read: a forced format and export column names (summarize, clean)."""
+    """How inputs are read: a forced format, export column names, the record size limit
+    (summarize, clean)."""
+    from ..config import MAX_RECORD_BYTES
     from ..ingest import FORMATS
 
     options = [
@@ -193,6 +195,13 @@ def input_options(function: F) -> F:
         click.option("--title-col", default=None, help="CSV/TSV/JSONL column with the title."),
         click.option(
             "--abstract-col", default=None, help="CSV/TSV/JSONL column with the abstract."
+        ),
+        click.option(
+            "--max-record-bytes",
+            type=click.IntRange(min=1),
+            default=MAX_RECORD_BYTES,
+            show_default=True,
+            help="A record with more text than this is reported and skipped.",
         ),
     ]
     for option in reversed(options):
@@ -210,4 +219,8 @@ def reading_from_options(options: dict[str, Any]) -> Any:
         title=options.pop("title_col"),
         abstract=options.pop("abstract_col"),
     )
-    return Reading(format=options.pop("input_format"), columns=columns)
+    return Reading(
+        format=options.pop("input_format"),
+        columns=columns,
+        max_record_bytes=options.pop("max_record_bytes"),
+    )

@@ -162,8 +162,15 @@ def command(
     from ..ingest import iter_documents
 
     reading = reading_from_options(options)
-    settings = settings_from_options(options, prompt=prompt, backoff=backoff)
-    documents = iter_documents(inputs, format=reading.format, columns=reading.columns)
+    settings = settings_from_options(
+        options, prompt=prompt, backoff=backoff, max_record_bytes=reading.max_record_bytes
+    )
+    documents = iter_documents(
+        inputs,
+        format=reading.format,
+        columns=reading.columns,
+        max_record_bytes=reading.max_record_bytes,
+    )
     first = next(documents, None)
     if first is None:
         raise InputError("no input records found", path=", ".join(inputs))

@@ -19,7 +19,8 @@ from typing import BinaryIO
 from ..errors import InputError
 
 MAX_PAGE_BYTES = 20 * 1024 * 1024
-"""A single text or HTML page larger than this is refused (exports stream and have no limit)."""
+"""An HTML page (markup, not text) or a JSON array file larger than this is refused (unless
+the per-record limit is higher); exports stream record by record."""
 
 SNIFF_BYTES = 8192
 
@@ -195,27 +196,3 @@ def _legacy_character(byte: int) -> str:
 FALLBACK_ERRORS = "summarizer-cp1252"
 """Codec error handler: bytes that are not UTF-8 are read as Windows-1252."""
 codecs.register_error(FALLBACK_ERRORS, _cp1252_fallback)
-
-
-def read_page(source: Source, limit: int = MAX_PAGE_BYTES) -> str:
-    """The whole text of a single page (text or HTML), refusing binary and oversized input."""
-    try:
-        with source.open() as handle:
-            data = handle.read(limit + 1)
-    except OSError as error:
-        raise InputError(f"cannot read: {error.strerror or error}", path=source.name) from None
-    if len(data) > limit:
-        raise InputError(
-            f"file is larger than {limit // (1024 * 1024)} MB; a single page should be far"
-            " smaller (exports such as PubMed XML, RIS or CSV are streamed without limit)",
-            path=source.name,
-        )
-    what = binary_kind(data[:SNIFF_BYTES])
-    if what:
-        raise InputError(
-            f"this is {what}, not text; save the page as text or HTML", path=source.name
-        )
-    text = decode(data, name=source.name)
-    if not text.strip():
-        raise InputError("the file is empty", path=source.name)
-    return text

@@ -36,6 +36,7 @@ from .sources import (
     SNIFF_BYTES,
     Source,
     binary_kind,
+    blank,
     decode,
     detect_encoding,
     expand_sources,
@@ -76,7 +77,12 @@ def iter_documents(
         if isinstance(source, InputError):
             yield source
             continue
-        yield from _read_source(source, forced, mapping, max_record_bytes)
+        try:
+            yield from _read_source(source, forced, mapping, max_record_bytes)
+        except Exception as error:  # a reader's bug costs this source, never the batch
+            yield InputError(
+                f"cannot read: unexpected {type(error).__name__}: {error}", path=source.name
+            )
 
 
 def document_from_text(
@@ -96,7 +102,7 @@ def _read_source(
         return
     try:
         head = handle.peek(SNIFF_BYTES)[:SNIFF_BYTES]
-        if not head.strip(b" \t\r\n\xef\xbb\xbf\x00\xff\xfe"):
+        if len(head) < SNIFF_BYTES and blank(head):
             yield InputError("the file is empty", path=source.name)
             return
         what = binary_kind(head)

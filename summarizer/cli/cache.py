@@ -11,6 +11,7 @@ import click
 if TYPE_CHECKING:
     from ..cache import ResponseCache
 
+from ..sinks import terminal_text
 from .common import handle_errors, note
 
 
@@ -58,7 +59,7 @@ def stats(as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(figures, indent=2))
         return
-    click.echo(f"path:     {figures['path']}")
+    click.echo(f"path:     {terminal_text(figures['path'])}")
     click.echo(f"entries:  {figures['entries']:,}")
     click.echo(f"hits:     {figures['hits']:,}")
     click.echo(f"size:     {figures['bytes'] / 1_048_576:.2f} MiB")

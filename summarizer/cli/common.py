@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 import click
 
 from ..errors import SummarizerError
+from ..sinks import terminal_text
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -20,8 +21,9 @@ EXIT_USAGE = 2
 
 
 def note(message: str) -> None:
-    """One line to stderr (stdout is kept for data)."""
-    click.echo(message, err=True)
+    """One line to stderr (stdout is kept for data), with no escape sequence or control
+    character from an id, a path or a record reaching the terminal."""
+    click.echo(terminal_text(message), err=True)
 
 
 def warn(message: str) -> None:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from summarizer import Settings, Summarizer
+from summarizer import Summarizer
 from summarizer.cache import ResponseCache
 from summarizer.errors import StoreError
 from summarizer.runlog import RunLog
@@ -32,7 +32,7 @@ from tests.conftest import (
     write_batch_input,
 )
 from tests.openai_server import ScriptedServer, answer
-from tests.test_batch import serve_cases
+from tests.test_batch import openai_settings, serve_cases
 
 CLI = [sys.executable, "-m", "summarizer.cli"]
 PAGE = 4096
@@ -191,13 +191,7 @@ def test_cache_entry_that_no_longer_validates_is_a_miss(
     scripted_server: ScriptedServer, tmp_path: Path
 ) -> None:
     path = tmp_path / "c.sqlite"
-    settings = Settings.from_env(
-        env={"OPENAI_API_KEY": FAKE_KEY},
-        backend="openai",
-        base_url=scripted_server.url,
-        model="m",
-        backoff=0.01,
-    )
+    settings = openai_settings(scripted_server)
     scripted_server.fallback = lambda request: answer(batch_case_record(4))
     first = Summarizer(settings, cache=ResponseCache(path)).summarize(batch_case_text(4))
     key = first.provenance.cache_key
@@ -205,7 +199,8 @@ def test_cache_entry_that_no_longer_validates_is_a_miss(
     with sqlite3.connect(path) as db:
         (text,) = db.execute("SELECT value FROM responses WHERE key = ?", (key,)).fetchone()
         value = json.loads(text)
-        value["record"]["patient"]["age_years"] = 999  # an answer an older schema let through
+        # what the schema let through before derived ages were bounded
+        value["record"]["patient"].update(age_text="999-year-old", age_years=999)
         db.execute("UPDATE responses SET value = ? WHERE key = ?", (json.dumps(value), key))
     again = Summarizer(settings, cache=ResponseCache(path)).summarize(batch_case_text(4))
     assert not again.provenance.cache_hit and again.record.patient.age_years == 24

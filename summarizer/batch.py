@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from .backends import Backend, Usage, make_backend
-from .config import Settings
+from .config import MAX_RECORD_BYTES, Settings
 from .document import Document
 from .errors import ConfigError, InputError, SummarizerError
 from .ingest import ColumnMapping
@@ -56,6 +56,8 @@ class Reading:
 
     format: str | None = None
     columns: ColumnMapping | None = None
+    max_record_bytes: int = MAX_RECORD_BYTES
+    """Records with more text are reported, one by one (``--max-record-bytes``)."""
 
 
 Source = str | Path | Document | InputError
@@ -309,7 +311,12 @@ def _documents(sources: Iterable[Source], reading: Reading | None = None) -> Ite
         if isinstance(source, Document | InputError):
             yield source
         else:
-            yield from iter_documents([source], format=reading.format, columns=reading.columns)
+            yield from iter_documents(
+                [source],
+                format=reading.format,
+                columns=reading.columns,
+                max_record_bytes=reading.max_record_bytes,
+            )
 
 
 def _item_id(item: Item, position: int) -> str:

@@ -4,21 +4,26 @@ One row per key: the validated record and what producing it cost. The database i
 WAL mode with a busy timeout, so concurrent workers and several processes can read and
 write it at once. Only what the pipeline hands over is stored (records, attempts,
 token counts): never a request, a header or a key.
+
+The cache degrades instead of failing (see ``summarizer.store``): a corrupt or
+unwritable file is reported once and the run goes on without it; an entry that cannot
+be read back is a miss.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError
+from .errors import StoreError
 from .paths import cache_path
+from .store import BUSY_TIMEOUT_MS, SqliteStore, StoreWarning, Warn
 
-__all__ = ["ResponseCache"]
+__all__ = ["BUSY_TIMEOUT_MS", "ResponseCache", "StoreWarning"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS responses (
@@ -30,107 +35,157 @@ CREATE TABLE IF NOT EXISTS responses (
 )
 """
 
-BUSY_TIMEOUT_MS = 30_000
 
-
-def connect(path: Path) -> sqlite3.Connection:
-    """A connection in WAL mode, shareable between threads (callers serialise use)."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        connection = sqlite3.connect(
-            path, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False, isolation_level=None
-        )
-        connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        connection.execute("PRAGMA journal_mode = WAL")
-        connection.execute("PRAGMA synchronous = NORMAL")  # durable across crashes in WAL mode
-    except (OSError, sqlite3.Error) as error:
-        raise ConfigError(f"cannot open {path}: {error}") from error
-    return connection
-
-
-class ResponseCache:
+class ResponseCache(SqliteStore):
     """Implements the pipeline's ``Cache`` protocol (``get``/``put``) over SQLite.
 
     ``refresh=True`` ignores hits but still stores answers (re-ask the model, keep
-    the cache up to date).
+    the cache up to date). ``read_only=True`` opens the file without writing anything
+    (``cache stats``). ``warn`` receives the one-line warning when the file cannot be
+    used (default: a ``StoreWarning``).
     """
 
-    def __init__(self, path: Path | None = None, *, refresh: bool = False) -> None:
-        self.path = Path(path) if path is not None else cache_path()
+    label = "response cache"
+    repair = "`case-summarizer cache clear` recreates it"
+    off_option = "--no-cache"
+    read_only_effect = "cached answers are used but new ones are not stored"
+
+    def __init__(
+        self,
+        path: Path | None = None,
+        *,
+        refresh: bool = False,
+        read_only: bool = False,
+        warn: Warn | None = None,
+    ) -> None:
         self.refresh = refresh
-        self._lock = threading.Lock()
-        self._db = connect(self.path)
-        with self._lock:
-            self._db.execute(_SCHEMA)
+        super().__init__(
+            Path(path) if path is not None else cache_path(), read_only=read_only, warn=warn
+        )
+
+    def _prepare(self, db: sqlite3.Connection) -> None:
+        db.execute(_SCHEMA)
 
     def get(self, key: str) -> dict[str, Any] | None:
+        """The stored value, or None (a miss: absent, unreadable, or the cache is off)."""
         if self.refresh:
             return None
-        with self._lock:
-            row = self._db.execute("SELECT value FROM responses WHERE key = ?", (key,)).fetchone()
-            if row is None:
-                return None
-            self._db.execute(
+        row = self._use(
+            lambda db: db.execute("SELECT value FROM responses WHERE key = ?", (key,)).fetchone(),
+            None,
+            write=False,
+        )
+        if row is None:
+            return None
+        self._use(
+            lambda db: db.execute(
                 "UPDATE responses SET hits = hits + 1, last_hit = ? WHERE key = ?",
                 (time.time(), key),
-            )
-        value: dict[str, Any] = json.loads(row[0])
-        return value
+            ),
+            None,
+            write=True,
+        )
+        try:
+            value = json.loads(row[0])
+        except (TypeError, ValueError):
+            return None
+        return value if isinstance(value, dict) else None
 
     def put(self, key: str, value: dict[str, Any]) -> None:
         text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-        with self._lock:
-            self._db.execute(
+        self._use(
+            lambda db: db.execute(
                 "INSERT INTO responses (key, value, created) VALUES (?, ?, ?) "
                 "ON CONFLICT(key) DO UPDATE SET value = excluded.value, created = excluded.created",
                 (key, text, time.time()),
-            )
+            ),
+            None,
+            write=True,
+        )
 
     def __contains__(self, key: object) -> bool:
-        with self._lock:
-            row = self._db.execute("SELECT 1 FROM responses WHERE key = ?", (key,)).fetchone()
+        row = self._inspect(
+            lambda db: db.execute("SELECT 1 FROM responses WHERE key = ?", (key,)).fetchone(), None
+        )
         return row is not None
 
     def __len__(self) -> int:
-        with self._lock:
-            (count,) = self._db.execute("SELECT count(*) FROM responses").fetchone()
-        return int(count)
+        return int(self._inspect(lambda db: db.execute(_COUNT).fetchone()[0], 0))
 
     def stats(self) -> dict[str, Any]:
         """Path, entries, hits served, bytes on disk, oldest and newest entry (unix time)."""
-        with self._lock:
-            entries, hits, oldest, newest = self._db.execute(
+        entries, hits, oldest, newest = self._inspect(
+            lambda db: db.execute(
                 "SELECT count(*), coalesce(sum(hits), 0), min(created), max(created) FROM responses"
-            ).fetchone()
-        size = sum(
-            candidate.stat().st_size
-            for candidate in (self.path, Path(f"{self.path}-wal"))
-            if candidate.exists()
+            ).fetchone(),
+            (0, 0, None, None),
         )
         return {
             "path": str(self.path),
             "entries": int(entries),
             "hits": int(hits),
-            "bytes": size,
+            "bytes": sum(_size(candidate) for candidate in _files(self.path)),
             "oldest": oldest,
             "newest": newest,
         }
 
     def clear(self) -> int:
-        """Delete every entry and return how many there were."""
-        with self._lock:
-            (count,) = self._db.execute("SELECT count(*) FROM responses").fetchone()
-            self._db.execute("DELETE FROM responses")
-            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            self._db.execute("VACUUM")
-        return int(count)
+        """Delete every entry and return how many there were (``StoreError`` when the file
+        cannot be read: ``recreate`` starts a fresh one)."""
+        if not self.writable and self.available:
+            raise StoreError(
+                f"the {self.label} {self.path} cannot be changed here"
+                f" ({self.problem or 'opened read-only'}); nothing was removed",
+                path=str(self.path),
+                corrupt=False,
+            )
 
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        def delete(db: sqlite3.Connection) -> int:
+            (count,) = db.execute(_COUNT).fetchone()
+            db.execute("DELETE FROM responses")
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            db.execute("VACUUM")
+            return int(count)
+
+        return self._inspect(delete, 0)
+
+    def recreate(self) -> None:
+        """Remove the file (and its WAL files) and start an empty cache in its place."""
+        self.close()
+        try:
+            for candidate in _files(self.path):
+                with contextlib.suppress(FileNotFoundError):
+                    candidate.unlink()
+        except OSError as error:
+            raise StoreError(
+                f"cannot remove the {self.label} {self.path}: {error.strerror or error}",
+                path=str(self.path),
+            ) from None
+        self._warned.clear()
+        self.problem = None
+        self._open()
+        if self.problem is not None:
+            raise StoreError(
+                f"cannot recreate the {self.label} {self.path}: {self.problem}",
+                path=str(self.path),
+            )
 
     def __enter__(self) -> ResponseCache:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+_COUNT = "SELECT count(*) FROM responses"
+
+
+def _files(path: Path) -> tuple[Path, ...]:
+    return (path, Path(f"{path}-wal"), Path(f"{path}-shm"))
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0

@@ -12,6 +12,9 @@ from .errors import ConfigError
 BACKENDS = ("auto", "openai", "rules", "llamacpp")
 MODES = ("tools", "json_schema", "json", "md_json")
 DEFAULT_OPENAI_MODEL = "gpt-4o-mini"
+MAX_RECORD_BYTES = 2 * 1024 * 1024
+"""The default limit on one record's text (a line of JSONL, a CSV row, a RIS or MEDLINE
+record, a text page): larger records are reported, one by one, and skipped."""
 
 
 class Secret:
@@ -71,6 +74,9 @@ class Settings:
     """GGUF file for the llamacpp backend."""
     n_ctx: int | None = None
     n_threads: int | None = None
+    max_record_bytes: int = MAX_RECORD_BYTES
+    """A record whose text is larger (UTF-8 bytes) is refused as an InputError; readers
+    also use it to cap what they hold (``--max-record-bytes``)."""
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
@@ -83,6 +89,8 @@ class Settings:
             raise ConfigError("attempts must be at least 1")
         if self.timeout <= 0 or self.deadline <= 0:
             raise ConfigError("timeout and deadline must be positive")
+        if self.max_record_bytes < 1:
+            raise ConfigError("max_record_bytes must be at least 1")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:

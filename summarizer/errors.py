@@ -61,3 +61,16 @@ class ExtractionError(SummarizerError):
 
 class GroundingError(ExtractionError):
     """Evidence quotes could not be found in the source (with strict grounding)."""
+
+
+class StoreError(SummarizerError):
+    """The response cache or the run log cannot be read or changed (``cache``, ``logs``).
+
+    ``corrupt`` is True when the file itself is unreadable (recreating it is the fix), False
+    when it is fine but cannot be written here.
+    """
+
+    def __init__(self, message: str, *, path: str, corrupt: bool = True) -> None:
+        self.path = path
+        self.corrupt = corrupt
+        super().__init__(message)

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from pydantic import ValidationError
+
 from .backends import Backend, Extraction, Usage, make_backend
 from .clean import clean
 from .config import Settings
@@ -155,20 +157,30 @@ class Summarizer:
         if isinstance(source, Abstract):
             return source
         if isinstance(source, Document):
-            return clean(source)
+            return clean(self._bounded(source))
         if isinstance(source, Path):
             return clean(self._read_one(source))
         if isinstance(source, str):
             if not source.strip():
                 raise InputError("empty text")
-            return clean(text_document(source))
+            return clean(self._bounded(text_document(source)))
         raise TypeError(f"cannot summarize a {type(source).__name__}")
 
-    @staticmethod
-    def _read_one(path: Path) -> Document:
+    def _bounded(self, document: Document) -> Document:
+        """The document, unless its text is over ``settings.max_record_bytes``."""
+        from .ingest.lines import text_bytes, too_large
+
+        limit = self.settings.max_record_bytes
+        if document.format != "html" and len(document.text) * 4 > limit:
+            size = text_bytes(document.text)
+            if size > limit:
+                raise InputError(too_large(size, limit), path=document.origin, record=document.id)
+        return document
+
+    def _read_one(self, path: Path) -> Document:
         from .ingest import iter_documents
 
-        for item in iter_documents([path]):
+        for item in iter_documents([path], max_record_bytes=self.settings.max_record_bytes):
             if isinstance(item, InputError):
                 raise item
             return item
@@ -257,12 +269,14 @@ class Summarizer:
         payload = self.cache.get(key)
         if payload is None:
             return None
-        usage = Usage(**payload.get("usage", {}))
-        return Extraction(
-            record=CaseReport.model_validate(payload["record"]),
-            attempts=int(payload.get("attempts", 1)),
-            usage=usage,
-        )
+        try:
+            return Extraction(
+                record=CaseReport.model_validate(payload["record"]),
+                attempts=int(payload.get("attempts", 1)),
+                usage=Usage(**payload.get("usage", {})),
+            )
+        except (ValidationError, KeyError, TypeError, ValueError):
+            return None  # stored by an older schema or damaged: a miss, asked again
 
     def _store(self, key: str, extraction: Extraction) -> None:
         if self.cache is None or self.backend.name == "rules":

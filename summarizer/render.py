@@ -20,8 +20,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from .document import Abstract
 from .errors import ConfigError
-
-FENCE_CLOSE = "</abstract>"
+from .sinks import prompt_fence
 
 
 def prompts_root() -> Path:
@@ -107,8 +106,8 @@ def _environment() -> ImmutableSandboxedEnvironment:
 
 
 def fence(text: str) -> str:
-    """Keep the abstract inside its fence whatever it contains."""
-    return text.replace(FENCE_CLOSE, "</ abstract>")
+    """Keep the abstract inside its fence whatever it contains (see ``sinks.prompt_fence``)."""
+    return prompt_fence(text)
 
 
 @lru_cache(maxsize=64)

@@ -6,6 +6,9 @@ schema evolves through ``MIGRATIONS``, a list of small functions applied once ea
 order, and remembered in the ``_migrations`` table (the way simonw/llm does it).
 
 Only the columns below are stored; nothing from a request or its headers, so no key.
+
+The log degrades instead of failing (see ``summarizer.store``): a corrupt or unwritable
+file is reported once and the run goes on without logging; ``logs`` reads it read-only.
 """
 
 from __future__ import annotations
@@ -14,15 +17,14 @@ import datetime as dt
 import json
 import re
 import sqlite3
-import threading
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from .cache import connect
 from .errors import ConfigError
 from .paths import log_path
+from .store import SqliteStore, Warn
 
 __all__ = ["COLUMNS", "MIGRATIONS", "RunLog", "parse_since"]
 
@@ -147,19 +149,49 @@ def parse_since(value: str, *, now: dt.datetime | None = None) -> str:
     return moment.astimezone(dt.UTC).isoformat(timespec="milliseconds")
 
 
-class RunLog:
+_NO_COLUMNS: frozenset[str] = frozenset()
+
+
+def _columns_present(db: sqlite3.Connection) -> frozenset[str]:
+    return frozenset(row[1] for row in db.execute("PRAGMA table_info(calls)"))
+
+
+def _extra(text: str | None) -> Any:
+    try:
+        return json.loads(text) if text else None
+    except ValueError:
+        return {"unreadable": text}
+
+
+class RunLog(SqliteStore):
     """Implements the pipeline's ``RunLog`` protocol (``record_call``) over SQLite.
 
     ``run_id`` groups the calls of one batch (a fresh one per ``RunLog`` unless given).
+    ``read_only=True`` opens the file without creating, migrating or writing anything
+    (the ``logs`` command). ``warn`` receives the one-line warning when the file cannot
+    be used (default: a ``StoreWarning``).
     """
 
-    def __init__(self, path: Path | None = None, *, run_id: str | None = None) -> None:
-        self.path = Path(path) if path is not None else log_path()
+    label = "run log"
+    repair = "move the file aside to start a new log"
+    off_option = "--no-log"
+    read_only_effect = "model calls are not logged"
+
+    def __init__(
+        self,
+        path: Path | None = None,
+        *,
+        run_id: str | None = None,
+        read_only: bool = False,
+        warn: Warn | None = None,
+    ) -> None:
         self.run_id = run_id or uuid.uuid4().hex[:12]
-        self._lock = threading.Lock()
-        self._db = connect(self.path)
-        with self._lock:
-            migrate(self._db)
+        super().__init__(
+            Path(path) if path is not None else log_path(), read_only=read_only, warn=warn
+        )
+
+    def _prepare(self, db: sqlite3.Connection) -> None:
+        migrate(db)
 
     def record_call(self, entry: dict[str, Any]) -> None:
         row: dict[str, Any] = {name: entry.get(name) for name in _WRITABLE}
@@ -179,8 +211,8 @@ class RunLog:
             json.dumps(extra, default=str) if extra else None,
         ]
         marks = ", ".join("?" for _ in names)
-        with self._lock:
-            self._db.execute(f"INSERT INTO calls ({', '.join(names)}) VALUES ({marks})", values)
+        sql = f"INSERT INTO calls ({', '.join(names)}) VALUES ({marks})"
+        self._use(lambda db: db.execute(sql, values), None, write=True)
 
     def query(
         self,
@@ -205,29 +237,36 @@ class RunLog:
         if run_id:
             where.append("run_id = ?")
             params.append(run_id)
+        present = self._inspect(_columns_present, _NO_COLUMNS)
+        if not present:
+            return  # no log yet
+        # a log written by an older version, read without migrating it: absent columns are null
+        selected = ", ".join(name if name in present else "NULL" for name in COLUMNS)
         clause = f" WHERE {' AND '.join(where)}" if where else ""
-        sql = f"SELECT {', '.join(COLUMNS)} FROM calls{clause}"
+        sql = f"SELECT {selected} FROM calls{clause}"
         if limit:
             sql = f"SELECT * FROM ({sql} ORDER BY id DESC LIMIT ?) ORDER BY id"
             params.append(limit)
         else:
             sql += " ORDER BY id"
         # a separate cursor streams rows without holding the lock between them
-        cursor = self._db.execute(sql, params)
-        for values in cursor:
-            row = dict(zip(COLUMNS, values, strict=True))
-            row["cache_hit"] = bool(row["cache_hit"])
-            row["extra"] = json.loads(row["extra"]) if row["extra"] else None
-            yield row
+        cursor = self._inspect(lambda db: db.execute(sql, params), None)
+        if cursor is None:
+            return
+        try:
+            for values in cursor:
+                row = dict(zip(COLUMNS, values, strict=True))
+                row["cache_hit"] = bool(row["cache_hit"])
+                row["extra"] = _extra(row["extra"])
+                yield row
+        except sqlite3.Error as error:
+            raise self._unreadable(str(error)) from None
 
     def __len__(self) -> int:
-        with self._lock:
-            (count,) = self._db.execute("SELECT count(*) FROM calls").fetchone()
+        if not self._inspect(_columns_present, _NO_COLUMNS):
+            return 0
+        count = self._inspect(lambda db: db.execute("SELECT count(*) FROM calls").fetchone()[0], 0)
         return int(count)
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
 
     def __enter__(self) -> RunLog:
         return self

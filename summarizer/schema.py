@@ -162,14 +162,24 @@ class Patient(_Record):
         None, description="Quote naming the patient's age and/or sex."
     )
 
-    @model_validator(mode="after")
-    def _age_from_text(self) -> Patient:
-        # Our parser is exact about unit conversion; a model's arithmetic is not.
-        if self.age_text:
-            parsed = parse_age(self.age_text)
-            if parsed is not None:
-                self.age_years = parsed
-        return self
+    @model_validator(mode="before")
+    @classmethod
+    def _age_from_text(cls, data: Any) -> Any:
+        # Our parser is exact about unit conversion; a model's arithmetic is not. Deriving
+        # the value before field validation puts it under the same bounds as a given one.
+        if not isinstance(data, dict):
+            return data
+        text = data.get("age_text")
+        parsed = parse_age(text) if isinstance(text, str) and text.strip() else None
+        if parsed is None:
+            return data
+        if not age_in_bounds(parsed):
+            low, high = _bounds(cls, "age_years")
+            raise ValueError(
+                f"age_text {text!r} reads as {parsed:g} years, outside {low:g}-{high:g}:"
+                " that is not a real age; give age_text and age_years as null"
+            )
+        return {**data, "age_years": parsed}
 
     @field_validator("evidence")
     @classmethod
@@ -180,6 +190,23 @@ class Patient(_Record):
             check_quote(value)
             return value
         return None
+
+
+def _bounds(model: type[BaseModel], name: str) -> tuple[float, float]:
+    """The ``ge``/``le`` bounds a numeric field declares (the schema is the one source)."""
+    low, high = float("-inf"), float("inf")
+    for constraint in model.model_fields[name].metadata:
+        low = float(getattr(constraint, "ge", low))
+        high = float(getattr(constraint, "le", high))
+    return low, high
+
+
+def age_in_bounds(years: float | None) -> bool:
+    """Whether an age in years is one the schema accepts (derived ages included)."""
+    if years is None:
+        return False
+    low, high = _bounds(Patient, "age_years")
+    return low <= years <= high
 
 
 class ListItem(Grounded):

@@ -300,7 +300,7 @@ def test_oversized_page_is_refused(tmp_path: Path) -> None:
         for _ in range(50 * 1024 * 1024 // len(chunk)):
             handle.write(chunk)
     (error,) = errors(page)
-    assert "larger than 20 MB" in str(error) and str(page) in str(error)
+    assert "larger than the 2 MB limit" in str(error) and str(page) in str(error)
 
 
 def test_malformed_xml_keeps_earlier_records(tmp_path: Path) -> None:

@@ -238,3 +238,48 @@ def test_prompt_is_fenced_and_abstract_braces_stay_text(scripted_server: Scripte
     user = scripted_server.requests[0].body["messages"][-1]["content"]
     assert "{{ 7*7 }}" in user and "{{ config }}" in user and "49" not in user
     assert user.count("</abstract>") == 1
+
+
+IMPOSSIBLE_AGE_CASE = (
+    "An impossible age in a case report\n\n"
+    "CASE PRESENTATION: A 999-year-old man presented with chest pain of 3 days duration. "
+    "He improved with rest.\n\n"
+    "CONCLUSION: Typing errors in ages happen."
+)
+
+
+def _impossible_age_record(**patient: object) -> dict[str, object]:
+    return {
+        "title": "An impossible age in a case report",
+        "article_type": "case_report",
+        "patient_count": 1,
+        "patient": {"sex": "male", "evidence": "A 999-year-old man", **patient},
+        "summary": "A man with chest pain improved with rest.",
+    }
+
+
+def test_impossible_derived_age_is_reasked(scripted_server: ScriptedServer) -> None:
+    # age_years is in bounds, but the age parsed from age_text (999) is not
+    scripted_server.enqueue(
+        answer(_impossible_age_record(age_text="999-year-old", age_years=99)),
+        answer(_impossible_age_record(age_text=None, age_years=None)),
+    )
+    result = make(scripted_server).summarize(IMPOSSIBLE_AGE_CASE)
+    assert len(scripted_server.requests) == 2
+    reask = scripted_server.requests[1].text
+    assert "999" in reask and "0-125" in reask
+    assert result.record.patient.age_years is None and result.provenance.attempts == 2
+
+
+def test_impossible_age_every_time_fails_the_record(scripted_server: ScriptedServer) -> None:
+    scripted_server.fallback = lambda request: answer(
+        _impossible_age_record(age_text="999-year-old", age_years=None)
+    )
+    with pytest.raises(ExtractionError):
+        make(scripted_server, validation_attempts=2).summarize(IMPOSSIBLE_AGE_CASE)
+    assert len(scripted_server.requests) == 2
+
+
+def test_rules_backend_never_derives_an_impossible_age() -> None:
+    result = Summarizer(Settings(backend="rules")).summarize(IMPOSSIBLE_AGE_CASE)
+    assert result.record.patient.age_years is None

@@ -34,6 +34,7 @@ from ..schema import (
     Sex,
     Statement,
     Symptom,
+    age_in_bounds,
 )
 from .base import Extraction
 
@@ -195,7 +196,7 @@ def _patient(text: str, sentences: list[tuple[int, int]]) -> Patient:
         sentence = text[start:end]
         for pattern in (AGE_PATTERN, AGE_AT_PATTERN, DECADE_PATTERN, NEWBORN_PATTERN):
             match = pattern.search(sentence)
-            if not match or parse_age(match.group(0)) is None:
+            if not match or not age_in_bounds(parse_age(match.group(0))):
                 continue
             if pattern is AGE_AT_PATTERN and number_value(match["num"]) is None:
                 continue

@@ -11,13 +11,15 @@ import click
 if TYPE_CHECKING:
     from ..cache import ResponseCache
 
-from .common import handle_errors
+from ..sinks import terminal_text
+from .common import handle_errors, note
 
 
-def _open() -> ResponseCache:
+def _open(*, read_only: bool) -> ResponseCache:
     from ..cache import ResponseCache
 
-    return ResponseCache()
+    # Problems surface as StoreError from stats()/clear(), which say what to do.
+    return ResponseCache(read_only=read_only, warn=lambda message: None)
 
 
 def _when(timestamp: float | None) -> str:
@@ -52,12 +54,12 @@ def stats(as_json: bool) -> None:
     Example:
       case-summarizer cache stats
     """
-    with _open() as cache:
+    with _open(read_only=True) as cache:
         figures = cache.stats()
     if as_json:
         click.echo(json.dumps(figures, indent=2))
         return
-    click.echo(f"path:     {figures['path']}")
+    click.echo(f"path:     {terminal_text(figures['path'])}")
     click.echo(f"entries:  {figures['entries']:,}")
     click.echo(f"hits:     {figures['hits']:,}")
     click.echo(f"size:     {figures['bytes'] / 1_048_576:.2f} MiB")
@@ -75,14 +77,28 @@ def clear(yes: bool) -> None:
     Example:
       case-summarizer cache clear --yes
     """
-    with _open() as cache:
-        if (
-            not yes
-            and cache.stats()["entries"]
-            and not click.confirm(
-                f"Delete {len(cache):,} cached answer(s) in {cache.path}?", err=True
-            )
-        ):
+    from ..errors import StoreError
+
+    with _open(read_only=False) as cache:
+        try:
+            entries = cache.stats()["entries"]
+            if (
+                not yes
+                and entries
+                and not click.confirm(
+                    f"Delete {entries:,} cached answer(s) in {cache.path}?", err=True
+                )
+            ):
+                return
+            removed = cache.clear()
+        except StoreError as error:
+            if not error.corrupt:
+                raise
+            # A corrupt file cannot be emptied: start a fresh one in its place.
+            question = f"The response cache {cache.path} cannot be read. Recreate it empty?"
+            if not yes and not click.confirm(question, err=True):
+                return
+            cache.recreate()
+            note(f"recreated {cache.path} (it could not be read)")
             return
-        removed = cache.clear()
-    click.echo(f"removed {removed:,} cached answer(s)", err=True)
+    note(f"removed {removed:,} cached answer(s)")

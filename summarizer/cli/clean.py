@@ -94,7 +94,13 @@ def command(
     total = failed = 0
     last_error: InputError | None = None
     first = True
-    for item in iter_documents(paths, format=reading.format, columns=reading.columns):
+    items = iter_documents(
+        paths,
+        format=reading.format,
+        columns=reading.columns,
+        max_record_bytes=reading.max_record_bytes,
+    )
+    for item in items:
         total += 1
         try:
             if isinstance(item, InputError):

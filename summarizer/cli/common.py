@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 import click
 
 from ..errors import SummarizerError
+from ..sinks import terminal_text
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -20,8 +21,14 @@ EXIT_USAGE = 2
 
 
 def note(message: str) -> None:
-    """One line to stderr (stdout is kept for data)."""
-    click.echo(message, err=True)
+    """One line to stderr (stdout is kept for data), with no escape sequence or control
+    character from an id, a path or a record reaching the terminal."""
+    click.echo(terminal_text(message), err=True)
+
+
+def warn(message: str) -> None:
+    """A warning line on stderr: the run goes on (e.g. without an unusable store)."""
+    note(f"warning: {message}")
 
 
 def debug_enabled() -> bool:
@@ -173,7 +180,9 @@ def announce_backend(settings: Any) -> None:
 
 
 def input_options(function: F) -> F:
-    """How inputs are read: a forced format and export column names (summarize, clean)."""
+    """How inputs are read: a forced format, export column names, the record size limit
+    (summarize, clean)."""
+    from ..config import MAX_RECORD_BYTES
     from ..ingest import FORMATS
 
     options = [
@@ -188,6 +197,13 @@ def input_options(function: F) -> F:
         click.option("--title-col", default=None, help="CSV/TSV/JSONL column with the title."),
         click.option(
             "--abstract-col", default=None, help="CSV/TSV/JSONL column with the abstract."
+        ),
+        click.option(
+            "--max-record-bytes",
+            type=click.IntRange(min=1),
+            default=MAX_RECORD_BYTES,
+            show_default=True,
+            help="A record with more text than this is reported and skipped.",
         ),
     ]
     for option in reversed(options):
@@ -205,4 +221,8 @@ def reading_from_options(options: dict[str, Any]) -> Any:
         title=options.pop("title_col"),
         abstract=options.pop("abstract_col"),
     )
-    return Reading(format=options.pop("input_format"), columns=columns)
+    return Reading(
+        format=options.pop("input_format"),
+        columns=columns,
+        max_record_bytes=options.pop("max_record_bytes"),
+    )

@@ -25,7 +25,7 @@ if TYPE_CHECKING:  # the rest loads on use, so `case-summarizer` starts without 
 
     from ..evaluation.compare import Comparison
     from ..evaluation.runner import StoredRun
-from .common import handle_errors, note, repeatable_model_options, settings_from_options
+from .common import handle_errors, note, repeatable_model_options, settings_from_options, warn
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -136,7 +136,7 @@ def _cache(enabled: bool, refresh: bool) -> Any:
         return None
     from ..cache import ResponseCache
 
-    return ResponseCache(refresh=refresh)
+    return ResponseCache(refresh=refresh, warn=warn)
 
 
 @click.group(

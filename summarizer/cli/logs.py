@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from ..sinks import csv_cell, terminal_text
 from .common import handle_errors
 
 TABLE = (
@@ -25,6 +26,11 @@ TABLE = (
 
 
 def _cell(row: dict[str, Any], name: str) -> str:
+    """A table cell as the terminal should show it (ids and errors come from inputs)."""
+    return terminal_text(_value(row, name))
+
+
+def _value(row: dict[str, Any], name: str) -> str:
     if name == "tokens":
         total = (row.get("prompt_tokens") or 0) + (row.get("completion_tokens") or 0)
         return str(total)
@@ -87,7 +93,7 @@ def command(
         return
     if as_json and as_csv:
         raise ConfigError("choose one of --json and --csv")
-    with RunLog(paths.log_path()) as log:
+    with RunLog(paths.log_path(), read_only=True) as log:
         rows = log.query(
             model=model, errors=errors, since=since, run_id=run_id, limit=limit or None
         )
@@ -101,7 +107,13 @@ def command(
             writer = csv.DictWriter(out, fieldnames=list(COLUMNS))
             writer.writeheader()
             for row in rows:
-                writer.writerow({**row, "extra": json.dumps(row["extra"]) if row["extra"] else ""})
+                extra = json.dumps(row["extra"]) if row["extra"] else ""
+                writer.writerow(
+                    {
+                        name: csv_cell(value) if isinstance(value, str) else value
+                        for name, value in {**row, "extra": extra}.items()
+                    }
+                )
         else:
             header = "  ".join(name.ljust(width) if width else name for name, width in TABLE)
             out.write(

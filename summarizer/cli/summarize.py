@@ -23,6 +23,7 @@ from .common import (
     note,
     reading_from_options,
     settings_from_options,
+    warn,
 )
 
 EXIT_INTERRUPTED = 130
@@ -39,8 +40,8 @@ def _stores(
     from ..cache import ResponseCache
     from ..runlog import RunLog as SqliteRunLog
 
-    cache = None if no_cache else ResponseCache(paths.cache_path(), refresh=refresh)
-    run_log = None if no_log else SqliteRunLog(paths.log_path())
+    cache = None if no_cache else ResponseCache(paths.cache_path(), refresh=refresh, warn=warn)
+    run_log = None if no_log else SqliteRunLog(paths.log_path(), warn=warn)
     return cache, run_log
 
 
@@ -161,8 +162,15 @@ def command(
     from ..ingest import iter_documents
 
     reading = reading_from_options(options)
-    settings = settings_from_options(options, prompt=prompt, backoff=backoff)
-    documents = iter_documents(inputs, format=reading.format, columns=reading.columns)
+    settings = settings_from_options(
+        options, prompt=prompt, backoff=backoff, max_record_bytes=reading.max_record_bytes
+    )
+    documents = iter_documents(
+        inputs,
+        format=reading.format,
+        columns=reading.columns,
+        max_record_bytes=reading.max_record_bytes,
+    )
     first = next(documents, None)
     if first is None:
         raise InputError("no input records found", path=", ".join(inputs))

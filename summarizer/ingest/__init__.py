@@ -2,9 +2,11 @@
 
 ``iter_documents`` streams: one ``Document`` per record, and an ``InputError`` object
 (yielded, not raised) for every file or record that cannot be read, so that a batch
-goes on past a bad record. Single pages (text, HTML) are read whole up to
-``MAX_PAGE_BYTES``; exports (PubMed XML, MEDLINE, RIS, CSV/TSV, JSONL) are streamed
-record by record whatever their size.
+goes on past a bad record. Exports (PubMed XML, MEDLINE, RIS, CSV/TSV, JSONL) are
+streamed record by record whatever their size; a record larger than ``max_record_bytes``
+(``MAX_RECORD_BYTES`` by default) is an ``InputError`` of its own, found without holding
+more than that in memory. A text page is one record under the same limit; an HTML page
+may hold up to ``MAX_PAGE_BYTES`` of markup (or the record limit, if higher).
 
 Formats are detected from the extension and the first bytes unless ``format`` is given.
 """
@@ -28,11 +30,13 @@ from .exports import (
     read_pubmed_xml,
     read_ris,
 )
+from .lines import MAX_RECORD_BYTES, describe_size
 from .sources import (
     MAX_PAGE_BYTES,
     SNIFF_BYTES,
     Source,
     binary_kind,
+    blank,
     decode,
     detect_encoding,
     expand_sources,
@@ -41,6 +45,7 @@ from .sources import (
 __all__ = [
     "FORMATS",
     "MAX_PAGE_BYTES",
+    "MAX_RECORD_BYTES",
     "ColumnMapping",
     "detect_format",
     "document_from_text",
@@ -53,6 +58,7 @@ def iter_documents(
     *,
     format: str | None = None,
     columns: ColumnMapping | None = None,
+    max_record_bytes: int = MAX_RECORD_BYTES,
 ) -> Iterator[Document | InputError]:
     """Every record of every source, in order, as a ``Document`` or an ``InputError``.
 
@@ -60,15 +66,23 @@ def iter_documents(
     skipped), a glob pattern, or ``"-"`` for stdin. ``format`` forces one reader for
     all sources (``text``, ``html``, ``pubmed-xml``, ``medline``, ``ris``, ``csv``,
     ``tsv``, ``jsonl``); ``columns`` names the id/title/abstract columns of CSV/TSV and
-    JSONL exports (common header names are found without it).
+    JSONL exports (common header names are found without it). A record over
+    ``max_record_bytes`` of text is reported as an ``InputError`` and skipped.
     """
+    if max_record_bytes < 1:
+        raise InputError("the record size limit must be at least 1 byte")
     forced = normalise_format(format) if format else None
     mapping = columns or ColumnMapping()
     for source in expand_sources(sources):
         if isinstance(source, InputError):
             yield source
             continue
-        yield from _read_source(source, forced, mapping)
+        try:
+            yield from _read_source(source, forced, mapping, max_record_bytes)
+        except Exception as error:  # a reader's bug costs this source, never the batch
+            yield InputError(
+                f"cannot read: unexpected {type(error).__name__}: {error}", path=source.name
+            )
 
 
 def document_from_text(
@@ -79,7 +93,7 @@ def document_from_text(
 
 
 def _read_source(
-    source: Source, forced: str | None, mapping: ColumnMapping
+    source: Source, forced: str | None, mapping: ColumnMapping, limit: int
 ) -> Iterator[Document | InputError]:
     try:
         handle = _open(source)
@@ -88,7 +102,7 @@ def _read_source(
         return
     try:
         head = handle.peek(SNIFF_BYTES)[:SNIFF_BYTES]
-        if not head.strip(b" \t\r\n\xef\xbb\xbf\x00\xff\xfe"):
+        if len(head) < SNIFF_BYTES and blank(head):
             yield InputError("the file is empty", path=source.name)
             return
         what = binary_kind(head)
@@ -103,13 +117,17 @@ def _read_source(
         sniff = head if encoding in ("utf-8", "utf-8-sig", "cp1252") else _transcode(head, encoding)
         fmt = forced or detect_format(sniff, source.suffix)
         if fmt in ("text", "html"):
-            yield from _read_page(handle, source, fmt)
+            yield from _read_page(handle, source, fmt, limit)
         elif fmt == "pubmed-xml":
-            yield from read_pubmed_xml(handle, name=source.name)
+            yield from read_pubmed_xml(handle, name=source.name, limit=limit)
         elif fmt == "medline":
-            yield from read_medline(handle, name=source.name, encoding=_stream_encoding(encoding))
+            yield from read_medline(
+                handle, name=source.name, encoding=_stream_encoding(encoding), limit=limit
+            )
         elif fmt == "ris":
-            yield from read_ris(handle, name=source.name, encoding=_stream_encoding(encoding))
+            yield from read_ris(
+                handle, name=source.name, encoding=_stream_encoding(encoding), limit=limit
+            )
         elif fmt in ("csv", "tsv"):
             yield from read_csv(
                 handle,
@@ -117,10 +135,15 @@ def _read_source(
                 encoding=_stream_encoding(encoding),
                 mapping=mapping,
                 delimiter="\t" if fmt == "tsv" else None,
+                limit=limit,
             )
         else:
             yield from read_jsonl(
-                handle, name=source.name, encoding=_stream_encoding(encoding), mapping=mapping
+                handle,
+                name=source.name,
+                encoding=_stream_encoding(encoding),
+                mapping=mapping,
+                limit=limit,
             )
     except OSError as error:
         yield InputError(f"cannot read: {error.strerror or error}", path=source.name)
@@ -129,12 +152,17 @@ def _read_source(
             handle.close()
 
 
-def _read_page(handle: BinaryIO, source: Source, fmt: str) -> Iterator[Document | InputError]:
-    data = handle.read(MAX_PAGE_BYTES + 1)
-    if len(data) > MAX_PAGE_BYTES:
+def _read_page(
+    handle: BinaryIO, source: Source, fmt: str, limit: int
+) -> Iterator[Document | InputError]:
+    # A text page is one record; an HTML page's markup is not text, so it gets more room.
+    bound = max(MAX_PAGE_BYTES, limit) if fmt == "html" else limit
+    data = handle.read(bound + 1)
+    if len(data) > bound:
+        hint = "" if fmt == "html" else "; --max-record-bytes raises it"
         yield InputError(
-            f"file is larger than {MAX_PAGE_BYTES // (1024 * 1024)} MB; a single page should be"
-            " far smaller (exports such as PubMed XML, RIS or CSV are streamed without limit)",
+            f"the page is larger than the {describe_size(bound)} limit{hint} (exports such"
+            " as PubMed XML, RIS, CSV or JSONL are read record by record)",
             path=source.name,
         )
         return

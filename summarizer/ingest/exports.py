@@ -1,7 +1,9 @@
 """Streaming readers for review-tool exports: PubMed XML, MEDLINE, RIS, CSV/TSV, JSONL.
 
 Every reader yields one ``Document`` per record, or an ``InputError`` for a record
-that cannot be read, and never holds more than one record in memory.
+that cannot be read, and never holds more than one record in memory. Line-based formats
+read each line with a cap (``lines.read_lines``), so a record over the per-record limit
+is reported and skipped whatever its size, with memory flat.
 """
 
 from __future__ import annotations
@@ -18,7 +20,16 @@ from lxml import etree
 
 from ..document import Document
 from ..errors import InputError
-from .sources import FALLBACK_ERRORS
+from .lines import (
+    MAX_RECORD_BYTES,
+    LongLine,
+    RecordBudget,
+    describe_size,
+    read_lines,
+    text_bytes,
+    too_large,
+)
+from .sources import FALLBACK_ERRORS, MAX_PAGE_BYTES
 
 Item = Document | InputError
 
@@ -115,9 +126,12 @@ def _record(
     origin: str,
     fmt: str,
     metadata: Mapping[str, str] | None = None,
+    limit: int | None = None,
 ) -> Item:
     if not abstract.strip():
         return InputError("the record has no abstract", path=origin, record=record_id)
+    if limit is not None and len(abstract) * 4 > limit and text_bytes(abstract) > limit:
+        return InputError(too_large(text_bytes(abstract), limit), path=origin, record=record_id)
     return Document(
         id=record_id,
         text=abstract,
@@ -131,11 +145,61 @@ def _record(
 # --- CSV / TSV -------------------------------------------------------------------------------
 
 
+class _CsvFeed:
+    """Physical lines for ``csv.reader``, counted per row against the limit.
+
+    A row over the limit is cut off: the rest of it is read and dropped, up to the line
+    end where its quotes balance (a quoted field may span lines), and the reader sees
+    the end of its input; ``over`` tells the caller to report the row and go on.
+    """
+
+    def __init__(self, stream: io.TextIOWrapper, limit: int) -> None:
+        self.lines = read_lines(stream, limit)
+        self.budget = RecordBudget(limit)
+        self.quotes = 0
+        self.over = False
+
+    def start_row(self) -> None:
+        self.budget.reset()
+        self.quotes = 0
+        self.over = False
+
+    def __iter__(self) -> _CsvFeed:
+        return self
+
+    def __next__(self) -> str:
+        line = next(self.lines)
+        within = self.budget.add(line)
+        self.quotes += line.quotes if isinstance(line, LongLine) else line.count('"')
+        if within and isinstance(line, str):
+            return line
+        while self.quotes % 2:  # inside a quoted field: the row goes on
+            more = next(self.lines, None)
+            if more is None:
+                break
+            self.budget.add(more)
+            self.quotes += more.quotes if isinstance(more, LongLine) else more.count('"')
+        self.over = True
+        raise StopIteration
+
+
 def read_csv(
-    handle: BinaryIO, *, name: str, encoding: str, mapping: ColumnMapping, delimiter: str | None
+    handle: BinaryIO,
+    *,
+    name: str,
+    encoding: str,
+    mapping: ColumnMapping,
+    delimiter: str | None,
+    limit: int = MAX_RECORD_BYTES,
 ) -> Iterator[Item]:
-    stream = _text_stream(handle, encoding)
-    first = stream.readline()
+    # csv's own field limit (128 KB) would refuse an abstract the record limit allows;
+    # rows are already capped by _CsvFeed, so the field limit follows the record limit.
+    csv.field_size_limit(max(csv.field_size_limit(), limit))
+    feed = _CsvFeed(_text_stream(handle, encoding), limit)
+    first = next(feed.lines, "")
+    if isinstance(first, LongLine):
+        yield InputError(f"the header line is over the {describe_size(limit)} limit", path=name)
+        return
     if not first.strip():
         yield InputError("the file is empty", path=name)
         return
@@ -149,17 +213,28 @@ def read_csv(
         yield error
         return
     index = {column: position for position, column in enumerate(header)}
-    reader = csv.reader(stream, delimiter=delimiter)
+    reader = csv.reader(feed, delimiter=delimiter)
     row_number = 0
     while True:
         row_number += 1
+        feed.start_row()
+        row: list[str] | None = None
         try:
             row = next(reader)
         except StopIteration:
-            return
+            row = None
         except csv.Error as error:
-            yield InputError(f"malformed CSV row: {error}", path=name, record=f"row {row_number}")
+            if not feed.over:
+                yield InputError(
+                    f"malformed CSV row: {error}", path=name, record=f"row {row_number}"
+                )
+                continue
+        if feed.over:
+            yield InputError(feed.budget.error(), path=name, record=f"row {row_number}")
+            reader = csv.reader(feed, delimiter=delimiter)  # a fresh parser after the cut
             continue
+        if row is None:
+            return
         if not row or not any(cell.strip() for cell in row):
             row_number -= 1
             continue
@@ -200,20 +275,31 @@ def read_csv(
 
 
 def read_jsonl(
-    handle: io.BufferedReader, *, name: str, encoding: str, mapping: ColumnMapping
+    handle: io.BufferedReader,
+    *,
+    name: str,
+    encoding: str,
+    mapping: ColumnMapping,
+    limit: int = MAX_RECORD_BYTES,
 ) -> Iterator[Item]:
     """JSON lines (one object a line); a file holding one JSON array of objects is read whole."""
     if handle.peek(64).lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"["):
-        yield from _json_array(handle, name=name, encoding=encoding, mapping=mapping)
+        yield from _json_array(handle, name=name, encoding=encoding, mapping=mapping, limit=limit)
         return
-    yield from _json_lines(_text_stream(handle, encoding), name=name, mapping=mapping)
+    lines = read_lines(_text_stream(handle, encoding), limit)
+    yield from _json_lines(lines, name=name, mapping=mapping, limit=limit)
 
 
-def _json_lines(stream: Iterable[str], *, name: str, mapping: ColumnMapping) -> Iterator[Item]:
+def _json_lines(
+    stream: Iterable[str | LongLine], *, name: str, mapping: ColumnMapping, limit: int
+) -> Iterator[Item]:
     columns: tuple[str | None, str | None, str] | None = None
     line_number = 0
     for line in stream:
         line_number += 1
+        if isinstance(line, LongLine):
+            yield InputError(too_large(line.size, limit), path=name, record=f"line {line_number}")
+            continue
         if not line.strip():
             continue
         try:
@@ -221,6 +307,11 @@ def _json_lines(stream: Iterable[str], *, name: str, mapping: ColumnMapping) -> 
         except json.JSONDecodeError as error:
             yield InputError(
                 f"malformed JSON: {error.msg}", path=name, record=f"line {line_number}"
+            )
+            continue
+        except RecursionError:
+            yield InputError(
+                "malformed JSON: nested too deeply", path=name, record=f"line {line_number}"
             )
             continue
         if not isinstance(value, dict):
@@ -263,20 +354,38 @@ def _json_lines(stream: Iterable[str], *, name: str, mapping: ColumnMapping) -> 
 
 
 def _json_array(
-    handle: io.BufferedReader, *, name: str, encoding: str, mapping: ColumnMapping
+    handle: io.BufferedReader, *, name: str, encoding: str, mapping: ColumnMapping, limit: int
 ) -> Iterator[Item]:
+    # One JSON document cannot be split into records before it is parsed: it is read
+    # whole, up to a bound; bigger exports belong in JSON Lines, which stream.
+    bound = max(MAX_PAGE_BYTES, limit)
+    data = handle.read(bound + 1)
+    if len(data) > bound:
+        yield InputError(
+            f"a JSON array file is read whole, up to {describe_size(bound)}; write a larger"
+            " export as JSON Lines (one object a line), which is read record by record",
+            path=name,
+        )
+        return
     try:
-        values = json.loads(handle.read().decode(encoding, errors="replace").lstrip("\ufeff"))
+        values = json.loads(data.decode(encoding, errors="replace").lstrip("\ufeff"))
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         yield InputError(f"malformed JSON: {error}", path=name)
+        return
+    except RecursionError:
+        yield InputError("malformed JSON: nested too deeply", path=name)
         return
     if not isinstance(values, list):
         yield InputError(
             "a JSON file must hold one array of objects, or one object a line", path=name
         )
         return
-    lines = (json.dumps(value, ensure_ascii=False) for value in values)
-    yield from _json_lines(lines, name=name, mapping=mapping)
+    lines = (_capped(json.dumps(value, ensure_ascii=False), limit) for value in values)
+    yield from _json_lines(lines, name=name, mapping=mapping, limit=limit)
+
+
+def _capped(text: str, limit: int) -> str | LongLine:
+    return LongLine(len(text)) if text_bytes(text) > limit else text
 
 
 # --- PubMed XML ------------------------------------------------------------------------------
@@ -288,8 +397,11 @@ def _all_text(element: Any) -> str:
     return " ".join("".join(element.itertext()).split())
 
 
-def read_pubmed_xml(handle: BinaryIO, *, name: str) -> Iterator[Item]:
-    """PubMed efetch XML (``PubmedArticleSet``), streamed with ``lxml.etree.iterparse``."""
+def read_pubmed_xml(
+    handle: BinaryIO, *, name: str, limit: int = MAX_RECORD_BYTES
+) -> Iterator[Item]:
+    """PubMed efetch XML (``PubmedArticleSet``), streamed with ``lxml.etree.iterparse``
+    (one article in memory at a time; an abstract over ``limit`` is reported)."""
     count = 0
     last_id = "start"
     try:
@@ -303,7 +415,7 @@ def read_pubmed_xml(handle: BinaryIO, *, name: str) -> Iterator[Item]:
         )
         for _event, element in context:
             count += 1
-            item = _pubmed_article(element, name=name, position=count)
+            item = _pubmed_article(element, name=name, position=count, limit=limit)
             if isinstance(item, Document):
                 last_id = item.id
             elif item.record:
@@ -326,7 +438,7 @@ def read_pubmed_xml(handle: BinaryIO, *, name: str) -> Iterator[Item]:
         yield InputError("no PubmedArticle records in this XML file", path=name)
 
 
-def _pubmed_article(element: Any, *, name: str, position: int) -> Item:
+def _pubmed_article(element: Any, *, name: str, position: int, limit: int) -> Item:
     pmid_element = element.find(".//PMID")
     pmid = (pmid_element.text or "").strip() if pmid_element is not None else ""
     record_id = pmid or str(position)
@@ -360,6 +472,7 @@ def _pubmed_article(element: Any, *, name: str, position: int) -> Item:
         origin=name,
         fmt="pubmed-xml",
         metadata=metadata,
+        limit=limit,
     )
 
 
@@ -368,48 +481,68 @@ def _pubmed_article(element: Any, *, name: str, position: int) -> Item:
 _MEDLINE_FIELD = re.compile(r"^([A-Z][A-Z0-9]{0,3})\s*-\s?(.*)$")
 
 
-def read_medline(handle: BinaryIO, *, name: str, encoding: str) -> Iterator[Item]:
+def read_medline(
+    handle: BinaryIO, *, name: str, encoding: str, limit: int = MAX_RECORD_BYTES
+) -> Iterator[Item]:
     """MEDLINE/.nbib: ``TAG - value`` lines, continuation lines indented, blank line between records."""
-    stream = _text_stream(handle, encoding)
-    fields: list[tuple[str, str]] = []
+    fields: list[tuple[str, list[str]]] = []
+    budget = RecordBudget(limit)
+    dropping: str | None = None  # the id of a record over the limit, read to its end
     count = 0
     seen_any = False
     line_number = 0
     start_line = 1
-    for raw_line in stream:
+    for raw_line in read_lines(_text_stream(handle, encoding), limit):
         line_number += 1
-        line = raw_line.rstrip("\r\n")
-        if not line.strip():
-            if fields:
+        if isinstance(raw_line, str) and not raw_line.strip():
+            if dropping is not None:
+                count += 1
+                yield InputError(budget.error(), path=name, record=dropping or str(count))
+                dropping = None
+            elif fields:
                 count += 1
                 yield _medline_record(fields, name=name, position=count, line=start_line)
                 fields = []
+            budget.reset()
             continue
+        within = budget.add(raw_line)
+        if dropping is not None:
+            continue
+        if not within or isinstance(raw_line, LongLine):
+            dropping = next((parts[0] for tag, parts in fields if tag == "PMID"), "")
+            seen_any = seen_any or bool(dropping)
+            fields = []
+            continue
+        line = raw_line.rstrip("\r\n")
         if line.startswith("      ") and fields:
-            tag, value = fields[-1]
-            fields[-1] = (tag, f"{value} {line.strip()}")
+            fields[-1][1].append(line.strip())
             continue
         match = _MEDLINE_FIELD.match(line)
         if match is None:
             if not fields:
                 start_line = line_number
-            fields.append(("?", line.strip()))
+            fields.append(("?", [line.strip()]))
             continue
         if not fields:
             start_line = line_number
         seen_any = True
-        fields.append((match.group(1), match.group(2).strip()))
-    if fields:
+        fields.append((match.group(1), [match.group(2).strip()]))
+    if dropping is not None:
+        count += 1
+        yield InputError(budget.error(), path=name, record=dropping or str(count))
+    elif fields:
         count += 1
         yield _medline_record(fields, name=name, position=count, line=start_line)
     if not seen_any:
         yield InputError("no MEDLINE records (no 'PMID- ' fields)", path=name)
 
 
-def _medline_record(fields: list[tuple[str, str]], *, name: str, position: int, line: int) -> Item:
+def _medline_record(
+    fields: list[tuple[str, list[str]]], *, name: str, position: int, line: int
+) -> Item:
     values: dict[str, list[str]] = {}
-    for tag, value in fields:
-        values.setdefault(tag, []).append(value)
+    for tag, parts in fields:  # a field's continuation lines are joined once, here
+        values.setdefault(tag, []).append(" ".join(part for part in parts if part))
     pmid = (values.get("PMID") or [""])[0]
     record_id = pmid or str(position)
     if "?" in values and len(values) == 1:
@@ -438,23 +571,42 @@ def _medline_record(fields: list[tuple[str, str]], *, name: str, position: int, 
 _RIS_TAG = re.compile(r"^([A-Z][A-Z0-9])  - ?(.*)$")
 
 
-def read_ris(handle: BinaryIO, *, name: str, encoding: str) -> Iterator[Item]:
+def read_ris(
+    handle: BinaryIO, *, name: str, encoding: str, limit: int = MAX_RECORD_BYTES
+) -> Iterator[Item]:
     """RIS, one record at a time: lines are gathered up to ``ER  -`` and parsed with rispy."""
     import rispy
 
-    stream = _text_stream(handle, encoding)
     lines: list[str] = []
+    budget = RecordBudget(limit)
+    dropping = False  # a record over the limit, read to its ER line
     count = 0
-    for raw_line in stream:
-        line = raw_line.rstrip("\r\n").lstrip("\ufeff")
-        if not line.strip() and not lines:
-            continue
-        lines.append(line)
-        if line.startswith("ER  -") or line.rstrip() == "ER  -":
+    for raw_line in read_lines(_text_stream(handle, encoding), limit):
+        line = raw_line.rstrip("\r\n").lstrip("\ufeff") if isinstance(raw_line, str) else ""
+        ending = line.startswith("ER  -")
+        if not dropping:
+            if isinstance(raw_line, str) and not line.strip() and not lines:
+                continue
+            if budget.add(raw_line) and isinstance(raw_line, str):
+                lines.append(line)
+                if ending:
+                    count += 1
+                    yield _ris_record(lines, rispy, name=name, position=count)
+                    lines = []
+                    budget.reset()
+                continue
+            dropping, lines = True, []
+        else:
+            budget.add(raw_line)
+        if ending:
             count += 1
-            yield _ris_record(lines, rispy, name=name, position=count)
-            lines = []
-    if any(line.strip() for line in lines):
+            yield InputError(budget.error(), path=name, record=str(count))
+            dropping = False
+            budget.reset()
+    if dropping:
+        count += 1
+        yield InputError(budget.error(), path=name, record=str(count))
+    elif any(line.strip() for line in lines):
         count += 1
         yield InputError(
             "RIS record without its closing 'ER  -' line", path=name, record=str(count)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 import glob
 import os
+import stat
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -19,7 +20,8 @@ from typing import BinaryIO
 from ..errors import InputError
 
 MAX_PAGE_BYTES = 20 * 1024 * 1024
-"""A single text or HTML page larger than this is refused (exports stream and have no limit)."""
+"""An HTML page (markup, not text) or a JSON array file larger than this is refused (unless
+the per-record limit is higher); exports stream record by record."""
 
 SNIFF_BYTES = 8192
 
@@ -73,50 +75,134 @@ class Source:
 
 
 def expand_sources(sources: Iterable[str | Path]) -> Iterator[Source | InputError]:
-    """Files as given, folders recursively (sorted, hidden entries skipped), globs, ``-``."""
+    """Files as given, folders recursively (sorted, hidden entries skipped), globs, ``-``.
+
+    Every entry that cannot be read (a symlink loop, a folder that cannot be listed, a
+    FIFO, a socket, a device) is an ``InputError`` of its own; the others go on.
+    """
     for source in sources:
         text = str(source)
         if text == STDIN:
             yield Source("<stdin>", None)
             continue
         path = Path(text).expanduser()
-        if path.is_dir():
+        try:
+            info = path.stat()
+        except FileNotFoundError:
+            if glob.has_magic(text):
+                yield from _glob(text)
+            else:
+                yield InputError("no such file or folder", path=text)
+            continue
+        except OSError as error:  # a symlink loop, a path through a file…
+            yield InputError(f"cannot read: {error.strerror or error}", path=text)
+            continue
+        if stat.S_ISDIR(info.st_mode):
             yield from _walk(path)
-        elif path.is_file():
-            yield Source(str(path), path)
-        elif glob.has_magic(text):
-            matches = sorted(glob.glob(os.path.expanduser(text), recursive=True))
-            if not matches:
-                yield InputError("no file matches this pattern", path=text)
-            for match in matches:
-                found = Path(match)
-                if found.is_dir():
-                    yield from _walk(found)
-                elif found.is_file() and not _hidden(found.name):
-                    yield Source(str(found), found)
-        elif path.exists():
-            yield InputError("not a regular file", path=text)
         else:
-            yield InputError("no such file or folder", path=text)
+            yield _file(path, info)
+
+
+def _glob(pattern: str) -> Iterator[Source | InputError]:
+    matches = sorted(glob.glob(os.path.expanduser(pattern), recursive=True))
+    if not matches:
+        yield InputError("no file matches this pattern", path=pattern)
+    for match in matches:
+        found = Path(match)
+        if _hidden(found.name):
+            continue
+        try:
+            info = found.stat()
+        except OSError as error:
+            yield InputError(f"cannot read: {error.strerror or error}", path=match)
+            continue
+        yield from _walk(found) if stat.S_ISDIR(info.st_mode) else [_file(found, info)]
+
+
+def _file(path: Path, info: os.stat_result) -> Source | InputError:
+    """A regular file as a Source; anything else (never opened: a FIFO would block) an error."""
+    if stat.S_ISREG(info.st_mode):
+        return Source(str(path), path)
+    return InputError(f"not a regular file: {_special_kind(info.st_mode)}", path=str(path))
+
+
+def _special_kind(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "not a file or a folder"
 
 
 def _hidden(name: str) -> bool:
     return name.startswith((".", "~$")) or name.endswith("~")
 
 
-def _walk(folder: Path) -> Iterator[Source]:
-    """Files under ``folder`` in sorted path order (entries sorted by name at every level)."""
-    try:
-        entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
-    except OSError:
-        return
-    for entry in entries:
+def _walk(top: Path) -> Iterator[Source | InputError]:
+    """Files under ``top`` in sorted path order (entries sorted by name at every level).
+
+    Symlinked folders are followed, each folder read once; one that contains itself is a
+    symlink loop, reported. Iterative, so a very deep tree cannot exhaust the stack.
+    """
+    visited: set[tuple[int, int]] = set()
+    open_folders: list[tuple[Iterator[os.DirEntry[str]], tuple[int, int]]] = []
+    inside: set[tuple[int, int]] = set()
+
+    def enter(folder: Path) -> InputError | None:
+        try:
+            info = folder.stat()
+            key = (info.st_dev, info.st_ino)
+            if key in inside:
+                return InputError("a symlink loop: this folder contains itself", path=str(folder))
+            if key in visited:
+                return None  # reached again through a symlink: already read
+            entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
+        except OSError as error:
+            return InputError(
+                f"cannot read the folder: {error.strerror or error}", path=str(folder)
+            )
+        visited.add(key)
+        inside.add(key)
+        open_folders.append((iter(entries), key))
+        return None
+
+    problem = enter(top)
+    if problem is not None:
+        yield problem
+    while open_folders:
+        entries, key = open_folders[-1]
+        entry = next(entries, None)
+        if entry is None:
+            open_folders.pop()
+            inside.discard(key)
+            continue
         if _hidden(entry.name):
             continue
-        if entry.is_dir(follow_symlinks=False):
-            yield from _walk(Path(entry.path))
-        elif entry.is_file():
-            yield Source(entry.path, Path(entry.path))
+        try:
+            info = entry.stat()  # follows symlinks
+        except OSError as error:  # a symlink loop or a dangling link
+            yield InputError(f"cannot read: {error.strerror or error}", path=entry.path)
+            continue
+        if stat.S_ISDIR(info.st_mode):
+            problem = enter(Path(entry.path))
+            if problem is not None:
+                yield problem
+        else:
+            yield _file(Path(entry.path), info)
+
+
+def blank(head: bytes) -> bool:
+    """Whether bytes hold no text: whitespace only, after a BOM. NUL bytes count as blank
+    only in UTF-16/32 text; a file of NUL bytes is binary, not empty."""
+    body = head
+    for bom, _ in _BOMS:
+        if body.startswith(bom):
+            return not body[len(bom) :].strip(b" \t\r\n\x00")
+    if b"\x00" in body and _looks_utf16(body):
+        return not body.strip(b" \t\r\n\x00")
+    return not body.strip(b" \t\r\n")
 
 
 def binary_kind(head: bytes) -> str | None:
@@ -195,27 +281,3 @@ def _legacy_character(byte: int) -> str:
 FALLBACK_ERRORS = "summarizer-cp1252"
 """Codec error handler: bytes that are not UTF-8 are read as Windows-1252."""
 codecs.register_error(FALLBACK_ERRORS, _cp1252_fallback)
-
-
-def read_page(source: Source, limit: int = MAX_PAGE_BYTES) -> str:
-    """The whole text of a single page (text or HTML), refusing binary and oversized input."""
-    try:
-        with source.open() as handle:
-            data = handle.read(limit + 1)
-    except OSError as error:
-        raise InputError(f"cannot read: {error.strerror or error}", path=source.name) from None
-    if len(data) > limit:
-        raise InputError(
-            f"file is larger than {limit // (1024 * 1024)} MB; a single page should be far"
-            " smaller (exports such as PubMed XML, RIS or CSV are streamed without limit)",
-            path=source.name,
-        )
-    what = binary_kind(data[:SNIFF_BYTES])
-    if what:
-        raise InputError(
-            f"this is {what}, not text; save the page as text or HTML", path=source.name
-        )
-    text = decode(data, name=source.name)
-    if not text.strip():
-        raise InputError("the file is empty", path=source.name)
-    return text

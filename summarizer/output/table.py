@@ -29,8 +29,8 @@ from ..schema import (
     Outcome,
     Symptom,
 )
+from ..sinks import csv_cell
 
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 LIST_SEPARATOR = "; "
 
 
@@ -137,9 +137,7 @@ def _cell(value: Any) -> str:
 
 
 def _text(value: str | None) -> str:
-    if not value:
-        return ""
-    return "'" + value if value.startswith(FORMULA_PREFIXES) else value
+    return csv_cell(value)
 
 
 def _join(items: list[Any], render: Callable[[Any], str]) -> str:

@@ -2,32 +2,31 @@
 
 Templates are read through ``importlib.resources`` so they load from a wheel or a zip as
 well as from a checkout. HTML templates are autoescaped (every value from a record or an
-abstract is text, never markup); Markdown templates escape through the ``md`` filter.
+abstract is text, never markup); Markdown templates escape through the ``md`` filter
+(``sinks.markdown_text``). Every value printed by any template passes ``finalize``:
+control characters dropped, bidi controls shown (``sinks.shown_text``).
 """
 
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import Callable
 from importlib import resources
 
 from jinja2 import BaseLoader, Environment, StrictUndefined, TemplateNotFound, select_autoescape
+from markupsafe import Markup
+
+from ..sinks import markdown_text, shown_text
 
 TEMPLATE_PACKAGE = "summarizer"
 TEMPLATE_FOLDER = "templates"
 
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|#])")
 
-
-def md_escape(value: object) -> str:
-    """Text for inline Markdown: special characters backslash-escaped, newlines folded.
-
-    CommonMark renders ``\\<script>`` as the text ``<script>``, so an abstract that
-    contains HTML or Markdown syntax shows as written and injects nothing.
-    """
-    text = " ".join(str(value).split())
-    return _MD_SPECIAL.sub(r"\\\1", text)
+def shown(value: object) -> object:
+    """Every printed value: control characters dropped, bidi controls made visible."""
+    if isinstance(value, Markup):  # already escaped HTML: the replacements add no markup
+        return Markup(shown_text(str(value)))
+    return shown_text(value) if isinstance(value, str) else value
 
 
 class ResourceLoader(BaseLoader):
@@ -61,6 +60,7 @@ def environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        finalize=shown,
     )
-    env.filters["md"] = md_escape
+    env.filters["md"] = markdown_text
     return env

@@ -8,8 +8,10 @@ Runs ``summarizer.Summarizer`` with the rules backend (the public library path) 
 - the PMC case notes (``pmc-patient-notes-dev.jsonl``), labelled by others with age and sex;
 - the E3C case texts we labelled by hand (ids and labels in ``evals/labels/e3c-150.jsonl``;
   the texts themselves are read from ``../shared``);
+- the real pages' hand-located abstracts (``real-pages-dev.jsonl``, title + the labelled
+  abstract span), to measure the rules apart from the cleaner;
 - BC5CDR (title + abstract), which has no age or sex labels: only the article type and the
-  quotes are measured there.
+  quotes are measured there (a few of its records are studies or reviews, not cases).
 
 Each text goes through two paths: ``plain`` (the text as a string, as a user pastes it,
 so it passes through the page cleaner) and ``export`` (a ``Document`` of format ``jsonl``, as
@@ -18,6 +20,7 @@ an export record, which the cleaner keeps whole). Printed per corpus and path:
 - ``age`` and ``sex``: accuracy over the records that carry a label. Age is right within
   0.5 years for ages of 2 and over, else within max(10 %, 1 day): the tolerance of
   ``../shared/tools/score-real-pages``.
+- ``patient count`` (E3C and the real pages, which carry it): how many patients.
 - ``type wrong``: texts that describe a patient but came out ``not_a_case_report``, and (E3C,
   where a reader found no patient) the reverse. These are case texts: about 0.
 - ``spurious`` (E3C): an age or sex given where the reader found none stated.
@@ -57,6 +60,7 @@ class Case:
     title: str | None = None
     age_years: float | None = None
     sex: str | None = None
+    patient_count: int | None = None
     labelled_none: bool = False
     """True when a reader found no age or sex stated (so a value from the backend is spurious)."""
     describes_patient: bool = True
@@ -69,6 +73,8 @@ class Tally:
     age_labelled: int = 0
     sex_right: int = 0
     sex_labelled: int = 0
+    count_right: int = 0
+    count_labelled: int = 0
     not_case: int = 0
     spurious: int = 0
     errors: int = 0
@@ -128,10 +134,37 @@ def e3c_cases() -> list[Case]:
                     text=str(row["text"]),
                     age_years=label["age_years"],
                     sex=label["sex"],
+                    patient_count=label["patient_count"] or None,
                     labelled_none=True,
                     describes_patient=label["patient_count"] != 0,
                 )
             )
+    return cases
+
+
+def real_page_abstracts() -> list[Case]:
+    """The hand-located abstract of each real page (the cleaner's job done right), so the
+    rules backend is measured apart from the cleaner; the whole pages are
+    ``../shared/tools/score-real-pages``'s to measure."""
+    cases = []
+    for row in _rows("real-pages-dev.jsonl"):
+        span = row.get("abstract_span")
+        if not isinstance(span, list):
+            continue
+        page = str(row["page"])
+        age, sex = row.get("age_years"), row.get("sex")
+        cases.append(
+            Case(
+                id=str(row["id"]),
+                text=page[span[0] : span[1]],
+                title=str(row["title"]),
+                age_years=float(age) if isinstance(age, int | float) else None,
+                sex=sex if isinstance(sex, str) else None,
+                patient_count=count
+                if isinstance((count := row.get("patient_count")), int)
+                else None,
+            )
+        )
     return cases
 
 
@@ -149,8 +182,12 @@ def cut_quotes(result: Result) -> list[str]:
     for span in result.evidence:
         if span.end <= span.start:
             continue
-        starts_inside = span.start > 0 and text[span.start - 1].isalnum() and text[span.start].isalnum()
-        ends_inside = span.end < len(text) and text[span.end - 1].isalnum() and text[span.end].isalnum()
+        starts_inside = (
+            span.start > 0 and text[span.start - 1].isalnum() and text[span.start].isalnum()
+        )
+        ends_inside = (
+            span.end < len(text) and text[span.end - 1].isalnum() and text[span.end].isalnum()
+        )
         if starts_inside or ends_inside:
             cut.append(f"{span.field}: {span.quote[:70]!r}")
     return cut
@@ -158,7 +195,9 @@ def cut_quotes(result: Result) -> list[str]:
 
 def source(case: Case, path: str) -> Document | str:
     if path == "export":
-        return Document(id=case.id, text=case.text, origin="<bench>", format="jsonl", title=case.title)
+        return Document(
+            id=case.id, text=case.text, origin="<bench>", format="jsonl", title=case.title
+        )
     return f"{case.title}\n\n{case.text}" if case.title else case.text
 
 
@@ -192,9 +231,19 @@ def measure(summarizer: Summarizer, cases: list[Case], path: str) -> Tally:
                 tally.sex_right += 1
             else:
                 tally.misses.append(f"{case.id}: sex {patient.sex.value}, want {case.sex}")
+        if case.patient_count is not None:
+            tally.count_labelled += 1
+            if record.patient_count == case.patient_count:
+                tally.count_right += 1
+            else:
+                tally.misses.append(
+                    f"{case.id}: patient_count {record.patient_count}, want {case.patient_count}"
+                )
         if case.labelled_none and case.age_years is None and patient.age_years is not None:
             tally.spurious += 1
-            tally.misses.append(f"{case.id}: age {patient.age_years} ({patient.age_text!r}), none stated")
+            tally.misses.append(
+                f"{case.id}: age {patient.age_years} ({patient.age_text!r}), none stated"
+            )
         if case.labelled_none and case.sex is None and patient.sex.value != "not_reported":
             tally.spurious += 1
             tally.misses.append(f"{case.id}: sex {patient.sex.value}, none stated")
@@ -222,11 +271,16 @@ def main(argv: list[str] | None = None) -> int:
     if not CORPUS.is_dir():
         print(f"skipped: {CORPUS} is absent (the real corpora are not in the repository)")
         return 0
-    corpora = {"pmc-notes": pmc_cases(), "e3c-150": e3c_cases(), "bc5cdr": bc5cdr_cases()}
+    corpora = {
+        "pmc-notes": pmc_cases(),
+        "e3c-150": e3c_cases(),
+        "pages-abs": real_page_abstracts(),
+        "bc5cdr": bc5cdr_cases(),
+    }
     paths = ("plain", "export") if args.path == "both" else (args.path,)
     summarizer = Summarizer(Settings(backend="rules"))
     header = (
-        f"{'corpus':<10} {'path':<7} {'age':>18} {'sex':>18} {'type wrong':>10} "
+        f"{'corpus':<10} {'path':<7} {'age':>18} {'sex':>18} {'patient count':>18} {'type wrong':>10} "
         f"{'spurious':>8} {'cut quotes':>12} {'errors':>6}"
     )
     print(header)
@@ -241,6 +295,7 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"{name:<10} {path:<7} {_share(tally.age_right, tally.age_labelled):>18} "
                 f"{_share(tally.sex_right, tally.sex_labelled):>18} "
+                f"{_share(tally.count_right, tally.count_labelled):>18} "
                 f"{tally.not_case:>10} {tally.spurious:>8} "
                 f"{f'{tally.cut_quotes}/{tally.quotes}':>12} {tally.errors:>6}"
             )

@@ -59,12 +59,14 @@ _UNIT = r"(?:years?|yrs?|y|months?|mos?|weeks?|wks?|days?|d|hours?|h|años|anos|
 _YEARS = r"(?:years?|yrs?)"
 # The number may follow a word boundary or be glued to an article ("A30-year-old").
 _START = r"(?:\b|(?<=\b[Aa])|(?<=\b[Aa]n))"
-_OLD = r"[- ]?old\b"
+# A hyphen, a space, or a hyphen with stray spaces ("60 - year old", "21-year- old").
+_SEP = r"(?:\s?-\s?|\s)?"
+_OLD = rf"{_SEP}old\b"
 _PERSON = r"(?:man|men|woman|women|male|female|boy|girl|lady|gentleman|patient|child|infant|baby|toddler|adolescent|teenager|youth)"
 _FILLER = r"(?!(?:the|a|an|of|in|on|at|to|for|with|and|or|after|before|during|this|that|his|her|their|its|history|follow-up|period|course)\b)"
 
 _AGE_OLD = re.compile(
-    rf"{_START}(?P<num>{_NUM})(?P<half>[- ]and[- ]a[- ]half)?[- ]?(?P<unit>{_UNIT}){_OLD}",
+    rf"{_START}(?P<num>{_NUM})(?P<half>[- ]and[- ]a[- ]half)?{_SEP}(?P<unit>{_UNIT})(?:(?<=yrs)\.|(?<=yr)\.)?{_OLD}",
     re.IGNORECASE,
 )
 # "3 year 5 month old", "2 years and 3 months of age"

@@ -48,6 +48,9 @@ def assert_empty(record: CaseReport) -> None:
         "In this randomised controlled trial, 240 adults aged 65 years or older were assigned "
         "to vitamin D or placebo for one year. Falls were recorded monthly. Vitamin D did not "
         "reduce the rate of falls, and adverse events were similar in both groups.",
+        "This narrative review covers the management of a patient with suspected sepsis in the "
+        "emergency department. Early antibiotics and fluids improve survival, and lactate "
+        "guides resuscitation.",
         "We systematically reviewed 35 studies of antibiotic prophylaxis in dental implant "
         "surgery. Prophylaxis reduced early implant failure, but the evidence was of low "
         "certainty. Larger trials are needed.",

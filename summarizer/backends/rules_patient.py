@@ -48,7 +48,7 @@ _PRONOUN = re.compile(
 )
 _PERSON = (
     r"(?:patient|man|woman|boy|girl|infant|neonate|newborn|child|baby|toddler|adolescent|"
-    r"teenager|gentleman|lady|male|female|primigravida|multigravida|farmer|worker|athlete)"
+    r"teenager|adult|gentleman|lady|male|female|primigravida|multigravida|farmer|worker|athlete)"
 )
 # A singular person introduced by an article: "a 21-year-old male", "the patient", "our patient".
 _SINGULAR = re.compile(
@@ -57,12 +57,24 @@ _SINGULAR = re.compile(
 )
 # Words that say the text reports a case of its own (not "a few case reports" in a background).
 _CASE_CUE = re.compile(
-    rf"\bcase report\b|\b(?:a|this|our) case of\b|"
-    rf"\b(?:we|this report|the authors)\s+(?:\w+\s+)?(?:report|present|describe|discuss)\w*\s+"
-    rf"(?:[\w-]+\s+){{0,6}}?(?:case|cases|{_PERSON}|patients|men|women|children|infants|siblings)\b|"
+    rf"\bcase (?:report|series)\b|\b(?:a|this|our) case of\b|\bour (?:case|patient)\b|"
+    rf"\b(?:we|this report|(?:the )?authors)\s+(?:\w+\s+)?(?:report|present|describe|discuss)\w*\s+"
+    rf"[^.;]{{0,80}}?\b(?:cases?|{_PERSON}|patients|men|women|children|infants|siblings)\b|"
     r"\b(?:[Cc]ase|[Pp]atient)\s+(?:1|one|A)\b",
     re.IGNORECASE,
 )
+_PAST_VERBS = (
+    r"(?:was|were|had|presented|developed|underwent|received|complained|died|recovered|noticed|"
+    r"sought|came|visited|attended|suffered|experienced|showed|required|remained|denied)"
+)
+# A case is told as a story of what happened: a clinical verb in the past (or the narrative
+# present: "presents", "undergoes"), where a review or a guideline speaks in general terms.
+_NARRATIVE = re.compile(
+    rf"\b(?:{_PAST_VERBS}|performed|treated|sustained|diagnosed|admitted|referred|revealed|"
+    r"found|given|started|presents|undergoes|develops|sustains)\b",
+    re.IGNORECASE,
+)
+_SUBJECT_PRONOUN = re.compile(rf"(?:^|[.;]\s+)(?:She|He)\s+(?:\w+\s+)?{_PAST_VERBS}\b", re.M)
 _STUDY = re.compile(
     r"\b(?:randomi[sz]ed|controlled trial|cohort study|cross-sectional|meta-analysis|"
     r"systematic review|retrospective(?:ly)? (?:study|analysis|review) of \d+|we enrolled|"
@@ -272,13 +284,14 @@ def describes_patient(text: str, spans: Sequence[Span], *, title: Span | None = 
         return True
     if _STUDY.search(text):
         # A study names the ages of groups ("patients aged 18-65"); a case names one person
-        # by age and sex ("a 21-year-old male").
-        return any(
+        # by age and sex ("a 21-year-old male", "a man in his mid-40s").
+        return _singular_sex(text) is not None or any(
             _near_sex(text, (0, len(text)), mention.start, mention.end)
             for mention in find_ages(text)
-            if mention.years is not None
         )
-    if _SINGULAR.search(text) or any(not mention.event for mention in find_ages(text)):
+    if _SINGULAR.search(text) and _NARRATIVE.search(text):
+        return True  # a woman who presented, underwent...; not "managing a patient with ..."
+    if _SUBJECT_PRONOUN.search(text) or any(not mention.event for mention in find_ages(text)):
         return True
     return patient_count(text, spans, title=title) >= 2
 
@@ -316,6 +329,16 @@ _REPORTED_AFTER = re.compile(
     r"^[^.;]*?\b(?:are|were|is) (?:reported|described|presented|discussed|summari[sz]ed)\b",
     re.IGNORECASE,
 )
+_CLINICAL_VERB = re.compile(
+    r"\s+(?:were|presented|developed|had|underwent|received|complained|showed|suffered)\b",
+    re.IGNORECASE,
+)
+# "Both patients": the text's own two, already introduced ("the two patients" may be one
+# of ours and one from the literature; "both children" may be the patient's).
+_BOTH = re.compile(
+    r"\bboth\s+(?:of\s+(?:the|these|our)\s+)?(?:[\w-]+\s+)?(?:patients|cases|individuals)\b",
+    re.IGNORECASE,
+)
 _ENUMERATED = re.compile(
     r"\b(?:[Cc]ase|[Pp]atient)[\s_]+(?P<n>[1-9]|[A-F])\b"
     r"(?!\s*(?:-|weeks?|days?|months?|years?|hours?|h|d|mg|%)\b)"
@@ -338,8 +361,10 @@ def _counts(text: str, start: int, end: int, *, title: bool) -> Iterator[tuple[i
             continue  # "48 published cases", "two of the patients"
         if title or _REPORTING_BEFORE.search(before) or _REPORTED_AFTER.match(after):
             yield int(value), True
-        elif not before.strip(" \t\n\"'“(") and match["noun"].lower() in {"patients", "cases"}:
-            yield int(value), False
+        elif not before.strip(" \t\n\"'“(") and (
+            match["noun"].lower() in {"patients", "cases"} or _CLINICAL_VERB.match(after)
+        ):
+            yield int(value), False  # "Two patients ...", "Two boys presented ..."
 
 
 def patient_count(text: str, spans: Sequence[Span], *, title: Span | None = None) -> int:
@@ -361,4 +386,7 @@ def patient_count(text: str, spans: Sequence[Span], *, title: Span | None = None
     # "Case 1 ... Case 3" numbers the patients; a lone "patient 2" is something else.
     if 1 in numbers:
         weak.append(max(numbers))
+    for start, end in spans:
+        if _BOTH.search(text, start, end):
+            weak.append(2)
     return max(weak, default=1)

@@ -69,9 +69,10 @@ _AGE_OLD = re.compile(
     rf"{_START}(?P<num>{_NUM})(?P<half>[- ]and[- ]a[- ]half)?{_SEP}(?P<unit>{_UNIT})(?:(?<=yrs)\.|(?<=yr)\.)?{_OLD}",
     re.IGNORECASE,
 )
-# "3 year 5 month old", "2 years and 3 months of age"
+# "3 year 5 month old", "2 years and 3 months of age", "4-month-10-day-old"
 _AGE_COMPOSITE = re.compile(
-    rf"{_START}(?P<num>{_COUNT})[- ]?{_YEARS},?[- ](?:and[- ])?(?P<months>{_COUNT})[- ]?(?:months?|mos?)(?:{_OLD}|\s+of\s+age\b)",
+    rf"{_START}(?P<num>{_COUNT})[- ]?(?P<unit>{_YEARS}|months?|mos?|weeks?|wks?),?[- ](?:and[- ])?"
+    rf"(?P<num2>{_COUNT})[- ]?(?P<unit2>months?|mos?|weeks?|wks?|days?)(?:{_OLD}|\s+of\s+age\b)",
     re.IGNORECASE,
 )
 # "32 and 49-year-old men": one unit shared by several ages; the first is the first patient's.
@@ -170,8 +171,11 @@ def _scaled(match: re.Match[str], default_unit: str = "year") -> float | None:
 
 
 def _composite(match: re.Match[str]) -> float | None:
-    years, months = number_value(match["num"]), number_value(match["months"])
-    return None if years is None or months is None else years + months / 12
+    first, second = number_value(match["num"]), number_value(match["num2"])
+    unit, unit2 = unit_years(match["unit"]), unit_years(match["unit2"])
+    if first is None or second is None or unit2 >= unit:
+        return None  # "6-month and 8-month old" is two ages, not one
+    return first * unit + second * unit2
 
 
 def _decade(match: re.Match[str]) -> float | None:

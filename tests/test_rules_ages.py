@@ -24,6 +24,9 @@ FORMS = [
     ("a newborn girl", 0.0),
     ("a man, 45 years of age,", 45.0),
     ("a 3 year 5 month old child", 3.4167),
+    ("a 4-month-10-day-old boy", 0.3607),
+    ("a 60 - year old woman", 60.0),
+    ("a 25 yrs. old woman", 25.0),
     ("two brothers, 32 and 49-year-old", 32.0),
     ("A41-year-old woman", 41.0),
     ("A 64-year-old-man", 64.0),
@@ -44,6 +47,7 @@ def test_age_forms_parse(phrase: str, years: float) -> None:
         "at a gestational age 33 weeks",
         "a woman of 33 weeks' gestation",
         "a 150-year-old oak",
+        "Results. 5 d. Old data",
     ],
 )
 def test_not_an_age(phrase: str) -> None:

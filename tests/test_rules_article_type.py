@@ -51,6 +51,8 @@ def assert_empty(record: CaseReport) -> None:
         "This narrative review covers the management of a patient with suspected sepsis in the "
         "emergency department. Early antibiotics and fluids improve survival, and lactate "
         "guides resuscitation.",
+        "Healthy 7- to 17-year-old boys treated with risperidone had their bone density "
+        "measured at three clinics. Bone density was lower in boys with high prolactin levels.",
         "We systematically reviewed 35 studies of antibiotic prophylaxis in dental implant "
         "surgery. Prophylaxis reduced early implant failure, but the evidence was of low "
         "certainty. Larger trials are needed.",

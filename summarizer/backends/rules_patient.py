@@ -89,6 +89,12 @@ _RELATIVE_AFTER = re.compile(
     rf"^[\s,-]*(?:[\w-]+\s+){{0,2}}?{_RELATIVE}\b(?!\s+of\b)", re.IGNORECASE
 )
 _RELATIVE_BEFORE = re.compile(rf"\b{_RELATIVE}\s*,\s*(?:a|an)\s+$", re.IGNORECASE)
+# An age range: "aged 18-65", "7- to 17-year-old", "from 34 to 75 years of age".
+_RANGE_AFTER = re.compile(r"\s*(?:-|–|to)\s*\d")
+_RANGE_BEFORE = re.compile(
+    r"(?:\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten))\s*(?:-|–)?\s*(?:to|-|–)\s*$",
+    re.IGNORECASE,
+)
 _PRESENTED = re.compile(
     r"\b(?:present(?:ed|s|ing)?|admitted|referred|brought|seen|evaluated|hospitali[sz]ed|came|"
     r"visited|consulted)\b(?P<gap>[^.;]*)$",
@@ -146,6 +152,15 @@ def _is_relative(sentence: str, mention: AgeMention) -> bool:
     return False
 
 
+def _is_group(sentence: str, mention: AgeMention) -> bool:
+    """One end of an age range ("aged 18-65", "7- to 17-year-old males"): the ages of a
+    group, not of a person. Ages listed one by one ("32 and 49-year-old men") are kept."""
+    return bool(
+        _RANGE_AFTER.match(sentence, mention.end)
+        or _RANGE_BEFORE.search(sentence, max(0, mention.start - 12), mention.start)
+    )
+
+
 def _presentation_age(sentence: str, mention: AgeMention) -> bool:
     """An event age that is the age at presentation ("presented at the age of 3")."""
     found = _PRESENTED.search(sentence[: mention.start])
@@ -157,7 +172,7 @@ def _mentions(text: str, spans: Sequence[Span]) -> list[_Found]:
     for start, end in spans:
         sentence = text[start:end]
         for mention in find_ages(sentence):
-            if not _is_relative(sentence, mention):
+            if not _is_relative(sentence, mention) and not _is_group(sentence, mention):
                 found.append(_Found(mention, start))
     return found
 
@@ -288,10 +303,13 @@ def describes_patient(text: str, spans: Sequence[Span], *, title: Span | None = 
         return _singular_sex(text) is not None or any(
             _near_sex(text, (0, len(text)), mention.start, mention.end)
             for mention in find_ages(text)
+            if not _is_group(text, mention)
         )
     if _SINGULAR.search(text) and _NARRATIVE.search(text):
         return True  # a woman who presented, underwent...; not "managing a patient with ..."
-    if _SUBJECT_PRONOUN.search(text) or any(not mention.event for mention in find_ages(text)):
+    if _SUBJECT_PRONOUN.search(text) or any(
+        not mention.event and not _is_group(text, mention) for mention in find_ages(text)
+    ):
         return True
     return patient_count(text, spans, title=title) >= 2
 

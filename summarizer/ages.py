@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 __all__ = [
     "AGE_AT_PATTERN",
@@ -51,14 +52,48 @@ UNIT_YEARS = {
     "wk": 7 / 365.25, "day": 1 / 365.25, "d": 1 / 365.25, "hour": 1 / 8766, "h": 1 / 8766,
 }  # fmt: skip
 
-_WORD_NUM = r"(?:(?:(?:twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)[- ]?)?(?:one|two|three|four|five|six|seven|eight|nine)|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)"
+
+def _alternatives(words: str) -> str:
+    """A regex matching any of the words, written as a trie ("t(?:en|wo|...)"): Python's
+    engine tries the branches of a plain alternation one by one at every position, which
+    made the age patterns the slowest part of the rules backend."""
+    tree: dict[str, Any] = {}
+    for word in words.split():
+        node = tree
+        for char in word:
+            node = node.setdefault(char, {})
+        node[""] = {}
+
+    def emit(node: dict[str, Any]) -> str:
+        branches = [re.escape(char) + emit(child) for char, child in sorted(node.items()) if char]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        return f"(?:{body})?" if "" in node else body
+
+    return emit(tree)
+
+
+_UNITS = _alternatives("one two three four five six seven eight nine")
+_TENS = _alternatives("twenty thirty forty fifty sixty seventy eighty ninety")
+_WORD_NUM = (
+    rf"(?:{_TENS}(?:[- ]?{_UNITS})?|"
+    + _alternatives(
+        "one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+        "fifteen sixteen seventeen eighteen nineteen"
+    )
+    + ")"
+)
 _COUNT = rf"(?:\d+(?:\.\d+)?|{_WORD_NUM})"
 """A number written in digits or words (not "a"/"an")."""
 _NUM = rf"(?:{_COUNT}|a|an)"
 _UNIT = r"(?:years?|yrs?|y|months?|mos?|weeks?|wks?|days?|d|hours?|h|años|anos|ans|jahre)"
 _YEARS = r"(?:years?|yrs?)"
 # The number may follow a word boundary or be glued to an article ("A30-year-old").
-_START = r"(?:\b|(?<=\b[Aa])|(?<=\b[Aa]n))"
+# The first character of a number, checked before anything else: most places in a text
+# cannot start one, and this lookahead is the cheapest way to say so.
+_NUMBER_START = r"(?=[\dAaEeFfNnOoSsTt])"
+_START = rf"{_NUMBER_START}(?:\b|(?<=\b[Aa])|(?<=\b[Aa]n))"
 # A hyphen, a space, or a hyphen with stray spaces ("60 - year old", "21-year- old").
 _SEP = r"(?:\s?-\s?|\s)?"
 _OLD = rf"{_SEP}old\b"
@@ -77,22 +112,24 @@ _AGE_COMPOSITE = re.compile(
 )
 # "32 and 49-year-old men": one unit shared by several ages; the first is the first patient's.
 _AGE_SHARED = re.compile(
-    rf"\b(?P<num>{_COUNT})(?:\s*,\s*{_COUNT})*,?\s+(?:and|or|&)\s+{_COUNT}[- ]?(?P<unit>{_UNIT}){_OLD}",
+    rf"{_NUMBER_START}\b(?P<num>{_COUNT})(?:\s*,\s*{_COUNT})*,?\s+(?:and|or|&)\s+{_COUNT}[- ]?(?P<unit>{_UNIT}){_OLD}",
     re.IGNORECASE,
 )
 # "a 33-year man", "An 18-years woman": years without "old", only right before a person.
 _AGE_BARE = re.compile(
-    rf"(?:(?<=\b[Aa]\s)|(?<=\b[Aa]n\s)|(?<=\b[Tt]he\s)|^|(?<=[.!?;:]\s))(?P<num>{_COUNT})[- ]?(?P<unit>{_YEARS})(?![- ]?old\b)"
+    rf"{_NUMBER_START}(?:(?<=\b[Aa]\s)|(?<=\b[Aa]n\s)|(?<=\b[Tt]he\s)|^|(?<=[.!?;:]\s))(?P<num>{_COUNT})[- ]?(?P<unit>{_YEARS})(?![- ]?old\b)"
     rf"(?:\s+{_FILLER}[A-Za-z][\w-]*){{0,2}}?\s+{_PERSON}\b",
     re.IGNORECASE | re.MULTILINE,
 )
 _AGE_YO = re.compile(rf"{_START}(?P<num>{_COUNT})\s*(?:y/o\b|y\.o\.|yo\b)", re.IGNORECASE)
 _AGE_AT = re.compile(
-    rf"(?<!gestational )(?<!corrected )(?<!bone )(?<!mean )(?<!median )(?<!postmenstrual )"
+    rf"(?=[Aa])(?<!gestational )(?<!corrected )(?<!bone )(?<!mean )(?<!median )(?<!postmenstrual )"
     rf"\b(?:aged?|at (?:the )?age(?: of)?)\s+(?P<num>{_NUM})(?:\s*(?P<unit>{_UNIT})\b)?",
     re.IGNORECASE,
 )
-_AGE_OF_AGE = re.compile(rf"\b(?P<num>{_COUNT})\s+(?P<unit>{_UNIT})\s+of\s+age\b", re.IGNORECASE)
+_AGE_OF_AGE = re.compile(
+    rf"{_NUMBER_START}\b(?P<num>{_COUNT})\s+(?P<unit>{_UNIT})\s+of\s+age\b", re.IGNORECASE
+)
 # "a man of 33"; not "a woman of 33 weeks' gestation" or "a patient of 70 kg".
 _AGE_MAN_OF = re.compile(
     r"\b(?:man|woman|boy|girl|male|female|gentleman|lady|patient) of "
@@ -108,7 +145,7 @@ _DECADE_WORD = re.compile(
 )
 # "in his 30s", "in her fifth decade": a span of ten years, not an age. age_text only.
 _DECADE_SPAN = re.compile(
-    r"\bin (?:his|her|their) (?:(?:early|mid|late)[- ]?)?[1-9]0'?s\b"
+    r"(?=[\dIiFfSsTtEeNn])\bin (?:his|her|their) (?:(?:early|mid|late)[- ]?)?[1-9]0'?s\b"
     r"|\b(?:in (?:his|her|their) )?(?:[1-9]\s*(?:\(\s*)?(?:st|nd|rd|th)(?:\s*\))?|first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth)\s*decade(?: of (?:his |her |their )?life)?\b",
     re.IGNORECASE,
 )

@@ -167,39 +167,40 @@ def _presentation_age(sentence: str, mention: AgeMention) -> bool:
     return bool(found and not _OTHER_EVENT.search(found["gap"]))
 
 
-def _mentions(text: str, spans: Sequence[Span]) -> list[_Found]:
-    found = []
-    for start, end in spans:
-        sentence = text[start:end]
-        for mention in find_ages(sentence):
-            if not _is_relative(sentence, mention) and not _is_group(sentence, mention):
-                found.append(_Found(mention, start))
-    return found
+def _mentions(text: str, span: Span) -> list[_Found]:
+    """The ages in one sentence that may be the patient's (not a relative's, not a range)."""
+    start, end = span
+    sentence = text[start:end]
+    return [
+        _Found(mention, start)
+        for mention in find_ages(sentence)
+        if not _is_relative(sentence, mention) and not _is_group(sentence, mention)
+    ]
 
 
-def _choose(text: str, found: list[_Found]) -> _Found | None:
+def _choose(text: str, spans: Sequence[Span]) -> tuple[_Found, Span] | None:
     """The age at presentation: the first descriptive age; an age at a past event only
     when there is no other; within the chosen sentence, a later "presented at the age of N"
-    wins over the age the text names the patient by ("a now four-year-old boy")."""
-    chosen: _Found | None = None
-    for item in found:
-        sentence_start = item.offset
-        sentence = text[sentence_start:]
-        if not item.mention.event or _presentation_age(sentence, item.mention):
-            chosen = item
-            break
-    if chosen is None:
-        return found[0] if found else None
-    for item in found:
-        if (
-            item.offset == chosen.offset
-            and item.start > chosen.start
-            and item.mention.event
-            and item.mention.years is not None
-            and _presentation_age(text[item.offset :], item.mention)
-        ):
-            return item
-    return chosen
+    wins over the age the text names the patient by ("a now four-year-old boy").
+
+    Reads sentence by sentence and stops at the first descriptive age."""
+    first_event: tuple[_Found, Span] | None = None
+    for span in spans:
+        sentence = text[span[0] : span[1]]
+        found = _mentions(text, span)
+        for index, item in enumerate(found):
+            if item.mention.event and not _presentation_age(sentence, item.mention):
+                first_event = first_event or (item, span)
+                continue
+            for later in found[index + 1 :]:
+                if (
+                    later.mention.event
+                    and later.mention.years is not None
+                    and _presentation_age(sentence, later.mention)
+                ):
+                    return later, span
+            return item, span
+    return first_event
 
 
 def _noun_sex(match: re.Match[str]) -> Sex:
@@ -255,15 +256,15 @@ def _singular_sex(text: str, start: int = 0) -> tuple[Sex, Span] | None:
 
 def find_patient(text: str, spans: Sequence[Span]) -> Patient:
     """The first patient described in ``text[span]`` for each sentence span, in order."""
-    chosen = _choose(text, _mentions(text, spans))
-    if chosen is None:
+    choice = _choose(text, spans)
+    if choice is None:
         whole = spans[0][0] if spans else 0
         near = _singular_sex(text, whole)
         if near is not None:
             sex, (start, end) = near
             return Patient(sex=sex, evidence=text[start:end])
         return Patient(sex=_pronoun_sex(text[whole:]) or Sex.not_reported)
-    sentence = next(span for span in spans if span[0] == chosen.offset)
+    chosen, sentence = choice
     start, end = chosen.start, chosen.end
     near = _near_sex(text, sentence, start, end)
     if near is not None:

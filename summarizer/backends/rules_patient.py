@@ -111,6 +111,7 @@ _WINDOW_STOP = re.compile(
     r"and|but)\b",
     re.IGNORECASE,
 )
+_NEXT_WORD = re.compile(r"\W*\w+")
 # The article that opens the patient's noun phrase: "a 45-year-old", "the immunocompetent neonate".
 _ARTICLE_BEFORE = re.compile(r"\b(?:an?|the)\s+(?:[\w-]+\s+){0,2}$", re.IGNORECASE)
 
@@ -255,7 +256,8 @@ def _singular_sex(text: str, start: int = 0) -> tuple[Sex, Span] | None:
 
 
 def find_patient(text: str, spans: Sequence[Span]) -> Patient:
-    """The first patient described in ``text[span]`` for each sentence span, in order."""
+    """The first patient the sentences ``spans`` of ``text`` describe, read in order: age at
+    presentation, sex, and a whole-word quote naming them."""
     choice = _choose(text, spans)
     if choice is None:
         whole = spans[0][0] if spans else 0
@@ -285,7 +287,7 @@ def _first_occurrence(text: str, start: int, end: int, *, limit: int) -> Span:
     occurrence in the text is this one, so that grounding finds it here and not inside an
     earlier word ("neonate" inside "neonates")."""
     while text.find(text[start:end]) != start and end < limit:
-        following = re.compile(r"\W*\w+").match(text, end, limit)
+        following = _NEXT_WORD.match(text, end, limit)
         if following is None:
             break
         end = following.end()

@@ -9,14 +9,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..ages import (
-    AGE_AT_PATTERN,
-    AGE_PATTERN,
-    DECADE_PATTERN,
-    NEWBORN_PATTERN,
-    number_value,
-    parse_age,
-)
 from ..document import Abstract
 from ..render import RenderedPrompt
 from ..schema import (
@@ -31,33 +23,20 @@ from ..schema import (
     Outcome,
     OutcomeStatus,
     Patient,
-    Sex,
     Statement,
     Symptom,
-    age_in_bounds,
 )
 from .base import Extraction
+from .rules_patient import describes_patient, find_patient, patient_count
 
-RULES_VERSION = "rules-1"
+RULES_VERSION = "rules-2"
 SUMMARY_WORDS = 60
+NOT_A_CASE_SUMMARY = "Not a case report: the text describes no individual patient."
 
 # A sentence ends at . ! or ? followed by whitespace; "i.e." and "4.5" stay inside.
 _SENTENCE = re.compile(r"(?:[^.!?\n]|[.!?](?=\S))+[.!?]?")
-_FEMALE = re.compile(
-    r"\b(female|woman|girl|lady|mother|she|her|pregnant|primigravida|multigravida)\b", re.I
-)
-_MALE = re.compile(r"\b(male|man|boy|gentleman|father|he|his|him)\b", re.I)
-_NOT_CASE = re.compile(
-    r"\b(randomi[sz]ed|controlled trial|cohort study|cross-sectional|meta-analysis|"
-    r"systematic review|retrospective(?:ly)? (?:study|analysis|review) of \d+|we enrolled|participants)\b",
-    re.I,
-)
 _REVIEW = re.compile(
     r"\b(review of (?:the )?(?:literature|published cases)|literature review)\b", re.I
-)
-_SERIES = re.compile(
-    r"\b(?P<n>two|three|four|five|six|seven|eight|nine|ten|\d+)\s+(?:\w+\s+){0,2}?(?:patients|cases|siblings|children|infants|women|men)\b",
-    re.I,
 )
 _RARE = re.compile(
     r"\b(rare|rarely|first|unusual|uncommon|unique|to (?:the best of )?our knowledge|novel)\b", re.I
@@ -191,37 +170,6 @@ def _body_sentences(abstract: Abstract) -> list[tuple[int, int]]:
     return _sentences(abstract.text, abstract.body_start)
 
 
-def _patient(text: str, sentences: list[tuple[int, int]]) -> Patient:
-    for start, end in sentences:
-        sentence = text[start:end]
-        for pattern in (AGE_PATTERN, AGE_AT_PATTERN, DECADE_PATTERN, NEWBORN_PATTERN):
-            match = pattern.search(sentence)
-            if not match or not age_in_bounds(parse_age(match.group(0))):
-                continue
-            if pattern is AGE_AT_PATTERN and number_value(match["num"]) is None:
-                continue
-            # Sex: the words right after the age phrase, else the sentence, else the text.
-            after = sentence[match.end() : match.end() + 60]
-            sex = _sex(after) or _sex(sentence) or _sex(text[end:]) or Sex.not_reported
-            quote_end = min(
-                len(sentence), match.end() + len(after.split(",")[0].split(" with ")[0])
-            )
-            quote = sentence[max(0, match.start() - 2) : quote_end].strip(" ,;")
-            return Patient(age_text=match.group(0), sex=sex, evidence=quote or match.group(0))
-    whole = " ".join(text[s:e] for s, e in sentences)
-    sex = _sex(whole) or Sex.not_reported
-    return Patient(sex=sex)
-
-
-def _sex(text: str) -> Sex | None:
-    female, male = _FEMALE.search(text), _MALE.search(text)
-    if female and (not male or female.start() < male.start()):
-        return Sex.female
-    if male:
-        return Sex.male
-    return None
-
-
 def _case_sentences(abstract: Abstract) -> list[tuple[int, int]]:
     """Sentences of the sections that describe the patient (case, results, other)."""
     spans: list[tuple[int, int]] = []
@@ -244,24 +192,18 @@ def extract_rules(abstract: Abstract) -> CaseReport:
     text = abstract.text
     sentences = _body_sentences(abstract)
     body = text[abstract.body_start :]
-    searchable = f"{abstract.title or ''}\n{body}"
-
-    series = _SERIES.search(body)
-    series_count = number_value(series["n"]) if series else None
-    if _NOT_CASE.search(searchable) and not re.search(r"\bcase report\b", searchable, re.I):
-        article_type, count = ArticleType.not_a_case_report, None
-    elif series_count and series_count >= 2:
-        article_type, count = ArticleType.case_series, int(series_count)
-    elif _REVIEW.search(searchable):
-        article_type, count = ArticleType.review_with_case, 1
+    title = _title_span(abstract)
+    if not describes_patient(text, sentences, title=title):
+        return _not_a_case(abstract)
+    count = patient_count(text, sentences, title=title)
+    if count >= 2:
+        article_type = ArticleType.case_series
+    elif _REVIEW.search(f"{abstract.title or ''}\n{body}"):
+        article_type = ArticleType.review_with_case
     else:
-        article_type, count = ArticleType.case_report, 1
-
-    patient = (
-        _patient(text, sentences)
-        if article_type is not ArticleType.not_a_case_report
-        else Patient()
-    )
+        article_type = ArticleType.case_report
+    # The title is the last place to look for the patient's age (after the whole body).
+    patient = find_patient(text, [*sentences, title] if title else sentences)
 
     presentation: list[Symptom] = []
     history: list[HistoryItem] = []
@@ -341,7 +283,7 @@ def extract_rules(abstract: Abstract) -> CaseReport:
 
     conclusion_spans = _section_sentences(abstract, "conclusion") or sentences[-1:]
     conclusion = None
-    if conclusion_spans and article_type is not ArticleType.not_a_case_report:
+    if conclusion_spans:
         s, e = conclusion_spans[0]
         conclusion = Statement(text=text[s:e], evidence=text[s:e])
 
@@ -359,6 +301,32 @@ def extract_rules(abstract: Abstract) -> CaseReport:
         why_reported=why,
         conclusion=conclusion,
         summary=_summary(abstract, sentences),
+    )
+
+
+def _title_span(abstract: Abstract) -> tuple[int, int] | None:
+    title = abstract.title
+    if title and abstract.text.startswith(title):
+        return (0, len(title))
+    return None
+
+
+def _not_a_case(abstract: Abstract) -> CaseReport:
+    """The record of a text that describes no patient: its title and, where the abstract
+    labels one, its conclusion; no patient facts and no lists."""
+    conclusion = None
+    spans = _section_sentences(abstract, "conclusion")
+    if spans:
+        start, end = spans[0]
+        quote = abstract.text[start:end]
+        conclusion = Statement(text=quote, evidence=quote)
+    return CaseReport(
+        title=abstract.title,
+        article_type=ArticleType.not_a_case_report,
+        patient_count=None,
+        patient=Patient(),
+        conclusion=conclusion,
+        summary=NOT_A_CASE_SUMMARY,
     )
 
 

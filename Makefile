@@ -2,7 +2,11 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+HASH := $(shell cat pyproject.toml | sha1sum | cut -c1-12)
+# `make run` needs only the package (wheels, nothing compiles: about a minute on a fresh machine);
+# `make test` adds the dev tools and llama-cpp-python[server], which compiles from source once.
+RUN_STAMP := $(VENV)/.run-$(HASH)
+STAMP := $(VENV)/.installed-$(HASH)
 
 .PHONY: run test setup lint typecheck pytest schema bench clean-venv browser
 
@@ -10,13 +14,17 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
+$(RUN_STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/pip install --quiet -e .
+	touch $(RUN_STAMP)
+
 $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev,server]'
-	touch $(STAMP)
+	touch $(STAMP) $(RUN_STAMP)
 
 setup: $(STAMP)
 
-run: setup
+run: $(RUN_STAMP)
 	$(BIN)/case-summarizer summarize examples/leiomyosarcoma-cervical-spine.txt
 
 # Headless Chromium for the HTML-output test (Debian package; skipped where apt is unavailable).

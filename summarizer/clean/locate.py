@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import islice
 
 from ..ages import AGE_AT_PATTERN, AGE_PATTERN
 from .patterns import (
@@ -33,6 +34,7 @@ from .patterns import (
     SECTION_KINDS,
     SENTENCE_END,
     SUPPLEMENT_MAX,
+    WORD,
 )
 from .prose import (
     BOUNDARY,
@@ -53,7 +55,7 @@ START_KINDS = frozenset({"background", "objective", "case", "methods", "other"})
 """Label kinds an abstract may open with."""
 FALLBACK_SCAN = 15000
 """With no abstract heading, prose is looked for in this many characters from the top."""
-FALLBACK_MAX = 3000
+FALLBACK_MAX = 5000
 """An abstract found only as the first prose on a page is cut near this many characters."""
 
 _FOOTER = re.compile(
@@ -131,9 +133,25 @@ def find_heading(
             continue
         after = skip_space(text, match.end(), end)
         label = label_at(text, after, end)
-        if prose_at(text, label.body if label else after, end):
+        if prose_at(text, label.body if label else after, end) or (
+            label is not None and _sentence_before_next_label(text, label.body, end)
+        ):
             return Start(after, "heading", (match.start(), match.end()))
     return None
+
+
+def _sentence_before_next_label(text: str, position: int, end: int) -> bool:
+    """After "Abstract Background": a sentence before the next label (a contents list runs
+    from label to label: "Abstract Introduction Case presentation Discussion …")."""
+    if label_at(text, position, end) is not None:
+        return False
+    sentence = SENTENCE_END.search(text, position, min(end, position + 400))
+    if sentence is None:
+        return False
+    for boundary in boundaries(text, position, sentence.start()):
+        if boundary > position and label_at(text, boundary, end) is not None:
+            return False
+    return len(WORD.findall(text, position, sentence.end())) >= 6
 
 
 def _first_prose(text: str, start: int, end: int, *, clinical: bool) -> Start | None:
@@ -179,18 +197,16 @@ def _past_chrome_sentences(text: str, position: int, end: int, most: int = 3) ->
 
 
 def _clinical(text: str, position: int, end: int) -> bool:
-    """Two sentences or more, in one block, with clinical words: not a journal's one-line
-    "about" paragraph, nor a list of article titles."""
-    stop = min(end, position + 600)
+    """Two sentences or more, in one block, with clinical words in the first three: not a
+    journal's one-line "about" paragraph, nor a list of article titles."""
+    stop = min(end, position + 800)
     newline = text.find("\n", position, stop)
     stop = newline if newline >= 0 else stop
-    sentences = list(SENTENCE_END.finditer(text, position, stop))
+    sentences = list(islice(SENTENCE_END.finditer(text, position, stop), 3))
     if len(sentences) < 2:
         return False
-    stems = {
-        match.group().lower() for match in CLINICAL.finditer(text, position, sentences[1].end())
-    }
-    return len(stems) >= MIN_CLINICAL
+    found = CLINICAL.finditer(text, position, sentences[-1].end())
+    return len({match.group().lower() for match in found}) >= MIN_CLINICAL
 
 
 def _inside_label(text: str, position: int) -> bool:

@@ -262,6 +262,8 @@ def find_end(
             return Extent(position, labels)
         label = label_at(text, position, limit)
         if label is None:
+            if structural and _unknown_heading(text, position, limit, labels, start):
+                return Extent(position, labels)
             continue
         anchor = labels[-1].body if labels else start
         if labels and position == labels[-1].body and labels[-1].colon:
@@ -286,6 +288,29 @@ def find_end(
     if hard_limit < limit:
         return Extent(_last_sentence_end(text, start, hard_limit), labels, cut=True)
     return Extent(limit, labels)
+
+
+_CAPITALS_HEADING = re.compile(
+    r"(?:[A-Z][A-Z0-9'’-]*[ \t]+(?:&[ \t]+|AND[ \t]+|OF[ \t]+)?){0,5}[A-Z][A-Z0-9'’-]*"
+    r"(?=[ \t]+[A-Z][a-z])"
+)
+
+
+def _unknown_heading(
+    text: str, position: int, limit: int, labels: list[Label], start: int
+) -> bool:
+    """A heading in capitals that is not in the vocabulary ("HISTORY", "CLINICAL COURSE"),
+    followed by a sentence, after unlabelled abstract text or after a conclusion: the body
+    has started."""
+    match = _CAPITALS_HEADING.match(text, position, limit)
+    if match is None or sum(c.isalpha() for c in match.group()) < 6:
+        return False
+    if labels and labels[-1].kind != "conclusion":
+        return False
+    anchor = labels[-1].body if labels else start
+    return bool(text[anchor:position].strip()) and prose_at(
+        text, skip_space(text, match.end(), limit), limit
+    )
 
 
 def _ends_here(text: str, position: int, limit: int) -> bool:

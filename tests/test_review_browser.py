@@ -1,0 +1,184 @@
+"""The review page in a real browser (Playwright driving Debian's Chromium): open, edit the
+age, select a quote in the abstract, accept, reload, kill -9 the server and restart it,
+then export gold records that `gold validate` accepts."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.review_helpers import ROOT, ReviewServer, make_records, read_lines
+
+pytestmark = pytest.mark.browser
+playwright_api = pytest.importorskip("playwright.sync_api")
+expect = playwright_api.expect
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+QUOTE = "Ethiopian woman"
+
+
+@pytest.fixture
+def page() -> Iterator[Any]:
+    if not Path(CHROMIUM).exists() or shutil.which("chromium") is None:
+        pytest.skip("chromium is not installed (make browser)")
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        tab = context.new_page()
+        errors: list[str] = []
+        tab.on("pageerror", lambda error: errors.append(str(error)))
+        tab.set_default_timeout(15_000)
+        yield tab
+        context.close()
+        browser.close()
+        assert not errors, errors  # no script error on any page
+
+
+def select_in_abstract(page: Any, phrase: str) -> None:
+    """Select ``phrase`` in the abstract as a reviewer's mouse would (a DOM Range)."""
+    found = page.evaluate(
+        """(phrase) => {
+            const pane = document.getElementById("abstract");
+            const walker = document.createTreeWalker(pane, NodeFilter.SHOW_TEXT);
+            for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+                const at = node.data.indexOf(phrase);
+                if (at >= 0) {
+                    const range = document.createRange();
+                    range.setStart(node, at);
+                    range.setEnd(node, at + phrase.length);
+                    const selection = window.getSelection();
+                    selection.removeAllRanges();
+                    selection.addRange(range);
+                    return true;
+                }
+            }
+            return false;
+        }""",
+        phrase,
+    )
+    assert found, f"{phrase!r} is not in one piece of the abstract"
+
+
+def wait_saved(page: Any) -> None:
+    # the page's CSP forbids eval, so waits go through Playwright's locator assertions
+    expect(page.locator("body")).not_to_have_class(re.compile(r"\bsaving\b"))
+
+
+def check_edits(page: Any) -> None:
+    patient = page.locator("#field-patient")
+    assert patient.locator('[data-part="text"]').input_value() == "52-year-old"
+    assert patient.locator('[data-part="number"]').input_value() == "52"
+    assert patient.locator("textarea.quote").input_value() == QUOTE
+    assert patient.locator(".badge").inner_text() == "corrected"
+    assert page.locator("#field-title .badge").inner_text() == "accepted"
+    mark = page.locator('#abstract mark[data-paths~="patient"]')
+    assert mark.count() == 1 and mark.inner_text() == QUOTE
+
+
+def test_review_in_a_browser(page: Any, tmp_path: Path) -> None:
+    records = make_records(tmp_path, "bmc-jmcr.txt", "pubmed-structured.txt")
+    with ReviewServer(records) as server:
+        # 1. open: the printed URL sets the token cookie and lands on the queue
+        page.goto(server.url)
+        assert page.url == f"{server.base}/queue"
+        rows = page.locator("tr.row")
+        assert rows.count() == 2
+        page.locator("tr.row a", has_text="retained surgical sponge").click()
+        page.wait_for_url("**/records/bmc-jmcr")
+        assert page.locator("#abstract").inner_text().startswith("Delayed diagnosis")
+
+        # 2. edit the age: the age as written, the number follows it
+        age_text = page.locator('#field-patient [data-part="text"]')
+        age_text.fill("52-year-old")
+        age_text.press("Tab")
+        expect(page.locator('#field-patient [data-part="number"]')).to_have_value("52")
+        wait_saved(page)
+
+        # 3. select a quote in the abstract and make it the patient's evidence
+        select_in_abstract(page, QUOTE)
+        page.locator("#field-patient [data-act='use-selection']").click()
+        expect(page.locator("#field-patient textarea.quote")).to_have_value(QUOTE)
+        wait_saved(page)
+        evidence = page.locator('#field-patient [data-shape="evidence"]')
+        start = int(evidence.get_attribute("data-start") or -1)
+        text = read_lines(records)[0]["abstract"]["text"]
+        assert text[start : start + len(QUOTE)] == QUOTE  # offsets into the abstract text
+
+        # 4. accept: the keyboard on the patient card, a click on the title
+        page.locator("#field-patient h2").click()
+        page.keyboard.press("a")
+        expect(page.locator("#field-patient .badge")).to_have_text("corrected")
+        page.locator("#field-title [data-act='accept']").click()
+        expect(page.locator("#field-title .badge")).to_have_text("accepted")
+        wait_saved(page)
+
+        # 5. reload: the edits are there
+        page.reload()
+        check_edits(page)
+
+        # 6. kill -9 the server, start it again: nothing is lost, and it resumes here
+        server.kill()
+    with ReviewServer(records) as again:
+        page.goto(again.url)
+        page.wait_for_url("**/records/bmc-jmcr")
+        check_edits(page)
+        page.locator("#field-patient h2").click()
+        page.keyboard.press("d")  # done, and on to the next record
+        page.wait_for_url("**/records/pubmed-structured")
+
+    # 7. export: gold records that `gold validate` accepts, and the reviewed records
+    gold = tmp_path / "gold"
+    cli = [sys.executable, "-m", "summarizer.cli"]
+    exported = subprocess.run(
+        [*cli, "gold", "export", str(records), "-o", str(gold)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
+    assert exported.returncode == 0, exported.stderr
+    validated = subprocess.run(
+        [*cli, "gold", "validate", str(gold)], capture_output=True, text=True, cwd=ROOT, timeout=120
+    )
+    assert validated.returncode == 0, validated.stdout + validated.stderr
+    written = json.loads((gold / "bmc-jmcr.json").read_text(encoding="utf-8"))
+    assert written["expected"]["patient"] == {
+        "age_text": "52-year-old",
+        "age_years": 52.0,
+        "sex": "female",
+    }
+    assert set(written["expected"]) == {"patient", "title"}
+
+    reviewed = subprocess.run(
+        [*cli, "review", "export", str(records)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
+    assert reviewed.returncode == 0, reviewed.stderr
+    line = next(
+        item for item in map(json.loads, reviewed.stdout.splitlines()) if item["id"] == "bmc-jmcr"
+    )
+    assert line["review"]["status"] == "done"
+    assert line["review"]["fields"]["patient"]["status"] == "corrected"
+    assert line["review"]["fields"]["patient"]["set_at"]
+    assert line["record"]["patient"]["evidence"] == QUOTE
+    span = next(span for span in line["evidence"] if span["field"] == "patient")
+    assert (span["status"], span["start"]) == ("exact", start)

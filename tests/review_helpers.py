@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import select
+import shutil
 import signal
 import subprocess
 import sys
@@ -30,6 +31,13 @@ def make_records(folder: Path, *pages: str) -> Path:
         cwd=ROOT,
     )
     assert done.returncode == 0, done.stderr
+    return records
+
+
+def copy_records(template: Path, folder: Path) -> Path:
+    """A fresh copy of a records file made once per module (summarize takes seconds)."""
+    records = folder / "records.jsonl"
+    shutil.copyfile(template, records)
     return records
 
 

@@ -111,8 +111,17 @@ def test_failed_rows_keep_id_title_and_reference() -> None:
 def summarize_csv(tmp_path: Path, *inputs: Path) -> list[dict[str, str]]:
     out = tmp_path / "table.csv"
     done = subprocess.run(
-        [sys.executable, "-m", "summarizer.cli", "summarize", *map(str, inputs)]
-        + ["-f", "csv", "-o", str(out)],
+        [
+            sys.executable,
+            "-m",
+            "summarizer.cli",
+            "summarize",
+            *map(str, inputs),
+            "-f",
+            "csv",
+            "-o",
+            str(out),
+        ],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -134,7 +143,11 @@ def test_summarize_csv_passes_the_export_reference_through(tmp_path: Path) -> No
     assert covidence["journal"] == "Journal of Invented Case Reports"
     assert covidence["doi"] == "10.9999/jicr.2024.031"
     rayyan = by_id["rayyan-301"]
-    assert (rayyan["key"], rayyan["authors"], rayyan["year"]) == ("rayyan-301", "Invented D", "2024")
+    assert (rayyan["key"], rayyan["authors"], rayyan["year"]) == (
+        "rayyan-301",
+        "Invented D",
+        "2024",
+    )
     ris = by_id["90000021"]
     assert (ris["key"], ris["year"]) == ("90000021", "2025")  # AN is the RIS accession key
     assert ris["doi"] == "10.9999/jicr.2025.021"
@@ -180,8 +193,15 @@ def test_pages_have_no_reference(tmp_path: Path) -> None:
 def test_jsonl_read_back_gives_the_same_table(tmp_path: Path) -> None:
     records = tmp_path / "records.jsonl"
     subprocess.run(
-        [sys.executable, "-m", "summarizer.cli", "summarize", str(EXPORTS / "covidence.csv")]
-        + ["-o", str(records)],
+        [
+            sys.executable,
+            "-m",
+            "summarizer.cli",
+            "summarize",
+            str(EXPORTS / "covidence.csv"),
+            "-o",
+            str(records),
+        ],
         check=True,
         capture_output=True,
         cwd=ROOT,
@@ -224,15 +244,28 @@ def test_lists_survive_a_round_trip_through_a_spreadsheet(tmp_path: Path) -> Non
     text_columns = "/".join(f"{n},2" for n in range(1, len(COLUMNS) + 1))
     convert = [SOFFICE, profile, "--headless", "--norestore"]
     subprocess.run(
-        [*convert, "--infilter=CSV:44,34,76,1," + text_columns, "--convert-to", "ods"]
-        + ["--outdir", str(tmp_path / "ods"), str(source)],
+        [
+            *convert,
+            "--infilter=CSV:44,34,76,1," + text_columns,
+            "--convert-to",
+            "ods",
+            "--outdir",
+            str(tmp_path / "ods"),
+            str(source),
+        ],
         check=True,
         capture_output=True,
         timeout=180,
     )
     subprocess.run(
-        [*convert, "--convert-to", "csv:Text - txt - csv (StarCalc):44,34,76,1,,0,true,true"]
-        + ["--outdir", str(tmp_path / "back"), str(tmp_path / "ods" / "table.ods")],
+        [
+            *convert,
+            "--convert-to",
+            "csv:Text - txt - csv (StarCalc):44,34,76,1,,0,true,true",
+            "--outdir",
+            str(tmp_path / "back"),
+            str(tmp_path / "ods" / "table.ods"),
+        ],
         check=True,
         capture_output=True,
         timeout=180,
@@ -240,6 +273,6 @@ def test_lists_survive_a_round_trip_through_a_spreadsheet(tmp_path: Path) -> Non
     back = read_dicts((tmp_path / "back" / "table.csv").read_text(encoding="utf-8"))
     original = read_dicts(source.read_text(encoding="utf-8"))
     assert len(back) == 1
-    for name, kind in COLUMN_KINDS.items():
+    for name, _kind in COLUMN_KINDS.items():
         assert back[0][name].replace("\r\n", "\n") == original[0][name], name
     assert decode_row(back[0])["patient_descriptors"] == TRICKY_ITEMS

@@ -43,7 +43,7 @@ class ReasonKind(StrEnum):
 
 
 WEIGHTS = {
-    ReasonKind.unaligned: 5,
+    ReasonKind.unaligned: 6,
     ReasonKind.disagreement: 4,
     ReasonKind.reasks: 3,
     ReasonKind.warnings: 2,

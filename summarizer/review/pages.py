@@ -174,6 +174,22 @@ class QueueRow:
             return "done"
         return "in progress" if self.review.started else "to do"
 
+    @property
+    def chips(self) -> list[tuple[Reason, int]]:
+        """One chip per kind of reason (its first reason, and how many of that kind)."""
+        kinds: dict[ReasonKind, list[Reason]] = {}
+        for reason in self.entry.reasons:
+            kinds.setdefault(reason.kind, []).append(reason)
+        return [(reasons[0], len(reasons)) for reasons in kinds.values()]
+
+    @property
+    def headline(self) -> str:
+        """The messages of the strongest kind of reason, in one line."""
+        if not self.entry.reasons:
+            return ""
+        first = self.entry.reasons[0].kind
+        return "; ".join(r.message for r in self.entry.reasons if r.kind is first)
+
 
 def render_queue(
     rows: Sequence[tuple[QueueEntry, RecordReview]],

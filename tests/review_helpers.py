@@ -24,7 +24,17 @@ def make_records(folder: Path, *pages: str) -> Path:
     records = folder / "records.jsonl"
     inputs = [str(PAGES / name) for name in (pages or FIXTURE_PAGES)]
     done = subprocess.run(
-        [sys.executable, "-m", "summarizer.cli", "summarize", *inputs, "-o", str(records)],
+        [
+            sys.executable,
+            "-m",
+            "summarizer.cli",
+            "summarize",
+            *inputs,
+            "-f",
+            "jsonl",
+            "-o",
+            str(records),
+        ],
         capture_output=True,
         text=True,
         timeout=120,

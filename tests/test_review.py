@@ -393,3 +393,30 @@ def test_the_store_is_plain_sqlite_beside_the_records(
     with sqlite3.connect(path) as db:
         (stored,) = db.execute("SELECT record FROM reviews WHERE id = 'bmc-jmcr'").fetchone()
     assert json.loads(stored)["title"] == "Edited"
+
+
+def test_a_pretty_printed_single_result_reads_too(tmp_path: Path) -> None:
+    out = tmp_path / "one.json"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "summarizer.cli",
+            "summarize",
+            str(ROOT / "tests/fixtures/pages/bmc-jmcr.txt"),
+            "-o",
+            str(out),
+        ],
+        check=True,
+        capture_output=True,
+        cwd=ROOT,
+        timeout=120,
+    )
+    assert out.read_text(encoding="utf-8").count("\n") > 10  # pretty, one object
+    (result,) = read_results(out)
+    assert result.id == "bmc-jmcr" and has_abstract(result)  # type: ignore[union-attr]
+    array = tmp_path / "many.json"
+    array.write_text(
+        json.dumps([json.loads(out.read_text(encoding="utf-8"))] * 2), encoding="utf-8"
+    )
+    assert [item.id for item in read_results(array)] == ["bmc-jmcr", "bmc-jmcr"]

@@ -77,6 +77,8 @@ def select_in_abstract(page: Any, phrase: str) -> None:
 
 def wait_saved(page: Any) -> None:
     # the page's CSP forbids eval, so waits go through Playwright's locator assertions
+    # a changed field is saved a moment later (dirty until the server's card replaces it)
+    expect(page.locator(".field.dirty")).to_have_count(0)
     expect(page.locator("body")).not_to_have_class(re.compile(r"\bsaving\b"))
 
 
@@ -182,3 +184,71 @@ def test_review_in_a_browser(page: Any, tmp_path: Path) -> None:
     assert line["record"]["patient"]["evidence"] == QUOTE
     span = next(span for span in line["evidence"] if span["field"] == "patient")
     assert (span["status"], span["start"]) == ("exact", start)
+
+
+def test_lists_invalid_edits_and_two_tabs(page: Any, tmp_path: Path) -> None:
+    records = make_records(tmp_path, "bmc-jmcr.txt")
+    with ReviewServer(records) as server:
+        page.goto(server.url)
+        page.goto(f"{server.base}/records/bmc-jmcr")
+        api = f"{server.base}/api/records/bmc-jmcr"
+
+        # a list of strings: add two descriptors, then put the second first
+        descriptors = page.locator('#field-patient [data-key="descriptors"]')
+        for text in ("Ethiopian", "caesarean section 11 years earlier"):
+            descriptors.locator("button[data-act='add']").click()
+            descriptors.locator("input[data-item]").last.fill(text)
+            descriptors.locator("input[data-item]").last.press("Tab")
+            wait_saved(page)
+        descriptors.locator("li").last.locator("button[data-act='up']").click()
+        wait_saved(page)
+        record = page.request.get(api).json()["record"]
+        assert record["patient"]["descriptors"] == [
+            "caesarean section 11 years earlier",
+            "Ethiopian",
+        ]
+
+        # a list of items: add an intervention whose evidence is a selection, remove one
+        interventions = page.locator("#field-interventions")
+        interventions.locator("button[data-act='add']").last.click()
+        item = interventions.locator("ol.items > li").last
+        item.locator('select[data-key="kind"]').select_option("surgery")
+        item.locator('[data-key="detail"]').fill("laparotomy and removal of the textile mass")
+        select_in_abstract(page, "At laparotomy a textile mass")
+        item.locator("[data-act='use-selection']").click()
+        wait_saved(page)
+        saved = page.request.get(api).json()["record"]["interventions"]
+        assert [entry["detail"] for entry in saved] == [
+            "laparotomy and removal of the textile mass"
+        ]
+        assert saved[0]["evidence"] == "At laparotomy a textile mass"
+        assert saved[0]["kind"] == "surgery"
+        history = page.locator("#field-history")
+        assert history.locator("ol.items > li").count() == 1
+        history.locator("ol.items > li button[data-act='remove']").click()
+        wait_saved(page)
+        assert page.request.get(api).json()["record"]["history"] == []
+
+        # an invalid edit: a clear message on the card, and nothing changes
+        version = page.request.get(api).json()["version"]
+        summary = page.locator('#field-summary [data-key="summary"]')
+        summary.fill("word " * 61)
+        summary.press("Control+s")
+        message = page.locator("#field-summary .message")
+        expect(message).to_be_visible()
+        expect(message).to_contain_text("summary has 61 words")
+        assert page.request.get(api).json()["version"] == version
+
+        # two tabs: the second saves on the old version and is told so, nothing overwritten
+        other = page.context.new_page()
+        other.goto(f"{server.base}/records/bmc-jmcr")
+        page.locator("#field-title [data-act='reject']").click()
+        expect(page.locator("#field-title .badge")).to_have_text("rejected")
+        other.locator("#field-title [data-act='accept']").click()
+        expect(other.locator("#banner")).to_contain_text("changed in another tab")
+        other.close()
+        assert page.request.get(api).json()["review"]["fields"]["title"]["status"] == "rejected"
+
+        # clicking a highlight shows its field
+        page.locator('#abstract mark[data-paths~="conclusion"]').first.click()
+        expect(page.locator("#field-conclusion")).to_have_class(re.compile(r"\bcurrent\b"))

@@ -309,3 +309,22 @@ def test_done_and_unknown_records(served: Served) -> None:
         assert client.get("/api/records/nope").status_code == 404
         queue = client.get("/queue", params={"status": "done"})
         assert queue.text.count('<tr class="row') == 1
+
+
+def test_a_line_without_abstract_says_so_plainly(template: Path, tmp_path: Path) -> None:
+    lines = read_lines(template)
+    del lines[0]["abstract"]
+    records = tmp_path / "old.jsonl"
+    records.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    session = ReviewSession(records)
+    server = Served(session)
+    try:
+        with server.client() as client:
+            page = client.get("/records/bmc-jmcr")
+            assert "The abstract text is missing." in page.text
+            assert 'id="field-title"' in page.text  # the fields can still be edited
+            queue = client.get("/queue", params={"reason": "no_abstract"})
+            assert queue.text.count('<tr class="row') == 1
+    finally:
+        server.stop()
+        session.close()

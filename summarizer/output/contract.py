@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import itertools
 import json
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -149,25 +150,54 @@ def result_from_dict(data: Mapping[str, Any]) -> Result | Failure:
 
 
 def read_results(path: Path) -> Iterator[Result | Failure]:
-    """Every line of a RECORDS.jsonl file, in file order (an unreadable line: a Failure)."""
+    """Every result of a RECORDS.jsonl file, in file order (an unreadable line: a Failure).
+
+    A file holding one pretty-printed result (``summarize page.txt -o out.json``) or a
+    JSON array of results is read whole.
+    """
     name = str(path)
     try:
         handle = path.open(encoding="utf-8")
     except OSError as error:
         raise InputError(f"cannot read: {error.strerror or error}", path=name) from None
     with handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                data = json.loads(line)
-                if not isinstance(data, dict):
-                    raise InputError("a result line must be a JSON object")
-                yield result_from_dict(data)
-            except json.JSONDecodeError as error:
-                yield _unreadable(name, number, f"malformed JSON: {error.msg}")
-            except InputError as error:
-                yield _unreadable(name, number, error.message)
+        first = handle.readline()
+        if first.lstrip().startswith(("{", "[")) and not _is_json(first):
+            yield from _whole(name, first + handle.read())
+            return
+        for number, line in enumerate(itertools.chain([first], handle), 1):
+            if line.strip():
+                yield _parse(name, number, line)
+
+
+def _is_json(line: str) -> bool:
+    try:
+        json.loads(line)
+    except json.JSONDecodeError:
+        return False
+    return True
+
+
+def _whole(name: str, text: str) -> Iterator[Result | Failure]:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as error:
+        yield _unreadable(name, error.lineno, f"malformed JSON: {error.msg}")
+        return
+    for number, item in enumerate(value if isinstance(value, list) else [value], 1):
+        yield _parse(name, number, json.dumps(item))
+
+
+def _parse(name: str, number: int, line: str) -> Result | Failure:
+    try:
+        data = json.loads(line)
+        if not isinstance(data, dict):
+            raise InputError("a result line must be a JSON object")
+        return result_from_dict(data)
+    except json.JSONDecodeError as error:
+        return _unreadable(name, number, f"malformed JSON: {error.msg}")
+    except InputError as error:
+        return _unreadable(name, number, error.message)
 
 
 def _unreadable(name: str, number: int, message: str) -> Failure:

@@ -297,13 +297,33 @@
     element.classList.add("flash");
   }
 
-  function showQuote(path) {
-    const marks = Array.from(document.querySelectorAll("#abstract mark[data-paths]"));
-    const mark = marks.find((m) => m.dataset.paths.split(" ").includes(path));
-    if (mark) {
-      mark.scrollIntoView({ block: "center", behavior: "smooth" });
-      marks.filter((m) => m.dataset.paths.split(" ").includes(path)).forEach(flash);
+  function marksOf(path) {
+    return Array.from(document.querySelectorAll("#abstract mark[data-paths]")).filter(
+      (m) => m.dataset.paths.split(" ").includes(path)
+    );
+  }
+
+  // Scroll the abstract pane (not the page) so a field's quote is in view, and mark it.
+  function showQuote(path, quiet) {
+    const marks = marksOf(path);
+    document.querySelectorAll("#abstract mark.active").forEach((m) => m.classList.remove("active"));
+    if (!marks.length) return;
+    marks.forEach((m) => m.classList.add("active"));
+    const pane = document.querySelector(".source");
+    const top = marks[0].getBoundingClientRect().top - pane.getBoundingClientRect().top;
+    if (top < 40 || top > pane.clientHeight - 40) {
+      pane.scrollBy({ top: top - pane.clientHeight / 3, behavior: quiet ? "auto" : "smooth" });
     }
+    if (!quiet) marks.forEach(flash);
+  }
+
+  // The evidence path a focused element belongs to (its item's, else the field's first).
+  function pathNear(element) {
+    const widget = element.closest('[data-shape="object"][data-path]');
+    const card = element.closest(".field");
+    if (widget && widget.dataset.path) return widget.dataset.path;
+    const first = card && card.querySelector('[data-shape="evidence"][data-path]');
+    return first ? first.dataset.path : null;
   }
 
   function showField(path) {
@@ -481,6 +501,10 @@
   document.addEventListener("focusin", (event) => {
     const card = event.target.closest && event.target.closest(".field");
     if (card && card !== current) focus(card);
+    if (card && recordId) {
+      const path = pathNear(event.target);
+      if (path) showQuote(path, true); // clicking a field brings its quote into view
+    }
     const evidence = event.target.closest && event.target.closest('[data-shape="evidence"]');
     if (evidence) lastEvidence = evidence;
   });

@@ -249,7 +249,9 @@ def test_csv_row_values() -> None:
     assert json.loads(ok["diagnostic_assessment"]) == [
         "cervical MRI: right-sided C5 intralaminar mass"
     ]
-    assert json.loads(ok["outcomes"]) == ["one postoperative year: the lesion recurred (recurred)"]
+    assert json.loads(ok["outcomes"]) == [
+        "one postoperative year: the lesion recurred (status recurred)"
+    ]
     assert json.loads(ok["history"]) == [
         "retroperitoneal leiomyosarcoma resection (timing 3 years ago)"
     ]

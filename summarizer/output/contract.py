@@ -162,7 +162,8 @@ def read_results(path: Path) -> Iterator[Result | Failure]:
         raise InputError(f"cannot read: {error.strerror or error}", path=name) from None
     with handle:
         first = handle.readline()
-        if first.lstrip().startswith(("{", "[")) and not _is_json(first):
+        start = first.lstrip()[:1]
+        if start == "[" or (start == "{" and not _is_json(first)):
             yield from _whole(name, first + handle.read())
             return
         for number, line in enumerate(itertools.chain([first], handle), 1):

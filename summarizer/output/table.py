@@ -31,22 +31,12 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import IO, TYPE_CHECKING, Any, Literal
-
-from pydantic import BaseModel
 
 from ..pipeline import Failure, Result
 from ..reference import REFERENCE_FIELDS
-from ..schema import (
-    CaseReport,
-    DiagnosticTest,
-    Finding,
-    HistoryItem,
-    Intervention,
-    Outcome,
-    Symptom,
-)
+from ..schema import CaseReport, ListItem
 from ..sinks import csv_cell, csv_cell_text
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -70,47 +60,17 @@ REVIEW_STATUSES = ("accepted", "corrected", "rejected")
 _guard = csv_cell
 
 
-def _symptom(item: Symptom) -> str:
-    return _with(item.description, duration=item.duration)
-
-
-def _history(item: HistoryItem) -> str:
-    return _with(item.description, timing=item.timing)
-
-
-def _finding(item: Finding) -> str:
-    return f"{item.description} (negative)" if item.negative else item.description
-
-
-def _test(item: DiagnosticTest) -> str:
-    text = f"{item.name}: {item.result}"
-    return f"{text} (negative)" if item.negative else text
-
-
-def _intervention(item: Intervention) -> str:
-    return _with(f"{item.kind.value}: {item.detail}", timing=item.timing)
-
-
-def _outcome(item: Outcome) -> str:
-    text = f"{item.timepoint}: {item.description}" if item.timepoint else item.description
-    return f"{text} ({item.status.value})"
-
-
-def _with(text: str, **qualifiers: str | None) -> str:
-    extra = ", ".join(f"{name} {value}" for name, value in qualifiers.items() if value)
-    return f"{text} ({extra})" if extra else text
-
-
-# How each list field of CaseReport reads in one item; a new list field in the schema
-# without an entry here fails at import (and the pinned header test shows the change).
-LIST_FORMATS: dict[str, Callable[[Any], str]] = {
-    "presentation": _symptom,
-    "history": _history,
-    "clinical_findings": _finding,
-    "diagnostic_assessment": _test,
-    "interventions": _intervention,
-    "outcomes": _outcome,
-}
+# The list fields of CaseReport; a new list field in the schema without an entry here
+# fails at import (and the pinned header test shows the change). Each item reads as its
+# schema label (``surgery: posterior resection (timing 2019)``).
+LIST_FIELDS = (
+    "presentation",
+    "history",
+    "clinical_findings",
+    "diagnostic_assessment",
+    "interventions",
+    "outcomes",
+)
 
 _PATIENT: dict[str, Kind] = {
     "patient_age_years": "float",
@@ -169,7 +129,7 @@ def _columns() -> dict[str, Kind]:
             columns.update(_evidence_columns(name, "text"))
         elif name == "summary":
             columns[name] = "text"
-        elif name in LIST_FORMATS:
+        elif name in LIST_FIELDS:
             columns.update({name: "list", f"{name}_count": "int"})
             columns.update(_evidence_columns(name, "list"))
         else:  # pragma: no cover - guards schema changes
@@ -244,11 +204,11 @@ def typed_row(item: Result | Failure, *, review: Mapping[str, Any] | None = None
         statement = getattr(record, name)
         row[name] = statement.text if statement else None
         evidence(name, statement.evidence if statement else None)
-    for name, render in LIST_FORMATS.items():
-        items: list[BaseModel] = getattr(record, name)
-        row[name] = [render(entry) for entry in items]
+    for name in LIST_FIELDS:
+        items: list[ListItem] = getattr(record, name)
+        row[name] = [entry.label for entry in items]
         row[f"{name}_count"] = len(items)
-        row[f"{name}_evidence"] = [getattr(entry, "evidence", "") for entry in items]
+        row[f"{name}_evidence"] = [entry.evidence for entry in items]
         row[f"{name}_evidence_status"] = [
             statuses.get(f"{name}[{position}]", "unaligned") for position in range(len(items))
         ]

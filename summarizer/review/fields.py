@@ -21,7 +21,7 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 from ..ages import AGE_PATTERN, number_value
-from ..schema import CaseReport, Patient
+from ..schema import FIELD_LABELS, CaseReport, Patient
 
 __all__ = ["AGE_UNITS", "FIELD_NAMES", "WIDGETS", "Widget", "age_display", "field_label"]
 
@@ -39,17 +39,11 @@ AGE_UNITS: dict[str, float] = {
 """Units the age widget offers, in years (the factors of ``summarizer.ages``)."""
 
 _LONG_TEXT = {"title", "summary", "text", "result", "detail", "description", "final"}
-_LABELS = {
-    "patient_count": "Patient count",
-    "clinical_findings": "Clinical findings",
-    "diagnostic_assessment": "Diagnostic assessment",
-    "why_reported": "Why reported",
-    "age_text": "Age as written",
-}
 
 
 def field_label(name: str) -> str:
-    return _LABELS.get(name, name.replace("_", " ").capitalize())
+    """The clinical name of a field (the schema's), else its name in words."""
+    return FIELD_LABELS.get(name, name.replace("_", " ").capitalize())
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -248,6 +249,19 @@ def test_lists_invalid_edits_and_two_tabs(page: Any, tmp_path: Path) -> None:
         expect(other.locator("#banner")).to_contain_text("changed in another tab")
         other.close()
         assert page.request.get(api).json()["review"]["fields"]["title"]["status"] == "rejected"
+
+        # leaving the page right after a change (before the autosave fires) loses nothing
+        title = page.locator('#field-title [data-key="title"]')
+        title.fill("A title typed just before leaving")
+        title.press("Tab")
+        page.goto(f"{server.base}/queue")
+        deadline = time.monotonic() + 10
+        while (
+            page.request.get(api).json()["record"]["title"] != "A title typed just before leaving"
+        ):
+            assert time.monotonic() < deadline, "the change made before leaving was lost"
+            time.sleep(0.1)
+        page.goto(f"{server.base}/records/bmc-jmcr")
 
         # clicking a highlight shows its field
         page.locator('#abstract mark[data-paths~="conclusion"]').first.click()

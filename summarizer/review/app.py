@@ -28,6 +28,7 @@ import hmac
 import json
 import secrets
 from collections.abc import Awaitable, Callable
+from html import escape
 from importlib import resources
 from typing import Any
 from urllib.parse import urlencode
@@ -38,7 +39,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Route
 
 from ..errors import InputError
-from .pages import render_abstract, render_field, render_queue, render_record
+from .pages import record_url, render_abstract, render_field, render_queue, render_record
 from .queue import QueueEntry
 from .session import EditError, RecordState, ReviewSession
 from .store import ConflictError, RecordReview
@@ -69,8 +70,6 @@ def _error(status: int, message: str) -> JSONResponse:
 
 
 def _page(status: int, message: str) -> HTMLResponse:
-    from html import escape
-
     body = (
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>Review</title>"
         "<link rel='stylesheet' href='/static/review.css'></head>"
@@ -152,7 +151,7 @@ class ReviewApp:
     # -- pages -------------------------------------------------------------------
     async def home(self, request: Request) -> Response:
         last = self.session.last_opened
-        target = f"/records/{_quote(last)}" if last else "/queue"
+        target = record_url(last) if last else "/queue"
         return RedirectResponse(target, status_code=303, headers=_HEADERS)
 
     async def queue(self, request: Request) -> Response:
@@ -182,15 +181,15 @@ class ReviewApp:
         self.session.opened(record_id)
         state = self.session.state(record_id)
         ids = [entry.id for entry, _ in self.session.queue()]
-        previous, following = self.session.neighbours(record_id)
+        index = ids.index(record_id)
         html = render_record(
             state,
             token=self.token,
             reasons=self.session.reasons(record_id),
-            position=ids.index(record_id) + 1,
+            position=index + 1,
             total=len(ids),
-            previous=previous,
-            following=following,
+            previous=ids[index - 1] if index > 0 else None,
+            following=ids[index + 1] if index + 1 < len(ids) else None,
         )
         return HTMLResponse(html, headers=_HEADERS)
 
@@ -292,12 +291,6 @@ def build_app(
 
 async def _no_icon(request: Request) -> Response:
     return Response(status_code=204)
-
-
-def _quote(record_id: str) -> str:
-    from urllib.parse import quote
-
-    return quote(record_id, safe="")
 
 
 def _version(body: dict[str, Any]) -> int:

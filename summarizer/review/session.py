@@ -194,14 +194,6 @@ class ReviewSession:
         self.result(record_id)
         return self._reasons[record_id]
 
-    def neighbours(self, record_id: str) -> tuple[str | None, str | None]:
-        """The records before and after ``record_id`` in queue order."""
-        ids = [entry.id for entry, _ in self.queue()]
-        index = ids.index(record_id)
-        before = ids[index - 1] if index > 0 else None
-        after = ids[index + 1] if index + 1 < len(ids) else None
-        return before, after
-
     @property
     def last_opened(self) -> str | None:
         ident = self.store.get_state(LAST_OPENED)

@@ -118,13 +118,13 @@
   }
 
   // -- changes -------------------------------------------------------------------
-  function post(url, payload) {
+  function post(url, payload, keepalive) {
     return fetch(url, {
       method: "POST",
       headers: { "Content-Type": "application/json", "X-Review-Token": token },
       body: JSON.stringify(payload),
       credentials: "same-origin",
-      keepalive: true,
+      keepalive: Boolean(keepalive), // only when the page is going away (64 KB limit)
     }).then(async (response) => {
       let data = {};
       try { data = await response.json(); } catch (error) { data = { error: response.statusText }; }
@@ -532,7 +532,18 @@
 
   document.addEventListener("keydown", recordId ? recordKeys : queueKeys);
 
-  window.addEventListener("pagehide", () => { flush(); });
+  // Leaving the page with a change not yet sent: send it now, outliving the page.
+  window.addEventListener("pagehide", () => {
+    for (const [name, timer] of timers) {
+      clearTimeout(timer);
+      timers.delete(name);
+      const card = document.getElementById("field-" + name);
+      if (card) {
+        const payload = Object.assign({ action: "save", version }, readField(card));
+        post(api("/fields/" + encodeURIComponent(name)), payload, true).catch(() => {});
+      }
+    }
+  });
 
   document.querySelectorAll("tr.row[data-href]").forEach((row) => {
     row.addEventListener("click", (event) => {

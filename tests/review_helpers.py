@@ -19,28 +19,35 @@ PAGES = ROOT / "tests" / "fixtures" / "pages"
 FIXTURE_PAGES = ("bmc-jmcr.txt", "pubmed-structured.txt", "europepmc.txt")
 
 
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+"""How the tests and the screenshot script launch Debian's Chromium under Playwright."""
+
+
+def run_cli(*args: str | Path, ok: tuple[int, ...] = (0,)) -> subprocess.CompletedProcess[str]:
+    """``case-summarizer ARGS`` from the project root; its exit status must be in ``ok``."""
+    done = subprocess.run(
+        [sys.executable, "-m", "summarizer.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        cwd=ROOT,
+    )
+    assert done.returncode in ok, done.stdout + done.stderr
+    return done
+
+
 def make_records(folder: Path, *pages: str) -> Path:
     """A RECORDS.jsonl from our fixture pages with the rules backend (no model)."""
     records = folder / "records.jsonl"
-    inputs = [str(PAGES / name) for name in (pages or FIXTURE_PAGES)]
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "summarizer.cli",
-            "summarize",
-            *inputs,
-            "-f",
-            "jsonl",
-            "-o",
-            str(records),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=ROOT,
-    )
-    assert done.returncode == 0, done.stderr
+    inputs = [PAGES / name for name in (pages or FIXTURE_PAGES)]
+    run_cli("summarize", *inputs, "-f", "jsonl", "-o", records)
     return records
 
 

@@ -6,8 +6,6 @@ from __future__ import annotations
 import io
 import json
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +25,7 @@ from summarizer.review import (
 )
 from summarizer.review.store import default_store_path
 from tests.conftest import seed_record
-from tests.review_helpers import ROOT, copy_records, make_records, read_lines
+from tests.review_helpers import ROOT, copy_records, make_records, read_lines, run_cli
 from tests.test_output import make_result
 
 
@@ -245,23 +243,7 @@ def test_selected_offsets_pick_the_occurrence(tmp_path: Path) -> None:
     page = tmp_path / "twice.txt"
     page.write_text(text, encoding="utf-8")
     records = tmp_path / "records.jsonl"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "summarizer.cli",
-            "summarize",
-            str(page),
-            "-f",
-            "jsonl",
-            "-o",
-            str(records),
-        ],
-        check=True,
-        capture_output=True,
-        cwd=ROOT,
-        timeout=120,
-    )
+    run_cli("summarize", page, "-f", "jsonl", "-o", records)
     review = ReviewSession(records)
     try:
         ident = review.order[0]
@@ -350,14 +332,7 @@ def test_gold_export_validates_and_its_inputs_summarize(
     assert "reviewed" in written["tags"]
     text = (gold / written["input"]).read_text(encoding="utf-8")
     assert text.strip() == session.result(ident).abstract.text
-    again = subprocess.run(
-        [sys.executable, "-m", "summarizer.cli", "summarize", str(gold / written["input"])],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=120,
-    )
-    assert again.returncode == 0, again.stderr
+    again = run_cli("summarize", gold / written["input"])
     assert json.loads(again.stdout)["record"]["title"] == session.result(ident).record.title
 
 
@@ -369,19 +344,10 @@ def test_gold_export_needs_a_done_record(tmp_path: Path, session: ReviewSession)
 
 
 def test_cli_exports_need_a_review_first(tmp_path: Path, records: Path) -> None:
-    cli = [sys.executable, "-m", "summarizer.cli"]
-    done = subprocess.run(
-        [*cli, "review", "export", str(records)], capture_output=True, text=True, cwd=ROOT
-    )
-    assert done.returncode == 2
+    done = run_cli("review", "export", records, ok=(2,))
     assert "no review yet" in done.stderr and "Traceback" not in done.stderr
-    missing = subprocess.run(
-        [*cli, "review", str(tmp_path / "nope.jsonl"), "--no-browser"],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-    )
-    assert missing.returncode == 2 and "no such records file" in missing.stderr
+    missing = run_cli("review", tmp_path / "nope.jsonl", "--no-browser", ok=(2,))
+    assert "no such records file" in missing.stderr
 
 
 def test_the_store_is_plain_sqlite_beside_the_records(
@@ -397,21 +363,7 @@ def test_the_store_is_plain_sqlite_beside_the_records(
 
 def test_a_pretty_printed_single_result_reads_too(tmp_path: Path) -> None:
     out = tmp_path / "one.json"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "summarizer.cli",
-            "summarize",
-            str(ROOT / "tests/fixtures/pages/bmc-jmcr.txt"),
-            "-o",
-            str(out),
-        ],
-        check=True,
-        capture_output=True,
-        cwd=ROOT,
-        timeout=120,
-    )
+    run_cli("summarize", ROOT / "tests/fixtures/pages/bmc-jmcr.txt", "-o", out)
     assert out.read_text(encoding="utf-8").count("\n") > 10  # pretty, one object
     (result,) = read_results(out)
     assert result.id == "bmc-jmcr" and has_abstract(result)  # type: ignore[union-attr]

@@ -7,8 +7,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,21 +14,13 @@ from typing import Any
 
 import pytest
 
-from tests.review_helpers import ROOT, ReviewServer, make_records, read_lines
+from tests.review_helpers import CHROMIUM_ARGS, ReviewServer, make_records, read_lines, run_cli
 
 pytestmark = pytest.mark.browser
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
 
 CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 QUOTE = "Ethiopian woman"
 
 
@@ -39,7 +29,7 @@ def page() -> Iterator[Any]:
     if not Path(CHROMIUM).exists() or shutil.which("chromium") is None:
         pytest.skip("chromium is not installed (make browser)")
     with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         context = browser.new_context(viewport={"width": 1400, "height": 1000})
         tab = context.new_page()
         errors: list[str] = []
@@ -147,19 +137,8 @@ def test_review_in_a_browser(page: Any, tmp_path: Path) -> None:
 
     # 7. export: gold records that `gold validate` accepts, and the reviewed records
     gold = tmp_path / "gold"
-    cli = [sys.executable, "-m", "summarizer.cli"]
-    exported = subprocess.run(
-        [*cli, "gold", "export", str(records), "-o", str(gold)],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=120,
-    )
-    assert exported.returncode == 0, exported.stderr
-    validated = subprocess.run(
-        [*cli, "gold", "validate", str(gold)], capture_output=True, text=True, cwd=ROOT, timeout=120
-    )
-    assert validated.returncode == 0, validated.stdout + validated.stderr
+    run_cli("gold", "export", records, "-o", gold)
+    run_cli("gold", "validate", gold)
     written = json.loads((gold / "bmc-jmcr.json").read_text(encoding="utf-8"))
     assert written["expected"]["patient"] == {
         "age_text": "52-year-old",
@@ -168,14 +147,7 @@ def test_review_in_a_browser(page: Any, tmp_path: Path) -> None:
     }
     assert set(written["expected"]) == {"patient", "title"}
 
-    reviewed = subprocess.run(
-        [*cli, "review", "export", str(records)],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=120,
-    )
-    assert reviewed.returncode == 0, reviewed.stderr
+    reviewed = run_cli("review", "export", records)
     line = next(
         item for item in map(json.loads, reviewed.stdout.splitlines()) if item["id"] == "bmc-jmcr"
     )

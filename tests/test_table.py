@@ -21,7 +21,7 @@ from summarizer.output import COLUMNS, Writer, decode_row, read_results, to_data
 from summarizer.output.table import COLUMN_KINDS, csv_row, neutralise, unneutralise
 from summarizer.pipeline import Failure
 from tests.conftest import seed_record
-from tests.review_helpers import ROOT
+from tests.review_helpers import ROOT, run_cli
 from tests.test_output import full_record, make_result
 
 EXPORTS = ROOT / "tests" / "fixtures" / "exports"
@@ -110,24 +110,7 @@ def test_failed_rows_keep_id_title_and_reference() -> None:
 
 def summarize_csv(tmp_path: Path, *inputs: Path) -> list[dict[str, str]]:
     out = tmp_path / "table.csv"
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "summarizer.cli",
-            "summarize",
-            *map(str, inputs),
-            "-f",
-            "csv",
-            "-o",
-            str(out),
-        ],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=120,
-    )
-    assert done.returncode in (0, 1), done.stderr  # 1: the RIS record without an abstract
+    run_cli("summarize", *inputs, "-f", "csv", "-o", out, ok=(0, 1))  # 1: a record failed
     return read_dicts(out.read_text(encoding="utf-8"))
 
 
@@ -192,21 +175,7 @@ def test_pages_have_no_reference(tmp_path: Path) -> None:
 
 def test_jsonl_read_back_gives_the_same_table(tmp_path: Path) -> None:
     records = tmp_path / "records.jsonl"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "summarizer.cli",
-            "summarize",
-            str(EXPORTS / "covidence.csv"),
-            "-o",
-            str(records),
-        ],
-        check=True,
-        capture_output=True,
-        cwd=ROOT,
-        timeout=120,
-    )
+    run_cli("summarize", EXPORTS / "covidence.csv", "-o", records)
     direct = summarize_csv(tmp_path, EXPORTS / "covidence.csv")
     again = read_dicts(write_csv(list(read_results(records))))
     drop = {"latency_s", "source"}  # timings differ between runs; sources are the same file

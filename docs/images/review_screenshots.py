@@ -32,6 +32,7 @@ from summarizer.review.app import build_app  # noqa: E402
 from summarizer.review.server import bind  # noqa: E402
 from summarizer.review.session import ReviewSession  # noqa: E402
 from tests.openai_server import ScriptedServer, answer  # noqa: E402
+from tests.review_helpers import CHROMIUM_ARGS  # noqa: E402
 
 PAGES = ROOT / "tests" / "fixtures" / "pages"
 OUT = ROOT / "docs" / "images"
@@ -44,14 +45,6 @@ NAMES = [
     "pmc-fulltext",
     "publisher-elsevier",
     "readingapp-structured",
-]
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
 ]
 
 
@@ -124,7 +117,9 @@ def main() -> None:
 
 def shoot(url: str, base: str) -> None:
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+        browser = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
+        )
         page = browser.new_page(viewport={"width": 1440, "height": 900}, device_scale_factor=1)
         page.goto(url)
         # review a little first, so the queue shows progress

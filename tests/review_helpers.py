@@ -17,6 +17,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = ROOT / "tests" / "fixtures" / "pages"
 FIXTURE_PAGES = ("bmc-jmcr.txt", "pubmed-structured.txt", "europepmc.txt")
+BIDI_PAGE = (
+    "An odd \u202etitle\u202c\n\nCASE PRESENTATION: A 40-year-old man \u202egnp.exe\u202c had "
+    "fever\x07 and a rash. He recovered well after treatment.\n\nCONCLUSION: Odd things happen."
+)
+"""A page with bidi and control characters, which the cleaner keeps and pages must not show."""
 
 
 CHROMIUM_ARGS = [

@@ -14,7 +14,14 @@ from typing import Any
 
 import pytest
 
-from tests.review_helpers import CHROMIUM_ARGS, ReviewServer, make_records, read_lines, run_cli
+from tests.review_helpers import (
+    BIDI_PAGE,
+    CHROMIUM_ARGS,
+    ReviewServer,
+    make_records,
+    read_lines,
+    run_cli,
+)
 
 pytestmark = pytest.mark.browser
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -238,3 +245,38 @@ def test_lists_invalid_edits_and_two_tabs(page: Any, tmp_path: Path) -> None:
         # clicking a highlight shows its field
         page.locator('#abstract mark[data-paths~="conclusion"]').first.click()
         expect(page.locator("#field-conclusion")).to_have_class(re.compile(r"\bcurrent\b"))
+
+
+def test_a_selection_across_hidden_characters_keeps_exact_offsets(
+    page: Any, tmp_path: Path
+) -> None:
+    source = tmp_path / "odd.txt"
+    source.write_text(BIDI_PAGE, encoding="utf-8")
+    records = tmp_path / "records.jsonl"
+    run_cli("summarize", source, "-f", "jsonl", "-o", records)
+    text = read_lines(records)[0]["abstract"]["text"]
+    start, end = text.index("man "), text.index(" and a rash") + len(" and")
+    with ReviewServer(records) as server:
+        page.goto(server.url)
+        page.goto(f"{server.base}/records/odd")
+        # select from "man" to "and", across the bidi and bell characters, by the mouse's DOM range
+        page.evaluate(
+            """([first, last]) => {
+                const pieces = Array.from(document.querySelectorAll("#abstract [data-o]"));
+                const holding = (word) => pieces.find((p) => !p.dataset.c && p.textContent.includes(word));
+                const a = holding(first), b = holding(last);
+                const range = document.createRange();
+                range.setStart(a.firstChild, a.textContent.indexOf(first));
+                range.setEnd(b.firstChild, b.textContent.indexOf(last) + last.length);
+                window.getSelection().removeAllRanges();
+                window.getSelection().addRange(range);
+            }""",
+            ["man ", " and"],
+        )
+        page.locator("#field-patient [data-act='use-selection']").click()
+        wait_saved(page)
+        state = page.request.get(f"{server.base}/api/records/odd").json()
+        assert state["record"]["patient"]["evidence"] == text[start:end]
+        evidence = page.locator('#field-patient [data-shape="evidence"]')
+        assert evidence.get_attribute("data-start") == str(start)
+        assert evidence.get_attribute("data-end") == str(end)

@@ -4,7 +4,9 @@ invalid edit is refused with a message and changes nothing; record text is escap
 
 from __future__ import annotations
 
+import html as htmllib
 import json
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -20,7 +22,7 @@ import uvicorn
 from summarizer.review.app import CSP, build_app
 from summarizer.review.server import bind
 from summarizer.review.session import ReviewSession
-from tests.review_helpers import copy_records, make_records, read_lines
+from tests.review_helpers import BIDI_PAGE, copy_records, make_records, read_lines, run_cli
 
 PLANTED = '<script>document.title="pwned"</script>'
 
@@ -325,6 +327,42 @@ def test_a_line_without_abstract_says_so_plainly(template: Path, tmp_path: Path)
             assert 'id="field-title"' in page.text  # the fields can still be edited
             queue = client.get("/queue", params={"reason": "no_abstract"})
             assert queue.text.count('<tr class="row') == 1
+    finally:
+        server.stop()
+        session.close()
+
+
+def test_control_and_bidi_characters_show_and_keep_offsets(tmp_path: Path) -> None:
+    page = tmp_path / "odd.txt"
+    page.write_text(BIDI_PAGE, encoding="utf-8")
+    records = tmp_path / "records.jsonl"
+    run_cli("summarize", page, "-f", "jsonl", "-o", records)
+    text = read_lines(records)[0]["abstract"]["text"]
+    assert "\u202e" in text and "\x07" in text  # the cleaner keeps them; the page must cope
+    session = ReviewSession(records)
+    server = Served(session)
+    try:
+        with server.client() as client:
+            html = client.get("/records/odd").text
+            assert "\u202e" not in html and "\x07" not in html
+            assert "[U+202E]gnp.exe[U+202C]" in html.replace(
+                'data-c="202e" class="ctl" title="U+202E">', ""
+            )
+            # the pieces give the true text back: data-o offsets and data-c characters
+            pieces = re.findall(r'<(?:span|mark) [^>]*data-o="(\d+)"([^>]*)>(.*?)</', html, re.S)
+            rebuilt = ""
+            for start, attributes, shown in pieces:
+                assert int(start) == len(rebuilt)
+                code = re.search(r'data-c="([0-9a-f]+)"', attributes)
+                rebuilt += chr(int(code[1], 16)) if code else htmllib.unescape(shown)
+            assert rebuilt == text
+            # a title sent back as shown keeps its character: unchanged, so "accepted"
+            title = client.get("/api/records/odd").json()["record"]["title"]
+            shown_title = title.replace("\u202e", "[U+202E]").replace("\u202c", "[U+202C]")
+            payload = {"action": "save", "value": shown_title, "version": 0}
+            body = change(client, server.token, field_url("odd", "title"), payload).json()
+            assert body["record"]["title"] == title
+            assert body["review"]["fields"]["title"]["status"] == "accepted"
     finally:
         server.stop()
         session.close()

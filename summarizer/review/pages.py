@@ -9,8 +9,9 @@ never markup.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import quote
 
@@ -21,6 +22,7 @@ from ..output.templating import environment
 from ..output.webpage import abstract_layers
 from ..pipeline import Failure
 from ..reference import REFERENCE_FIELDS
+from ..sinks import BIDI_CONTROLS
 from .fields import AGE_UNITS, FIELD_NAMES, WIDGETS, age_display, field_label
 from .queue import REASON_LABELS, QueueEntry, Reason, ReasonKind
 from .session import RecordState
@@ -46,6 +48,33 @@ class Piece:
     classes: str = ""
     title: str = ""
 
+    @property
+    def code(self) -> str | None:
+        """The hex code of a lone character that pages do not show as it is (a control
+        or bidi character, shown as ``[U+202E]`` or not at all): the page's script reads
+        the true text from it, so selections still map to exact offsets."""
+        return f"{ord(self.text):x}" if _UNSHOWN.fullmatch(self.text) else None
+
+
+# Characters sinks.shown_text drops or replaces (controls but line breaks and tabs; bidi).
+_UNSHOWN = re.compile(f"[\x00-\x08\x0b-\x1f\x7f-\x9f{BIDI_CONTROLS}]")
+
+
+def _split_unshown(piece: Piece) -> list[Piece]:
+    """The piece cut so that each unshown character stands alone (with its offset)."""
+    if not _UNSHOWN.search(piece.text):
+        return [piece]
+    parts: list[Piece] = []
+    position = 0
+    for match in _UNSHOWN.finditer(piece.text):
+        for start, end in ((position, match.start()), (match.start(), match.end())):
+            if end > start:
+                parts.append(replace(piece, text=piece.text[start:end], start=piece.start + start))
+        position = match.end()
+    if position < len(piece.text):
+        parts.append(replace(piece, text=piece.text[position:], start=piece.start + position))
+    return parts
+
 
 def abstract_pieces(
     text: str, layers: Sequence[tuple[int, int, str]], spans: list[EvidenceSpan]
@@ -56,27 +85,26 @@ def abstract_pieces(
         else None
         for span in spans
     ]
-    pieces = []
+    pieces: list[Piece] = []
     for seg in segment(len(text), ranges, layers):
         chunk = text[seg.start : seg.end]
         if not seg.spans:
-            pieces.append(Piece(chunk, seg.start, seg.layer))
+            pieces.extend(_split_unshown(Piece(chunk, seg.start, seg.layer)))
             continue
         covering = [spans[index] for index in seg.spans]
         statuses = sorted({span.status for span in covering}, key=_STATUS_ORDER.index)
         classes = ["ev", *(f"ev-{status.value}" for status in statuses)]
         if len(covering) > 1:
             classes.append("ev-overlap")
-        pieces.append(
-            Piece(
-                text=chunk,
-                start=seg.start,
-                layer=seg.layer,
-                paths=tuple(span.field for span in covering),
-                classes=" ".join(classes),
-                title="; ".join(f"{span.field} ({span.status.value})" for span in covering),
-            )
+        piece = Piece(
+            text=chunk,
+            start=seg.start,
+            layer=seg.layer,
+            paths=tuple(span.field for span in covering),
+            classes=" ".join(classes),
+            title="; ".join(f"{span.field} ({span.status.value})" for span in covering),
         )
+        pieces.extend(_split_unshown(piece))
     return pieces
 
 

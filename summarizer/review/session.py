@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -29,6 +30,7 @@ from ..ground import AlignmentStatus, EvidenceSpan, ground, iter_evidence
 from ..output.contract import has_abstract, read_results
 from ..pipeline import Failure, Result
 from ..schema import CaseReport
+from ..sinks import BIDI_CONTROLS
 from .fields import FIELD_NAMES
 from .queue import QueueEntry, Reason, reasons_for
 from .store import FieldReview, RecordReview, ReviewStore, default_store_path, now
@@ -218,6 +220,7 @@ class ReviewSession:
         when it equals the model's value). Raises EditError, ConflictError."""
         current = self.state(record_id)
         self._check_field(name)
+        value = _restore_bidi(value)
         candidate = current.record.model_dump(mode="json")
         candidate[name] = value
         try:
@@ -380,6 +383,27 @@ class ReviewSession:
             source = (before.source_start, before.source_end) if before else (-1, -1)
             spans.append(replace(span, source_start=source[0], source_end=source[1]))
         return spans
+
+
+_SHOWN_BIDI = re.compile(r"\[U\+([0-9A-F]{4})\]")
+
+
+def _restore_bidi(value: Any) -> Any:
+    """The page shows a bidi control as ``[U+202E]`` (sinks.visible_bidi); a value sent
+    back from it gets the character again, so saving a field changes only what the
+    reviewer changed."""
+    if isinstance(value, str):
+        return _SHOWN_BIDI.sub(
+            lambda match: (
+                chr(int(match[1], 16)) if chr(int(match[1], 16)) in BIDI_CONTROLS else match[0]
+            ),
+            value,
+        )
+    if isinstance(value, list):
+        return [_restore_bidi(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _restore_bidi(item) for key, item in value.items()}
+    return value
 
 
 def _occurrences(text: str, quote: str) -> list[int]:

@@ -241,27 +241,33 @@
     return Array.from(text).length;
   }
 
+  // The true text of a piece: a lone control or bidi character is shown as [U+XXXX] (or
+  // not at all), its data-c holds the character itself.
+  function pieceText(piece) {
+    return piece.dataset.c ? String.fromCodePoint(parseInt(piece.dataset.c, 16)) : piece.textContent;
+  }
+
   function offsetOf(node, offset) {
     // node/offset of a selection boundary -> offset in the abstract's text (code points)
-    let element = node.nodeType === Node.TEXT_NODE ? node.parentElement : node;
-    if (node.nodeType !== Node.TEXT_NODE) {
-      const pieces = Array.from(element.querySelectorAll("[data-o]"));
-      if (element.matches && element.matches("[data-o]")) {
-        const base = Number(element.dataset.o);
-        return offset === 0 ? base : base + codepoints(element.textContent);
-      }
-      const piece = pieces[Math.min(offset, pieces.length - 1)];
-      if (!piece) return null;
-      return offset >= pieces.length ? Number(piece.dataset.o) + codepoints(piece.textContent) : Number(piece.dataset.o);
-    }
+    const element = node.nodeType === Node.TEXT_NODE ? node.parentElement : node;
     const piece = element.closest("[data-o]");
-    if (!piece) return null;
-    return Number(piece.dataset.o) + codepoints(node.data.slice(0, offset));
+    if (piece) {
+      const base = Number(piece.dataset.o);
+      if (piece.dataset.c) return offset === 0 ? base : base + 1;
+      if (node.nodeType !== Node.TEXT_NODE) return offset === 0 ? base : base + codepoints(piece.textContent);
+      return base + codepoints(node.data.slice(0, offset));
+    }
+    // a boundary between pieces: the piece at that child index starts there
+    const pieces = Array.from(element.querySelectorAll("[data-o]"));
+    if (!pieces.length) return null;
+    const before = Array.from(element.childNodes).slice(0, offset);
+    const last = before.reverse().find((child) => child.nodeType === Node.ELEMENT_NODE && child.dataset.o !== undefined);
+    return last ? Number(last.dataset.o) + codepoints(pieceText(last)) : Number(pieces[0].dataset.o);
   }
 
   function abstractText() {
-    const pane = document.getElementById("abstract");
-    return pane ? Array.from(pane.textContent) : [];
+    const pieces = document.querySelectorAll("#abstract [data-o]");
+    return Array.from(pieces).flatMap((piece) => Array.from(pieceText(piece)));
   }
 
   function trackSelection() {

@@ -259,19 +259,22 @@ def test_a_selection_across_hidden_characters_keeps_exact_offsets(
     with ReviewServer(records) as server:
         page.goto(server.url)
         page.goto(f"{server.base}/records/odd")
-        # select from "man" to "and", across the bidi and bell characters, by the mouse's DOM range
+        # select text[start:end], across the bidi and bell characters, as a DOM range
         page.evaluate(
-            """([first, last]) => {
+            """([start, end]) => {
                 const pieces = Array.from(document.querySelectorAll("#abstract [data-o]"));
-                const holding = (word) => pieces.find((p) => !p.dataset.c && p.textContent.includes(word));
-                const a = holding(first), b = holding(last);
+                const at = (offset) => {
+                    const piece = pieces.filter((p) => !p.dataset.c && Number(p.dataset.o) <= offset).pop();
+                    const inside = Array.from(piece.textContent).slice(0, offset - Number(piece.dataset.o));
+                    return [piece.firstChild, inside.join("").length];
+                };
                 const range = document.createRange();
-                range.setStart(a.firstChild, a.textContent.indexOf(first));
-                range.setEnd(b.firstChild, b.textContent.indexOf(last) + last.length);
+                range.setStart(...at(start));
+                range.setEnd(...at(end));
                 window.getSelection().removeAllRanges();
                 window.getSelection().addRange(range);
             }""",
-            ["man ", " and"],
+            [start, end],
         )
         page.locator("#field-patient [data-act='use-selection']").click()
         wait_saved(page)

@@ -8,7 +8,7 @@ HASH := $(shell cat pyproject.toml | sha1sum | cut -c1-12)
 RUN_STAMP := $(VENV)/.run-$(HASH)
 STAMP := $(VENV)/.installed-$(HASH)
 
-.PHONY: run test setup lint typecheck pytest schema bench clean-venv browser
+.PHONY: run test setup lint typecheck pytest schema bench clean-venv browser spreadsheet
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,11 +27,18 @@ setup: $(STAMP)
 run: $(RUN_STAMP)
 	$(BIN)/case-summarizer summarize examples/leiomyosarcoma-cervical-spine.txt
 
-# Headless Chromium for the HTML-output test (Debian package; skipped where apt is unavailable).
+# Headless Chromium for the HTML-output and review-page tests (Debian package; skipped where apt is unavailable).
 browser:
 	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
 	  (apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
 	  || echo "chromium not installed: the browser test will be skipped"; }
+
+# LibreOffice Calc, headless, for the review table's spreadsheet round-trip test (Debian
+# package; the test is skipped where apt is unavailable).
+spreadsheet:
+	@command -v soffice >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	  (apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libreoffice-calc-nogui >/dev/null) \
+	  || echo "libreoffice not installed: the spreadsheet round-trip test will be skipped"; }
 
 lint: setup
 	$(BIN)/ruff check .
@@ -40,7 +47,7 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy
 
-pytest: setup browser
+pytest: setup browser spreadsheet
 	$(BIN)/python -m pytest -q
 
 test: lint typecheck pytest

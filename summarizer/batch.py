@@ -38,7 +38,7 @@ from .config import MAX_RECORD_BYTES, Settings
 from .document import Document
 from .errors import ConfigError, InputError, SummarizerError
 from .ingest import ColumnMapping
-from .pipeline import Cache, Failure, Result, RunLog, Summarizer
+from .pipeline import Cache, Failure, Result, RunLog, Summarizer, failure_of
 from .ratelimit import RateLimitedBackend, RateLimiter
 
 __all__ = ["BatchSummary", "OutputState", "arun_batch", "read_output_state", "run_batch"]
@@ -538,15 +538,15 @@ async def _run(
             ident, item = job
             outcome: Result | Failure
             if isinstance(item, InputError):
-                outcome = Failure(id=ident, error=item, source=item.path or "")
+                outcome = failure_of(item, item, id=ident)
             else:
                 try:
                     outcome = await summarizer.asummarize(item)
                 except SummarizerError as error:
-                    outcome = Failure(id=ident, error=error, source=item.origin)
+                    outcome = failure_of(item, error, id=ident)
                 except Exception as error:  # a bug must not lose the record
                     wrapped = SummarizerError(f"unexpected {type(error).__name__}: {error}")
-                    outcome = Failure(id=ident, error=wrapped, source=item.origin)
+                    outcome = failure_of(item, wrapped, id=ident)
             finish(outcome)
 
     workers = [asyncio.create_task(work()) for _ in range(concurrency)]

@@ -33,9 +33,17 @@ class InputError(SummarizerError):
 
     exit_code = 2
 
-    def __init__(self, message: str, *, path: str | None = None, record: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | None = None,
+        record: str | None = None,
+        title: str | None = None,
+    ) -> None:
         self.path = path
         self.record = record
+        self.title = title  # the record's title, when the export gave one (failed rows keep it)
         where = path or ""
         if record is not None:
             where = f"{where} record {record}" if where else f"record {record}"

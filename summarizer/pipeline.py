@@ -22,6 +22,7 @@ from .config import Settings
 from .document import Abstract, Document
 from .errors import GroundingError, InputError, SummarizerError
 from .ground import AlignmentStatus, EvidenceSpan, ground
+from .reference import reference_of
 from .render import RenderedPrompt, load_prompt, render
 from .schema import SCHEMA_VERSION, CaseReport, json_schema
 
@@ -44,6 +45,8 @@ class Provenance:
     source: str = ""
     source_format: str = ""
     warnings: list[str] = field(default_factory=list)
+    reference: dict[str, str] = field(default_factory=dict)
+    """The export's key, authors, year, journal and DOI, when the input had them."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -61,6 +64,7 @@ class Provenance:
             "source": self.source,
             "source_format": self.source_format,
             "warnings": list(self.warnings),
+            "reference": dict(self.reference),
         }
 
 
@@ -87,7 +91,22 @@ class Result:
             "record": self.record.model_dump(mode="json"),
             "evidence": [span.to_dict() for span in self.evidence],
             "provenance": self.provenance.to_dict(),
+            "abstract": {
+                "title": self.abstract.title,
+                "text": self.abstract.text,
+                "sections": [
+                    {"kind": s.kind, "heading": s.heading, "start": s.start, "end": s.end}
+                    for s in self.abstract.sections
+                ],
+                "warnings": list(self.abstract.warnings),
+            },
         }
+
+    def to_row(self) -> dict[str, Any]:
+        """One flat row of typed values (the CSV review table's columns); see output.table."""
+        from .output.table import typed_row  # late import: output depends on this module
+
+        return typed_row(self)
 
 
 @dataclass(slots=True)
@@ -97,9 +116,42 @@ class Failure:
     id: str
     error: SummarizerError
     source: str = ""
+    title: str | None = None
+    reference: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "error": str(self.error), "error_type": type(self.error).__name__}
+        payload: dict[str, Any] = {
+            "id": self.id,
+            "error": str(self.error),
+            "error_type": type(self.error).__name__,
+        }
+        if self.title:  # a failed row keeps its title and reference (review tables)
+            payload["title"] = self.title
+        if self.reference:
+            payload["reference"] = dict(self.reference)
+        return payload
+
+    def to_row(self) -> dict[str, Any]:
+        """The review table's row of a failure: id, title, reference and error."""
+        from .output.table import typed_row
+
+        return typed_row(self)
+
+
+def failure_of(source: object, error: SummarizerError, *, id: str) -> Failure:
+    """A Failure for ``source`` (a Document keeps its title and reference on failure, an
+    unreadable export record the title its reader found)."""
+    if isinstance(source, InputError):
+        return Failure(id=id, error=error, source=source.path or "", title=source.title)
+    if isinstance(source, Document):
+        return Failure(
+            id=id,
+            error=error,
+            source=source.origin,
+            title=source.title,
+            reference=reference_of(source),
+        )
+    return Failure(id=id, error=error, source=getattr(source, "origin", ""))
 
 
 class Cache(Protocol):
@@ -245,13 +297,13 @@ class Summarizer:
         """Results in input order; a bad record becomes a Failure and the rest go on."""
         for position, source in enumerate(sources):
             if isinstance(source, InputError):
-                yield Failure(id=source.record or source.path or str(position), error=source)
+                yield failure_of(source, source, id=source.record or source.path or str(position))
                 continue
             ident = getattr(source, "id", str(position))
             try:
                 yield self.summarize(source)
             except SummarizerError as error:
-                yield Failure(id=ident, error=error, source=getattr(source, "origin", ""))
+                yield failure_of(source, error, id=ident)
 
     def close(self) -> None:
         self.backend.close()
@@ -350,6 +402,7 @@ class Summarizer:
             source=abstract.document.origin,
             source_format=abstract.document.format,
             warnings=warnings,
+            reference=reference_of(abstract.document),
         )
         return Result(
             id=abstract.id,

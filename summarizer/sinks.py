@@ -24,6 +24,7 @@ __all__ = [
     "BIDI_CONTROLS",
     "FORMULA_PREFIXES",
     "csv_cell",
+    "csv_cell_text",
     "markdown_text",
     "prompt_fence",
     "shown_text",
@@ -51,10 +52,21 @@ _CONTROL_OR_LINE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def csv_cell(value: str | None) -> str:
-    """A text cell a spreadsheet shows as text, never runs as a formula."""
+    """A text cell a spreadsheet shows as text, never runs as a formula.
+
+    The apostrophe also goes before a text that already starts with apostrophes and then
+    a formula character, so ``csv_cell_text`` gives every text back exactly.
+    """
     if not value:
         return ""
-    return "'" + value if value.startswith(FORMULA_PREFIXES) else value
+    return "'" + value if value.lstrip("'").startswith(FORMULA_PREFIXES) else value
+
+
+def csv_cell_text(cell: str) -> str:
+    """The text ``csv_cell`` was given (a review table read back)."""
+    if cell.startswith("'") and cell[1:].lstrip("'").startswith(FORMULA_PREFIXES):
+        return cell[1:]
+    return cell
 
 
 def visible_bidi(text: str) -> str:

@@ -31,28 +31,53 @@ PLANTED = '<script>document.title="pwned"</script>'
 EXPECTED_COLUMNS = [
     "id",
     "title",
+    "key",
+    "authors",
+    "year",
+    "journal",
+    "doi",
     "article_type",
     "patient_count",
     "patient_age_years",
     "patient_age_text",
     "patient_sex",
     "patient_descriptors",
+    "patient_evidence",
+    "patient_evidence_status",
     "presentation",
     "presentation_count",
+    "presentation_evidence",
+    "presentation_evidence_status",
     "history",
     "history_count",
+    "history_evidence",
+    "history_evidence_status",
     "clinical_findings",
     "clinical_findings_count",
+    "clinical_findings_evidence",
+    "clinical_findings_evidence_status",
     "diagnostic_assessment",
     "diagnostic_assessment_count",
+    "diagnostic_assessment_evidence",
+    "diagnostic_assessment_evidence_status",
     "diagnosis_final",
     "diagnosis_differential",
+    "diagnosis_evidence",
+    "diagnosis_evidence_status",
     "interventions",
     "interventions_count",
+    "interventions_evidence",
+    "interventions_evidence_status",
     "outcomes",
     "outcomes_count",
+    "outcomes_evidence",
+    "outcomes_evidence_status",
     "why_reported",
+    "why_reported_evidence",
+    "why_reported_evidence_status",
     "conclusion",
+    "conclusion_evidence",
+    "conclusion_evidence_status",
     "summary",
     "evidence_count",
     "unaligned_count",
@@ -68,6 +93,10 @@ EXPECTED_COLUMNS = [
     "warnings",
     "error_type",
     "error",
+    "review_status",
+    "review_accepted",
+    "review_corrected",
+    "review_rejected",
 ]
 
 
@@ -140,6 +169,7 @@ def failure() -> Failure:
         id="broken-1",
         error=ExtractionError("no valid record after 3 attempts"),
         source="broken.txt",
+        title="A broken record",
     )
 
 
@@ -206,28 +236,41 @@ def test_csv_row_values() -> None:
     ok, bad = (dict(zip(EXPECTED_COLUMNS, row, strict=True)) for row in read_csv(text)[1:])
     assert ok["patient_age_years"] == "63"
     assert ok["patient_sex"] == "female"
-    assert ok["interventions"] == "surgery: posterior tumor resection"
+    assert ok["patient_evidence"] == "A 63-year-old female"
+    assert ok["patient_evidence_status"] == "exact"
+    assert json.loads(ok["interventions"]) == ["surgery: posterior tumor resection"]
+    assert json.loads(ok["interventions_evidence"]) == ["she underwent posterior tumor resection"]
+    assert json.loads(ok["interventions_evidence_status"]) == ["exact"]
     assert ok["interventions_count"] == "1"
-    assert ok["clinical_findings"] == (
-        "focal right-sided C5-level hemiparesis; no tumor recurrence on follow-up imaging (negative)"
-    )
-    assert ok["diagnostic_assessment"] == "cervical MRI: right-sided C5 intralaminar mass"
-    assert ok["outcomes"] == "one postoperative year: the lesion recurred (recurred)"
-    assert ok["history"] == "retroperitoneal leiomyosarcoma resection (timing 3 years ago)"
+    assert json.loads(ok["clinical_findings"]) == [
+        "focal right-sided C5-level hemiparesis",
+        "no tumor recurrence on follow-up imaging (negative)",
+    ]
+    assert json.loads(ok["diagnostic_assessment"]) == [
+        "cervical MRI: right-sided C5 intralaminar mass"
+    ]
+    assert json.loads(ok["outcomes"]) == [
+        "one postoperative year: the lesion recurred (status recurred)"
+    ]
+    assert json.loads(ok["history"]) == [
+        "retroperitoneal leiomyosarcoma resection (timing 3 years ago)"
+    ]
     assert ok["diagnosis_final"] == "leiomyosarcoma metastasis to C5"
-    assert ok["grounding_rate"] == "1.000"
+    assert ok["diagnosis_differential"] == ""  # an empty list, like anything not reported
+    assert ok["why_reported_evidence_status"] == "exact"
+    assert ok["grounding_rate"] == "1"
     assert ok["tokens_total"] == "1500"
     assert ok["attempts"] == "2"
     assert ok["latency_s"] == "1.235"
     assert ok["schema_version"] == SCHEMA_VERSION
-    assert ok["error"] == ""
+    assert ok["error"] == ok["review_status"] == ""
     assert bad["id"] == "broken-1"
+    assert bad["title"] == "A broken record"  # a failed row keeps its title
     assert bad["error_type"] == "ExtractionError"
     assert bad["error"] == "no valid record after 3 attempts"
     assert bad["source"] == "broken.txt"
-    assert all(
-        bad[c] == "" for c in EXPECTED_COLUMNS if c not in {"id", "error_type", "error", "source"}
-    )
+    kept = {"id", "title", "error_type", "error", "source"}
+    assert all(bad[c] == "" for c in EXPECTED_COLUMNS if c not in kept)
 
 
 def test_csv_round_trips_tricky_text() -> None:

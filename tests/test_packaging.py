@@ -36,6 +36,8 @@ def test_wheel_ships_prompts_and_templates_and_runs_from_anywhere(tmp_path: Path
         assert f"summarizer/_prompts/{version}/system.j2" in names
     assert "summarizer/py.typed" in names
     assert any(name.startswith("summarizer/templates/") for name in names)
+    for name in ("templates/review/record.html.j2", "static/review.js", "static/review.css"):
+        assert f"summarizer/{name}" in names, name  # the review page runs from the wheel
 
     target = tmp_path / "site"
     installed = subprocess.run(

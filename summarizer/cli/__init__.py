@@ -25,6 +25,7 @@ def cli(context: click.Context, debug: bool) -> None:
       case-summarizer summarize exports/ -o records.jsonl
       case-summarizer clean page.html --json
       case-summarizer eval --prompt v1 --prompt v2
+      case-summarizer review records.jsonl
     """
     context.ensure_object(dict)
     context.obj["debug"] = debug
@@ -39,7 +40,7 @@ def _register() -> None:
     for module in (summarize, clean, schema):
         cli.add_command(module.command)
     # Optional command groups added by later stages register themselves here.
-    for name in ("evaluate", "cache", "logs", "gold"):
+    for name in ("evaluate", "cache", "logs", "gold", "review"):
         try:
             module = __import__(f"{__name__}.{name}", fromlist=["command"])
         except ModuleNotFoundError as error:

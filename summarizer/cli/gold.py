@@ -9,6 +9,7 @@ import click
 
 from ..evaluation.gold import GOLD_SCHEMA_FILE, gold_json_schema_text, validate_gold_dir
 from .common import handle_errors, note
+from .review import gold_export_command
 
 
 @click.group("gold")
@@ -20,7 +21,11 @@ def command() -> None:
       case-summarizer gold validate
       case-summarizer gold validate evals/gold
       case-summarizer gold schema > evals/gold.schema.json
+      case-summarizer gold export records.jsonl -o evals/gold-reviewed
     """
+
+
+command.add_command(gold_export_command)  # gold files from a review (cli/review.py)
 
 
 @command.command("validate")

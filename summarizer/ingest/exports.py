@@ -129,7 +129,12 @@ def _record(
     limit: int | None = None,
 ) -> Item:
     if not abstract.strip():
-        return InputError("the record has no abstract", path=origin, record=record_id)
+        return InputError(
+            "the record has no abstract",
+            path=origin,
+            record=record_id,
+            title=(title.strip() or None) if title else None,
+        )
     if limit is not None and len(abstract) * 4 > limit and text_bytes(abstract) > limit:
         return InputError(too_large(text_bytes(abstract), limit), path=origin, record=record_id)
     return Document(
@@ -465,6 +470,14 @@ def _pubmed_article(element: Any, *, name: str, position: int, limit: int) -> It
             metadata[kind] = article_id.text.strip()
     if pmid:
         metadata["pmid"] = pmid
+    authors = [_author_name(author) for author in element.iterfind(".//AuthorList/Author")]
+    if any(authors):
+        metadata["authors"] = "; ".join(name for name in authors if name)
+    year = element.find(".//PubDate/Year")
+    if year is None:
+        year = element.find(".//PubDate/MedlineDate")
+    if year is not None and year.text:
+        metadata["year"] = year.text.strip()
     return _record(
         record_id=record_id,
         title=title,
@@ -474,6 +487,14 @@ def _pubmed_article(element: Any, *, name: str, position: int, limit: int) -> It
         metadata=metadata,
         limit=limit,
     )
+
+
+def _author_name(author: Any) -> str:
+    collective = str(author.findtext("CollectiveName") or "").strip()
+    if collective:
+        return collective
+    last, initials = author.findtext("LastName") or "", author.findtext("Initials") or ""
+    return f"{last.strip()} {initials.strip()}".strip()
 
 
 # --- MEDLINE ---------------------------------------------------------------------------------
@@ -552,6 +573,10 @@ def _medline_record(
     metadata = {"pmid": pmid} if pmid else {}
     if "JT" in values:
         metadata["journal"] = values["JT"][0]
+    if "AU" in values:
+        metadata["authors"] = "; ".join(values["AU"])
+    if "DP" in values:
+        metadata["year"] = values["DP"][0]
     for value in values.get("AID", []) + values.get("LID", []):
         if value.endswith("[doi]"):
             metadata["doi"] = value[: -len("[doi]")].strip()
@@ -648,6 +673,13 @@ def _ris_record(lines: list[str], rispy: Any, *, name: str, position: int) -> It
         for key in ("doi", "journal_name", "secondary_title", "year", "accession_number", "url")
         if first(key)
     }
+    if first("id"):
+        metadata["id"] = first("id")
+    authors = entry.get("authors") or entry.get("first_authors") or []
+    if authors:
+        metadata["authors"] = "; ".join(str(author).strip() for author in authors)
+    if "year" not in metadata and first("publication_year", "date"):
+        metadata["year"] = first("publication_year", "date")
     return _record(
         record_id=record_id,
         title=first("title", "primary_title", "translated_title"),

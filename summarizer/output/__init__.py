@@ -1,4 +1,5 @@
-"""Writers for results: json (one object), jsonl, md (case cards), csv, html (highlighted pages).
+"""Writers for results: json (one object), jsonl, md (case cards), csv (the review table),
+html (highlighted pages); and the reader of the JSON output contract (``read_results``).
 
 ``Writer(stream, format, single=...)`` streams results as they come; formats with a
 header or footer (csv, a batch html page) write them in the writer's lifecycle, so
@@ -13,8 +14,9 @@ from typing import IO, Any, Protocol
 from ..errors import ConfigError
 from ..pipeline import Failure, Result
 from .card import build_card, build_error_card
+from .contract import read_results, result_from_dict
 from .markdown import MarkdownFormat, render_markdown
-from .table import COLUMNS, CsvFormat, failure_row, record_row
+from .table import COLUMNS, CsvFormat, csv_row, decode_row, to_dataframe, typed_row
 from .webpage import HtmlFormat, render_html
 
 FORMATS = ("json", "jsonl", "md", "csv", "html")
@@ -25,11 +27,15 @@ __all__ = [
     "Writer",
     "build_card",
     "build_error_card",
-    "failure_row",
-    "record_row",
+    "csv_row",
+    "decode_row",
+    "read_results",
     "render_html",
     "render_markdown",
+    "result_from_dict",
     "result_json",
+    "to_dataframe",
+    "typed_row",
 ]
 
 

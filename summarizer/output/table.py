@@ -1,205 +1,286 @@
-"""CSV: one row per record, with a fixed header derived from the schema, never from data.
+"""The review table: one row per record, with a fixed header derived from the schema.
 
 Every file of every batch has the same columns, in the same order, whatever the records
-hold (an empty record, a full one, a failure). Lists are flattened deterministically
-into one readable cell (``"surgery: resection (timing 2019); medication: …"``) plus a
-``<name>_count`` column; JSON stays the lossless format. Empty cells mean "not
-reported"; ``patient_sex`` keeps the explicit ``not_reported``.
+hold (an empty record, a full one, a failure, a reviewed one). The columns:
+
+- the record's id and title, then the export's ``key``, ``authors``, ``year``,
+  ``journal`` and ``doi`` when the input had them (``Provenance.reference``);
+- every schema field; each grounded field is followed by ``<field>_evidence`` (its
+  verbatim quote) and ``<field>_evidence_status`` (exact / normalised / fuzzy /
+  unaligned), so a reviewer reads a value beside the words that support it;
+- how the record was made (backend, model, prompt, tokens, warnings), a failure's error,
+  and, for ``review export``, the review status of the record and of its fields.
+
+Lists (a field's items, their quotes and statuses item for item, descriptors,
+differentials, warnings) are one cell each holding a JSON array of strings
+(``["fever", "rash"]``): separators inside items need no escaping, a spreadsheet keeps a
+cell that starts with ``[`` as text, and ``decode_row`` splits it back exactly. An empty
+list, like any value not reported, is an empty cell; ``patient_sex`` keeps the explicit
+``not_reported``. A failed record keeps its id, title and reference.
 
 Text cells that a spreadsheet would run as a formula (starting with ``=``, ``+``, ``-``,
-``@``, tab or carriage return) are prefixed with an apostrophe: a record's text comes
-from the abstract, which is untrusted input.
+``@``, tab or carriage return, as OWASP lists for CSV injection) get a leading
+apostrophe: a record's text comes from the abstract, which is untrusted input.
+``decode_row`` takes it off again.
+
+``typed_row`` is the same row with typed values (``int``, ``float``, ``list[str]``,
+``None`` for not reported): ``Result.to_row()`` and ``to_dataframe``.
 """
 
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable
-from typing import IO, Any
-
-from pydantic import BaseModel
+import json
+from collections.abc import Iterable, Mapping
+from typing import IO, TYPE_CHECKING, Any, Literal
 
 from ..pipeline import Failure, Result
-from ..schema import (
-    CaseReport,
-    DiagnosticTest,
-    Finding,
-    HistoryItem,
-    Intervention,
-    Outcome,
-    Symptom,
+from ..reference import REFERENCE_FIELDS
+from ..schema import CaseReport, ListItem
+from ..sinks import csv_cell, csv_cell_text
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas
+
+__all__ = [
+    "COLUMNS",
+    "COLUMN_KINDS",
+    "CsvFormat",
+    "csv_row",
+    "decode_row",
+    "to_dataframe",
+    "typed_row",
+]
+
+Kind = Literal["text", "int", "float", "list"]
+
+REVIEW_STATUSES = ("accepted", "corrected", "rejected")
+
+# The one guard every text cell goes through: the shared one for every CSV the tool writes.
+_guard = csv_cell
+
+
+# The list fields of CaseReport; a new list field in the schema without an entry here
+# fails at import (and the pinned header test shows the change). Each item reads as its
+# schema label (``surgery: posterior resection (timing 2019)``).
+LIST_FIELDS = (
+    "presentation",
+    "history",
+    "clinical_findings",
+    "diagnostic_assessment",
+    "interventions",
+    "outcomes",
 )
-from ..sinks import csv_cell
 
-LIST_SEPARATOR = "; "
-
-
-def _symptom(item: Symptom) -> str:
-    return _with(item.description, duration=item.duration)
-
-
-def _history(item: HistoryItem) -> str:
-    return _with(item.description, timing=item.timing)
-
-
-def _finding(item: Finding) -> str:
-    return f"{item.description} (negative)" if item.negative else item.description
-
-
-def _test(item: DiagnosticTest) -> str:
-    text = f"{item.name}: {item.result}"
-    return f"{text} (negative)" if item.negative else text
-
-
-def _intervention(item: Intervention) -> str:
-    return _with(f"{item.kind.value}: {item.detail}", timing=item.timing)
-
-
-def _outcome(item: Outcome) -> str:
-    text = f"{item.timepoint}: {item.description}" if item.timepoint else item.description
-    return f"{text} ({item.status.value})"
-
-
-def _with(text: str, **qualifiers: str | None) -> str:
-    extra = ", ".join(f"{name} {value}" for name, value in qualifiers.items() if value)
-    return f"{text} ({extra})" if extra else text
-
-
-# How each list field of CaseReport reads in one cell; a new list field in the schema
-# without an entry here fails at import (and the pinned header test shows the change).
-LIST_FORMATS: dict[str, Callable[[Any], str]] = {
-    "presentation": _symptom,
-    "history": _history,
-    "clinical_findings": _finding,
-    "diagnostic_assessment": _test,
-    "interventions": _intervention,
-    "outcomes": _outcome,
+_PATIENT: dict[str, Kind] = {
+    "patient_age_years": "float",
+    "patient_age_text": "text",
+    "patient_sex": "text",
+    "patient_descriptors": "list",
+}
+_STATEMENTS = ("why_reported", "conclusion")
+_RUN: dict[str, Kind] = {
+    "evidence_count": "int",
+    "unaligned_count": "int",
+    "grounding_rate": "float",
+    "source": "text",
+    "backend": "text",
+    "model": "text",
+    "prompt_version": "text",
+    "schema_version": "text",
+    "attempts": "int",
+    "tokens_total": "int",
+    "latency_s": "float",
+    "warnings": "list",
+    "error_type": "text",
+    "error": "text",
+}
+_REVIEW: dict[str, Kind] = {
+    "review_status": "text",
+    "review_accepted": "list",
+    "review_corrected": "list",
+    "review_rejected": "list",
 }
 
-_SCALARS_BEFORE = ("id", "title", "article_type", "patient_count")
-_PATIENT = ("patient_age_years", "patient_age_text", "patient_sex", "patient_descriptors")
-_SCALARS_AFTER = (
-    "diagnosis_final",
-    "diagnosis_differential",
-)
-_STATEMENTS = ("why_reported", "conclusion", "summary")
-_RUN = (
-    "evidence_count",
-    "unaligned_count",
-    "grounding_rate",
-    "source",
-    "backend",
-    "model",
-    "prompt_version",
-    "schema_version",
-    "attempts",
-    "tokens_total",
-    "latency_s",
-    "warnings",
-    "error_type",
-    "error",
-)
+
+def _evidence_columns(name: str, kind: Kind) -> dict[str, Kind]:
+    return {f"{name}_evidence": kind, f"{name}_evidence_status": kind}
 
 
-def _columns() -> tuple[str, ...]:
-    """The header, from CaseReport's fields in schema order (independent of any data)."""
-    columns: list[str] = list(_SCALARS_BEFORE)
-    seen = {"title", "article_type", "patient_count"}
+def _columns() -> dict[str, Kind]:
+    """The header and each column's kind, from CaseReport's fields in schema order."""
+    columns: dict[str, Kind] = {"id": "text", "title": "text"}
+    columns.update(dict.fromkeys(REFERENCE_FIELDS, "text"))
     for name in CaseReport.model_fields:
-        if name in seen:
+        if name == "title":
             continue
-        if name == "patient":
-            columns.extend(_PATIENT)
+        if name == "article_type":
+            columns[name] = "text"
+        elif name == "patient_count":
+            columns[name] = "int"
+        elif name == "patient":
+            columns.update(_PATIENT)
+            columns.update(_evidence_columns("patient", "text"))
         elif name == "diagnosis":
-            columns.extend(_SCALARS_AFTER)
+            columns.update({"diagnosis_final": "text", "diagnosis_differential": "list"})
+            columns.update(_evidence_columns("diagnosis", "text"))
         elif name in _STATEMENTS:
-            columns.append(name)
-        elif name in LIST_FORMATS:
-            columns.extend((name, f"{name}_count"))
+            columns[name] = "text"
+            columns.update(_evidence_columns(name, "text"))
+        elif name == "summary":
+            columns[name] = "text"
+        elif name in LIST_FIELDS:
+            columns.update({name: "list", f"{name}_count": "int"})
+            columns.update(_evidence_columns(name, "list"))
         else:  # pragma: no cover - guards schema changes
             raise RuntimeError(f"CaseReport.{name} has no CSV column; add it to output/table.py")
-    columns.extend(_RUN)
-    return tuple(columns)
+    columns.update(_RUN)
+    columns.update(_REVIEW)
+    return columns
 
 
-COLUMNS: tuple[str, ...] = _columns()
+COLUMN_KINDS: dict[str, Kind] = _columns()
+COLUMNS: tuple[str, ...] = tuple(COLUMN_KINDS)
 """The CSV header: the same for every record, batch and file."""
 
 
-def _cell(value: Any) -> str:
+def _statuses(result: Result) -> dict[str, str]:
+    return {span.field: span.status.value for span in result.evidence}
+
+
+def _review_columns(review: Mapping[str, Any] | None) -> dict[str, Any]:
+    if review is None:
+        return {"review_status": None} | {f"review_{status}": [] for status in REVIEW_STATUSES}
+    fields: Mapping[str, Mapping[str, Any]] = review.get("fields", {})
+    row: dict[str, Any] = {"review_status": review.get("status")}
+    for status in REVIEW_STATUSES:
+        row[f"review_{status}"] = [
+            name for name, state in fields.items() if state.get("status") == status
+        ]
+    return row
+
+
+def _reference(reference: Mapping[str, str]) -> dict[str, Any]:
+    return {name: reference.get(name) or None for name in REFERENCE_FIELDS}
+
+
+def typed_row(item: Result | Failure, *, review: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The row of a result or failure with typed values, keyed by COLUMNS.
+
+    ``review`` is an exported ``review`` block (``{"status", "fields": {name:
+    {"status", "set_at"}}}``) for the review columns.
+    """
+    row: dict[str, Any] = dict.fromkeys(COLUMNS)
+    if isinstance(item, Failure):
+        row.update(id=item.id, title=item.title, source=item.source or None)
+        row.update(_reference(item.reference))
+        row.update(error_type=type(item.error).__name__, error=str(item.error))
+        row.update(_review_columns(review))
+        return row
+    record, provenance = item.record, item.provenance
+    statuses = _statuses(item)
+
+    def evidence(name: str, quote: str | None) -> None:
+        row[f"{name}_evidence"] = quote or None
+        row[f"{name}_evidence_status"] = statuses.get(name) if quote else None
+
+    row.update(
+        id=item.id,
+        title=record.title,
+        article_type=record.article_type.value,
+        patient_count=record.patient_count,
+        patient_age_years=record.patient.age_years,
+        patient_age_text=record.patient.age_text,
+        patient_sex=record.patient.sex.value,
+        patient_descriptors=list(record.patient.descriptors),
+        diagnosis_final=record.diagnosis.final if record.diagnosis else None,
+        diagnosis_differential=list(record.diagnosis.differential) if record.diagnosis else [],
+        summary=record.summary,
+    )
+    row.update(_reference(provenance.reference))
+    evidence("patient", record.patient.evidence)
+    evidence("diagnosis", record.diagnosis.evidence if record.diagnosis else None)
+    for name in _STATEMENTS:
+        statement = getattr(record, name)
+        row[name] = statement.text if statement else None
+        evidence(name, statement.evidence if statement else None)
+    for name in LIST_FIELDS:
+        items: list[ListItem] = getattr(record, name)
+        row[name] = [entry.label for entry in items]
+        row[f"{name}_count"] = len(items)
+        row[f"{name}_evidence"] = [entry.evidence for entry in items]
+        row[f"{name}_evidence_status"] = [
+            statuses.get(f"{name}[{position}]", "unaligned") for position in range(len(items))
+        ]
+    row.update(
+        evidence_count=len(item.evidence),
+        unaligned_count=sum(span.status.value == "unaligned" for span in item.evidence),
+        grounding_rate=round(item.grounding_rate, 3),
+        source=provenance.source or None,
+        backend=provenance.backend,
+        model=provenance.model,
+        prompt_version=provenance.prompt_version,
+        schema_version=provenance.schema_version,
+        attempts=provenance.attempts,
+        tokens_total=provenance.tokens.total_tokens,
+        latency_s=round(provenance.latency_s, 3),
+        warnings=list(provenance.warnings),
+    )
+    row.update(_review_columns(review))
+    return row
+
+
+def _encode(kind: Kind, value: Any) -> str:
     if value is None:
         return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
+    if kind == "list":
+        return json.dumps(list(value), ensure_ascii=False) if value else ""
+    if kind == "float":
         return f"{value:g}"
-    return str(value)
+    if kind == "int":
+        return str(int(value))
+    return _guard(str(value))
 
 
-def _text(value: str | None) -> str:
-    return csv_cell(value)
+def csv_row(typed: Mapping[str, Any]) -> dict[str, str]:
+    """The CSV cells of a typed row: lists as JSON arrays, text guarded against formulas."""
+    return {name: _encode(kind, typed.get(name)) for name, kind in COLUMN_KINDS.items()}
 
 
-def _join(items: list[Any], render: Callable[[Any], str]) -> str:
-    return LIST_SEPARATOR.join(render(item) for item in items)
+def _decode(kind: Kind, cell: str) -> Any:
+    if kind == "list":
+        return [str(item) for item in json.loads(cell)] if cell else []
+    if not cell:
+        return None
+    if kind == "int":
+        return int(cell)
+    if kind == "float":
+        return float(cell)
+    return csv_cell_text(cell)
 
 
-def record_row(result: Result) -> dict[str, str]:
-    """The CSV row of a result, keyed by COLUMNS."""
-    record = result.record
-    provenance = result.provenance
-    row: dict[str, str] = {
-        "id": _text(result.id),
-        "title": _text(record.title),
-        "article_type": record.article_type.value,
-        "patient_count": _cell(record.patient_count),
-        "patient_age_years": _cell(record.patient.age_years),
-        "patient_age_text": _text(record.patient.age_text),
-        "patient_sex": record.patient.sex.value,
-        "patient_descriptors": _text(LIST_SEPARATOR.join(record.patient.descriptors)),
-        "diagnosis_final": _text(record.diagnosis.final if record.diagnosis else None),
-        "diagnosis_differential": _text(
-            LIST_SEPARATOR.join(record.diagnosis.differential) if record.diagnosis else None
-        ),
-        "why_reported": _text(record.why_reported.text if record.why_reported else None),
-        "conclusion": _text(record.conclusion.text if record.conclusion else None),
-        "summary": _text(record.summary),
-        "evidence_count": str(len(result.evidence)),
-        "unaligned_count": str(sum(span.status.value == "unaligned" for span in result.evidence)),
-        "grounding_rate": f"{result.grounding_rate:.3f}",
-        "source": _text(provenance.source),
-        "backend": provenance.backend,
-        "model": _text(provenance.model),
-        "prompt_version": _text(provenance.prompt_version),
-        "schema_version": provenance.schema_version,
-        "attempts": str(provenance.attempts),
-        "tokens_total": str(provenance.tokens.total_tokens),
-        "latency_s": f"{provenance.latency_s:.3f}",
-        "warnings": _text(LIST_SEPARATOR.join(provenance.warnings)),
-        "error_type": "",
-        "error": "",
-    }
-    for name, render in LIST_FORMATS.items():
-        items: list[BaseModel] = getattr(record, name)
-        row[name] = _text(_join(items, render))
-        row[f"{name}_count"] = str(len(items))
-    return row
+def decode_row(cells: Mapping[str, str]) -> dict[str, Any]:
+    """A CSV row read back (csv.DictReader) as typed values: the inverse of ``csv_row``.
+
+    Lists come back as lists, numbers as numbers and guarded text as written. For a
+    failed row, list columns come back as ``[]`` (its typed row holds ``None``).
+    """
+    return {name: _decode(kind, cells.get(name, "")) for name, kind in COLUMN_KINDS.items()}
 
 
-def failure_row(failure: Failure) -> dict[str, str]:
-    """The CSV row of a failure: its id, source and error; every other cell empty."""
-    row = dict.fromkeys(COLUMNS, "")
-    row.update(
-        id=_text(failure.id),
-        source=_text(failure.source),
-        error_type=type(failure.error).__name__,
-        error=_text(str(failure.error)),
-    )
-    return row
+def to_dataframe(items: Iterable[Result | Failure]) -> pandas.DataFrame:
+    """A pandas DataFrame of typed rows (one per result or failure, columns = COLUMNS).
 
-
-def row(item: Result | Failure) -> dict[str, str]:
-    return failure_row(item) if isinstance(item, Failure) else record_row(item)
+    pandas is optional: ``pip install 'case-summarizer[dataframe]'``.
+    """
+    try:
+        import pandas
+    except ImportError as error:
+        raise ModuleNotFoundError(
+            "to_dataframe needs pandas: pip install 'case-summarizer[dataframe]'",
+            name="pandas",
+        ) from error
+    return pandas.DataFrame.from_records([typed_row(item) for item in items], columns=list(COLUMNS))
 
 
 class CsvFormat:
@@ -217,9 +298,9 @@ class CsvFormat:
             self._writer.writeheader()
             self._header_written = True
 
-    def write(self, item: Result | Failure) -> None:
+    def write(self, item: Result | Failure, *, review: Mapping[str, Any] | None = None) -> None:
         self._header()
-        self._writer.writerow(row(item))
+        self._writer.writerow(csv_row(typed_row(item, review=review)))
 
     def close(self) -> None:
         if not self.single:  # a single record that failed is reported, not written

@@ -70,7 +70,8 @@ class RecordView:
         return f"{self.prefix}f-{path_anchor(path or 'record')}"
 
 
-def _layers(abstract: Abstract) -> list[tuple[int, int, str]]:
+def abstract_layers(abstract: Abstract) -> list[tuple[int, int, str]]:
+    """The title and section-heading ranges of an abstract's text (to style them)."""
     text = abstract.text
     layers: list[tuple[int, int, str]] = []
     if abstract.body_start > 0:
@@ -93,7 +94,7 @@ def pieces(abstract: Abstract, evidence: list[EvidenceView], prefix: str = "") -
         (view.span.start, view.span.end) if view.aligned else None for view in evidence
     ]
     result: list[Piece] = []
-    for seg in segment(len(text), ranges, _layers(abstract)):
+    for seg in segment(len(text), ranges, abstract_layers(abstract)):
         chunk = text[seg.start : seg.end]
         if not seg.spans:
             result.append(Piece(chunk, seg.layer))

@@ -244,17 +244,18 @@ _FORMS: list[tuple[re.Pattern[str], Callable[[re.Match[str]], float | None]]] = 
 _EVENT_BEFORE = re.compile(r"\b(?:at|by|from|since|until|till|before|after)\s+$", re.IGNORECASE)
 
 
-def find_ages(text: str) -> list[AgeMention]:
+def find_ages(text: str, *, bounded: bool = True) -> list[AgeMention]:
     """Every age phrase in ``text``, in order, without overlaps.
 
-    Phrases whose value would exceed ``MAX_AGE_YEARS`` are not ages and are left out.
+    Phrases whose value would exceed ``MAX_AGE_YEARS`` are not ages and are left out
+    (``bounded=False`` keeps them, for the schema to refuse a model's "999-year-old").
     """
     found: list[AgeMention] = []
     for pattern, convert in _FORMS:
         for match in pattern.finditer(text):
             years = convert(match)
             if years is not None:
-                if not 0 <= years <= MAX_AGE_YEARS:
+                if bounded and not 0 <= years <= MAX_AGE_YEARS:
                     continue
                 years = round(years, 4)
             elif pattern is not _DECADE_SPAN:
@@ -271,12 +272,13 @@ def find_ages(text: str) -> list[AgeMention]:
     return kept
 
 
-def parse_age(text: str) -> float | None:
+def parse_age(text: str, *, bounded: bool = True) -> float | None:
     """Age in years from a phrase such as "63-year-old", "six-day-old", "in her forties".
 
-    None when the phrase names no age, or only a span ("in his 30s", "fifth decade").
+    None when the phrase names no age, or only a span ("in his 30s", "fifth decade"), or
+    (``bounded``) an impossible one.
     """
-    mentions = find_ages(text)
+    mentions = find_ages(text, bounded=bounded)
     return mentions[0].years if mentions else None
 
 

@@ -170,7 +170,7 @@ class Patient(_Record):
         if not isinstance(data, dict):
             return data
         text = data.get("age_text")
-        parsed = parse_age(text) if isinstance(text, str) and text.strip() else None
+        parsed = parse_age(text, bounded=False) if isinstance(text, str) and text.strip() else None
         if parsed is None:
             return data
         if not age_in_bounds(parsed):

@@ -296,9 +296,7 @@ _CAPITALS_HEADING = re.compile(
 )
 
 
-def _unknown_heading(
-    text: str, position: int, limit: int, labels: list[Label], start: int
-) -> bool:
+def _unknown_heading(text: str, position: int, limit: int, labels: list[Label], start: int) -> bool:
     """A heading in capitals that is not in the vocabulary ("HISTORY", "CLINICAL COURSE"),
     followed by a sentence, after unlabelled abstract text or after a conclusion: the body
     has started."""

@@ -222,6 +222,21 @@ def test_real_dev_pages_meet_the_targets() -> None:
     assert titles >= 15 and located == labelled and leaks == 0, (titles, located, leaks)
 
 
+def test_real_dev_pages_copied_without_their_html_title() -> None:
+    """A page copied from the browser (select all) has no <title> at the top: the title is
+    then found above the abstract, past chrome, dates, authors and affiliations."""
+    titles = tried = 0
+    for row in real_pages():
+        page = str(row["page"])
+        top = re.search(r"\s(Skip to|Warning:|Services on Demand)", page[:800])
+        if top is None:
+            continue
+        tried += 1
+        abstract = clean(Document(str(row["id"]), page[top.start() + 1 :], "copy", "text"))
+        titles += title_right(abstract.title, str(row["title"]))
+    assert tried == 16 and titles >= 13, titles
+
+
 def _case_texts() -> Iterator[tuple[str, str]]:
     files = {
         "pmc-patient-notes-dev.jsonl": ("text", 1),

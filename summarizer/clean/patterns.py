@@ -254,6 +254,11 @@ CHROME_PHRASES = (
     "this website also contains material copyrighted by 3rd parties",
     "scielo - scientific electronic library online", "europe pmc", "search pmc full-text archive",
     "click here for correspondence address and email", "click here",
+    "see other articles in pmc that cite the published article", "copyright notice",
+    "publisher's disclaimer", "publisher’s disclaimer", "email author", "view orcid profile",
+    "the publisher's final edited version of this article is available at", "open peer review",
+    "find articles by", "i have read and accept", "date of web publication", "enter search term", "search term",
+    "the publisher’s final edited version of this article is available at",
 )  # fmt: skip
 """Site chrome that stands between the parts of a page whose newlines were lost (lower case;
 a space matches any run of whitespace)."""
@@ -293,6 +298,7 @@ CHROME_SENTENCE = re.compile(
     r"cited by other articles|this article has been cited|copyright|all rights reserved"
     r"|creative commons|licensed under|permits unrestricted use|requires javascript"
     r"|we use cookies|this (?:site|website) uses cookies|privacy policy|terms of use|©(?=\s|\d)"
+    r"|source of support|conflicts? of interests?|terms and conditions"
 )
 """Phrases that make a whole sentence chrome (a licence or copyright line, a site notice);
 matched against the lower-cased page."""
@@ -368,13 +374,16 @@ CITATION = re.compile(
     re.I,
 )
 AFFILIATION = re.compile(
-    r"\b(?:department|dept\.?|university|universidad|universidade|université|hospital|institute"
-    r"|instituto|school\s+of|college|faculty|faculdade|facultad|clinic|center\s+for|centre"
-    r"|laboratory|division\s+of|unit\s+of|medical\s+center|correspond\w*|e-?mail|phone|tel|fax)\b",
+    r"\b(?:department|departament\w*|dept\.?|universit\w*|universidad|universidade|hospital\w*|institut\w*"
+    r"|school\s+of|college|faculty|faculdade|facultad|clinic|center\s+for|centre|professor"
+    r"|resident|lecturer|fellow|consultant|program(?:me)?\s+in|m\.?d\.?\s*,|ph\.?d"
+    r"|laborat\w*|division\s+of|unit\s+of|medical\s+center|correspond\w*|e-?mail|phone|tel|fax)\b",
     re.I,
 )
 DATE_LINE = re.compile(
-    r"\s*(?:\d+\s*)?(?:received|accepted|published|revised|epub|ecollection|issue date|online)\b",
+    r"\s*(?:\d+\s*)?(?:received|accepted|published|revised|epub|ecollection|issue date|online)\b"
+    r"|\s*(?:\d{1,2}\s+)?(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+(?:\d{1,2},?\s+)?(?:19|20)\d\d\W*$"
+    r"|\s*(?:19|20)\d\d\s+(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?(?:\s+\d{1,2})?\W*$",
     re.I,
 )
 TITLE_CUT = re.compile(

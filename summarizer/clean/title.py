@@ -5,13 +5,14 @@ block right above the abstract (past author lists, affiliations, citation and da
 from __future__ import annotations
 
 import re
-from itertools import islice
+from itertools import islice, pairwise
 
 from .patterns import (
     ABSTRACT_WORD,
     AFFILIATION,
     ARTICLE_TYPE,
     AUTHOR_MARK,
+    CHROME_SENTENCE,
     CITATION,
     DATE_LINE,
     END_CUE,
@@ -27,12 +28,27 @@ from .patterns import (
     TITLE_CUT_BEFORE,
     WORD,
 )
-from .prose import chrome_at, chrome_spans, is_chrome, label_at, lower_share, skip_space
+from .prose import (
+    chrome_at,
+    chrome_spans,
+    is_chrome,
+    label_at,
+    lower_share,
+    lowered,
+    skip_space,
+)
 
 TITLE_REGION = 2500
 """How far above the abstract the title is looked for."""
 _BLOCK_GAP = re.compile(r"\n|[ \t]{2,}")
 _AUTHOR_MARKERS = re.compile(r"\b(?:et al\.?|and\s+colleagues|email author)\b", re.I)
+_AUTHOR_ADDRESS = re.compile(
+    r"\b(?:av\.|avenida|avenue|street|rua|calle|road|blvd|boulevard|suite|p\.?\s?o\.?\s+box|cep"
+    r"|zip\s+code|floor)\b|\b\d{4,6}\b(?=[^\d]*$)",
+    re.I,
+)
+"""A postal address (a street word, or a four-to-six-digit number at the end)."""
+_MARKERS = re.compile(r"\b(?:et al\.?|and\s+colleagues|email author)\b", re.I)
 _NAME = re.compile(
     r"\s*(?:and\s+|&\s*)?[A-ZÀ-Ý][\w'’.-]*\.?(?:\s+(?:[A-ZÀ-Ý][\w'’.-]*\.?|van|von|de|da|do|dos"
     r"|del|der|di|la|le|el|y|bin|ibn)){0,4}\s*[\d,*†‡§¶#a-f ]*\s*$"
@@ -41,6 +57,13 @@ _AUTHOR_TAIL = re.compile(
     r"(?:\s+(?:[A-ZÀ-Ý][\w'’.-]+\s+){1,3}[A-ZÀ-Ý][\w'’-]+(?:\s?\d+(?:\s?,\s?\d+)*)?\s?(?:,|&|\band\b))+"
     r"(?:\s*(?:and|&))?\s+(?:[A-ZÀ-Ý][\w'’.-]+\s+){1,3}[A-ZÀ-Ý][\w'’-]+(?:\s?\d+(?:\s?,\s?\d+)*)?\s*$"
 )
+_NAMES_START = re.compile(
+    r"(?<=[a-z)\]])(?<!\band)(?<!\bor)\s+(?=[A-ZÀ-Ý][a-zà-ÿ'’-]+(?:\s+[A-Z]\.?|\s+(?:van|von|de|da|del|der|di|le|la)){0,2}"
+    r"\s+[A-ZÀ-Ý][a-zà-ÿ'’-]+"
+    r"(?:\s*\d+(?:\s*,\s*\d+)*\s*)?(?:\s*[,*†‡]|\s+and\s|\s+Email\b|\s+\d|\s*$))"
+)
+"""Where an author list begins after a title on a collapsed page ("…literature Udeme E
+Ekrikpo 1 Email author, …"): a name, a name with initials, then a digit, comma or "and"."""
 _CASE_REPORT_SUFFIX = re.compile(
     r"[.:]\s+(?:a\s+)?(?:case\s+(?:report|series|study)|report\s+of\s+(?:a|two|three)\s+cases?)"
     r"[^.]{0,80}\.?\s*$",
@@ -155,30 +178,56 @@ def foreign(text: str) -> bool:
     return other >= 2 and other > sum(word in ENGLISH_WORDS for word in words)
 
 
+_ADDRESS = re.compile(
+    r"\b(?:av\.|avenida|avenue|street|rua|calle|road|blvd|boulevard|suite|p\.?\s?o\.?\s+box|cep"
+    r"|zip\s+code|floor)\b|\b\d{4,6}\b(?=[^\d]*$)",
+    re.I,
+)
+"""A postal address (a street word, or a four-to-six-digit number at the end)."""
+_MARKERS = re.compile(r"[\d*†‡§¶#]+")
+
+
 def looks_like_authors(text: str) -> bool:
     if _AUTHOR_MARKERS.search(text):
         return True
-    parts = [part for part in re.split(r",|;|\band\b|&", text) if part.strip()]
+    parts = [_MARKERS.sub(" ", part).strip(" .") for part in re.split(r",|;|\band\b|&", text)]
+    parts = [part for part in parts if part]
     if len(parts) < 2:
         return bool(
-            re.fullmatch(r"(?:[A-ZÀ-Ý][\w'’.-]*\.?\s+){1,3}[A-ZÀ-Ý][\w'’-]+\s*[\d*†‡,]+", text)
+            re.fullmatch(
+                r"(?:[A-ZÀ-Ý][\w'’.-]*\.?\s+|(?:van|von|de|da|del|der|di|le|la)\s+){1,4}"
+                r"[A-ZÀ-Ý][\w'’-]+\s*[\d*†‡,.\s]+",
+                text,
+            )
         )
     names = sum(1 for part in parts if _NAME.match(part) and len(part.split()) <= 5)
     return names >= 0.7 * len(parts)
 
 
 def looks_like_meta(text: str) -> bool:
-    """Authors, affiliations, contact, citation, identifier and date lines."""
+    """Authors, affiliations, contact, citation, identifier, licence and date lines."""
+    text = text.lstrip(" ;,.:|-")
     if CITATION.search(text) or looks_like_authors(text) or DATE_LINE.match(text):
         return True
-    if _CONTACT.match(text):
+    if _CONTACT.match(text) or CHROME_SENTENCE.search(lowered(text)) or _ADDRESS.search(text):
         return True
-    return AFFILIATION.search(text) is not None and (text.count(",") >= 2 or text[:1].isdigit())
+    if re.match(r"\d{1,2}\.?\s+[A-ZÀ-Ý]", text):
+        return True  # "3. Hematology and Oncology, …": a numbered affiliation
+    affiliations = len(AFFILIATION.findall(text))
+    return affiliations >= 2 or (
+        affiliations == 1
+        and (text.count(",") >= 2 or text[:1].isdigit() or len(text.split()) <= 12)
+    )
 
 
 def title_like(text: str) -> bool:
-    if not _title_words(text) or len(text.split()) < 3 or text.endswith(":"):
+    words = WORD.findall(text)
+    if not _title_words(text) or len(words) < 3 or text.endswith(":"):
         return False
+    if len(words) <= 5 and not any(word[0].islower() for word in words):
+        return False  # "Clin Gastroenterol Hepatol": a journal's abbreviation, a menu
+    if words[-1].lower() in FUNCTION_WORDS:
+        return False  # "… caused by": a piece of a title, or names ("Keiko Fictional and")
     if ABSTRACT_WORD.fullmatch(text) or looks_like_meta(text) or END_CUE.match(text):
         return False
     if foreign(text):
@@ -217,29 +266,60 @@ def title_above(text: str, start: int, floor: int = 0) -> tuple[int, int] | None
     for match in AUTHOR_MARK.finditer(text, low, start):
         cuts.update(match.span())
     edges = sorted(cuts)
+    blocks: list[tuple[int, int]] = []  # stripped, non-empty blocks, top to bottom
+    for left, right in pairwise(edges):
+        segment = text[left:right]
+        if segment.strip():
+            begin = left + len(segment) - len(segment.lstrip())
+            blocks.append((begin, begin + len(segment.strip())))
     examined = 0
-    for index in range(len(edges) - 1, 0, -1):
-        left, right = edges[index - 1], edges[index]
-        block = text[left:right]
-        stripped = block.strip()
-        if not stripped or is_chrome(text, left + len(block) - len(block.lstrip()), right):
+    for index in range(len(blocks) - 1, -1, -1):
+        begin, end = blocks[index]
+        if is_chrome(text, begin, end):
             continue
         examined += 1
         if examined > 30:
             break
-        begin = left + len(block) - len(block.lstrip())
-        end = begin + trim_author_tail(stripped)
+        end = begin + trim_author_tail(text[begin:end])
         candidate = text[begin:end]
-        if title_like(candidate):
-            return begin, end
+        if title_like(candidate) and (candidate[:1].isupper() or candidate[:1] in "[(\"'"):
+            return _joined(text, blocks, index, (begin, end))
     return None
+
+
+def _joined(
+    text: str, blocks: list[tuple[int, int]], index: int, title: tuple[int, int]
+) -> tuple[int, int]:
+    """A title split by the double spaces a scraper leaves around italic words ("Liver
+    abscess caused by  Klebsiella pneumoniae : two case reports"): joined back to the
+    blocks beside it on the same line when the break falls inside a phrase."""
+    begin, end = title
+    while index > 0:
+        left, right = blocks[index - 1]
+        gap, before = text[right:begin], text[left:right]
+        if (
+            "\n" in gap
+            or is_chrome(text, left, right)
+            or looks_like_meta(before)
+            or not _mid_phrase(before, text[begin:end])
+        ):
+            break
+        begin, index = left, index - 1
+    return begin, end
+
+
+def _mid_phrase(before: str, after: str) -> bool:
+    """The line break between two pieces of one title: the first ends on a word that
+    cannot end a title, or the second starts in lower case."""
+    last = before.split()[-1].lower() if before.split() else ""
+    return last in FUNCTION_WORDS or after[:1].islower() or before.rstrip().endswith((",", "-"))
 
 
 def trim_author_tail(text: str) -> int:
     """Length of ``text`` without what a collapsed page glued after the title: an author
     list, or the title's translation ("… rural worker Paracoccidioidomicose crônica …")."""
     end = len(text)
-    match = _AUTHOR_TAIL.search(text)
+    match = _AUTHOR_TAIL.search(text) or _NAMES_START.search(text)
     if match is not None and match.start() >= 10:
         end = len(text[: match.start()].rstrip(" ,"))
     best, best_score = end, 0

@@ -64,10 +64,6 @@ _FOOTER = re.compile(
 )
 """Where the article body ends: a patient passage is looked for before it."""
 _LINE_BREAK = re.compile(r"\r?\n[ \t\r]*(\n)?")
-_STRONG_LABEL = re.compile(
-    r"\s(?=[A-Z])(?:[A-Z][A-Za-z]+(?:[ -][A-Za-z]+){0,4}[ \t]*[:：]|[A-Z]{3,}(?:[ -][A-Z]+){0,4}(?=\s+[A-Z0-9]))"
-)
-"""A label with a colon or in capitals may open a section anywhere ("…man BACKGROUND: …")."""
 
 
 @dataclass(slots=True)
@@ -100,17 +96,35 @@ def boundaries(text: str, start: int, end: int) -> Iterator[int]:
 
 
 def block_starts(text: str, start: int, end: int) -> list[int]:
-    """Where blocks begin: line starts, after runs of spaces, after a chrome phrase."""
+    """Where blocks begin: line starts, after runs of spaces, after a chrome phrase, at a
+    label with a colon ("…man BACKGROUND: …"). Found with literal scans where they can be."""
     found = {skip_space(text, start, end)}
-    for match in BOUNDARY.finditer(text, start, end):
-        gap = text[match.start() : match.end()]
-        if "\n" in gap or "  " in gap or "\t" in gap:
-            found.add(match.end())
+    for gap in ("\n", "  ", "\t"):
+        position = text.find(gap, start, end)
+        while position >= 0:
+            after = skip_space(text, position, end)
+            found.add(after)
+            position = text.find(gap, after, end)
     for _, chrome_end in chrome_spans(text, start, end):
         found.add(skip_space(text, chrome_end, end))
-    for match in _STRONG_LABEL.finditer(text, start, end):
-        found.add(match.start() + 1)
+    colon = text.find(":", start, end)
+    while colon >= 0:
+        label = _label_before(text, colon, start)
+        if label is not None:
+            found.add(label)
+        colon = text.find(":", colon + 1, end)
     return sorted(position for position in found if position < end)
+
+
+def _label_before(text: str, colon: int, floor: int) -> int | None:
+    """Where a section label ending at ``colon`` begins ("CASE DESCRIPTION:"), if one does."""
+    low = max(floor, colon - 50)
+    for word in re.finditer(r"(?<![\w-])[A-Z]", text[low:colon]):
+        position = low + word.start()
+        label = label_at(text, position)
+        if label is not None and label.colon and text.find(":", label.end) == colon:
+            return position
+    return None
 
 
 def find_start(text: str, start: int, end: int, *, clinical: bool = False) -> Start | None:
@@ -219,7 +233,7 @@ def _past_chrome_sentences(text: str, position: int, end: int, most: int = 3) ->
         stop = min(stops) if stops else -1
         if not (
             END_CUE.match(text, position, end)
-            or CHROME_SENTENCE.search(lowered(text), position, stop if stop >= 0 else window_end)
+            or CHROME_SENTENCE.search(lowered(text, position, stop if stop >= 0 else window_end))
         ):
             return position
         if stop < 0:
@@ -359,10 +373,10 @@ patterns are tried around these only (they are slow to run over a whole page).""
 
 def _ages(text: str, start: int, end: int) -> Iterator[re.Match[str]]:
     """Age phrases in text[start:end], in order."""
-    low = lowered(text)
-    for hint in _AGE_HINT.finditer(low, start, end):
-        position = hint.start()
-        if low.startswith("old", position):
+    low = lowered(text, start, end)
+    for hint in _AGE_HINT.finditer(low):
+        position = start + hint.start()
+        if low.startswith("old", hint.start()):
             found = AGE_PATTERN.search(text, max(start, position - 40), min(end, position + 4))
         else:
             found = AGE_AT_PATTERN.search(text, position, min(end, position + 40))

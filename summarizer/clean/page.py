@@ -66,7 +66,7 @@ def locate_page(
 ) -> Found:
     """The abstract of a page (or of a plain text), its title and its confidence."""
     low, high = region or (0, len(text))
-    chrome = chrome_in(text) is not None
+    chrome = chrome_in(text)
     if region is None and not chrome:
         heading = find_heading(text, low, high)
         if _plain(text, heading):

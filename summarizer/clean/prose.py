@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 
 from .patterns import (
     CHROME_PHRASE,
@@ -25,34 +24,41 @@ from .patterns import (
 )
 
 
-@lru_cache(maxsize=8)
-def lowered(text: str) -> str:
-    """``text`` in lower case with every index unchanged (chrome is matched on it: a
+def lowered(text: str, start: int = 0, end: int | None = None) -> str:
+    """text[start:end] in lower case with every index unchanged (chrome is matched on it: a
     case-insensitive regex is several times slower). A character whose lower case is longer
     ("İ") is kept as it is."""
-    low = text.lower()
-    if len(low) == len(text):
+    piece = text[start:end]
+    low = piece.lower()
+    if len(low) == len(piece):
         return low
-    return "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
+    return "".join(c if len(c.lower()) != 1 else c.lower() for c in piece)
+
+
+_CHROME_REACH = 130
+"""The longest chrome phrase, with room for runs of spaces inside it."""
 
 
 def chrome_at(text: str, position: int, end: int | None = None) -> re.Match[str] | None:
-    """The chrome phrase that begins at ``position``."""
-    return CHROME_PHRASE.match(lowered(text), position, len(text) if end is None else end)
+    """The chrome phrase that begins at ``position`` (its span is relative to ``position``)."""
+    stop = len(text) if end is None else end
+    return CHROME_PHRASE.match(lowered(text, position, min(stop, position + _CHROME_REACH)))
 
 
-def chrome_in(text: str, start: int = 0, end: int | None = None) -> re.Match[str] | None:
-    return CHROME_PHRASE.search(lowered(text), start, len(text) if end is None else end)
+def chrome_in(text: str, start: int = 0, end: int | None = None) -> bool:
+    """Whether a chrome phrase occurs in text[start:end]."""
+    return CHROME_PHRASE.search(lowered(text, start, end)) is not None
 
 
 def chrome_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
-    return [match.span() for match in CHROME_PHRASE.finditer(lowered(text), start, end)]
+    low = lowered(text, start, end)
+    return [(start + m.start(), start + m.end()) for m in CHROME_PHRASE.finditer(low)]
 
 
 def is_chrome(text: str, start: int, end: int) -> bool:
     """Whether text[start:end] is one chrome phrase and nothing else."""
     match = chrome_at(text, start, end)
-    return match is not None and not text[match.end() : end].strip()
+    return match is not None and not text[start + match.end() : end].strip()
 
 
 BOUNDARY = re.compile(r"(?:\n|[.!?:;)\]\"'”’][ \t]+|[ \t]{2,})[ \t\r\n]*(?=\S)")

@@ -260,11 +260,16 @@ def title_above(text: str, start: int, floor: int = 0) -> tuple[int, int] | None
     for match in TITLE_CUT.finditer(text, low, start):
         cuts.add(match.end())
     for match in TITLE_CUT_BEFORE.finditer(text, low, start):
-        cuts.add(match.end())
+        cuts.add(match.start())
     for match in ARTICLE_TYPE.finditer(text, low, start):
         cuts.update(match.span())
     for match in AUTHOR_MARK.finditer(text, low, start):
-        cuts.update(match.span())
+        before = text[match.start() - 1 : match.start()]
+        glued = (
+            before.isalpha() and before.islower() and match.group()[-1:] != "*"
+        ) or before == " "
+        if glued and (before != " " or match.end() - match.start() == 1):
+            cuts.update(match.span())
     edges = sorted(cuts)
     blocks: list[tuple[int, int]] = []  # stripped, non-empty blocks, top to bottom
     for left, right in pairwise(edges):

@@ -62,10 +62,9 @@ def bench_overhead(count: int, repeat: int) -> dict[str, Any]:
     from instructor.v2.core.function_calls import response_schema
     from instructor.v2.providers.openai.schema import generate_openai_schema
 
-    from summarizer import Summarizer
+    from summarizer import Document, Summarizer
     from summarizer.batch import run_batch
     from summarizer.clean import clean
-    from summarizer.pipeline import text_document
     from summarizer.render import render
     from summarizer.schema import CaseReport
 
@@ -73,14 +72,14 @@ def bench_overhead(count: int, repeat: int) -> dict[str, Any]:
     tools = [{"type": "function", "function": function}]
     choice = {"type": "function", "function": {"name": function["name"]}}
     texts = [batch_case_text(number) for number in range(count)]
-    messages = [render(clean(text_document(text)), "v1").messages for text in texts]
+    messages = [render(clean(Document.from_text(text)), "v1").messages for text in texts]
 
     rows: dict[str, list[tuple[float, float]]] = {"raw": [], "summarize": [], "batch_c1": []}
     with scripted_server(0.0) as url, tempfile.TemporaryDirectory() as folder:
         client = openai.OpenAI(api_key=FAKE_KEY, base_url=url, max_retries=0)
         summarizer = Summarizer(_settings(url))
         summarizer.summarize(texts[0])  # warm up imports, connections, caches
-        documents = [text_document(text, id=f"d{n}") for n, text in enumerate(texts)]
+        documents = [Document.from_text(text, id=f"d{n}") for n, text in enumerate(texts)]
 
         def raw() -> None:
             for request in messages:
@@ -138,10 +137,10 @@ def bench_overhead(count: int, repeat: int) -> dict[str, Any]:
 def bench_concurrency(
     count: int, repeat: int, latency: float = 0.2, concurrency: int = 32
 ) -> dict[str, Any]:
+    from summarizer import Document
     from summarizer.batch import run_batch
-    from summarizer.pipeline import text_document
 
-    documents = [text_document(batch_case_text(n), id=f"d{n}") for n in range(count)]
+    documents = [Document.from_text(batch_case_text(n), id=f"d{n}") for n in range(count)]
     ideal = count * latency / concurrency
     times = []
     with scripted_server(latency) as url, tempfile.TemporaryDirectory() as folder:
@@ -171,12 +170,12 @@ def bench_concurrency(
 
 
 def bench_cache(count: int, repeat: int) -> dict[str, Any]:
+    from summarizer import Document
     from summarizer.batch import run_batch
     from summarizer.cache import ResponseCache
-    from summarizer.pipeline import text_document
     from summarizer.runlog import RunLog
 
-    documents = [text_document(batch_case_text(n), id=f"d{n}") for n in range(count)]
+    documents = [Document.from_text(batch_case_text(n), id=f"d{n}") for n in range(count)]
     rows = []
     with scripted_server(0.0) as url, tempfile.TemporaryDirectory() as folder:
         home = Path(folder)

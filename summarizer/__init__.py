@@ -4,6 +4,10 @@ from summarizer import summarize
 result = summarize(Path("page.txt"))            # rules backend without a model
 result = summarize(text, backend="openai", model="gpt-4o-mini")
 result.record.patient.age_years, result.evidence, result.provenance
+
+with Summarizer(settings) as summarizer:              # many records, through the one runner
+    for item in summarizer.summarize_many(paths, concurrency=8):
+        ...                                            # a Result or a Failure
 """
 
 from __future__ import annotations
@@ -17,11 +21,14 @@ from .errors import (
     GroundingError,
     InputError,
     ModelCallError,
+    OutputError,
     SummarizerError,
 )
 from .ground import AlignmentStatus, EvidenceSpan
-from .pipeline import Failure, Provenance, Result, Summarizer, asummarize, summarize
+from .pipeline import Summarizer, asummarize, summarize
+from .results import Failure, Provenance, Result
 from .schema import SCHEMA_VERSION, ArticleType, CaseReport, Sex
+from .usage import Usage
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -39,6 +46,7 @@ __all__ = [
     "InputError",
     "ModelCallError",
     "OffsetMap",
+    "OutputError",
     "Provenance",
     "Result",
     "Section",
@@ -46,6 +54,7 @@ __all__ = [
     "Sex",
     "Summarizer",
     "SummarizerError",
+    "Usage",
     "arun_batch",
     "asummarize",
     "run_batch",

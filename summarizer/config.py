@@ -10,6 +10,9 @@ from dataclasses import dataclass, field
 from .errors import ConfigError
 
 BACKENDS = ("auto", "openai", "rules", "llamacpp")
+BASELINE_BACKEND = "rules"
+"""The deterministic backend without a model: the default when none is configured, and
+the baseline every prompt must beat."""
 MODES = ("tools", "json_schema", "json", "md_json")
 DEFAULT_OPENAI_MODEL = "gpt-4o-mini"
 MAX_RECORD_BYTES = 2 * 1024 * 1024
@@ -51,7 +54,8 @@ class Settings:
     backend: str = "auto"
     model: str | None = None
     base_url: str | None = None
-    api_key: Secret | None = field(default=None, repr=False)
+    api_key: Secret | str | None = field(default=None, repr=False)
+    """A plain string is kept as a Secret (read it back with ``secret``)."""
     mode: str | None = None
     """tools | json_schema | json | md_json; None picks the backend's default."""
     prompt: str = "v1"
@@ -77,8 +81,14 @@ class Settings:
     max_record_bytes: int = MAX_RECORD_BYTES
     """A record whose text is larger (UTF-8 bytes) is refused as an InputError; readers
     also use it to cap what they hold (``--max-record-bytes``)."""
+    rpm: float | None = None
+    """Client-side limit: requests per minute (None: none)."""
+    tpm: float | None = None
+    """Client-side limit: tokens per minute (None: none)."""
 
     def __post_init__(self) -> None:
+        if isinstance(self.api_key, str):  # Settings(api_key="...") from plain code
+            object.__setattr__(self, "api_key", Secret(self.api_key))
         if self.backend not in BACKENDS:
             raise ConfigError(
                 f"unknown backend {self.backend!r}; choose one of {', '.join(BACKENDS)}"
@@ -91,6 +101,8 @@ class Settings:
             raise ConfigError("timeout and deadline must be positive")
         if self.max_record_bytes < 1:
             raise ConfigError("max_record_bytes must be at least 1")
+        if (self.rpm is not None and self.rpm <= 0) or (self.tpm is not None and self.tpm <= 0):
+            raise ConfigError("rate limits must be positive")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -114,8 +126,13 @@ class Settings:
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
 
     @property
+    def secret(self) -> Secret | None:
+        """The API key, never shown in repr, str, logs or errors."""
+        return self.api_key if isinstance(self.api_key, Secret) else None
+
+    @property
     def resolved_backend(self) -> str:
         """``auto`` means openai when a key or base URL is configured, else rules."""
         if self.backend != "auto":
             return self.backend
-        return "openai" if (self.api_key or self.base_url) else "rules"
+        return "openai" if (self.api_key or self.base_url) else BASELINE_BACKEND

@@ -20,6 +20,19 @@ class Document:
     """Set when the source carries the title in its own field (exports)."""
     metadata: Mapping[str, str] = field(default_factory=dict)
 
+    @classmethod
+    def from_text(
+        cls,
+        text: str,
+        *,
+        id: str = "text",
+        title: str | None = None,
+        origin: str = "<text>",
+        format: str = "text",
+    ) -> Document:
+        """A document for a page or an abstract already in memory (a string in a program)."""
+        return cls(id=id, text=text, origin=origin, format=format, title=title)
+
 
 class OffsetMap:
     """Maps every character of a cleaned text back to its index in the original text.

@@ -2,11 +2,18 @@
 
 Users of the CLI see ``str(error)`` as a single line; ``exit_code`` says how the
 process ends (2 for usage and input problems, 1 for records that failed).
+
+Every error carries what the record cost before it failed: ``usage`` (tokens over
+every answered request, re-asks and stages included) and ``attempts`` (requests made
+for the record: the answered ones, plus every try of a request that failed in
+transport). Both are zero for errors raised before any request (bad input, options).
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from .usage import Usage
 
 
 class SummarizerError(Exception):
@@ -14,12 +21,19 @@ class SummarizerError(Exception):
 
     exit_code = 1
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, *, usage: Usage | None = None, attempts: int = 0) -> None:
         super().__init__(" ".join(message.split()))  # always one line
+        self.usage: Usage = usage if usage is not None else Usage()
+        self.attempts: int = attempts
 
     @property
     def message(self) -> str:
         return str(self)
+
+    def spent(self, usage: Usage, attempts: int) -> None:
+        """Record what the record cost up to this error (the extraction loop calls this)."""
+        self.usage = usage.copy()
+        self.attempts = attempts
 
 
 class ConfigError(SummarizerError):
@@ -50,25 +64,48 @@ class InputError(SummarizerError):
         super().__init__(f"{where}: {message}" if where else message)
 
 
-class ModelCallError(SummarizerError):
-    """The model could not be reached or kept failing at the transport level."""
+class OutputError(SummarizerError):
+    """The output cannot be written where asked: unwritable, locked, or one of the inputs."""
 
-    def __init__(self, message: str, *, provider: str, attempts: int) -> None:
+    exit_code = 2
+
+    def __init__(self, message: str, *, path: str) -> None:
+        self.path = path
+        super().__init__(f"{path}: {message}")
+
+
+class ModelCallError(SummarizerError):
+    """The model could not be reached or kept failing at the transport level.
+
+    ``tries``: how many times the transport layer sent the failing request.
+    """
+
+    def __init__(self, message: str, *, provider: str, tries: int) -> None:
         self.provider = provider
-        self.attempts = attempts
-        super().__init__(f"{provider}: {message} (after {attempts} attempt(s))")
+        self.tries = tries
+        super().__init__(f"{provider}: {message} (after {tries} attempt(s))", attempts=tries)
 
 
 class ExtractionError(SummarizerError):
-    """The model answered, but never with a valid case record."""
+    """The model answered, but never with a valid case record.
 
-    def __init__(self, message: str, *, failed_attempts: list[Any] | None = None) -> None:
+    ``failed_attempts``: the answers that did not validate, with their errors.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        failed_attempts: list[Any] | None = None,
+        usage: Usage | None = None,
+        attempts: int = 0,
+    ) -> None:
         self.failed_attempts = list(failed_attempts or [])
-        super().__init__(message)
+        super().__init__(message, usage=usage, attempts=attempts)
 
 
 class GroundingError(ExtractionError):
-    """Evidence quotes could not be found in the source (with strict grounding)."""
+    """Evidence quotes could not be found in the source (every remaining error was one)."""
 
 
 class StoreError(SummarizerError):

@@ -4,25 +4,24 @@ Alignment tries, in order: exact; normalised (case, whitespace, punctuation, hyp
 and typographic variants ignored); fuzzy (rapidfuzz partial alignment on the normalised
 text). A quote that none of them finds is ``unaligned``.
 
-During extraction a grounding context is active (a ContextVar, so concurrent async
-extractions never see each other's abstract): the schema's evidence validators call
-``check_quote`` and a quote that is not in the source raises a validation error, which
-instructor sends back to the model. On the last attempt the context stops enforcing, so
-the record is kept and its quote is reported ``unaligned`` instead of being dropped.
+During extraction the answer is validated with a ``Grounding`` as pydantic's validation
+context (``validation_context(aligner)``): the schema's evidence validators call
+``check_quote`` with it, and a quote that is not in the source raises a validation
+error (a ``QuoteNotFound``), which is sent back to the model. On the last
+attempt the context stops enforcing, so the record is kept and its quote is reported
+``unaligned`` instead of being dropped. Validation without that context (a cache read,
+a stored result) checks nothing.
 """
 
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from functools import lru_cache
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from rapidfuzz import fuzz
 
 from .document import Abstract
@@ -147,43 +146,48 @@ class Aligner:
         return Alignment(status, self._norm_index[start], self._norm_index[end - 1] + 1, score)
 
 
-@lru_cache(maxsize=64)
-def aligner_for(text: str) -> Aligner:
-    """The Aligner of ``text``, shared: extraction (re-asks, stages) and the final grounding
-    of one abstract normalise its text once. Aligners are read-only, so sharing is safe."""
-    return Aligner(text)
+class QuoteNotFound(ValueError):
+    """An evidence quote that is not in the source (see ``is_grounding_error``)."""
 
 
-@dataclass(slots=True)
-class GroundingContext:
+_CONTEXT_KEY = "grounding"
+
+
+@dataclass(frozen=True, slots=True)
+class Grounding:
+    """What evidence validators check quotes against: one abstract's aligner."""
+
     aligner: Aligner
     enforce: bool = True
+    """False on a last attempt: keep the record, report its quotes unaligned."""
 
 
-_active: ContextVar[GroundingContext | None] = ContextVar("summarizer_grounding", default=None)
+def validation_context(aligner: Aligner, *, enforce: bool = True) -> dict[str, Any]:
+    """The pydantic validation context that makes evidence validators check ``aligner``."""
+    return {_CONTEXT_KEY: Grounding(aligner, enforce)}
 
 
-@contextmanager
-def grounding(context: GroundingContext) -> Iterator[GroundingContext]:
-    """Activate quote checking against ``context.aligner`` for validations in this block."""
-    token = _active.set(context)
-    try:
-        yield context
-    finally:
-        _active.reset(token)
-
-
-def check_quote(quote: str) -> None:
-    """Raise ValueError for a quote not found in the active source (no-op without one)."""
-    context = _active.get()
-    if context is None or not context.enforce:
+def check_quote(quote: str, context: Any) -> None:
+    """Raise ``QuoteNotFound`` for a quote not in the source of ``context`` (a
+    validator's ``info.context``); without a grounding context, check nothing."""
+    grounding = context.get(_CONTEXT_KEY) if isinstance(context, Mapping) else None
+    if not isinstance(grounding, Grounding) or not grounding.enforce:
         return
-    if context.aligner.align(quote).status is AlignmentStatus.unaligned:
+    if grounding.aligner.align(quote).status is AlignmentStatus.unaligned:
         shown = quote if len(quote) <= 120 else quote[:117] + "..."
-        raise ValueError(
+        raise QuoteNotFound(
             f"evidence quote {shown!r} was not found in the abstract; copy the quote "
             "verbatim from the abstract text"
         )
+
+
+def is_grounding_error(error: BaseException) -> bool:
+    """True for a validation error whose every problem is an evidence quote not found."""
+    if not isinstance(error, ValidationError) or not error.error_count():
+        return False
+    return all(
+        isinstance((item.get("ctx") or {}).get("error"), QuoteNotFound) for item in error.errors()
+    )
 
 
 def iter_evidence(model: BaseModel, path: str = "") -> Iterator[tuple[str, str]]:
@@ -204,8 +208,11 @@ def iter_evidence(model: BaseModel, path: str = "") -> Iterator[tuple[str, str]]
 def ground(
     record: BaseModel, abstract: Abstract, aligner: Aligner | None = None
 ) -> list[EvidenceSpan]:
-    """Align each evidence quote of ``record`` to ``abstract`` and map it to the original."""
-    aligner = aligner or aligner_for(abstract.text)
+    """Align each evidence quote of ``record`` to ``abstract`` and map it to the original.
+
+    ``aligner``: the one extraction used for this abstract (it normalised the text once).
+    """
+    aligner = aligner or Aligner(abstract.text)
     spans: list[EvidenceSpan] = []
     for field_path, quote in iter_evidence(record):
         alignment = aligner.align(quote)

@@ -1,7 +1,9 @@
 """The pipeline: Document → clean → render → extract → ground → Result.
 
-``Summarizer`` holds a backend and optional cache and run log; it has no global state,
-so several can live side by side (different models, prompts, caches).
+``Summarizer`` holds a backend, a rate limiter and optional cache and run log; it has no
+global state, so several can live side by side (different models, prompts, caches).
+Its async methods are the implementation; the sync ones wrap them once (``sync.Portal``).
+Many records go through the one runner (``summarizer.runner``).
 """
 
 from __future__ import annotations
@@ -9,149 +11,44 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import AsyncGenerator, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from pydantic import ValidationError
 
-from .backends import Backend, Extraction, Usage, make_backend
+from .backends import AnyBackend, Extraction, make_backend
 from .clean import clean
-from .config import Settings
+from .config import MAX_RECORD_BYTES, Settings
 from .document import Abstract, Document
 from .errors import GroundingError, InputError, SummarizerError
-from .ground import AlignmentStatus, EvidenceSpan, ground
+from .extract import Policy, extract
+from .ground import Aligner, AlignmentStatus, ground
+from .ratelimit import RateLimiter
 from .reference import reference_of
 from .render import RenderedPrompt, load_prompt, render
+from .results import Failure, Provenance, Result
+from .runner import Item, Outcome, run_records
 from .schema import SCHEMA_VERSION, CaseReport, json_schema
+from .sync import Portal
+from .usage import Usage
 
+__all__ = [
+    "Cache",
+    "Failure",
+    "Provenance",
+    "Result",
+    "RunLog",
+    "Source",
+    "Summarizer",
+    "asummarize",
+    "canonical_hash",
+    "summarize",
+]
 
-@dataclass(slots=True)
-class Provenance:
-    """How a record was produced."""
-
-    backend: str
-    model: str
-    mode: str
-    prompt_version: str | None
-    prompt_hash: str | None
-    schema_version: str
-    attempts: int
-    tokens: Usage
-    latency_s: float
-    cache_hit: bool = False
-    cache_key: str | None = None
-    source: str = ""
-    source_format: str = ""
-    warnings: list[str] = field(default_factory=list)
-    reference: dict[str, str] = field(default_factory=dict)
-    """The export's key, authors, year, journal and DOI, when the input had them."""
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "backend": self.backend,
-            "model": self.model,
-            "mode": self.mode,
-            "prompt_version": self.prompt_version,
-            "prompt_hash": self.prompt_hash,
-            "schema_version": self.schema_version,
-            "attempts": self.attempts,
-            "tokens": self.tokens.to_dict(),
-            "latency_s": round(self.latency_s, 4),
-            "cache_hit": self.cache_hit,
-            "cache_key": self.cache_key,
-            "source": self.source,
-            "source_format": self.source_format,
-            "warnings": list(self.warnings),
-            "reference": dict(self.reference),
-        }
-
-
-@dataclass(slots=True)
-class Result:
-    """A grounded case record with its evidence spans and provenance."""
-
-    id: str
-    record: CaseReport
-    evidence: list[EvidenceSpan]
-    provenance: Provenance
-    abstract: Abstract
-
-    @property
-    def grounding_rate(self) -> float:
-        if not self.evidence:
-            return 1.0
-        aligned = sum(span.status is not AlignmentStatus.unaligned for span in self.evidence)
-        return aligned / len(self.evidence)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "record": self.record.model_dump(mode="json"),
-            "evidence": [span.to_dict() for span in self.evidence],
-            "provenance": self.provenance.to_dict(),
-            "abstract": {
-                "title": self.abstract.title,
-                "text": self.abstract.text,
-                "sections": [
-                    {"kind": s.kind, "heading": s.heading, "start": s.start, "end": s.end}
-                    for s in self.abstract.sections
-                ],
-                "warnings": list(self.abstract.warnings),
-            },
-        }
-
-    def to_row(self) -> dict[str, Any]:
-        """One flat row of typed values (the CSV review table's columns); see output.table."""
-        from .output.table import typed_row  # late import: output depends on this module
-
-        return typed_row(self)
-
-
-@dataclass(slots=True)
-class Failure:
-    """A record that could not be summarized; batches report it and go on."""
-
-    id: str
-    error: SummarizerError
-    source: str = ""
-    title: str | None = None
-    reference: dict[str, str] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        payload: dict[str, Any] = {
-            "id": self.id,
-            "error": str(self.error),
-            "error_type": type(self.error).__name__,
-        }
-        if self.title:  # a failed row keeps its title and reference (review tables)
-            payload["title"] = self.title
-        if self.reference:
-            payload["reference"] = dict(self.reference)
-        return payload
-
-    def to_row(self) -> dict[str, Any]:
-        """The review table's row of a failure: id, title, reference and error."""
-        from .output.table import typed_row
-
-        return typed_row(self)
-
-
-def failure_of(source: object, error: SummarizerError, *, id: str) -> Failure:
-    """A Failure for ``source`` (a Document keeps its title and reference on failure, an
-    unreadable export record the title its reader found)."""
-    if isinstance(source, InputError):
-        return Failure(id=id, error=error, source=source.path or "", title=source.title)
-    if isinstance(source, Document):
-        return Failure(
-            id=id,
-            error=error,
-            source=source.origin,
-            title=source.title,
-            reference=reference_of(source),
-        )
-    return Failure(id=id, error=error, source=getattr(source, "origin", ""))
+Source = Document | Abstract | str | Path
+"""What one record can be given as: a Document, a cleaned Abstract, text, or a file."""
 
 
 class Cache(Protocol):
@@ -170,8 +67,12 @@ def canonical_hash(value: Any) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def text_document(text: str, *, id: str = "text", title: str | None = None) -> Document:
-    return Document(id=id, text=text, origin="<text>", format="text", title=title)
+@dataclass(slots=True)
+class _Cached:
+    """An answer from the cache, with what the original call cost."""
+
+    extraction: Extraction
+    latency_s: float | None
 
 
 @dataclass(slots=True)
@@ -180,42 +81,55 @@ class _Call:
 
     abstract: Abstract
     prompt: RenderedPrompt | None
-    key: str
+    key: str | None
     started: float
-    cached: Extraction | None
 
 
 class Summarizer:
-    """Summarize abstracts with one backend, prompt and (optionally) cache and run log."""
+    """Summarize abstracts with one backend, prompt and (optionally) cache and run log.
+
+    ``summarize``/``asummarize`` do one record; ``summarize_many``/``asummarize_many``
+    stream many through the runner (bounded concurrency, rate limits). Close it (or use
+    it as a context manager, sync or async) to release the backend.
+    """
 
     def __init__(
         self,
         settings: Settings | None = None,
         *,
-        backend: Backend | None = None,
+        backend: AnyBackend | None = None,
         cache: Cache | None = None,
         run_log: RunLog | None = None,
     ) -> None:
         self.settings = settings or Settings()
-        self.backend = backend or make_backend(self.settings)
-        self.cache = cache
-        self.run_log = run_log
+        self.backend: AnyBackend = backend or make_backend(self.settings)
+        capabilities = self.backend.capabilities
+        self.cache = cache if capabilities.cacheable else None
+        self.run_log = run_log if capabilities.takes_prompt else None  # model calls only
+        self.limiter = RateLimiter(rpm=self.settings.rpm, tpm=self.settings.tpm)
+        self._policy = Policy(
+            validation_attempts=self.settings.validation_attempts,
+            strict_grounding=self.settings.strict_grounding,
+            limiter=self.limiter if self.limiter.active else None,
+        )
         self._schema_hash = canonical_hash(json_schema())
-        if self.backend.name != "rules":
+        self._portal = Portal()
+        if capabilities.takes_prompt:
             load_prompt(self.settings.prompt)  # fail early on an unknown version
 
     # -- preparing -------------------------------------------------------
-    def prepare(self, source: Document | Abstract | str | Path) -> Abstract:
+    def prepare(self, source: Source) -> Abstract:
+        """The cleaned abstract of one record."""
         if isinstance(source, Abstract):
             return source
         if isinstance(source, Document):
             return clean(self._bounded(source))
         if isinstance(source, Path):
-            return clean(self._read_one(source))
+            return clean(read_one(source, max_record_bytes=self.settings.max_record_bytes))
         if isinstance(source, str):
             if not source.strip():
                 raise InputError("empty text")
-            return clean(self._bounded(text_document(source)))
+            return clean(self._bounded(Document.from_text(source)))
         raise TypeError(f"cannot summarize a {type(source).__name__}")
 
     def _bounded(self, document: Document) -> Document:
@@ -229,20 +143,6 @@ class Summarizer:
                 raise InputError(too_large(size, limit), path=document.origin, record=document.id)
         return document
 
-    def _read_one(self, path: Path) -> Document:
-        from .ingest import iter_documents
-
-        for item in iter_documents([path], max_record_bytes=self.settings.max_record_bytes):
-            if isinstance(item, InputError):
-                raise item
-            return item
-        raise InputError("no records", path=str(path))
-
-    def _prompt(self, abstract: Abstract) -> RenderedPrompt | None:
-        if self.backend.name == "rules":
-            return None
-        return render(abstract, self.settings.prompt)
-
     def cache_key(self, prompt: RenderedPrompt | None, abstract: Abstract) -> str:
         return canonical_hash(
             {
@@ -255,58 +155,58 @@ class Summarizer:
             }
         )
 
-    # -- running -----------------------------------------------------------
-    def summarize(self, source: Document | Abstract | str | Path) -> Result:
+    # -- one record ----------------------------------------------------------
+    async def asummarize(self, source: Source) -> Result:
         """One grounded record; raises SummarizerError subclasses on failure."""
-        call = self._begin(source)
-        if call.cached is not None:
-            return self._finish(call, call.cached, cache_hit=True)
-        try:
-            extraction = self.backend.extract(call.abstract, call.prompt)  # type: ignore[arg-type]
-        except SummarizerError as error:
-            self._log(call, error=error)
-            raise
-        return self._complete(call, extraction)
-
-    async def asummarize(self, source: Document | Abstract | str | Path) -> Result:
-        """Async twin of ``summarize`` (for bounded-concurrency batches)."""
-        call = self._begin(source)
-        if call.cached is not None:
-            return self._finish(call, call.cached, cache_hit=True)
-        try:
-            extraction = await self.backend.aextract(call.abstract, call.prompt)  # type: ignore[arg-type]
-        except SummarizerError as error:
-            self._log(call, error=error)
-            raise
-        return self._complete(call, extraction)
-
-    def _begin(self, source: Document | Abstract | str | Path) -> _Call:
         abstract = self.prepare(source)
-        prompt = self._prompt(abstract)
-        key = self.cache_key(prompt, abstract)
-        started = time.perf_counter()
-        return _Call(abstract, prompt, key, started, self._cached(key))
+        takes_prompt = self.backend.capabilities.takes_prompt
+        prompt = render(abstract, self.settings.prompt) if takes_prompt else None
+        key = self.cache_key(prompt, abstract) if self.cache is not None else None
+        call = _Call(abstract, prompt, key, time.perf_counter())
+        aligner = Aligner(abstract.text)
+        cached = self._cached(key)
+        if cached is not None:
+            return self._finish(call, cached.extraction, aligner, original_latency=cached.latency_s)
+        try:
+            extraction = await extract(
+                self.backend, abstract, prompt, aligner=aligner, policy=self._policy
+            )
+        except SummarizerError as error:
+            self._log(call, error=error)
+            raise
+        self._store(key, extraction, time.perf_counter() - call.started)
+        return self._finish(call, extraction, aligner)
 
-    def _complete(self, call: _Call, extraction: Extraction) -> Result:
-        self._store(call.key, extraction)
-        return self._finish(call, extraction, cache_hit=False)
+    def summarize(self, source: Source) -> Result:
+        """Sync ``asummarize``."""
+        return self._portal.run(self.asummarize(source))
+
+    # -- many records (the runner) --------------------------------------------
+    async def asummarize_many(
+        self, sources: Iterable[Source | InputError], *, concurrency: int = 1
+    ) -> AsyncGenerator[Outcome, None]:
+        """A ``Result`` or ``Failure`` per record, as each finishes (with ``concurrency``
+        1, in input order). A file holding several records (an export) gives them all;
+        texts get the ids ``text-1``, ``text-2``…"""
+        items = _items(sources, max_record_bytes=self.settings.max_record_bytes)
+        async for outcome in run_records(self.asummarize, items, concurrency=concurrency):
+            yield outcome
 
     def summarize_many(
-        self, sources: Iterable[Document | InputError | Abstract | str]
-    ) -> Iterator[Result | Failure]:
-        """Results in input order; a bad record becomes a Failure and the rest go on."""
-        for position, source in enumerate(sources):
-            if isinstance(source, InputError):
-                yield failure_of(source, source, id=source.record or source.path or str(position))
-                continue
-            ident = getattr(source, "id", str(position))
-            try:
-                yield self.summarize(source)
-            except SummarizerError as error:
-                yield failure_of(source, error, id=ident)
+        self, sources: Iterable[Source | InputError], *, concurrency: int = 1
+    ) -> Iterator[Outcome]:
+        """Sync ``asummarize_many``."""
+        return self._portal.iterate(self.asummarize_many(sources, concurrency=concurrency))
+
+    # -- lifecycle -----------------------------------------------------------
+    async def aclose(self) -> None:
+        await self.backend.aclose()
 
     def close(self) -> None:
-        self.backend.close()
+        """Release the backend (and the event loop the sync methods used)."""
+        if self._portal.started:
+            self._portal.run(self.backend.aclose())
+            self._portal.close()
 
     def __enter__(self) -> Summarizer:
         return self
@@ -314,34 +214,46 @@ class Summarizer:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    async def __aenter__(self) -> Summarizer:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
     # -- internals ---------------------------------------------------------
-    def _cached(self, key: str) -> Extraction | None:
-        if self.cache is None or self.backend.name == "rules":
+    def _cached(self, key: str | None) -> _Cached | None:
+        if self.cache is None or key is None:
             return None
         payload = self.cache.get(key)
         if payload is None:
             return None
         try:
-            return Extraction(
+            extraction = Extraction(
                 record=CaseReport.model_validate(payload["record"]),
-                attempts=int(payload.get("attempts", 1)),
-                usage=Usage(**payload.get("usage", {})),
+                usage=Usage.from_dict(payload.get("usage")),
+                requests=int(payload.get("requests", payload.get("attempts", 1))),
+                reasks=int(payload.get("reasks", 0)),
             )
+            latency = payload.get("latency_s")
+            return _Cached(extraction, None if latency is None else float(latency))
         except (ValidationError, KeyError, TypeError, ValueError):
             return None  # stored by an older schema or damaged: a miss, asked again
 
-    def _store(self, key: str, extraction: Extraction) -> None:
-        if self.cache is None or self.backend.name == "rules":
+    def _store(self, key: str | None, extraction: Extraction, latency: float) -> None:
+        if self.cache is None or key is None:
             return
         self.cache.put(
             key,
             {
                 "record": extraction.record.model_dump(mode="json"),
-                "attempts": extraction.attempts,
+                "attempts": extraction.requests,
+                "requests": extraction.requests,
+                "reasks": extraction.reasks,
                 "usage": {
                     "prompt_tokens": extraction.usage.prompt_tokens,
                     "completion_tokens": extraction.usage.completion_tokens,
                 },
+                "latency_s": round(latency, 4),
             },
         )
 
@@ -355,37 +267,52 @@ class Summarizer:
     ) -> None:
         if self.run_log is None:
             return
-        abstract, prompt, key, started = call.abstract, call.prompt, call.key, call.started
-        usage = extraction.usage if extraction else getattr(error, "usage", None) or Usage()
+        prompt = call.prompt
+        if extraction is not None:
+            usage, attempts = extraction.usage, extraction.requests
+        else:
+            usage, attempts = (error.usage, error.attempts) if error else (Usage(), 0)
         self.run_log.record_call(
             {
-                "record_id": abstract.id,
+                "record_id": call.abstract.id,
                 "backend": self.backend.name,
                 "model": self.backend.model,
                 "mode": self.backend.mode,
                 "prompt_version": prompt.version if prompt else None,
                 "prompt_hash": prompt.hash if prompt else None,
-                "cache_key": key,
+                "cache_key": call.key,
                 "cache_hit": cache_hit,
                 "prompt_tokens": usage.prompt_tokens,
                 "completion_tokens": usage.completion_tokens,
-                "duration_s": time.perf_counter() - started,
-                "attempts": extraction.attempts if extraction else getattr(error, "attempts", None),
+                "duration_s": time.perf_counter() - call.started,
+                "attempts": attempts,
                 "error": f"{type(error).__name__}: {error}" if error else None,
             }
         )
 
-    def _finish(self, call: _Call, extraction: Extraction, *, cache_hit: bool) -> Result:
-        abstract, prompt, key, started = call.abstract, call.prompt, call.key, call.started
-        spans = ground(extraction.record, abstract)
+    def _finish(
+        self,
+        call: _Call,
+        extraction: Extraction,
+        aligner: Aligner,
+        *,
+        original_latency: float | None = None,
+    ) -> Result:
+        abstract, prompt = call.abstract, call.prompt
+        cache_hit = original_latency is not None
+        spans = ground(extraction.record, abstract, aligner)
         unaligned = [span for span in spans if span.status is AlignmentStatus.unaligned]
         warnings = list(abstract.warnings) + list(extraction.warnings)
         if unaligned:
             warnings.append(f"{len(unaligned)} evidence quote(s) not found in the abstract")
             if self.settings.strict_grounding:
                 fields = ", ".join(span.field for span in unaligned[:3])
-                raise GroundingError(f"{abstract.id}: unaligned evidence in {fields}")
-        latency = time.perf_counter() - started
+                raise GroundingError(
+                    f"{abstract.id}: unaligned evidence in {fields}",
+                    usage=extraction.usage,
+                    attempts=extraction.requests,
+                )
+        latency = time.perf_counter() - call.started
         self._log(call, extraction=extraction, cache_hit=cache_hit)
         provenance = Provenance(
             backend=self.backend.name,
@@ -394,11 +321,13 @@ class Summarizer:
             prompt_version=prompt.version if prompt else None,
             prompt_hash=prompt.hash if prompt else None,
             schema_version=SCHEMA_VERSION,
-            attempts=extraction.attempts,
+            requests=extraction.requests,
+            reasks=extraction.reasks,
             tokens=extraction.usage,
             latency_s=latency,
             cache_hit=cache_hit,
-            cache_key=key if self.backend.name != "rules" else None,
+            cache_key=call.key,
+            original_latency_s=original_latency,
             source=abstract.document.origin,
             source_format=abstract.document.format,
             warnings=warnings,
@@ -413,12 +342,46 @@ class Summarizer:
         )
 
 
-def summarize(
-    source: Document | Abstract | str | Path,
-    *,
-    settings: Settings | None = None,
-    **options: Any,
-) -> Result:
+def read_one(path: Path, *, max_record_bytes: int = MAX_RECORD_BYTES) -> Document:
+    """The one record in ``path``; an InputError when it holds none, or several (an
+    export: summarize those with ``summarize_many`` or ``run_batch``)."""
+    from .ingest import iter_documents
+
+    records = iter_documents([path], max_record_bytes=max_record_bytes)
+    first = next(records, None)
+    if first is None:
+        raise InputError("no records", path=str(path))
+    if isinstance(first, InputError):
+        raise first
+    if next(records, None) is not None:
+        raise InputError(
+            "holds several records; summarize() takes one: use summarize_many() or "
+            "run_batch() for an export",
+            path=str(path),
+        )
+    return first
+
+
+def _items(sources: Iterable[Source | InputError], *, max_record_bytes: int) -> Iterator[Item]:
+    """Records from mixed sources: files read as they stream (an export gives every
+    record), texts numbered ``text-1``, ``text-2``… in order."""
+    from .ingest import iter_documents
+
+    texts = 0
+    for source in sources:
+        if isinstance(source, str):
+            texts += 1
+            if not source.strip():
+                yield InputError("empty text", record=f"text-{texts}")
+            else:
+                yield Document.from_text(source, id=f"text-{texts}")
+        elif isinstance(source, Path):
+            yield from iter_documents([source], max_record_bytes=max_record_bytes)
+        else:
+            yield source
+
+
+def summarize(source: Source, *, settings: Settings | None = None, **options: Any) -> Result:
     """Summarize one abstract (text, a Path, a Document or an Abstract).
 
     ``options`` are Settings fields (``backend="openai", model="gpt-4o-mini"``…); the
@@ -429,16 +392,8 @@ def summarize(
         return summarizer.summarize(source)
 
 
-async def asummarize(
-    source: Document | Abstract | str | Path,
-    *,
-    settings: Settings | None = None,
-    **options: Any,
-) -> Result:
+async def asummarize(source: Source, *, settings: Settings | None = None, **options: Any) -> Result:
     """Async ``summarize``."""
     resolved = settings or Settings.from_env(**options)
-    summarizer = Summarizer(resolved)
-    try:
+    async with Summarizer(resolved) as summarizer:
         return await summarizer.asummarize(source)
-    finally:
-        summarizer.close()

@@ -7,8 +7,10 @@ holds at most ``burst_s`` seconds of its rate, so a run starts gently instead of
 spending a whole minute's allowance at once; a request bigger than the bucket is let
 through when the bucket is full and leaves it in debt.
 
-``RateLimitedBackend`` applies a limiter around any backend's ``aextract``, so cache
-hits (answered before the backend is called) are never slowed down.
+The extraction loop (``summarizer.extract``) waits for the limiter before each request
+it sends, so re-asks and the stages of a staged prompt are counted one by one, and
+cache hits (answered before any request) are never slowed down. The sync API goes
+through the same loop, so it is limited too.
 """
 
 from __future__ import annotations
@@ -18,21 +20,18 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from .backends import Backend, Extraction, Usage
-from .document import Abstract
 from .errors import ConfigError
-from .render import RenderedPrompt
 
-__all__ = ["RateLimitedBackend", "RateLimiter", "TokenBucket", "estimate_tokens"]
+__all__ = ["RateLimiter", "TokenBucket", "estimate_tokens"]
 
 CHARS_PER_TOKEN = 4.0
 MESSAGE_OVERHEAD = 4
 DEFAULT_COMPLETION_ESTIMATE = 400
 
 
-def estimate_tokens(messages: Sequence[dict[str, str]]) -> int:
+def estimate_tokens(messages: Sequence[dict[str, Any]]) -> int:
     """A cheap prompt-token estimate (~4 characters a token, plus per-message overhead)."""
-    chars = sum(len(message.get("content") or "") for message in messages)
+    chars = sum(len(str(message.get("content") or "")) for message in messages)
     return int(chars / CHARS_PER_TOKEN) + MESSAGE_OVERHEAD * len(messages) + 3
 
 
@@ -81,6 +80,8 @@ class RateLimiter:
         self.tokens = TokenBucket(tpm, burst_s=burst_s) if tpm else None
         self._lock = asyncio.Lock()
         self.waited_s = 0.0
+        self._completion_mean = float(DEFAULT_COMPLETION_ESTIMATE)
+        self._seen = 0
 
     @property
     def active(self) -> bool:
@@ -106,6 +107,23 @@ class RateLimiter:
             if self.tokens is not None:
                 self.tokens.take(tokens)
 
+    def estimate(self, body: dict[str, Any]) -> int:
+        """Tokens one chat-completions request will likely cost: its prompt, plus the
+        completions seen so far (a running mean), capped at its ``max_tokens``."""
+        completion = self._completion_mean
+        cap = body.get("max_tokens")
+        if isinstance(cap, int) and cap > 0:
+            completion = min(completion, cap)
+        return estimate_tokens(body.get("messages") or []) + int(completion)
+
+    def observe(self, completion_tokens: int) -> None:
+        """Learn the completion size from an answer (servers without usage send 0)."""
+        if completion_tokens <= 0:
+            return
+        self._seen += 1
+        weight = 1 / min(self._seen, 50)  # running mean, then a slow moving average
+        self._completion_mean += (completion_tokens - self._completion_mean) * weight
+
     def settle(self, estimated: int, actual: int) -> None:
         """Correct the token bucket once the real usage is known."""
         if self.tokens is None or actual == estimated:
@@ -114,71 +132,3 @@ class RateLimiter:
             self.tokens.take(actual - estimated)
         else:
             self.tokens.give_back(estimated - actual)
-
-
-class RateLimitedBackend:
-    """A backend whose ``aextract`` waits for the limiter first (sync ``extract`` is not limited)."""
-
-    def __init__(
-        self, inner: Backend, limiter: RateLimiter, *, max_tokens: int | None = None
-    ) -> None:
-        self.inner = inner
-        self.limiter = limiter
-        self.name = inner.name
-        self.model = inner.model
-        self.mode = inner.mode
-        self._completion_cap = max_tokens
-        self._completion_mean = float(DEFAULT_COMPLETION_ESTIMATE)
-        self._seen = 0
-
-    def identity(self) -> dict[str, Any]:
-        return self.inner.identity()
-
-    @staticmethod
-    def requests_for(prompt: RenderedPrompt | None) -> list[list[dict[str, str]]]:
-        """The requests a prompt makes: one, or one per stage of a staged prompt."""
-        if prompt is None:
-            return []
-        stages = getattr(prompt, "stages", ())
-        return [stage.messages for stage in stages] if stages else [prompt.messages]
-
-    def estimate(self, prompt: RenderedPrompt | None) -> int:
-        completion = self._completion_mean
-        if self._completion_cap:
-            completion = min(completion, self._completion_cap)
-        requests = self.requests_for(prompt)
-        return sum(estimate_tokens(messages) + int(completion) for messages in requests)
-
-    def _observe(self, usage: Usage, requests: int) -> None:
-        if usage.completion_tokens <= 0:
-            return
-        self._seen += 1
-        weight = 1 / min(self._seen, 50)  # running mean, then a slow moving average
-        per_request = usage.completion_tokens / max(1, requests)
-        self._completion_mean += (per_request - self._completion_mean) * weight
-
-    def extract(self, abstract: Abstract, prompt: RenderedPrompt) -> Extraction:
-        return self.inner.extract(abstract, prompt)
-
-    async def aextract(self, abstract: Abstract, prompt: RenderedPrompt) -> Extraction:
-        estimated = self.estimate(prompt)
-        await self.limiter.acquire(estimated, requests=max(1, len(self.requests_for(prompt))))
-        try:
-            extraction = await self.inner.aextract(abstract, prompt)
-        except BaseException as error:
-            usage = getattr(error, "usage", None)
-            actual = usage.total_tokens if isinstance(usage, Usage) else estimated
-            self.limiter.settle(estimated, actual)
-            raise
-        self._observe(extraction.usage, extraction.attempts * len(self.requests_for(prompt)))
-        actual = extraction.usage.total_tokens or estimated  # servers that send no usage
-        self.limiter.settle(estimated, actual)
-        return extraction
-
-    async def aclose(self) -> None:
-        aclose = getattr(self.inner, "aclose", None)
-        if aclose is not None:
-            await aclose()
-
-    def close(self) -> None:
-        self.inner.close()

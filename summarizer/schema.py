@@ -5,8 +5,8 @@ Conventions the model is told through the field descriptions:
 - a negative finding ("no recurrence", "negative margins") is a finding, kept with
   ``negative: true``;
 - every clinical fact carries ``evidence``: a verbatim quote copied from the abstract.
-  When a grounding context is active (see ``summarizer.ground``) each quote is checked
-  against the source during validation, so instructor re-asks the model with the error.
+  When validated with a grounding context (``summarizer.ground.validation_context``)
+  each quote is checked against the source, so the model is re-asked with the error.
 """
 
 from __future__ import annotations
@@ -17,7 +17,14 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from .ages import is_timepoint, parse_age
 
@@ -128,12 +135,12 @@ class Grounded(_Record):
 
     @field_validator("evidence")
     @classmethod
-    def _evidence_in_source(cls, value: str) -> str:
+    def _evidence_in_source(cls, value: str, info: ValidationInfo) -> str:
         if not value.strip():
             raise ValueError("evidence must be a non-empty verbatim quote from the abstract")
         from .ground import check_quote  # late import: ground depends on document only
 
-        check_quote(value)
+        check_quote(value, info.context)
         return value
 
 
@@ -183,11 +190,11 @@ class Patient(_Record):
 
     @field_validator("evidence")
     @classmethod
-    def _evidence_in_source(cls, value: str | None) -> str | None:
+    def _evidence_in_source(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is not None and value.strip():
             from .ground import check_quote
 
-            check_quote(value)
+            check_quote(value, info.context)
             return value
         return None
 

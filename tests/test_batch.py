@@ -16,8 +16,9 @@ from typing import Any
 import pytest
 
 from summarizer import Document, Settings
-from summarizer.batch import read_output_state, run_batch
+from summarizer.batch import run_batch
 from summarizer.cache import ResponseCache
+from summarizer.output.store import read_output_state
 from summarizer.ratelimit import RateLimiter, estimate_tokens
 from summarizer.runlog import RunLog
 from tests.conftest import (
@@ -177,10 +178,12 @@ def test_repeated_ids_get_a_suffix_and_stdout_stream(tmp_path: Path) -> None:
 
 
 def test_input_errors_become_error_lines(tmp_path: Path) -> None:
-    (tmp_path / "good.txt").write_text(batch_case_text(1))
-    (tmp_path / "empty.txt").write_text("")
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "good.txt").write_text(batch_case_text(1))
+    (folder / "empty.txt").write_text("")
     out = tmp_path / "out.jsonl"
-    summary = run_batch([tmp_path], Settings(backend="rules"), output=out)
+    summary = run_batch([folder], Settings(backend="rules"), output=out)
     lines = read_lines(out)
     assert len(lines) == 2 and summary.failed == 1
     assert next(line for line in lines if "error" in line)["error_type"] == "InputError"
@@ -201,15 +204,15 @@ def test_cache_and_log_in_a_batch(scripted_server: ScriptedServer, tmp_path: Pat
 
 
 def test_another_run_on_the_same_output_is_refused(tmp_path: Path) -> None:
-    from summarizer.batch import OutputLock
-    from summarizer.errors import ConfigError
+    from summarizer.errors import OutputError
+    from summarizer.output.store import LineStore
 
     out = tmp_path / "out.jsonl"
-    lock = OutputLock(out)
-    with pytest.raises(ConfigError, match="another run"):
+    store = LineStore(out)
+    with pytest.raises(OutputError, match="another run"):
         document = Document(id="x", text=batch_case_text(1), origin="<test>", format="text")
         run_batch([document], Settings(backend="rules"), output=out)
-    lock.release()
+    store.close()
 
 
 async def test_rate_limiter_requests_per_minute() -> None:

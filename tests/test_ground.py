@@ -3,8 +3,17 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import ValidationError
 
-from summarizer.ground import Aligner, AlignmentStatus, GroundingContext, check_quote, grounding
+from summarizer.ground import (
+    Aligner,
+    AlignmentStatus,
+    QuoteNotFound,
+    check_quote,
+    is_grounding_error,
+    validation_context,
+)
+from summarizer.schema import Patient
 
 TEXT = (
     "Title line\n\n"
@@ -74,12 +83,23 @@ def test_short_quotes_are_not_fuzzy_matched() -> None:
     assert Aligner(TEXT).align("tumpr").status is AlignmentStatus.unaligned
 
 
-def test_check_quote_only_enforces_inside_a_context() -> None:
-    check_quote("not there at all")  # no context: no-op
-    context = GroundingContext(Aligner(TEXT))
-    with grounding(context):
-        with pytest.raises(ValueError, match="not found in the abstract"):
-            check_quote("not there at all")
-        context.enforce = False
-        check_quote("not there at all")
-    check_quote("not there at all")
+def test_check_quote_only_enforces_with_a_grounding_context() -> None:
+    check_quote("not there at all", None)  # no context: no-op
+    check_quote("not there at all", {"something": "else"})
+    aligner = Aligner(TEXT)
+    with pytest.raises(QuoteNotFound, match="not found in the abstract"):
+        check_quote("not there at all", validation_context(aligner))
+    check_quote("not there at all", validation_context(aligner, enforce=False))
+
+
+def test_the_aligner_is_passed_as_validation_context_and_failures_are_typed() -> None:
+    value = {"age_text": "8-year-old", "evidence": "a quote from elsewhere"}
+    Patient.model_validate(value)  # no context: a stored record reads back unchecked
+    with pytest.raises(ValidationError) as raised:
+        Patient.model_validate(value, context=validation_context(Aligner(TEXT)))
+    assert is_grounding_error(raised.value)
+    with pytest.raises(ValidationError) as mixed:
+        Patient.model_validate(
+            {**value, "age_years": 999}, context=validation_context(Aligner(TEXT))
+        )
+    assert not is_grounding_error(mixed.value)  # another problem too: not only grounding

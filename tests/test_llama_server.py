@@ -20,11 +20,11 @@ import openai
 import pytest
 
 from summarizer import Settings, Summarizer
-from summarizer.backends.adapters import response_schema
 from summarizer.backends.llamacpp import default_model_path
 from summarizer.backends.openai_compat import OpenAIBackend
-from summarizer.backends.staged import stage_model
+from summarizer.backends.stages import stage_model
 from summarizer.document import Abstract
+from summarizer.ground import Aligner, validation_context
 from summarizer.render import render
 from summarizer.schema import CaseReport
 from tests.test_llamacpp import SHORT_CASE
@@ -109,17 +109,24 @@ def test_tools_mode_end_to_end(llama_server: str) -> None:
     assert result.record.summary
 
 
-def test_json_mode_sends_the_schema_as_a_grammar(llama_server: str) -> None:
-    """``json`` mode against llama.cpp's server: the schema rides in json_object, the
-    server compiles it into a grammar, and the answer parses as the requested model."""
+async def test_json_mode_sends_the_schema_as_a_grammar(llama_server: str) -> None:
+    """``json`` mode against llama.cpp's server, one step at a time: ``build`` puts the
+    schema in json_object, the server compiles it into a grammar (``send``), and the
+    answer ``parse``s as the requested stage model."""
     backend = OpenAIBackend(settings(llama_server, mode="json", validation_attempts=1))
-    model = stage_model(("article_type", "patient_count"), "kind")
-    prompt = render(short_abstract(), "v2")
-    with response_schema(model):
-        part, tracker = backend.caller().call(model, prompt.messages, SHORT_CASE)
+    abstract = short_abstract()
+    request = backend.build(render(abstract, "v2"))[0]  # the patient stage
+    response_format = request.body["response_format"]
+    assert response_format["type"] == "json_object"
+    assert set(response_format["schema"]["properties"]) == set(
+        stage_model(("title", "article_type", "patient_count", "patient")).model_fields
+    )
+    completion = await backend.send(request)
+    assert completion.usage is not None and completion.usage.total_tokens > 0
+    context = validation_context(Aligner(abstract.text), enforce=False)
+    part = backend.parse(completion, request, context)
     assert part.article_type is not None  # type: ignore[attr-defined]
-    assert tracker.attempts == 1 and tracker.usage.total_tokens > 0
-    backend.close()
+    await backend.aclose()
 
 
 def test_openai_json_schema_format_is_rejected_by_the_server(llama_server: str) -> None:
@@ -149,7 +156,7 @@ def test_staged_v2_over_http(llama_server: str) -> None:
 
 
 async def test_async_path_over_http(llama_server: str) -> None:
-    with Summarizer(settings(llama_server, validation_attempts=1)) as summarizer:
+    async with Summarizer(settings(llama_server, validation_attempts=1)) as summarizer:
         result = await summarizer.asummarize(short_abstract())
     assert result.provenance.attempts == 1
     assert result.provenance.tokens.total_tokens > 0

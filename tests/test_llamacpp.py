@@ -20,10 +20,9 @@ from summarizer.backends import make_backend
 from summarizer.backends.adapters import (
     TIMEPOINT_GRAMMAR,
     GrammarBounds,
+    LlamaCppDialect,
     accepts_schema_in_json_object,
     grammar_schema,
-    llamacpp_request,
-    response_schema,
 )
 from summarizer.backends.llamacpp import (
     MAX_DEFAULT_CTX,
@@ -32,7 +31,7 @@ from summarizer.backends.llamacpp import (
     default_model_path,
     default_threads,
 )
-from summarizer.backends.staged import stage_model
+from summarizer.backends.stages import stage_model
 from summarizer.document import Abstract
 from summarizer.render import render
 from summarizer.schema import CaseReport
@@ -102,26 +101,27 @@ def test_json_schema_format_becomes_llamacpp_json_object_with_schema() -> None:
     request = {
         "response_format": {"type": "json_schema", "json_schema": {"name": "C", "schema": schema}}
     }
-    adapted = llamacpp_request(None)(request)
+    adapted = LlamaCppDialect(None)(request, schema)
     assert adapted["response_format"] == {"type": "json_object", "schema": schema}
-    bounded = llamacpp_request()(request)["response_format"]["schema"]
+    bounded = LlamaCppDialect()(request, schema)["response_format"]["schema"]
     assert bounded["required"] == list(schema["properties"])
     assert request["response_format"]["type"] == "json_schema"  # the caller's dict is not mutated
 
 
 def test_bare_json_object_gets_the_schema_being_asked_for() -> None:
-    adapt = llamacpp_request(None)
+    adapt = LlamaCppDialect(None)
+    schema = stage_model(("article_type", "patient_count")).model_json_schema()
     request = {"response_format": {"type": "json_object"}}
-    assert adapt(request) == request  # no schema published: left alone
-    model = stage_model(("article_type", "patient_count"))
-    with response_schema(model) as schema:
-        assert adapt(request)["response_format"] == {"type": "json_object", "schema": schema}
+    assert adapt(request, schema)["response_format"] == {"type": "json_object", "schema": schema}
+    assert request == {"response_format": {"type": "json_object"}}  # not mutated
+    tools_only = {"tools": []}
+    assert adapt(tools_only, schema) == tools_only  # nothing to constrain: left alone
 
 
 def test_tool_parameters_are_bounded_for_the_tool_grammar() -> None:
     parameters = CaseReport.model_json_schema()
     request = {"tools": [{"type": "function", "function": {"name": "C", "parameters": parameters}}]}
-    adapted = llamacpp_request()(request)
+    adapted = LlamaCppDialect()(request, parameters)
     assert (
         adapted["tools"][0]["function"]["parameters"]["properties"]["presentation"]["maxItems"] == 3
     )
@@ -188,7 +188,8 @@ def test_grammar_is_really_applied(backend: LlamaCppBackend) -> None:
     unconstrained = backend.create(**request).choices[0]
     with pytest.raises(ValueError):
         model.model_validate_json(unconstrained.message.content or "")
-    constrained = backend.create(**llamacpp_request()(request)).choices[0]
+    schema = model.model_json_schema()
+    constrained = backend.create(**LlamaCppDialect()(request, schema)).choices[0]
     assert constrained.finish_reason == "stop"
     part = model.model_validate_json(constrained.message.content or "")
     assert part.article_type is not None  # type: ignore[attr-defined]

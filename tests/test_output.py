@@ -16,11 +16,12 @@ import pytest
 
 from summarizer.backends import Usage
 from summarizer.clean import clean
+from summarizer.document import Document
 from summarizer.errors import ConfigError, ExtractionError, InputError
 from summarizer.ground import ground
 from summarizer.output import COLUMNS, FORMATS, Writer, render_html, render_markdown
 from summarizer.output.highlight import Segment, segment
-from summarizer.pipeline import Failure, Provenance, Result, text_document
+from summarizer.results import Failure, Provenance, Result
 from summarizer.schema import SCHEMA_VERSION, CaseReport
 from tests.conftest import SEED, seed_record
 
@@ -103,7 +104,7 @@ EXPECTED_COLUMNS = [
 def make_result(record: dict[str, Any], text: str | None = None, *, id: str = "case-1") -> Result:
     """A Result as the pipeline builds it: cleaned abstract, grounded evidence, provenance."""
     source = text if text is not None else SEED.read_text(encoding="utf-8")
-    abstract = clean(text_document(source, id=id))
+    abstract = clean(Document.from_text(source, id=id))
     report = CaseReport.model_validate(record)
     provenance = Provenance(
         backend="openai",
@@ -112,7 +113,7 @@ def make_result(record: dict[str, Any], text: str | None = None, *, id: str = "c
         prompt_version="v1",
         prompt_hash="0" * 64,
         schema_version=SCHEMA_VERSION,
-        attempts=2,
+        requests=2,
         tokens=Usage(prompt_tokens=1200, completion_tokens=300),
         latency_s=1.23456,
         source="page.txt",

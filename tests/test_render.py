@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from summarizer import Settings, Summarizer
-from summarizer.backends.staged import stage_model
+from summarizer.backends.stages import stage_model
 from summarizer.document import Abstract
 from summarizer.render import RenderedPrompt, load_prompt, render
 from summarizer.schema import CaseReport

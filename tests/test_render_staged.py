@@ -86,6 +86,7 @@ def test_a_stage_reasks_alone_and_every_attempt_is_counted(
     assert names == ["CaseReportPatient", *STAGE_FIELDS]
     assert "a lady of sixty-three" in scripted_server.requests[1].text  # the re-ask
     assert result.provenance.attempts == 6
+    assert (result.provenance.requests, result.provenance.reasks) == (6, 1)  # apart
     assert result.provenance.tokens.total_tokens == 6 * 150
     assert result.record.patient.evidence == "A 63-year-old female"
 
@@ -102,9 +103,9 @@ def test_a_failing_stage_fails_the_record_with_the_tokens_spent(
     scripted_server.fallback = reply
     with pytest.raises(ExtractionError) as raised:
         make(scripted_server).summarize(seed_text)
-    usage = raised.value.usage  # type: ignore[attr-defined]
+    usage = raised.value.usage  # declared on every SummarizerError
     assert usage.total_tokens == (3 + 2) * 150  # three stages, then two failed attempts
-    assert len(scripted_server.requests) == 5
+    assert raised.value.attempts == len(scripted_server.requests) == 5
 
 
 def test_json_mode_carries_the_stage_schema_for_local_servers(

@@ -85,7 +85,7 @@ def test_unreadable_lines_become_failures(tmp_path: Path, records: Path) -> None
 def model_line(line: dict[str, Any], **record: Any) -> dict[str, Any]:
     """A line as a model backend would have written it (rules compare against it)."""
     changed = json.loads(json.dumps(line))
-    changed["provenance"]["backend"] = "openai"
+    changed["provenance"].update(backend="openai", prompt_version="v1")  # a model's line
     changed["record"].update(record)
     return changed
 
@@ -96,7 +96,7 @@ def test_queue_reasons_and_order(tmp_path: Path, records: Path) -> None:
     disagreeing["record"]["patient"]["age_text"] = None
     disagreeing["record"]["patient"]["age_years"] = 36
     reasked = model_line(second)
-    reasked["provenance"]["attempts"] = 3
+    reasked["provenance"].update(attempts=3, requests=3, reasks=2)
     reasked["abstract"]["warnings"] = ["the title was guessed"]
     unaligned = model_line(third)
     unaligned["evidence"][0]["status"] = "unaligned"

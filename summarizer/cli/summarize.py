@@ -9,11 +9,13 @@ from typing import Any
 
 import click
 
+from ..backends import Capabilities, make_backend
 from ..batch import DEFAULT_CONCURRENCY, BatchSummary, run_batch
-from ..config import Settings
 from ..errors import InputError
-from ..output import FORMATS, Writer
-from ..pipeline import Cache, Failure, Result, RunLog, Summarizer
+from ..output import FORMATS
+from ..output.targets import check_output
+from ..pipeline import Cache, RunLog
+from ..results import Failure, Result
 from .common import (
     EXIT_FAILED_RECORDS,
     announce_backend,
@@ -27,14 +29,14 @@ from .common import (
 )
 
 EXIT_INTERRUPTED = 130
-BATCH_FORMATS = ("json", "jsonl")
 
 
 def _stores(
-    settings: Settings, *, no_cache: bool, refresh: bool, no_log: bool
+    capabilities: Capabilities, *, no_cache: bool, refresh: bool, no_log: bool
 ) -> tuple[Cache | None, RunLog | None]:
-    """The response cache and run log, on by default for model backends (not for rules)."""
-    if settings.resolved_backend == "rules":
+    """The response cache and run log, on by default for backends whose answers are
+    worth caching (models, not rules)."""
+    if not capabilities.cacheable:
         return None, None
     from .. import paths
     from ..cache import ResponseCache
@@ -139,11 +141,14 @@ def command(
 
     INPUTS are files, folders, globs or exports (PubMed XML, MEDLINE, RIS, CSV,
     JSONL); "-" reads stdin. One record prints one JSON object; several print
-    JSON Lines, each {"id", "record", "evidence", "provenance"} or {"id", "error"},
-    in completion order, --concurrency at a time, with a progress bar on a terminal.
+    JSON Lines, each {"id", "record", "evidence", "provenance", "abstract"} or
+    {"id", "error", "error_type"}, in completion order, --concurrency at a time,
+    with a progress bar on a terminal. Every --format batches the same way.
 
-    A batch written with -o is resumable: run the same command again after a crash
-    or Ctrl-C and only the missing ids are done; --retry-failed redoes the errors.
+    A batch written with -o is resumable, in every format: run the same command
+    again after a crash or Ctrl-C and only the missing ids are done; --retry-failed
+    redoes the errors. Markdown, CSV and HTML files keep their records in a hidden
+    .NAME.results.jsonl beside them and are written when the run ends.
     Model answers are cached (see `case-summarizer cache`) and every model call is
     logged (see `case-summarizer logs`). Exit status: 0 all good, 1 some record
     failed, 2 usage or input error, 130 interrupted.
@@ -156,6 +161,7 @@ def command(
       case-summarizer summarize abstracts/ -o records.jsonl
       case-summarizer summarize export.xml -o records.jsonl -j 32 --rpm 500 --tpm 200000
       case-summarizer summarize export.xml -o records.jsonl --retry-failed
+      case-summarizer summarize export.xml -o records.csv -f csv -j 16
       case-summarizer summarize rayyan.csv --id-col key --abstract-col abstract -o out.jsonl
       case-summarizer summarize page.txt --base-url http://localhost:8080/v1 --model local
     """
@@ -165,46 +171,41 @@ def command(
     settings = settings_from_options(
         options, prompt=prompt, backoff=backoff, max_record_bytes=reading.max_record_bytes
     )
+    if retry_failed and not output:
+        raise click.UsageError("--retry-failed works on an -o FILE from an earlier run")
+    path = Path(output) if output else None
+    if path is not None:
+        check_output(path, inputs)  # before anything is read or written
+    # Inputs are read once: the first two records tell one from many, then the rest follow.
     documents = iter_documents(
         inputs,
         format=reading.format,
         columns=reading.columns,
         max_record_bytes=reading.max_record_bytes,
     )
-    first = next(documents, None)
-    if first is None:
+    peeked = list(itertools.islice(documents, 2))
+    if not peeked:
         raise InputError("no input records found", path=", ".join(inputs))
-    second = next(documents, None)
-    single = second is None
-    if single and isinstance(first, InputError):
-        raise first
-
-    if retry_failed and not output:
-        raise click.UsageError("--retry-failed works on an -o FILE from an earlier run")
-    cache, run_log = _stores(settings, no_cache=no_cache, refresh=refresh, no_log=no_log)
-    if (single and output_format == "json") or output_format not in BATCH_FORMATS:
-        pending = [first] if single else [first, second]
-        _sequential(
-            itertools.chain(pending, documents),
-            settings,
-            output_format,
-            output,
-            single=single,
-            cache=cache,
-            run_log=run_log,
-        )
-        return
-
-    announce_backend(settings)
-    # A batch: re-read the inputs from the start (stdin cannot be: go on from what was read).
-    sources: Any = inputs
-    if "-" in inputs:
-        sources = itertools.chain([first, second], documents)
-    elif (close := getattr(documents, "close", None)) is not None:
-        close()
+    one = len(peeked) == 1
+    if one and isinstance(peeked[0], InputError):
+        raise peeked[0]
+    single = one and output_format != "jsonl"  # one pretty object, card or page
+    backend = make_backend(settings)
+    cache, run_log = _stores(
+        backend.capabilities, no_cache=no_cache, refresh=refresh, no_log=no_log
+    )
+    failed: list[Failure] = []
+    announced = False
 
     def report(item: Result | Failure) -> None:
-        if isinstance(item, Failure) and not quiet:
+        nonlocal announced
+        if not announced and (isinstance(item, Result) or not single):
+            announce_backend(settings)  # once the output is open (its errors come alone)
+            announced = True
+        if isinstance(item, Result):
+            return
+        failed.append(item)
+        if not quiet and not single:
             note(
                 f"error: {item.id}: {item.error}"
                 if item.id not in str(item.error)
@@ -213,9 +214,11 @@ def command(
 
     try:
         summary = run_batch(
-            sources,
+            itertools.chain(peeked, documents),
             settings,
-            output=Path(output) if output else None,
+            output=path,
+            format=output_format,
+            single=single,
             concurrency=concurrency,
             rpm=rpm,
             tpm=tpm,
@@ -223,14 +226,19 @@ def command(
             retry_failed=retry_failed,
             cache=cache,
             run_log=run_log,
-            progress=not quiet and sys.stderr.isatty(),
+            progress=not quiet and not single and sys.stderr.isatty(),
             on_result=report,
+            backend=backend,
             reading=reading,
         )
     except KeyboardInterrupt:
         again = " (run the same command again to resume)" if output else ""
         note(f"interrupted{again}")
         sys.exit(EXIT_INTERRUPTED)
+    if single:
+        if failed:
+            raise failed[0].error  # one bad input is one line, nothing more
+        return
     if not quiet or summary.failed:
         note(_describe(summary))
     if summary.previously_failed:
@@ -240,40 +248,4 @@ def command(
     if summary.failed or summary.previously_failed:
         if summary.failed:
             note(f"{summary.failed} record(s) failed")
-        sys.exit(EXIT_FAILED_RECORDS)
-
-
-def _sequential(
-    items: Any,
-    settings: Settings,
-    output_format: str,
-    output: str | None,
-    *,
-    single: bool,
-    cache: Cache | None,
-    run_log: RunLog | None,
-) -> None:
-    """One record (pretty JSON), or formats that are not JSON Lines: in input order."""
-    stream = open(output, "w", encoding="utf-8") if output else sys.stdout  # noqa: SIM115
-    writer = Writer(stream, output_format, single=single)
-    failures = 0
-    announce = True
-    try:
-        with Summarizer(settings, cache=cache, run_log=run_log) as summarizer:
-            for item in summarizer.summarize_many(items):
-                if isinstance(item, Failure):
-                    failures += 1
-                    if single:
-                        raise item.error  # a bad single input is one line, nothing more
-                    note(f"error: {item.error}")
-                elif announce:
-                    announce_backend(settings)
-                    announce = False
-                writer.write(item)
-    finally:
-        writer.close()
-        if output:
-            stream.close()
-    if failures:
-        note(f"{failures} record(s) failed")
         sys.exit(EXIT_FAILED_RECORDS)

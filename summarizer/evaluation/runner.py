@@ -23,8 +23,9 @@ import json
 import platform
 import re
 import secrets
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import aclosing
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -33,10 +34,14 @@ from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import ValidationError
 
-from ..config import Settings
-from ..errors import ConfigError, InputError, SummarizerError
-from ..pipeline import Cache, Summarizer
+from ..backends import capabilities_of
+from ..config import BASELINE_BACKEND, Settings
+from ..document import Document
+from ..errors import ConfigError, InputError
+from ..pipeline import Cache, Summarizer, read_one
 from ..render import load_prompt
+from ..results import Failure, Result
+from ..runner import run_records
 from ..schema import SCHEMA_VERSION, CaseReport, json_schema_text
 from .compare import run_intervals
 from .gold import LoadedGold
@@ -94,8 +99,8 @@ def schema_hash() -> str:
 def variant_label(settings: Settings) -> str:
     """A short name: ``rules``, or ``<prompt> · <model>``."""
     backend = settings.resolved_backend
-    if backend == "rules":
-        return "rules"
+    if not capabilities_of(settings).takes_prompt:
+        return backend
     model = settings.model or (Path(settings.model_path).stem if settings.model_path else backend)
     return f"{settings.prompt} · {model}"
 
@@ -103,9 +108,11 @@ def variant_label(settings: Settings) -> str:
 def plan_variants(base: Settings, prompts: Sequence[str], models: Sequence[str]) -> list[Settings]:
     """The rules baseline, then every prompt × model (when a model backend is configured)."""
     variants = [
-        base.replace(backend="rules", model=None, prompt=prompts[0] if prompts else base.prompt)
+        base.replace(
+            backend=BASELINE_BACKEND, model=None, prompt=prompts[0] if prompts else base.prompt
+        )
     ]
-    if base.resolved_backend == "rules":
+    if not capabilities_of(base).takes_prompt:
         return variants
     chosen: list[str | None] = [*models] or [base.model]
     for model in chosen:
@@ -148,35 +155,45 @@ def new_run_id(label: str) -> str:
 # -- running ---------------------------------------------------------------------------
 
 
+def _gold_documents(gold: Sequence[LoadedGold]) -> Iterator[Document | InputError]:
+    """Each gold input as one record under the gold id (read as the runner reaches it)."""
+    for item in gold:
+        try:
+            document = read_one(item.input_path)
+        except InputError as error:
+            yield InputError(str(error), record=item.id)
+        else:
+            yield replace(document, id=item.id)
+
+
+def _line(outcome: Result | Failure) -> dict[str, Any]:
+    if isinstance(outcome, Failure):
+        error = outcome.error
+        return {
+            "id": outcome.id,
+            "ok": False,
+            "error": str(error),
+            "error_type": outcome.error_type,
+            "attempts": error.attempts,
+            "tokens": error.usage.to_dict(),
+        }
+    data = outcome.to_dict()
+    return {"id": outcome.id, "ok": True, "source_id": data.pop("id"), **data}
+
+
 async def _summarize_all(
     summarizer: Summarizer, gold: Sequence[LoadedGold], concurrency: int, progress: Progress | None
 ) -> list[dict[str, Any]]:
-    gate = asyncio.Semaphore(max(1, concurrency))
-
-    async def one(item: LoadedGold) -> dict[str, Any]:
-        async with gate:
-            try:
-                result = await summarizer.asummarize(item.input_path)
-            except SummarizerError as error:
-                line: dict[str, Any] = {
-                    "id": item.id,
-                    "ok": False,
-                    "error": str(error),
-                    "error_type": type(error).__name__,
-                    "attempts": getattr(error, "attempts", None)
-                    or len(getattr(error, "failed_attempts", []) or []),
-                }
-                usage = getattr(error, "usage", None)
-                if usage is not None:
-                    line["tokens"] = usage.to_dict()
-            else:
-                data = result.to_dict()
-                line = {"id": item.id, "ok": True, "source_id": data.pop("id"), **data}
+    lines: dict[str, dict[str, Any]] = {}
+    outcomes = run_records(
+        summarizer.asummarize, _gold_documents(gold), concurrency=max(1, concurrency)
+    )
+    async with aclosing(outcomes):
+        async for outcome in outcomes:
+            lines[outcome.id] = _line(outcome)
             if progress is not None:
-                progress(item.id)
-            return line
-
-    return list(await asyncio.gather(*(one(item) for item in gold)))
+                progress(outcome.id)
+    return [lines[item.id] for item in gold]
 
 
 def summarize_gold(
@@ -188,11 +205,12 @@ def summarize_gold(
     progress: Progress | None = None,
 ) -> list[dict[str, Any]]:
     """One output line per gold record, in gold order (errors become lines too)."""
-    summarizer = Summarizer(settings, cache=cache)
-    try:
-        return asyncio.run(_summarize_all(summarizer, gold, concurrency, progress))
-    finally:
-        summarizer.close()
+
+    async def run() -> list[dict[str, Any]]:
+        async with Summarizer(settings, cache=cache) as summarizer:
+            return await _summarize_all(summarizer, gold, concurrency, progress)
+
+    return asyncio.run(run())
 
 
 # -- scoring ---------------------------------------------------------------------------
@@ -337,8 +355,10 @@ def run_config(
     cached: bool,
 ) -> dict[str, Any]:
     backend = settings.resolved_backend
+    capabilities = capabilities_of(settings)
+    takes_prompt = capabilities.takes_prompt
     prompt: dict[str, Any] | None = None
-    if backend != "rules":
+    if takes_prompt:
         version = load_prompt(settings.prompt)
         prompt = {
             "version": version.version,
@@ -358,11 +378,11 @@ def run_config(
             "python": platform.python_version(),
         },
         "backend": backend,
-        "model": settings.model if backend != "rules" else None,
+        "model": settings.model if takes_prompt else None,
         "prompt": prompt,
         "settings": {
             "mode": settings.mode,
-            "base_url": _safe_url(settings.base_url) if backend == "openai" else None,
+            "base_url": None if capabilities.local else _safe_url(settings.base_url),
             "model_path": Path(settings.model_path).name if settings.model_path else None,
             "temperature": settings.temperature,
             "max_tokens": settings.max_tokens,

@@ -12,7 +12,7 @@ import json
 from typing import IO, Any, Protocol
 
 from ..errors import ConfigError
-from ..pipeline import Failure, Result
+from ..results import Failure, Result
 from .card import build_card, build_error_card
 from .contract import read_results, result_from_dict
 from .markdown import MarkdownFormat, render_markdown

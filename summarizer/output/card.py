@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..ground import AlignmentStatus, EvidenceSpan
-from ..pipeline import Failure, Result
+from ..results import Failure, Result
 from ..schema import FIELD_LABELS, ArticleType, CaseReport, ListItem, Sex
 
 NOT_REPORTED = "Not reported"
@@ -263,6 +263,6 @@ def build_error_card(failure: Failure) -> ErrorCard:
     return ErrorCard(
         id=failure.id,
         error=str(failure.error),
-        error_type=type(failure.error).__name__,
+        error_type=failure.error_type,
         source=failure.source,
     )

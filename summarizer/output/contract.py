@@ -7,117 +7,32 @@ The cleaned abstract comes from the line's ``abstract`` block; its map back to t
 original page is not in the file, so the rebuilt one is the identity (the spans keep
 their ``source_start``/``source_end`` as written). A line without the block gets an
 empty abstract (``has_abstract`` says so). An unreadable line becomes a Failure with an
-``InputError``, so a batch file with one bad line still reads whole.
+``InputError``, so a batch file with one bad line still reads whole. The line format
+itself, both ways, is ``summarizer.results``; this module reads files of it.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import functools
 import itertools
 import json
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
-from ..backends import Usage
-from ..document import Abstract, Document, OffsetMap, Section
-from ..errors import InputError, SummarizerError
-from ..ground import AlignmentStatus, EvidenceSpan
-from ..pipeline import Failure, Provenance, Result
-from ..schema import CaseReport
+from ..errors import InputError
+from ..results import ContractError, Failure, RecordedError, Result
 
 __all__ = ["RecordedError", "has_abstract", "read_results", "result_from_dict"]
-
-
-class RecordedError(SummarizerError):
-    """An error read back from an output file (its class is named after the original type)."""
-
-
-@functools.cache
-def _error_class(name: str) -> type[RecordedError]:
-    if not name.isidentifier():
-        return RecordedError
-    return type(name, (RecordedError,), {"__module__": __name__})
-
-
-def _span(data: Mapping[str, Any]) -> EvidenceSpan:
-    return EvidenceSpan(
-        field=str(data["field"]),
-        quote=str(data["quote"]),
-        status=AlignmentStatus(data["status"]),
-        start=int(data.get("start", -1)),
-        end=int(data.get("end", -1)),
-        source_start=int(data.get("source_start", -1)),
-        source_end=int(data.get("source_end", -1)),
-        score=float(data.get("score", 0.0)),
-    )
-
-
-_PROVENANCE_FIELDS = {field.name for field in dataclasses.fields(Provenance)}
-
-
-def _provenance(data: Mapping[str, Any]) -> Provenance:
-    tokens = data.get("tokens") or {}
-    known = {key: value for key, value in data.items() if key in _PROVENANCE_FIELDS}
-    known["tokens"] = Usage(
-        prompt_tokens=int(tokens.get("prompt", 0)),
-        completion_tokens=int(tokens.get("completion", 0)),
-    )
-    known.setdefault("backend", "unknown")
-    known.setdefault("model", "unknown")
-    known.setdefault("mode", "unknown")
-    known.setdefault("prompt_version", None)
-    known.setdefault("prompt_hash", None)
-    known.setdefault("schema_version", "")
-    known.setdefault("attempts", 1)
-    known.setdefault("latency_s", 0.0)
-    return Provenance(**known)
-
-
-def _abstract(ident: str, data: Mapping[str, Any] | None, provenance: Provenance) -> Abstract:
-    block = data or {}
-    text = str(block.get("text") or "")
-    title = block.get("title") or None
-    sections = tuple(
-        Section(
-            kind=str(section.get("kind", "other")),
-            heading=section.get("heading"),
-            start=int(section["start"]),
-            end=int(section["end"]),
-        )
-        for section in block.get("sections") or ()
-    )
-    body_start = len(title) + 2 if title and text.startswith(title + "\n\n") else 0
-    document = Document(
-        id=ident,
-        text=text,
-        origin=provenance.source,
-        format=provenance.source_format,
-        title=title,
-    )
-    return Abstract(
-        id=ident,
-        title=title,
-        text=text,
-        sections=sections,
-        offsets=OffsetMap.identity(len(text)),
-        document=document,
-        body_start=body_start,
-        warnings=tuple(str(warning) for warning in block.get("warnings") or ()),
-    )
 
 
 def has_abstract(result: Result) -> bool:
     """Whether the result carries its cleaned abstract text (lines from before the
     ``abstract`` block was written do not)."""
-    return bool(result.abstract.text)
+    return result.has_abstract and bool(result.abstract.text)
 
 
 def result_from_dict(data: Mapping[str, Any]) -> Result | Failure:
-    """A Result (or Failure) from one line of the output contract.
+    """A Result (or Failure) from one line of the output contract (``summarizer.results``).
 
     Raises ``InputError`` when the line is not in the contract.
     """
@@ -125,28 +40,11 @@ def result_from_dict(data: Mapping[str, Any]) -> Result | Failure:
     if not isinstance(ident, str) or not ident:
         raise InputError("a result line needs a string 'id'")
     if "error" in data and "record" not in data:
-        error = _error_class(str(data.get("error_type") or "SummarizerError"))(str(data["error"]))
-        reference = data.get("reference") or {}
-        return Failure(
-            id=ident,
-            error=error,
-            title=data.get("title") or None,
-            reference={str(key): str(value) for key, value in reference.items()},
-        )
+        return Failure.from_dict(dict(data))
     try:
-        record = CaseReport.model_validate(data["record"])
-        provenance = _provenance(data.get("provenance") or {})
-        evidence = [_span(span) for span in data.get("evidence") or ()]
-        abstract = _abstract(ident, data.get("abstract"), provenance)
-    except ValidationError as error:
-        problem = error.errors()[0]
-        where = ".".join(str(part) for part in problem["loc"])
-        raise InputError(f"record is not a valid case record: {where}: {problem['msg']}") from None
-    except (KeyError, TypeError, ValueError) as error:
-        raise InputError(f"not a result line: {type(error).__name__}: {error}") from None
-    return Result(
-        id=ident, record=record, evidence=evidence, provenance=provenance, abstract=abstract
-    )
+        return Result.from_dict(dict(data))
+    except ContractError as error:
+        raise InputError(error.message) from None
 
 
 def read_results(path: Path) -> Iterator[Result | Failure]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import IO
 
-from ..pipeline import Failure, Result
+from ..results import Failure, Result
 from .card import build_card, build_error_card
 from .templating import environment
 

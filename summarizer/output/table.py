@@ -34,8 +34,8 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import IO, TYPE_CHECKING, Any, Literal
 
-from ..pipeline import Failure, Result
 from ..reference import REFERENCE_FIELDS
+from ..results import Failure, Result
 from ..schema import CaseReport, ListItem
 from ..sinks import csv_cell, csv_cell_text
 
@@ -174,7 +174,7 @@ def typed_row(item: Result | Failure, *, review: Mapping[str, Any] | None = None
     if isinstance(item, Failure):
         row.update(id=item.id, title=item.title, source=item.source or None)
         row.update(_reference(item.reference))
-        row.update(error_type=type(item.error).__name__, error=str(item.error))
+        row.update(error_type=item.error_type, error=str(item.error))
         row.update(_review_columns(review))
         return row
     record, provenance = item.record, item.provenance

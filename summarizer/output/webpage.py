@@ -14,7 +14,7 @@ from typing import IO
 
 from ..document import Abstract
 from ..ground import AlignmentStatus
-from ..pipeline import Failure, Result
+from ..results import Failure, Result
 from .card import Card, ErrorCard, EvidenceView, build_card, build_error_card, path_anchor
 from .highlight import segment
 from .templating import environment

@@ -189,10 +189,10 @@ def reasons_for(result: Result, *, rules: CaseReport | None = None) -> list[Reas
             )
         )
     present = has_abstract(result)
-    if present and result.provenance.backend != "rules":
+    if present and result.provenance.prompt_version is not None:  # a model's record
         reasons.extend(_disagreements(result.record, rules or extract_rules(result.abstract)))
-    reasks = getattr(result.provenance, "reasks", None)
-    if reasks is None:
+    reasks = result.provenance.reasks
+    if reasks is None:  # a line from before re-asks were counted apart
         reasks = max(0, result.provenance.attempts - 1)
     if reasks:
         times = "once" if reasks == 1 else f"{reasks} times"

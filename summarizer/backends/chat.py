@@ -1,0 +1,212 @@
+"""The chat-completions dialect through instructor: build requests, parse answers, re-ask.
+
+Pure functions, shared by every backend that speaks the chat-completions API (``openai``
+for any compatible server, ``llamacpp`` in process), and usable without sending
+anything (a provider batch writes ``build``'s bodies to a file and ``parse``s the
+answers it gets back):
+
+- ``build_requests(prompt, spec)``: the request bodies for one rendered prompt, one per
+  stage of a staged prompt. instructor shapes them (``handle_response_model``: tools,
+  ``response_format`` or schema instructions, per mode); the server's ``Dialect`` then
+  reshapes the schema-carrying keys (llama.cpp's ``json_object`` + schema).
+- ``parse_answer(completion, request, context)``: the answer as the response model,
+  validated with ``context`` (the grounding context) by instructor's parser for the
+  mode. Raises what a re-ask can fix (``REASKABLE``) or ``IncompleteOutputException``.
+- ``reask_request(request, completion, error)``: the next request, with the failed
+  answer and the error appended the way instructor does it for the mode.
+
+instructor's request shaping costs several milliseconds a call (it re-derives the JSON
+Schema and walks the model for async validators), so it runs once per (response model,
+mode, dialect): a probe request shows what it adds (keys, and text appended to each
+message), and each record's messages get the same. ``shape_is_faithful`` checks that
+against instructor's own output for real messages (a test runs it for every mode).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import instructor
+from instructor.core.exceptions import ResponseParsingError
+from instructor.processing import handle_reask_kwargs, handle_response_model
+from instructor.v2 import Provider, mode_registry
+from openai.types.chat import ChatCompletion
+from pydantic import BaseModel, ValidationError
+
+from ..render import RenderedPrompt
+from ..schema import CaseReport
+from .adapters import Dialect, model_schema
+from .base import ChatRequest
+from .stages import stage_model
+
+Mode = instructor.Mode
+
+INSTRUCTOR_MODES = {
+    "tools": Mode.TOOLS,
+    "json_schema": Mode.JSON_SCHEMA,
+    "json": Mode.JSON,
+    "md_json": Mode.MD_JSON,
+}
+
+REASKABLE: tuple[type[Exception], ...] = (
+    ValidationError,
+    json.JSONDecodeError,
+    ResponseParsingError,
+)
+"""Errors a re-ask can fix: the answer is not JSON, or does not validate."""
+
+_PROBE = ({"role": "system", "content": "\x00system"}, {"role": "user", "content": "\x00user"})
+
+
+@dataclass(frozen=True, slots=True)
+class RequestSpec:
+    """What a backend puts in every request besides the messages."""
+
+    model: str
+    mode: Mode
+    params: tuple[tuple[str, Any], ...] = ()
+    """temperature, max_tokens, seed… in the order they are sent."""
+    dialect: Dialect | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Shape:
+    """What instructor adds to a request for one response model and mode."""
+
+    response_model: type[BaseModel]
+    extra: Mapping[str, Any]
+    """tools / tool_choice / response_format (after the dialect)."""
+    suffixes: tuple[str, ...]
+    """Text instructor appends to each probe message (schema instructions in json modes)."""
+
+
+@lru_cache(maxsize=128)
+def _shape(model: type[BaseModel], mode: Mode, dialect: Dialect | None) -> _Shape | None:
+    """The cached shape, or None when instructor does more than append (build per request)."""
+    prepared, kwargs = handle_response_model(model, mode=mode, messages=[dict(m) for m in _PROBE])
+    assert prepared is not None
+    messages = kwargs.pop("messages")
+    if len(messages) != len(_PROBE):
+        return None
+    suffixes = []
+    for sent, probe in zip(messages, _PROBE, strict=True):
+        content = sent.get("content")
+        if sent.get("role") != probe["role"] or not isinstance(content, str):
+            return None
+        if not content.startswith(probe["content"]) or set(sent) != set(probe):
+            return None
+        suffixes.append(content[len(probe["content"]) :])
+    if dialect is not None:
+        kwargs = dialect(kwargs, model_schema(model))
+    return _Shape(prepared, kwargs, tuple(suffixes))
+
+
+def _request(
+    model: type[BaseModel],
+    messages: list[dict[str, str]],
+    spec: RequestSpec,
+    stage: str | None,
+) -> ChatRequest:
+    roles = tuple(message["role"] for message in messages)
+    shaped = roles == tuple(probe["role"] for probe in _PROBE)
+    shape = _shape(model, spec.mode, spec.dialect) if shaped else None
+    head: dict[str, Any] = {"model": spec.model}
+    if shape is not None:
+        sent = [
+            {"role": message["role"], "content": message["content"] + suffix}
+            for message, suffix in zip(messages, shape.suffixes, strict=True)
+        ]
+        body = {**head, "messages": sent, **dict(spec.params), **shape.extra}
+        return ChatRequest(body, shape.response_model, spec.mode, stage)
+    # Anything else: instructor shapes this request itself (slower, same result).
+    prepared, kwargs = handle_response_model(
+        model, mode=spec.mode, messages=[dict(m) for m in messages], **head, **dict(spec.params)
+    )
+    assert prepared is not None
+    if spec.dialect is not None:
+        kwargs = spec.dialect(kwargs, model_schema(model))
+    return ChatRequest(kwargs, prepared, spec.mode, stage)
+
+
+def build_requests(prompt: RenderedPrompt, spec: RequestSpec) -> list[ChatRequest]:
+    """The chat-completions requests for one rendered prompt (one per stage when staged)."""
+    if prompt.strategy != "staged":
+        return [_request(CaseReport, prompt.messages, spec, None)]
+    return [
+        _request(stage_model(stage.fields, stage.name), stage.messages, spec, stage.name)
+        for stage in prompt.stages
+    ]
+
+
+def parse_answer(
+    completion: ChatCompletion, request: ChatRequest, context: dict[str, Any] | None
+) -> BaseModel:
+    """``completion`` as ``request.response_model``, validated with ``context``.
+
+    The parser instructor registers for the mode (the one its own retry loop calls).
+    """
+    handlers = mode_registry.get_handlers(Provider.OPENAI, request.mode)
+    parsed = handlers.response_parser(
+        response=completion,
+        response_model=request.response_model,
+        validation_context=context,
+        strict=None,
+        stream=False,
+        is_async=False,
+    )
+    if not isinstance(parsed, BaseModel):  # pragma: no cover - only for instructor's DSL types
+        raise ResponseParsingError(f"unexpected answer type {type(parsed).__name__}")
+    return parsed
+
+
+def reask_request(
+    request: ChatRequest, completion: ChatCompletion, error: Exception
+) -> ChatRequest:
+    """``request`` with the failed answer and the error appended (instructor's re-ask);
+    ``request`` itself is left as it was (instructor appends to the list it is given)."""
+    messages = [dict(message) for message in request.body["messages"]]
+    body = handle_reask_kwargs(
+        {**request.body, "messages": messages}, request.mode, completion, error
+    )
+    return ChatRequest(body, request.response_model, request.mode, request.stage)
+
+
+class ChatSteps:
+    """``build``, ``parse`` and ``reask`` of a ``ModelBackend`` that speaks chat
+    completions, from its ``spec``; the backend adds ``send``."""
+
+    spec: RequestSpec
+
+    def build(self, prompt: RenderedPrompt) -> list[ChatRequest]:
+        return build_requests(prompt, self.spec)
+
+    def parse(
+        self, completion: ChatCompletion, request: ChatRequest, context: dict[str, Any]
+    ) -> BaseModel:
+        return parse_answer(completion, request, context)
+
+    def reask(
+        self, request: ChatRequest, completion: ChatCompletion, error: Exception
+    ) -> ChatRequest:
+        return reask_request(request, completion, error)
+
+
+def shape_is_faithful(
+    model: type[BaseModel], messages: list[dict[str, str]], spec: RequestSpec
+) -> bool:
+    """Whether the cached shape gives what instructor gives for these messages (tests)."""
+    cached = _request(model, messages, spec, None).body
+    _, direct = handle_response_model(
+        model,
+        mode=spec.mode,
+        messages=[dict(m) for m in messages],
+        model=spec.model,
+        **dict(spec.params),
+    )
+    if spec.dialect is not None:
+        direct = spec.dialect(direct, model_schema(model))
+    return cached == direct

@@ -1,0 +1,276 @@
+"""A resumable JSON Lines file of results: the store behind every file output.
+
+``LineStore`` opens (or creates) the file, takes an exclusive lock on it, makes it
+hold whole, readable lines only, and appends one line per outcome:
+
+- The lock is ``flock`` on the file itself, so it belongs to the file (device and
+  inode), not to the path: a second run through a symlink or a hard link to the same
+  file is refused like a second run on the same path.
+- Each line goes out in a single ``write`` on an append handle (fsynced about once a
+  second and at the end), so a killed run leaves whole lines, at worst followed by one
+  partial line. Opening again cuts the partial line and reads the ids already there
+  (they are skipped: nothing is done twice); ``retry_failed`` first rewrites the file
+  without its error lines (temp file + ``os.replace``, then locked again).
+
+``atomic_write`` writes any other file the same safe way: a temporary file beside it,
+fsynced, moved into place; the old file stays whole until the new one is complete.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import stat
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from ..errors import OutputError
+
+__all__ = ["LineStore", "OutputState", "atomic_write", "read_output_state", "same_file"]
+
+FSYNC_INTERVAL_S = 1.0
+
+
+@dataclass(slots=True)
+class OutputState:
+    """The ids already in an output file, and whether each is an error line."""
+
+    done: dict[str, bool] = field(default_factory=dict)
+    """id → True when its line is an error."""
+    good_end: int = 0
+    """Byte offset after the last complete, readable line."""
+    bad_lines: int = 0
+    """Complete lines that are not JSON objects with an id (kept out on rewrite)."""
+    partial_tail: bool = False
+
+    @property
+    def errors(self) -> int:
+        return sum(self.done.values())
+
+
+def _parse_line(line: bytes) -> tuple[str, bool] | None:
+    try:
+        value = json.loads(line)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return None
+    if not isinstance(value, dict) or not isinstance(value.get("id"), str):
+        return None
+    return value["id"], "record" not in value
+
+
+def read_output_state(path: Path) -> OutputState:
+    """Scan a JSON Lines output (streamed; memory grows with the number of ids only)."""
+    state = OutputState()
+    if not path.exists():
+        return state
+    offset = 0
+    with path.open("rb") as handle:
+        for line in handle:
+            if not line.endswith(b"\n"):
+                state.partial_tail = True  # a killed run's half-written last line
+                break
+            offset += len(line)
+            if not line.strip():
+                state.good_end = offset
+                continue
+            parsed = _parse_line(line)
+            if parsed is None:
+                state.bad_lines += 1
+                continue
+            ident, is_error = parsed
+            previous = state.done.get(ident)
+            # a good line wins over an error line for the same id
+            state.done[ident] = is_error if previous is None else previous and is_error
+            state.good_end = offset
+    return state
+
+
+def iter_lines(path: Path) -> Iterator[dict[str, Any]]:
+    """The readable JSON objects of a JSON Lines file, streamed."""
+    with path.open("rb") as handle:
+        for line in handle:
+            if not line.endswith(b"\n") or not line.strip():
+                continue
+            with contextlib.suppress(ValueError, UnicodeDecodeError, RecursionError):
+                value = json.loads(line)
+                if isinstance(value, dict):
+                    yield value
+
+
+def same_file(a: os.stat_result, b: os.stat_result) -> bool:
+    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
+
+
+def _fsync_dir(folder: Path) -> None:
+    with contextlib.suppress(OSError):
+        descriptor = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+
+
+def atomic_write(path: Path, write: Callable[[IO[str]], None]) -> None:
+    """Write ``path`` through ``write`` into a temporary file beside it, then move it
+    into place (``os.replace``): a failure leaves the old file untouched."""
+    folder = path.parent
+    try:
+        descriptor, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    except OSError as error:
+        raise OutputError(f"cannot write: {error.strerror or error}", path=str(path)) from error
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8", newline="") as out:
+            write(out)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(temp, _mode_for(path))  # mkstemp makes it 0600
+        os.replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise
+    _fsync_dir(folder)
+
+
+def _mode_for(path: Path) -> int:
+    """The mode the file has, or a new file's mode under the umask."""
+    try:
+        return stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
+def _lock(descriptor: int, path: Path) -> None:
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        return
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        raise OutputError("is being written by another run", path=str(path)) from None
+
+
+def _open_locked(path: Path) -> int:
+    """An append handle on ``path`` (created if missing), locked; OutputError otherwise."""
+    if path.is_dir():
+        raise OutputError("is a folder, not a file", path=str(path))
+    blocking = next((p for p in path.parents if p.exists()), None)
+    if blocking is not None and not blocking.is_dir():
+        raise OutputError(f"cannot write: {blocking} is not a folder", path=str(path))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+    except OSError as error:
+        raise OutputError(f"cannot write: {error.strerror or error}", path=str(path)) from error
+    try:
+        _lock(descriptor, path)
+    except BaseException:
+        os.close(descriptor)
+        raise
+    return descriptor
+
+
+class FileLock:
+    """An exclusive lock on an existing file (its device and inode), held until released."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            self._fd: int | None = os.open(path, os.O_RDONLY)
+        except OSError as error:
+            raise OutputError(f"cannot open: {error.strerror or error}", path=str(path)) from error
+        try:
+            _lock(self._fd, path)
+        except BaseException:
+            os.close(self._fd)
+            self._fd = None
+            raise
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+class LineStore:
+    """A locked, resumable JSON Lines file; see the module doc."""
+
+    def __init__(self, path: Path, *, resume: bool = True, retry_failed: bool = False) -> None:
+        self.path = path
+        self.state = OutputState()
+        self.previously_failed = 0
+        self.retried = 0
+        self.repaired = 0
+        self._fd: int | None = _open_locked(path)
+        self._synced = time.monotonic()
+        try:
+            self._prepare(resume=resume, retry_failed=retry_failed)
+        except BaseException:
+            self.close()
+            raise
+
+    def _prepare(self, *, resume: bool, retry_failed: bool) -> None:
+        assert self._fd is not None
+        if not resume:
+            os.ftruncate(self._fd, 0)
+            return
+        state = read_output_state(self.path)
+        retry = retry_failed and state.errors > 0
+        if state.bad_lines or retry:
+
+            def keep(line: bytes) -> bool:
+                parsed = _parse_line(line)
+                return parsed is not None and not (retry and parsed[1])
+
+            self._rewrite(keep)
+            self.repaired = state.bad_lines + int(state.partial_tail)
+            if retry:
+                self.retried = state.errors
+                state.done = {ident: False for ident, error in state.done.items() if not error}
+        elif state.partial_tail:
+            os.ftruncate(self._fd, state.good_end)
+            self.repaired = 1
+        self.state = state
+        self.previously_failed = state.errors
+
+    def _rewrite(self, keep: Callable[[bytes], bool]) -> None:
+        """The file with only the complete lines ``keep`` accepts, atomically; the new
+        file (a new inode) is locked before going on."""
+
+        def write(out: IO[str]) -> None:
+            with self.path.open("rb") as source:
+                for line in source:
+                    if line.endswith(b"\n") and line.strip() and keep(line):
+                        out.write(line.decode("utf-8"))
+
+        atomic_write(self.path, write)
+        old, self._fd = self._fd, _open_locked(self.path)
+        if old is not None:
+            os.close(old)
+
+    def append(self, payload: dict[str, Any]) -> None:
+        """One whole line, in one ``write`` (fsynced at intervals)."""
+        assert self._fd is not None, "append to a closed store"
+        data = (json.dumps(payload, ensure_ascii=False) + "\n").encode("utf-8")
+        written = os.write(self._fd, data)
+        while written < len(data):  # only on a full disk or a signal; keep the line whole
+            written += os.write(self._fd, data[written:])
+        now = time.monotonic()
+        if now - self._synced >= FSYNC_INTERVAL_S:
+            os.fsync(self._fd)
+            self._synced = now
+
+    def close(self) -> None:
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.fsync(self._fd)
+            os.close(self._fd)
+            self._fd = None

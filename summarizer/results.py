@@ -1,0 +1,349 @@
+"""The output contract: a finished record (``Result``) or a failed one (``Failure``).
+
+One JSON object per input record, the same in every place results are stored (a JSON
+Lines output, the sidecar of a Markdown/CSV/HTML output, an evaluation run)::
+
+    {"id", "record", "evidence", "provenance", "abstract"}     # a result
+    {"id", "error", "error_type"}                             # a failure
+
+``abstract`` is the cleaned text the record was grounded in (``{"title", "text",
+"sections": [{"kind", "heading", "start", "end"}], "warnings"}``), so finished results
+can be rendered and reviewed without the source. ``from_dict`` reads a line back (lines
+written before ``abstract`` existed still read; ``Result.has_abstract`` says so).
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from .document import Abstract, Document, OffsetMap, Section
+from .errors import InputError, SummarizerError
+from .ground import AlignmentStatus, EvidenceSpan
+from .reference import reference_of
+from .schema import CaseReport
+from .usage import Usage
+
+__all__ = [
+    "NO_ABSTRACT_WARNING",
+    "ContractError",
+    "Failure",
+    "Provenance",
+    "RecordedError",
+    "Result",
+    "failure_of",
+    "is_contract_line",
+    "item_from_dict",
+]
+
+NO_ABSTRACT_WARNING = (
+    "the cleaned abstract is not stored with this result (written by an older version): "
+    "its evidence cannot be shown in context"
+)
+
+
+class ContractError(SummarizerError):
+    """A stored line that is not a result or failure of this tool (or no longer validates)."""
+
+    exit_code = 2
+
+
+@dataclass(slots=True, kw_only=True)
+class Provenance:
+    """How a record was produced."""
+
+    backend: str
+    model: str
+    mode: str
+    prompt_version: str | None
+    prompt_hash: str | None
+    schema_version: str
+    tokens: Usage
+    latency_s: float
+    requests: int = 1
+    """Requests answered: one per stage, plus every re-ask (a transport retry is not one)."""
+    reasks: int | None = 0
+    """Validation re-asks among ``requests`` (None: read from a line written before
+    re-asks were counted apart from requests)."""
+    cache_hit: bool = False
+    cache_key: str | None = None
+    original_latency_s: float | None = None
+    """On a cache hit: how long the call that produced the cached answer took."""
+    source: str = ""
+    source_format: str = ""
+    warnings: list[str] = field(default_factory=list)
+    reference: dict[str, str] = field(default_factory=dict)
+    """The export's key, authors, year, journal and DOI, when the input had them."""
+
+    @property
+    def attempts(self) -> int:
+        """``requests`` under its older name (still written as ``attempts``)."""
+        return self.requests
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "backend": self.backend,
+            "model": self.model,
+            "mode": self.mode,
+            "prompt_version": self.prompt_version,
+            "prompt_hash": self.prompt_hash,
+            "schema_version": self.schema_version,
+            "attempts": self.requests,
+            "requests": self.requests,
+            "reasks": self.reasks,
+            "tokens": self.tokens.to_dict(),
+            "latency_s": round(self.latency_s, 4),
+            "original_latency_s": (
+                None if self.original_latency_s is None else round(self.original_latency_s, 4)
+            ),
+            "cache_hit": self.cache_hit,
+            "cache_key": self.cache_key,
+            "source": self.source,
+            "source_format": self.source_format,
+            "warnings": list(self.warnings),
+            "reference": dict(self.reference),
+        }
+
+    @classmethod
+    def from_dict(cls, value: dict[str, Any]) -> Provenance:
+        requests = value.get("requests", value.get("attempts", 1))
+        original = value.get("original_latency_s")
+        return cls(
+            backend=str(value.get("backend") or "unknown"),
+            model=str(value.get("model") or "unknown"),
+            mode=str(value.get("mode") or "unknown"),
+            prompt_version=value.get("prompt_version"),
+            prompt_hash=value.get("prompt_hash"),
+            schema_version=str(value.get("schema_version", "")),
+            tokens=Usage.from_dict(value.get("tokens")),
+            latency_s=float(value.get("latency_s") or 0.0),
+            requests=int(requests or 0),
+            reasks=None if value.get("reasks") is None else int(value["reasks"]),
+            cache_hit=bool(value.get("cache_hit", False)),
+            cache_key=value.get("cache_key"),
+            original_latency_s=None if original is None else float(original),
+            source=str(value.get("source", "")),
+            source_format=str(value.get("source_format", "")),
+            warnings=[str(warning) for warning in value.get("warnings") or []],
+            reference=_strings(value.get("reference")),
+        )
+
+
+def _strings(value: Any) -> dict[str, str]:
+    return {str(key): str(item) for key, item in (value or {}).items()}
+
+
+def abstract_to_dict(abstract: Abstract) -> dict[str, Any]:
+    return {
+        "title": abstract.title,
+        "text": abstract.text,
+        "sections": [
+            {"kind": s.kind, "heading": s.heading, "start": s.start, "end": s.end}
+            for s in abstract.sections
+        ],
+        "warnings": list(abstract.warnings),
+    }
+
+
+def abstract_from_dict(
+    ident: str, value: dict[str, Any] | None, provenance: Provenance
+) -> Abstract:
+    """The stored abstract (offsets into the original page are not stored: identity)."""
+    value = value or {}
+    text = str(value.get("text") or "")
+    title = value.get("title")
+    document = Document(
+        id=ident,
+        text=text,
+        origin=provenance.source,
+        format=provenance.source_format or "text",
+        title=title,
+    )
+    sections = tuple(
+        Section(
+            kind=str(section.get("kind", "other")),
+            heading=section.get("heading"),
+            start=int(section["start"]),
+            end=int(section["end"]),
+        )
+        for section in value.get("sections") or []
+    )
+    body_start = len(title) + 2 if title and text.startswith(title + "\n\n") else 0
+    return Abstract(
+        id=ident,
+        title=title,
+        text=text,
+        sections=sections,
+        offsets=OffsetMap.identity(len(text)),
+        document=document,
+        body_start=body_start,
+        warnings=tuple(str(warning) for warning in value.get("warnings") or []),
+    )
+
+
+def evidence_from_dict(value: dict[str, Any]) -> EvidenceSpan:
+    return EvidenceSpan(
+        field=str(value["field"]),
+        quote=str(value["quote"]),
+        status=AlignmentStatus(value["status"]),
+        start=int(value["start"]),
+        end=int(value["end"]),
+        source_start=int(value["source_start"]),
+        source_end=int(value["source_end"]),
+        score=float(value.get("score", 0.0)),
+    )
+
+
+@dataclass(slots=True)
+class Result:
+    """A grounded case record with its evidence spans and provenance."""
+
+    id: str
+    record: CaseReport
+    evidence: list[EvidenceSpan]
+    provenance: Provenance
+    abstract: Abstract
+    has_abstract: bool = True
+    """False when read back from a line written before the contract carried the abstract."""
+
+    @property
+    def grounding_rate(self) -> float:
+        if not self.evidence:
+            return 1.0
+        aligned = sum(span.status is not AlignmentStatus.unaligned for span in self.evidence)
+        return aligned / len(self.evidence)
+
+    def to_dict(self) -> dict[str, Any]:
+        value = {
+            "id": self.id,
+            "record": self.record.model_dump(mode="json"),
+            "evidence": [span.to_dict() for span in self.evidence],
+            "provenance": self.provenance.to_dict(),
+        }
+        if self.has_abstract:  # a line read back without one is written back without one
+            value["abstract"] = abstract_to_dict(self.abstract)
+        return value
+
+    def to_row(self) -> dict[str, Any]:
+        """One flat row of typed values (the CSV review table's columns); see output.table."""
+        from .output.table import typed_row  # late: the table owns its columns
+
+        return typed_row(self)
+
+    @classmethod
+    def from_dict(cls, value: dict[str, Any]) -> Result:
+        """A result line read back; ContractError when it is not one (or no longer valid)."""
+        ident = str(value.get("id", ""))
+        try:
+            record = CaseReport.model_validate(value["record"])
+            provenance = Provenance.from_dict(value.get("provenance") or {})
+            evidence = [evidence_from_dict(span) for span in value.get("evidence") or []]
+        except ValidationError as error:
+            problem = error.errors()[0]
+            where = ".".join(str(part) for part in problem["loc"])
+            raise ContractError(
+                f"record is not a valid case record: {where}: {problem['msg']}"
+            ) from None
+        except (KeyError, TypeError, ValueError) as error:
+            raise ContractError(f"not a result line: {type(error).__name__}: {error}") from None
+        stored = isinstance(value.get("abstract"), dict)
+        return cls(
+            id=ident,
+            record=record,
+            evidence=evidence,
+            provenance=provenance,
+            abstract=abstract_from_dict(ident, value.get("abstract"), provenance),
+            has_abstract=stored,
+        )
+
+
+class RecordedError(SummarizerError):
+    """An error read back from an output file (its class is named after the original type)."""
+
+
+@functools.cache
+def _error_class(name: str) -> type[RecordedError]:
+    if not name.isidentifier():
+        return RecordedError
+    return type(name, (RecordedError,), {"__module__": __name__})
+
+
+@dataclass(slots=True)
+class Failure:
+    """A record that could not be summarized; batches report it and go on."""
+
+    id: str
+    error: SummarizerError
+    source: str = ""
+    title: str | None = None
+    reference: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def error_type(self) -> str:
+        """The error's class name (a stored failure keeps the name it was written with)."""
+        return type(self.error).__name__
+
+    def to_dict(self) -> dict[str, Any]:
+        payload: dict[str, Any] = {
+            "id": self.id,
+            "error": str(self.error),
+            "error_type": self.error_type,
+        }
+        if self.title:  # a failed row keeps its title and reference (review tables)
+            payload["title"] = self.title
+        if self.reference:
+            payload["reference"] = dict(self.reference)
+        return payload
+
+    def to_row(self) -> dict[str, Any]:
+        """The review table's row of a failure: id, title, reference and error."""
+        from .output.table import typed_row  # late: the table owns its columns
+
+        return typed_row(self)
+
+    @classmethod
+    def from_dict(cls, value: dict[str, Any]) -> Failure:
+        error_class = _error_class(str(value.get("error_type") or "SummarizerError"))
+        return cls(
+            id=str(value.get("id", "")),
+            error=error_class(str(value.get("error", ""))),
+            title=value.get("title") or None,
+            reference=_strings(value.get("reference")),
+        )
+
+
+def failure_of(source: object, error: SummarizerError, *, id: str) -> Failure:
+    """A Failure for ``source`` (a Document keeps its title and reference on failure, an
+    unreadable export record the title its reader found)."""
+    if isinstance(source, InputError):
+        return Failure(id=id, error=error, source=source.path or "", title=source.title)
+    if isinstance(source, Document):
+        return Failure(
+            id=id,
+            error=error,
+            source=source.origin,
+            title=source.title,
+            reference=reference_of(source),
+        )
+    if isinstance(source, Abstract):
+        return failure_of(source.document, error, id=id)
+    return Failure(id=id, error=error)
+
+
+def is_contract_line(value: Any) -> bool:
+    """Whether a parsed JSON value is one of our result or failure lines."""
+    if not isinstance(value, dict) or not isinstance(value.get("id"), str):
+        return False
+    return ("record" in value and "provenance" in value) or (
+        "error" in value and "error_type" in value
+    )
+
+
+def item_from_dict(value: dict[str, Any]) -> Result | Failure:
+    """A result or failure line read back (see ``is_contract_line``)."""
+    if not is_contract_line(value):
+        raise ContractError("not a case-summarizer result line")
+    return Result.from_dict(value) if "record" in value else Failure.from_dict(value)

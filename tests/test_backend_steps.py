@@ -1,0 +1,247 @@
+"""A model backend in three steps, each usable on its own: build (pure) → send (I/O) →
+parse (pure), plus the pure re-ask; what they cost, typed; what each backend declares."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from typing import Any
+
+import pytest
+from openai.types.chat import ChatCompletion
+from pydantic import ValidationError
+
+from summarizer import ExtractionError, GroundingError, ModelCallError, Settings, Summarizer
+from summarizer.backends import (
+    Capabilities,
+    ModelBackend,
+    RecordBackend,
+    capabilities_of,
+    make_backend,
+)
+from summarizer.backends.adapters import LlamaCppDialect, SchemaInJsonObject
+from summarizer.backends.chat import INSTRUCTOR_MODES, RequestSpec, shape_is_faithful
+from summarizer.backends.openai_compat import OpenAIBackend
+from summarizer.backends.stages import stage_model
+from summarizer.ground import Aligner, is_grounding_error, validation_context
+from summarizer.render import render
+from summarizer.schema import CaseReport
+from tests.conftest import FAKE_KEY, seed_record
+from tests.openai_server import ScriptedServer, answer, completion_body, error
+
+
+def openai_settings(url: str = "http://127.0.0.1:9/v1", **changes: Any) -> Settings:
+    options: dict[str, Any] = {
+        "backend": "openai",
+        "base_url": url,
+        "model": "scripted-model",
+        "timeout": 5.0,
+        "transport_attempts": 2,
+        "backoff": 0.01,
+    }
+    options.update(changes)
+    return Settings.from_env(env={"OPENAI_API_KEY": FAKE_KEY}, **options)
+
+
+def completion(request_body: dict[str, Any], content: dict[str, Any] | str) -> ChatCompletion:
+    text = content if isinstance(content, str) else json.dumps(content)
+    return ChatCompletion.model_validate(completion_body(request_body, text))
+
+
+@pytest.fixture
+def seed_abstract(seed_text: str) -> Any:
+    return Summarizer(Settings(backend="rules")).prepare(seed_text)
+
+
+# --- build (pure) ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", sorted(INSTRUCTOR_MODES))
+@pytest.mark.parametrize("dialect", [None, SchemaInJsonObject(), LlamaCppDialect()])
+def test_built_requests_are_what_instructor_builds(
+    mode: str, dialect: Any, seed_abstract: Any
+) -> None:
+    """Requests are shaped once per model and mode, then reused: for every mode the
+    result equals instructor's own request for the same messages."""
+    spec = RequestSpec(
+        model="m",
+        mode=INSTRUCTOR_MODES[mode],
+        params=(("temperature", 0.0), ("max_tokens", 512), ("seed", 0)),
+        dialect=dialect,
+    )
+    single = render(seed_abstract, "v1")
+    assert shape_is_faithful(CaseReport, single.messages, spec)
+    for stage in render(seed_abstract, "v2").stages:
+        assert shape_is_faithful(stage_model(stage.fields, stage.name), stage.messages, spec)
+
+
+def test_build_is_pure_and_gives_what_the_online_path_sends(
+    scripted_server: ScriptedServer, seed_text: str
+) -> None:
+    settings = openai_settings(scripted_server.url, prompt="v2")
+    summarizer = Summarizer(settings)
+    backend = summarizer.backend
+    assert isinstance(backend, ModelBackend)
+    prompt = render(summarizer.prepare(seed_text), "v2")
+    built = [request.body for request in backend.build(prompt)]
+    assert built == [request.body for request in backend.build(prompt)]  # same every time
+    assert scripted_server.requests == []  # building sent nothing
+    assert [request.stage for request in backend.build(prompt)] == [
+        stage.name for stage in prompt.stages
+    ]
+
+    def reply(request: dict[str, Any]) -> Any:
+        fields = request["tools"][0]["function"]["parameters"]["properties"]
+        record = seed_record()
+        return answer({name: record[name] for name in fields if name in record})
+
+    scripted_server.fallback = reply
+    summarizer.summarize(seed_text)
+    summarizer.close()
+    sent = [recorded.body for recorded in scripted_server.requests]
+    assert sent == json.loads(json.dumps(built))  # byte for byte what a batch file would carry
+
+
+def test_llamacpp_builds_json_object_with_the_schema_without_loading_the_model(
+    seed_abstract: Any,
+) -> None:
+    pytest.importorskip("llama_cpp")
+    backend = make_backend(Settings(backend="llamacpp", prompt="v2"))
+    assert isinstance(backend, ModelBackend)
+    requests = backend.build(render(seed_abstract, "v2"))
+    assert len(requests) == 5
+    for request in requests:
+        assert request.body["response_format"]["type"] == "json_object"
+        assert request.body["max_tokens"] == 2048
+        assert "schema" in request.body["response_format"]
+
+
+# --- parse and re-ask (pure) -----------------------------------------------------------------
+
+
+def test_parse_validates_with_the_grounding_context_and_reask_appends_the_error(
+    seed_abstract: Any,
+) -> None:
+    backend = make_backend(openai_settings())
+    assert isinstance(backend, ModelBackend)
+    (request,) = backend.build(render(seed_abstract, "v1"))
+    good = backend.parse(
+        completion(request.body, seed_record()),
+        request,
+        validation_context(Aligner(seed_abstract.text)),
+    )
+    assert isinstance(good, CaseReport) and good.patient.age_years == 63
+
+    made_up = seed_record(patient={"age_text": "63-year-old", "evidence": "a lady of sixty-three"})
+    answer_ = completion(request.body, made_up)
+    with pytest.raises(ValidationError) as raised:
+        backend.parse(answer_, request, validation_context(Aligner(seed_abstract.text)))
+    assert is_grounding_error(raised.value)
+    relaxed = validation_context(Aligner(seed_abstract.text), enforce=False)
+    assert backend.parse(answer_, request, relaxed)  # the last attempt keeps it
+
+    again = backend.reask(request, answer_, raised.value)
+    assert len(again.body["messages"]) > len(request.body["messages"])
+    assert "a lady of sixty-three" in json.dumps(again.body["messages"])
+    assert again.body["tools"] == request.body["tools"]
+    assert len(request.body["messages"]) == 2  # the original request is unchanged
+
+
+# --- send, and the accounting the extraction loop does ----------------------------------------
+
+
+def test_transport_errors_are_not_reasked_and_carry_what_was_spent(
+    scripted_server: ScriptedServer, seed_text: str
+) -> None:
+    scripted_server.enqueue(answer("{broken"))  # answered, not valid: a re-ask
+    scripted_server.fallback = lambda request: error(503)
+    summarizer = Summarizer(openai_settings(scripted_server.url))
+    with summarizer, pytest.raises(ModelCallError) as raised:
+        summarizer.summarize(seed_text)
+    # one answered request, then the re-ask sent twice by the transport layer
+    assert len(scripted_server.requests) == 3
+    assert raised.value.usage.total_tokens == 150
+    assert raised.value.attempts == 3 and raised.value.tries == 2
+
+
+def test_validation_failures_carry_usage_and_attempts(
+    scripted_server: ScriptedServer, seed_text: str
+) -> None:
+    scripted_server.fallback = lambda request: answer('{"title": "never finished')
+    summarizer = Summarizer(openai_settings(scripted_server.url, validation_attempts=3))
+    with summarizer, pytest.raises(ExtractionError) as raised:
+        summarizer.summarize(seed_text)
+    assert not isinstance(raised.value, GroundingError)
+    assert raised.value.attempts == 3 and raised.value.usage.total_tokens == 3 * 150
+    assert len(raised.value.failed_attempts) == 3
+
+
+def test_a_grounding_failure_is_its_own_type(
+    scripted_server: ScriptedServer, seed_text: str
+) -> None:
+    made_up = seed_record(patient={"age_text": "63-year-old", "evidence": "invented words here"})
+    scripted_server.fallback = lambda request: answer(made_up)
+    settings = openai_settings(scripted_server.url, validation_attempts=2, strict_grounding=True)
+    with Summarizer(settings) as summarizer, pytest.raises(GroundingError) as raised:
+        summarizer.summarize(seed_text)
+    assert raised.value.attempts == 2 and raised.value.usage.total_tokens == 300
+
+
+def test_reasks_and_failures_log_nothing_from_instructor(
+    scripted_server: ScriptedServer, seed_text: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    scripted_server.enqueue(answer("{broken"), answer(seed_record()))
+    caplog.set_level(logging.DEBUG, logger="instructor")
+    with Summarizer(openai_settings(scripted_server.url)) as summarizer:
+        result = summarizer.summarize(seed_text)
+        scripted_server.fallback = lambda request: answer("{broken")
+        with pytest.raises(ExtractionError):
+            summarizer.summarize(seed_text)
+    assert (result.provenance.requests, result.provenance.reasks) == (2, 1)
+    noisy = [
+        r
+        for r in caplog.records
+        if r.name.startswith("instructor") and r.levelno >= logging.WARNING
+    ]
+    assert noisy == []
+
+
+def test_the_sync_path_is_rate_limited(scripted_server: ScriptedServer, seed_text: str) -> None:
+    scripted_server.fallback = lambda request: answer(seed_record())
+    with Summarizer(openai_settings(scripted_server.url, rpm=120)) as summarizer:
+        started = time.perf_counter()
+        for _ in range(4):  # a bucket of 2, then one every 0.5 s
+            summarizer.summarize(seed_text)
+        assert time.perf_counter() - started >= 0.9
+
+
+async def test_async_client_is_closed_by_aclose(
+    scripted_server: ScriptedServer, seed_text: str
+) -> None:
+    scripted_server.fallback = lambda request: answer(seed_record())
+    backend = OpenAIBackend(openai_settings(scripted_server.url))
+    async with Summarizer(backend.settings, backend=backend) as summarizer:
+        await asyncio.gather(summarizer.asummarize(seed_text), summarizer.asummarize(seed_text))
+        client = backend._client
+        assert client is not None
+    assert client.is_closed() and backend._client is None
+
+
+# --- capabilities ------------------------------------------------------------------------------
+
+
+def test_every_backend_declares_what_it_is() -> None:
+    rules = make_backend(Settings(backend="rules"))
+    assert isinstance(rules, RecordBackend) and not isinstance(rules, ModelBackend)
+    assert rules.capabilities == Capabilities(takes_prompt=False, cacheable=False, local=True)
+    assert capabilities_of(Settings(backend="rules")) == rules.capabilities
+    model = make_backend(openai_settings())
+    assert isinstance(model, ModelBackend) and not isinstance(model, RecordBackend)
+    assert model.capabilities.takes_prompt and not model.capabilities.local
+    assert capabilities_of(openai_settings()) == model.capabilities
+    pytest.importorskip("llama_cpp")
+    local = make_backend(Settings(backend="llamacpp"))
+    assert capabilities_of(Settings(backend="llamacpp")) == local.capabilities
+    assert local.capabilities.local and local.capabilities.takes_prompt

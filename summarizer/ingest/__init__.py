@@ -21,7 +21,7 @@ from typing import BinaryIO
 
 from ..document import Document
 from ..errors import InputError
-from .detect import FORMATS, detect_format, normalise_format
+from .detect import FORMATS, OWN_OUTPUT_HINT, detect_format, is_own_output, normalise_format
 from .exports import (
     ColumnMapping,
     read_csv,
@@ -48,7 +48,6 @@ __all__ = [
     "MAX_RECORD_BYTES",
     "ColumnMapping",
     "detect_format",
-    "document_from_text",
     "iter_documents",
 ]
 
@@ -85,13 +84,6 @@ def iter_documents(
             )
 
 
-def document_from_text(
-    text: str, *, id: str = "text", format: str = "text", origin: str = "<text>"
-) -> Document:
-    """A ``Document`` for a page already in memory (a string pasted into a program)."""
-    return Document(id=id, text=text, origin=origin, format=format)
-
-
 def _read_source(
     source: Source, forced: str | None, mapping: ColumnMapping, limit: int
 ) -> Iterator[Document | InputError]:
@@ -116,7 +108,9 @@ def _read_source(
         encoding = detect_encoding(head)
         sniff = head if encoding in ("utf-8", "utf-8-sig", "cp1252") else _transcode(head, encoding)
         fmt = forced or detect_format(sniff, source.suffix)
-        if fmt in ("text", "html"):
+        if fmt in ("text", "html") and is_own_output(sniff):
+            yield InputError(OWN_OUTPUT_HINT, path=source.name)
+        elif fmt in ("text", "html"):
             yield from _read_page(handle, source, fmt, limit)
         elif fmt == "pubmed-xml":
             yield from read_pubmed_xml(handle, name=source.name, limit=limit)

@@ -49,6 +49,24 @@ _HEADER_WORDS = re.compile(
 )
 
 
+OWN_OUTPUT_MARKERS = (
+    b'<meta name="generator" content="case-summarizer">',  # our HTML pages
+    b"<!-- case-summarizer: case cards -->",  # our Markdown cards
+)
+"""Written at the top of our own Markdown and HTML outputs, so they are never read back
+as abstract pages (a rerun into a folder that holds an earlier output)."""
+
+OWN_OUTPUT_HINT = (
+    "is a case-summarizer output, not an abstract page: left out "
+    "(render stored results with `case-summarizer export`)"
+)
+
+
+def is_own_output(head: bytes) -> bool:
+    """Whether a page's first bytes carry our own output marker."""
+    return any(marker in head for marker in OWN_OUTPUT_MARKERS)
+
+
 def normalise_format(name: str) -> str:
     value = name.strip().lower()
     value = _ALIASES.get(value, value)

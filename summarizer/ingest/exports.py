@@ -295,6 +295,19 @@ def read_jsonl(
     yield from _json_lines(lines, name=name, mapping=mapping, limit=limit)
 
 
+RESULTS_HINT = (
+    "holds case-summarizer results, not abstracts: render them with "
+    "`case-summarizer export FILE --format csv|md|html`"
+)
+
+
+def is_result_line(value: dict[str, Any]) -> bool:
+    """One of our own output lines (``summarizer.results``: a result or a failure)."""
+    if not isinstance(value.get("id"), str):
+        return False
+    return {"record", "provenance"} <= value.keys() or {"error", "error_type"} <= value.keys()
+
+
 def _json_lines(
     stream: Iterable[str | LongLine], *, name: str, mapping: ColumnMapping, limit: int
 ) -> Iterator[Item]:
@@ -325,6 +338,9 @@ def _json_lines(
             )
             continue
         if columns is None:
+            if mapping.abstract is None and is_result_line(value):
+                yield InputError(RESULTS_HINT, path=name)  # once, not once a line
+                return
             try:
                 columns = resolve_columns(list(value), mapping, name=name)
             except InputError as error:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import IO
 
+from ..ingest.detect import OWN_OUTPUT_MARKERS
 from ..results import Failure, Result
 from .card import build_card, build_error_card
 from .templating import environment
 
 TEMPLATE = "card.md.j2"
+MARKER = OWN_OUTPUT_MARKERS[1]
 
 
 def render_markdown(item: Result | Failure, *, footnote_prefix: str = "") -> str:
@@ -34,7 +36,9 @@ class MarkdownFormat:
 
     def write(self, item: Result | Failure) -> None:
         self.count += 1
-        if self.count > 1:
+        if self.count == 1:  # invisible when rendered; keeps the file from being read as input
+            self.stream.write(MARKER.decode() + "\n\n")
+        else:
             self.stream.write("\n---\n\n")
         prefix = "" if self.single else f"{self.count}-"
         self.stream.write(render_markdown(item, footnote_prefix=prefix))

@@ -1,0 +1,304 @@
+"""Every output format is a writer on the one runner, and no output is ever lost,
+truncated, shared or read back as input (issues 11 and 12)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from summarizer import Document, OutputError, Settings
+from summarizer.batch import run_batch
+from summarizer.output.store import LineStore
+from summarizer.output.targets import RenderedTarget, sidecar_path
+from tests.conftest import FAKE_KEY, batch_case_text, env_without_keys, write_batch_input
+from tests.openai_server import ScriptedServer
+from tests.test_batch import openai_settings, serve_cases
+
+CLI = [sys.executable, "-m", "summarizer.cli"]
+RENDERED = ("md", "csv", "html")
+
+
+def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*CLI, *args], capture_output=True, text=True, env=env or env_without_keys(), timeout=120
+    )
+
+
+def ids_in(path: Path, format: str) -> list[str]:
+    """The record ids a finished output holds, in any format."""
+    text = path.read_text(encoding="utf-8")
+    if format in ("jsonl", "json"):
+        return [json.loads(line)["id"] for line in text.splitlines() if line.strip()]
+    if format == "csv":
+        return [row["id"] for row in csv.DictReader(io.StringIO(text, newline=""))]
+    if format == "md":
+        return re.findall(r"^(?:- id: |# Failed: )(\S+)$", text, flags=re.M)
+    found = re.findall(r"<dt>id</dt><dd>([^<]+)</dd>|<h2>Failed: ([^<]+)</h2>", text)
+    return [good or failed for good, failed in found]
+
+
+def model_env(server: ScriptedServer, home: Path) -> dict[str, str]:
+    return {
+        **env_without_keys(),
+        "OPENAI_API_KEY": FAKE_KEY,
+        "OPENAI_BASE_URL": server.url,
+        "CASE_SUMMARIZER_HOME": str(home),
+    }
+
+
+# --- every format batches the same way -----------------------------------------------------
+
+
+@pytest.mark.parametrize("format", RENDERED)
+def test_every_format_runs_concurrently_with_resume_and_retry_failed(
+    scripted_server: ScriptedServer, tmp_path: Path, format: str
+) -> None:
+    docs = [Document.from_text(batch_case_text(n), id=f"d{n:02d}") for n in range(32)]
+    serve_cases(scripted_server, delay=0.25, failing=frozenset({5}))
+    out = tmp_path / f"out.{format}"
+    warm = tmp_path / f"warm.{format}"  # imports and first connections, outside the timing
+    run_batch(docs[:1], openai_settings(scripted_server), output=warm, format=format)
+    started = time.perf_counter()
+    first = run_batch(
+        docs, openai_settings(scripted_server), output=out, format=format, concurrency=16
+    )
+    assert time.perf_counter() - started < 32 * 0.25 / 2  # 8 s one at a time
+    assert first.succeeded == 31 and first.failed == 1
+    assert sorted(ids_in(out, format)) == sorted(doc.id for doc in docs)
+    assert sidecar_path(out).exists()  # the resumable store beside it, hidden
+
+    again = run_batch(docs, openai_settings(scripted_server), output=out, format=format)
+    assert again.skipped == 32 and again.processed == 0 and again.previously_failed == 1
+
+    serve_cases(scripted_server)
+    before = len(scripted_server.requests)
+    retried = run_batch(
+        docs, openai_settings(scripted_server), output=out, format=format, retry_failed=True
+    )
+    assert retried.retried == 1 and retried.succeeded == 1 and retried.ok
+    assert len(scripted_server.requests) - before == 1
+    assert Counter(ids_in(out, format)) == Counter(doc.id for doc in docs)
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    assert len(scripted_server.requests) == 1 + 32 + 1
+
+
+@pytest.mark.parametrize("format", RENDERED)
+def test_kill_mid_run_then_resume_in_every_format(
+    scripted_server: ScriptedServer, tmp_path: Path, format: str
+) -> None:
+    source = tmp_path / "in.jsonl"
+    ids = write_batch_input(source, 60)
+    serve_cases(scripted_server, delay=0.05)
+    env = model_env(scripted_server, tmp_path / "home")
+    out = tmp_path / f"records.{format}"
+    out.write_text("an earlier output, kept whole until the new one is complete\n")
+    earlier = out.read_bytes()
+    args = [*CLI, "summarize", str(source), "-o", str(out), "-f", format]
+    args += ["--model", "m", "-j", "4", "-q", "--backoff", "0.01"]
+    process = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    store = sidecar_path(out)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None:
+        if store.exists() and store.read_bytes().count(b"\n") >= 15:
+            break
+        time.sleep(0.02)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait(10)
+    assert process.returncode == -signal.SIGKILL
+    assert out.read_bytes() == earlier  # a killed run never truncates the output
+    done_before = store.read_bytes().count(b"\n")
+    assert 15 <= done_before < 60
+    with store.open("ab") as handle:
+        handle.write(b'{"id": "r00059", "record": {"ti')  # killed mid-line, on top
+    requests_before = len(scripted_server.requests)
+
+    resumed = subprocess.run(args, env=env, capture_output=True, text=True, timeout=120)
+    assert resumed.returncode == 0, resumed.stderr
+    assert Counter(ids_in(out, format)) == Counter(ids)  # every id, exactly once
+    assert len(scripted_server.requests) - requests_before <= 60 - done_before + 4
+
+
+def test_a_single_record_failure_never_empties_an_existing_output(
+    scripted_server: ScriptedServer, tmp_path: Path
+) -> None:
+    page = tmp_path / "page.txt"
+    page.write_text(batch_case_text(3))
+    card = tmp_path / "card.html"
+    made = cli("summarize", str(page), "-f", "html", "-o", str(card), "--backend", "rules")
+    assert made.returncode == 0 and card.stat().st_size > 1000
+    earlier = card.read_bytes()
+    serve_cases(scripted_server, failing=frozenset({3}))
+    env = model_env(scripted_server, tmp_path / "home")
+    failed = cli("summarize", str(page), "-f", "html", "-o", str(card), "--model", "m", env=env)
+    assert failed.returncode == 1 and "Traceback" not in failed.stderr
+    assert card.read_bytes() == earlier
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]  # no leftovers
+
+
+# --- output is never input ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "extra", [["-f", "md"], ["-f", "csv"], ["-f", "jsonl"], ["-f", "jsonl", "--retry-failed"]]
+)
+def test_the_output_is_never_the_input(tmp_path: Path, extra: list[str]) -> None:
+    data = tmp_path / "data.jsonl"
+    write_batch_input(data, 50)
+    original = data.read_bytes()
+    done = cli("summarize", str(data), "-o", str(data), "--backend", "rules", *extra)
+    assert done.returncode == 2, done.stderr
+    assert "is the input" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert data.read_bytes() == original
+
+
+@pytest.mark.parametrize("link", ["symlink", "hardlink"])
+def test_a_link_to_the_input_is_the_input(tmp_path: Path, link: str) -> None:
+    data = tmp_path / "data.jsonl"
+    write_batch_input(data, 5)
+    original = data.read_bytes()
+    out = tmp_path / "out.jsonl"
+    (os.symlink if link == "symlink" else os.link)(data, out)
+    done = cli("summarize", str(data), "-o", str(out), "--backend", "rules")
+    assert done.returncode == 2 and "is the input" in done.stderr
+    assert data.read_bytes() == original
+
+
+def test_an_output_inside_an_input_folder_or_glob_is_refused(tmp_path: Path) -> None:
+    folder = tmp_path / "abstracts"
+    folder.mkdir()
+    for number in range(3):
+        (folder / f"case{number}.txt").write_text(batch_case_text(number))
+    inside = cli("summarize", str(folder), "-o", str(folder / "records.md"), "-f", "md")
+    assert inside.returncode == 2 and "inside the input folder" in inside.stderr
+    assert not (folder / "records.md").exists()
+    write_batch_input(tmp_path / "a.jsonl", 2)
+    (tmp_path / "b.jsonl").write_text("")
+    pattern = str(tmp_path / "*.jsonl")
+    globbed = cli("summarize", pattern, "-o", str(tmp_path / "b.jsonl"), "--backend", "rules")
+    assert globbed.returncode == 2 and "is the input" in globbed.stderr
+
+
+def test_our_own_results_are_not_read_as_abstracts(tmp_path: Path) -> None:
+    source = tmp_path / "in.jsonl"
+    write_batch_input(source, 30)
+    results = tmp_path / "results.jsonl"
+    assert cli("summarize", str(source), "-o", str(results)).returncode == 0
+    again = cli("summarize", str(results), "-f", "csv", "-o", str(tmp_path / "x.csv"))
+    assert again.returncode == 2, again.stderr
+    assert "case-summarizer export" in again.stderr
+    assert again.stderr.count("error:") == 1  # once for the file, not once a line
+
+
+# --- the lock is on the file, not the path ---------------------------------------------------
+
+
+@pytest.mark.parametrize("link", ["symlink", "hardlink"])
+def test_the_lock_holds_through_links(tmp_path: Path, link: str) -> None:
+    real = tmp_path / "o.jsonl"
+    real.touch()
+    alias = tmp_path / "a.jsonl"
+    (os.symlink if link == "symlink" else os.link)(real, alias)
+    document = Document.from_text(batch_case_text(1), id="x")
+    store = LineStore(real)
+    with pytest.raises(OutputError, match="another run"):
+        run_batch([document], Settings(backend="rules"), output=alias)
+    store.close()
+    run_batch([document], Settings(backend="rules"), output=alias)
+    assert [json.loads(line)["id"] for line in real.read_text().splitlines()] == ["x"]
+
+
+def test_two_runs_into_one_rendered_file_are_refused(tmp_path: Path) -> None:
+    out = tmp_path / "out.csv"
+    out.write_text("id\n")
+    alias = tmp_path / "alias.csv"
+    os.link(out, alias)  # another name for the same file: another sidecar, same inode
+    first = RenderedTarget(out, "csv", resume=True, retry_failed=False)
+    document = Document.from_text(batch_case_text(1), id="x")
+    for target in (out, alias):
+        with pytest.raises(OutputError, match="another run"):
+            run_batch([document], Settings(backend="rules"), output=target, format="csv")
+    first.finish(complete=False)
+    assert out.read_text() == "id\n"
+
+
+def test_an_unwritable_output_is_a_one_line_error(tmp_path: Path) -> None:
+    source = tmp_path / "in.jsonl"
+    write_batch_input(source, 2)
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where a folder should be")
+    for output, format in ((blocker / "out.jsonl", "jsonl"), (blocker / "out.csv", "csv")):
+        done = cli("summarize", str(source), "-o", str(output), "-f", format)
+        assert done.returncode == 2, done.stderr
+        assert "cannot write" in done.stderr and "Traceback" not in done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1
+    if os.geteuid() != 0:  # root writes anywhere
+        locked = tmp_path / "locked"
+        locked.mkdir(mode=0o555)
+        done = cli("summarize", str(source), "-o", str(locked / "out.jsonl"))
+        assert done.returncode == 2 and "Permission denied" in done.stderr
+
+
+# --- inputs are read once ----------------------------------------------------------------------
+
+
+def test_inputs_are_read_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import summarizer.ingest as ingest
+    from summarizer.cli import cli as command
+
+    opened: Counter[str] = Counter()
+    real_open = ingest._open
+
+    def counting(source: Any) -> Any:
+        opened[str(source.path)] += 1
+        return real_open(source)
+
+    monkeypatch.setattr(ingest, "_open", counting)
+    source = tmp_path / "in.jsonl"
+    write_batch_input(source, 25)
+    for format in ("jsonl", "csv", "md", "html"):
+        opened.clear()
+        out = tmp_path / f"out.{format}"
+        result = CliRunner().invoke(
+            command, ["summarize", str(source), "-o", str(out), "-f", format]
+        )
+        assert result.exit_code == 0, result.output
+        assert opened == Counter({str(source): 1}), format
+    opened.clear()
+    summary = run_batch(
+        [source], Settings(backend="rules"), output=tmp_path / "p.csv", format="csv", progress=True
+    )
+    assert summary.succeeded == 25 and opened == Counter({str(source): 1})
+
+
+def test_earlier_outputs_in_an_input_folder_are_left_out(tmp_path: Path) -> None:
+    folder = tmp_path / "abstracts"
+    folder.mkdir()
+    for number in range(3):
+        (folder / f"case{number}.txt").write_text(batch_case_text(number))
+    formats = ("md", "html", "jsonl")
+    for format in formats:
+        earlier = tmp_path / f"earlier.{format}"
+        assert cli("summarize", str(folder), "-o", str(earlier), "-f", format).returncode == 0
+    for format in formats:  # outputs of an earlier run, kept in the folder
+        os.replace(tmp_path / f"earlier.{format}", folder / f"records.{format}")
+    out = tmp_path / "again.jsonl"
+    done = cli("summarize", str(folder), "-o", str(out))
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    summarized = sorted(line["id"] for line in lines if "record" in line)
+    assert summarized == ["case0", "case1", "case2"]
+    left_out = [line for line in lines if "error" in line]
+    assert len(left_out) == 3 and all("case-summarizer" in line["error"] for line in left_out)
+    assert done.returncode == 1 and done.stderr.count("error:") == 3

@@ -23,6 +23,7 @@ def cli(context: click.Context, debug: bool) -> None:
       case-summarizer summarize page.txt
       case-summarizer summarize page.txt | jq .record.patient
       case-summarizer summarize exports/ -o records.jsonl
+      case-summarizer export records.jsonl -f html -o review.html
       case-summarizer clean page.html --json
       case-summarizer eval --prompt v1 --prompt v2
       case-summarizer review records.jsonl
@@ -35,9 +36,9 @@ def cli(context: click.Context, debug: bool) -> None:
 
 
 def _register() -> None:
-    from . import clean, schema, summarize
+    from . import clean, export, schema, summarize
 
-    for module in (summarize, clean, schema):
+    for module in (summarize, export, clean, schema):
         cli.add_command(module.command)
     # Optional command groups added by later stages register themselves here.
     for name in ("evaluate", "cache", "logs", "gold", "review"):

@@ -1,14 +1,19 @@
-"""The README's review-table example runs as written (from a copy of the examples folder)."""
+"""The README's Python examples run as written: the library section (against the scripted
+server) and the review-table example (from a copy of the examples folder)."""
 
 from __future__ import annotations
 
+import csv
 import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-from tests.review_helpers import ROOT
+import pytest
+
+from tests.conftest import FAKE_KEY, ROOT, SEED, seed_record
+from tests.openai_server import ScriptedServer, answer
 
 MARKER = "In Python (checked by `tests/test_readme.py`):"
 
@@ -39,3 +44,34 @@ def test_review_table_example_runs(tmp_path: Path) -> None:
     assert lines[1].startswith("leiomyosarcoma-cervical-spine ")  # the queue entry
     assert "presentation_evidence_status" in done.stdout  # the DataFrame printed
     assert (tmp_path / "records.jsonl").is_file()
+
+
+def library_examples() -> list[str]:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Library", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```python\n(.*?)```", section, flags=re.S)
+
+
+def test_the_library_section_has_examples() -> None:
+    assert library_examples()
+
+
+def test_the_library_examples_run(
+    scripted_server: ScriptedServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    shutil.copy(SEED, tmp_path / "page.txt")
+    shutil.copy(ROOT / "tests" / "fixtures" / "exports" / "pubmed-3.xml", tmp_path / "export.xml")
+    scripted_server.fallback = lambda request: answer(seed_record())
+    monkeypatch.setenv("OPENAI_API_KEY", FAKE_KEY)
+    monkeypatch.setenv("OPENAI_BASE_URL", scripted_server.url)
+    monkeypatch.chdir(tmp_path)
+    for example in library_examples():
+        exec(compile(example, "README.md", "exec"), {"__name__": "readme"})
+    printed = capsys.readouterr().out
+    assert "text-1" in printed and "text-2" in printed
+    with (tmp_path / "records.csv").open(newline="") as handle:
+        assert len(list(csv.DictReader(handle))) == 3  # the export's three records
+    assert scripted_server.requests  # the model examples really asked the model

@@ -99,11 +99,28 @@ def _normalise(text: str) -> tuple[str, list[int]]:
 
 
 class Aligner:
-    """Aligns quotes to one text; build once per abstract, align many quotes."""
+    """Aligns quotes to one text; build once per abstract, align many quotes.
+
+    The normalised text is made on the first quote that is not found verbatim (most
+    are), then kept for the re-asks, the stages and the final grounding of the abstract.
+    """
 
     def __init__(self, text: str) -> None:
         self.text = text
-        self._norm, self._norm_index = _normalise(text)
+        self._normalised: tuple[str, list[int]] | None = None
+
+    @property
+    def _norm(self) -> str:
+        return self._normalised_text()[0]
+
+    @property
+    def _norm_index(self) -> list[int]:
+        return self._normalised_text()[1]
+
+    def _normalised_text(self) -> tuple[str, list[int]]:
+        if self._normalised is None:
+            self._normalised = _normalise(self.text)
+        return self._normalised
 
     def align(self, quote: str) -> Alignment:
         quote = quote.strip()

@@ -16,16 +16,18 @@ needs to know which backend it is. It is one of two kinds:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from instructor import Mode
-from openai.types.chat import ChatCompletion
 from pydantic import BaseModel
 
 from ..document import Abstract
 from ..render import RenderedPrompt
 from ..schema import CaseReport
 from ..usage import Usage
+
+if TYPE_CHECKING:  # the rules path never imports instructor or the OpenAI SDK
+    from instructor import Mode
+    from openai.types.chat import ChatCompletion
 
 __all__ = [
     "AnyBackend",

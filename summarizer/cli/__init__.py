@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 import traceback
 
@@ -30,9 +29,6 @@ def cli(context: click.Context, debug: bool) -> None:
     """
     context.ensure_object(dict)
     context.obj["debug"] = debug
-    if not debug:
-        # instructor logs every failed attempt at ERROR; our one-line errors say it once.
-        logging.getLogger("instructor").setLevel(logging.CRITICAL)
 
 
 def _register() -> None:

@@ -113,3 +113,23 @@ def test_sync_methods_work_inside_a_running_event_loop() -> None:
             return summarizer.summarize(batch_case_text(3)).id
 
     assert asyncio.run(notebook_cell()) == "text"
+
+
+def test_an_evaluation_of_cached_answers_reports_the_original_latency(
+    scripted_server: ScriptedServer, tmp_path: Path
+) -> None:
+    from summarizer.cache import ResponseCache
+    from summarizer.evaluation.gold import load_gold
+    from summarizer.evaluation.prices import PriceTable
+    from summarizer.evaluation.runner import score_outputs, summarize_gold
+
+    gold = load_gold(ROOT / "evals" / "gold")[:2]
+    scripted_server.fallback = lambda request: answer(seed_record())
+    cache = ResponseCache(tmp_path / "cache.sqlite")
+    settings = openai_settings(scripted_server, validation_attempts=1)
+    summarize_gold(settings, gold, cache=cache)
+    again = summarize_gold(settings, gold, cache=cache)
+    assert all(line["provenance"]["cache_hit"] for line in again)
+    price = PriceTable.load().price("openai", "scripted")
+    scores = score_outputs(gold, again, price=price)
+    assert all(score.latency_s and score.latency_s > 0 for score in scores)

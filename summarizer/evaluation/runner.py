@@ -264,7 +264,8 @@ def _record_score(
             reasks=reasks,
             prompt_tokens=int(tokens.get("prompt", 0)),
             completion_tokens=int(tokens.get("completion", 0)),
-            latency_s=provenance.get("latency_s"),
+            # a cache hit reports the call that produced the answer, not the cache read
+            latency_s=provenance.get("original_latency_s") or provenance.get("latency_s"),
             cache_hit=bool(provenance.get("cache_hit", False)),
         )
     if price is not None:

@@ -9,7 +9,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parent.parent / "summarizer"
 
 GROUPS = {
-    "foundation": {"usage", "errors", "document", "paths", "config"},
+    "foundation": {"usage", "errors", "document", "paths", "config", "sinks"},
     "stage": {"ingest", "clean", "render", "schema", "ages", "ground"},
     "backend": {"backends", "ratelimit"},
     "extract": {"extract", "asking"},
@@ -17,7 +17,7 @@ GROUPS = {
     "runner": {"runner", "sync"},
     "record": {"pipeline"},
     "output": {"output"},
-    "store": {"cache", "runlog"},
+    "store": {"cache", "runlog", "store"},
     "orchestration": {"batch", "evaluation"},
     "interface": {"cli", "__init__"},
 }

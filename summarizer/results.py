@@ -73,6 +73,8 @@ class Provenance:
     source: str = ""
     source_format: str = ""
     warnings: list[str] = field(default_factory=list)
+    confidence: str = "high"
+    """How sure the cleaner was that the text is the abstract: high | medium | low."""
     reference: dict[str, str] = field(default_factory=dict)
     """The export's key, authors, year, journal and DOI, when the input had them."""
 
@@ -102,6 +104,7 @@ class Provenance:
             "source": self.source,
             "source_format": self.source_format,
             "warnings": list(self.warnings),
+            "confidence": self.confidence,
             "reference": dict(self.reference),
         }
 
@@ -126,6 +129,7 @@ class Provenance:
             source=str(value.get("source", "")),
             source_format=str(value.get("source_format", "")),
             warnings=[str(warning) for warning in value.get("warnings") or []],
+            confidence=str(value.get("confidence") or "high"),
             reference=_strings(value.get("reference")),
         )
 
@@ -139,10 +143,17 @@ def abstract_to_dict(abstract: Abstract) -> dict[str, Any]:
         "title": abstract.title,
         "text": abstract.text,
         "sections": [
-            {"kind": s.kind, "heading": s.heading, "start": s.start, "end": s.end}
+            {
+                "kind": s.kind,
+                "heading": s.heading,
+                "start": s.start,
+                "end": s.end,
+                "from_body": s.from_body,
+            }
             for s in abstract.sections
         ],
         "warnings": list(abstract.warnings),
+        "confidence": abstract.confidence,
     }
 
 
@@ -166,6 +177,7 @@ def abstract_from_dict(
             heading=section.get("heading"),
             start=int(section["start"]),
             end=int(section["end"]),
+            from_body=bool(section.get("from_body", False)),
         )
         for section in value.get("sections") or []
     )
@@ -179,6 +191,7 @@ def abstract_from_dict(
         document=document,
         body_start=body_start,
         warnings=tuple(str(warning) for warning in value.get("warnings") or []),
+        confidence=str(value.get("confidence") or "high"),
     )
 
 

@@ -171,6 +171,9 @@ def test_prose_without_a_heading_on_a_page_is_medium_confidence_and_says_so() ->
     assert abstract.confidence == "medium"
     assert "no 'Abstract' heading: took the first prose on the page" in abstract.warnings
     assert abstract.title == "Scurvy after a restrictive diet."
+    provenance = summarize(page, backend="rules").to_dict()["provenance"]
+    assert provenance["confidence"] == "medium"  # the record says it too
+    assert "no 'Abstract' heading: took the first prose on the page" in provenance["warnings"]
     assert abstract.body.startswith("A 34-year-old man")
     assert abstract.body.endswith("oral vitamin C replacement.")
 

@@ -41,7 +41,7 @@ def test_results_read_back_exactly(results: Path) -> None:
     lines = [json.loads(line) for line in results.read_text().splitlines()]
     for line in lines:
         if "record" in line:
-            assert set(line["abstract"]) == {"title", "text", "sections", "warnings"}
+            assert set(line["abstract"]) == {"title", "text", "sections", "warnings", "confidence"}
             assert Result.from_dict(line).to_dict() == line  # the contract round-trips
 
 

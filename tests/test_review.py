@@ -57,7 +57,7 @@ def session(records: Path) -> Any:
 def test_result_lines_carry_the_abstract_and_read_back(records: Path) -> None:
     line = read_lines(records)[0]
     block = line["abstract"]
-    assert set(block) == {"title", "text", "sections", "warnings"}
+    assert set(block) == {"title", "text", "sections", "warnings", "confidence"}
     for span in line["evidence"]:
         if span["status"] != "unaligned":
             assert block["text"][span["start"] : span["end"]]  # offsets index abstract.text

@@ -5,9 +5,10 @@ from __future__ import annotations
 from array import array
 
 import pytest
+from ftfy.badness import is_bad
 
 from summarizer.clean import clean
-from summarizer.clean.text import normalise, span_offsets
+from summarizer.clean.text import looks_like_mojibake, normalise, span_offsets
 from summarizer.document import Document
 
 
@@ -79,3 +80,26 @@ def test_clean_keeps_offsets_through_repairs() -> None:
     assert page[abstract.offsets[start] : abstract.offsets[start] + 3] == "re\u00ad"
     assert isinstance(abstract.offsets.to_original(0, 5), tuple)
     assert isinstance(span_offsets(0, 3), array)
+
+
+def _mojibake_samples() -> list[str]:
+    """Our own sentences, read back in each encoding ftfy knows mixed up with UTF-8, plus
+    short sequences at the edges of a text (ftfy's pattern anchors some at the start)."""
+    sentences = [
+        "A 47-year-old woman with Sjögren’s syndrome had a CRP of 12 mg/L (normal ≤ 5).",
+        "Behçet’s disease — uveitis; temperature 38.5 °C, ±2 µm, 3 × 10⁹/L “febrile”.",
+        "Résumé: café-au-lait macules • naïve T cells ½ dose ¾ ‰ € £ ¥ © ® ™ Ω ßœ.",
+        "Пациентка 45 лет; ασθενής 50 ετών; 患者は45歳の女性。",
+    ]
+    samples = list(sentences)
+    for sentence in sentences:
+        for encoding in ("cp1252", "latin-1", "mac_roman", "cp1251", "cp1253", "cp1257", "cp437"):
+            samples.append(sentence.encode("utf-8").decode(encoding, errors="replace"))
+    samples += ["Ã©", "Â ", "x Â y", "×²", "√±", "вЂ", "ā€", "ГўВЂВ\x9dx", "a\x85b", "Ø§Ù„"]
+    return samples
+
+
+@pytest.mark.parametrize("text", _mojibake_samples())
+def test_mojibake_check_agrees_with_ftfy(text: str) -> None:
+    for piece in (text, text[1:], text[:-1], f"ok {text} ok", text * 2):
+        assert looks_like_mojibake(piece) == is_bad(piece), piece

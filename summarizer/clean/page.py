@@ -12,6 +12,7 @@ Three kinds of input:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import islice
 
 from .locate import (
     FALLBACK_MAX,
@@ -159,7 +160,10 @@ def _reads_as_prose(text: str, position: int) -> bool:
 
 def _checked(found: Found, text: str) -> Found:
     """Refuse what is too little to summarise; mark short abstracts as low confidence."""
-    words = sum(len(WORD.findall(text[s:e])) for part in found.parts for s, e, _ in part.body)
+    found_words = (
+        word for part in found.parts for s, e, _ in part.body for word in WORD.finditer(text, s, e)
+    )
+    words = sum(1 for _ in islice(found_words, MIN_WORDS))  # enough is enough
     if words < MIN_WORDS:
         raise NoAbstract(
             f"no abstract found: only {words} word(s) of text, too little to summarise"

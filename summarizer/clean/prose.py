@@ -178,6 +178,9 @@ def label_at(text: str, position: int, limit: int | None = None) -> Label | None
     the end of its line, or (for labels that do not also start ordinary sentences) directly
     by a capitalised word: "Case presentation We report…", "CASE REPORT A 54-year-old…".
     """
+    first = text[position : position + 1]
+    if not (first.isupper() or first.isdigit()):  # a label, or its number, starts so
+        return None
     match = LABEL.match(text, position, len(text) if limit is None else limit)
     if match is None:
         return None

@@ -5,6 +5,7 @@ block right above the abstract (past author lists, affiliations, citation and da
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from itertools import islice, pairwise
 
 from .patterns import (
@@ -111,11 +112,10 @@ def _repeated_run(text: str, top: list[tuple[str, int]], limit: int) -> tuple[in
     """Where the words ``top`` (word, end) appear again before ``limit``, as a title."""
     if len(top) < 2:
         return None
-    anchor = re.compile(r"\W{1,6}".join(re.escape(word) for word, _ in top[:2]))
-    for again in anchor.finditer(text, top[1][1], limit):
+    for again in _word_pairs(text, top[0][0], top[1][0], top[1][1], limit):
         ends: list[tuple[int, int]] = []  # (end in the first place, end in the later place)
         for (word, first_end), match in zip(
-            top, _TITLE_WORD.finditer(text, again.start(), limit), strict=False
+            top, _TITLE_WORD.finditer(text, again, limit), strict=False
         ):
             if match.group() != word or (ends and match.start() - ends[-1][1] > 6):
                 break
@@ -127,15 +127,33 @@ def _repeated_run(text: str, top: list[tuple[str, int]], limit: int) -> tuple[in
                 _TITLE_END.match(text, first_end)
                 or _TITLE_END.match(text, later_end)
                 or chrome_at(text, skip_space(text, first_end))
-                or (diverged and not _JOURNAL.search(text, again.start(), later_end))
+                or (diverged and not _JOURNAL.search(text, again, later_end))
             ):
                 continue
             closing = _CLOSING.match(text, first_end)
             end = _with_closing(text, later_end, closing.group() if closing else "")
-            if _title_words(text[again.start() : end]):
-                return again.start(), end
+            if _title_words(text[again:end]):
+                return again, end
             break
     return None
+
+
+_NON_WORDS = re.compile(r"\W{1,7}")
+
+
+def _word_pairs(text: str, first: str, second: str, start: int, limit: int) -> Iterator[int]:
+    """Where ``first``, one to six non-word characters and ``second`` occur in
+    text[start:limit] (what a pattern ``first\\W{1,6}second`` finds, without compiling one
+    for each page: the words are runs of word characters)."""
+    position = text.find(first, start, limit)
+    while position >= 0:
+        gap = _NON_WORDS.match(text, position + len(first), limit)
+        after = gap.end() if gap is not None else -1
+        if gap is not None and after - gap.start() <= 6 and text.startswith(second, after, limit):
+            yield position
+            position = text.find(first, after + len(second), limit)
+        else:
+            position = text.find(first, position + 1, limit)
 
 
 _TITLE_END = re.compile(

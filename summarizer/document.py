@@ -67,6 +67,31 @@ class OffsetMap:
     def as_list(self) -> list[int]:
         return self._index.tolist()
 
+    def runs(self) -> list[int]:
+        """The map as flat ``(start, original, length)`` triples, one per stretch whose
+        original indexes rise by one (a cleaned text is a few such stretches): compact
+        enough to store with a record, and ``from_runs`` gives the same map back."""
+        index = self._index
+        triples: list[int] = []
+        start = 0
+        for position in range(1, len(index) + 1):
+            if position == len(index) or index[position] != index[position - 1] + 1:
+                triples += (start, index[start], position - start)
+                start = position
+        return triples
+
+    @classmethod
+    def from_runs(cls, triples: list[int]) -> OffsetMap:
+        """The map ``runs`` described (ValueError when the triples are not one)."""
+        if len(triples) % 3:
+            raise ValueError("offset runs come in (start, original, length) triples")
+        index = array("i")
+        for start, original, length in zip(triples[::3], triples[1::3], triples[2::3], strict=True):
+            if start != len(index) or length < 1 or original < 0:
+                raise ValueError("offset runs must cover the text in order")
+            index.extend(range(original, original + length))
+        return cls(index)
+
 
 @dataclass(frozen=True, slots=True)
 class Section:

@@ -684,6 +684,14 @@ def test_prepare_only_failed_writes_the_failed_ids(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     failed = sorted(ident for ident, line in by_id(out).items() if "error" in line)
     assert sorted(prepared_bodies(retry)) == failed
+    table = tmp_path / "records.csv"  # a rendered output: its records are in its sidecar
+    collect_batch(results, requests=requests, output=table, format="csv")
+    from_table = run_cli(
+        "batch", "prepare", str(source), "-o", str(tmp_path / "retry-csv.jsonl"),
+        "--only-failed", str(table), home=tmp_path,
+    )  # fmt: skip
+    assert from_table.returncode == 0, from_table.stderr
+    assert sorted(prepared_bodies(tmp_path / "retry-csv.jsonl")) == failed
 
     # the retry batch's answers replace those errors in the same output
     retry_results = tmp_path / "retry-results.jsonl"

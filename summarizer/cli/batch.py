@@ -224,6 +224,7 @@ def prepare(
     from ..backends.openai_compat import OpenAISteps
     from ..config import Settings
     from ..output.store import read_output_state
+    from ..output.targets import sidecar_path
     from ..provider import MAX_BYTES, MAX_REQUESTS, prepare_batch
 
     reading = reading_from_options(options)
@@ -239,7 +240,10 @@ def prepare(
     )
     only = None
     if only_failed is not None:
-        only = {ident for ident, error in read_output_state(only_failed).done.items() if error}
+        stored = only_failed
+        if only_failed.suffix not in (".jsonl", ".json") and sidecar_path(only_failed).is_file():
+            stored = sidecar_path(only_failed)  # a Markdown, CSV or HTML output's records
+        only = {ident for ident, error in read_output_state(stored).done.items() if error}
         if not only:
             note(f"{only_failed} holds no failed record: nothing to prepare")
             return

@@ -17,6 +17,7 @@ import pytest
 
 from summarizer import Document, Settings, Summarizer
 from summarizer.document import OffsetMap
+from summarizer.ingest import iter_documents
 from summarizer.provider import (
     BatchStateError,
     batch_status,
@@ -31,15 +32,18 @@ from summarizer.provider import (
 from summarizer.provider.answers import Answers
 from summarizer.provider.context import read_context
 from summarizer.provider.tokens import TokenCounter, encoding_for
+from summarizer.reference import reference_of
 from summarizer.runlog import RunLog
 from tests.conftest import (
     BATCH_CASE_ID,
     FAKE_KEY,
+    ROOT,
     SEED,
     batch_case_record,
     batch_case_text,
     seed_record,
     write_batch_input,
+    write_rules_results,
 )
 from tests.openai_server import BatchPlan, Reply, ScriptedServer, answer, completion_body
 from tests.test_batch import case_number as last_message_case
@@ -196,6 +200,25 @@ def test_collect_grounds_exactly_like_the_online_path(
     assert line["abstract"] == online_line["abstract"]
     assert line["provenance"]["backend"] == "openai-batch"
     assert line["provenance"]["tokens"] == {"prompt": 100, "completion": 50, "total": 150}
+
+
+def test_an_exports_reference_goes_through_the_batch(tmp_path: Path) -> None:
+    export = ROOT / "tests" / "fixtures" / "exports" / "pubmed-3.xml"
+    items = list(iter_documents([export]))  # two abstracts, one record without one
+    expected = {doc.id: reference_of(doc) for doc in items if isinstance(doc, Document)}
+    requests = tmp_path / "requests.jsonl"
+    prepared = prepare_batch([export], Settings(), output=requests)
+    assert (prepared.records, prepared.failed) == (2, 1)
+    results = tmp_path / "results.jsonl"
+    assert write_rules_results(requests, results) == 2
+    summary = collect_batch(results, requests=requests, output=tmp_path / "records.jsonl")
+    found = by_id(tmp_path / "records.jsonl")
+    assert (summary.run.succeeded, summary.run.failed) == (2, 1) and len(found) == 3
+    for ident, reference in expected.items():
+        assert reference and found[ident]["provenance"]["reference"] == reference
+    (failed,) = [line for line in found.values() if "error" in line]
+    assert failed["error_type"] == "InputError" and "no abstract" in failed["error"]
+    assert failed.get("title") == next(i.title for i in items if not isinstance(i, Document))
 
 
 def test_the_context_file_holds_the_abstracts_and_no_key(

@@ -33,7 +33,7 @@ from ..backends.openai_compat import OpenAIBackend, OpenAISteps
 from ..batch import BatchSummary, Reading, run_into
 from ..config import Settings
 from ..document import Abstract, Document
-from ..errors import ConfigError, InputError
+from ..errors import ConfigError, SummarizerError
 from ..evaluation.prices import Price, PriceTable
 from ..output.targets import check_output, open_target
 from ..pipeline import RunLog as RunLogProtocol
@@ -126,10 +126,15 @@ class _TaggedLog:
 
 
 class _Collector(Summarizer):
-    """The summarizer with each record's id made known to the batch backend's ``send``."""
+    """The summarizer with each record's id made known to the batch backend's ``send``;
+    a record that could not be prepared fails again with its stored error."""
+
+    unprepared: dict[str, SummarizerError]
 
     async def asummarize(self, source: Any) -> Result:
         ident = source.id if isinstance(source, Document | Abstract) else ""
+        if isinstance(source, Document) and ident in self.unprepared:
+            raise self.unprepared.pop(ident)
         with answering(ident):
             return await super().asummarize(source)
 
@@ -151,17 +156,25 @@ def _collect_settings(settings: Settings, header: ContextHeader, *, retry_failed
 
 
 def _items(
-    records: Iterator[Prepared | Failure], known: set[str]
-) -> Iterator[Abstract | InputError]:
-    """The context file's records for the runner; the custom_ids seen go to ``known``."""
+    records: Iterator[Prepared | Failure], known: set[str], unprepared: dict[str, SummarizerError]
+) -> Iterator[Abstract | Document]:
+    """The context file's records for the runner; the custom_ids seen go to ``known``.
+    A record that could not be prepared comes as an empty document keeping its title and
+    reference (failed rows keep them), whose error is in ``unprepared``."""
     for item in records:
         if isinstance(item, Prepared):
             known.update(ident for ident, _ in item.requests)
             yield item.abstract
-        else:  # could not be prepared: it is written out as the failure it was
-            error = InputError(str(item.error))
-            error.record = item.id
-            yield error
+        else:
+            unprepared[item.id] = item.error
+            yield Document(
+                id=item.id,
+                text="",
+                origin=item.source,
+                format="text",
+                title=item.title,
+                metadata=item.reference,
+            )
 
 
 def _is_batch_id(value: str | Path | Sequence[str | Path]) -> bool:
@@ -227,12 +240,13 @@ async def acollect_batch(
     backend = BatchBackend(OpenAISteps(collect_settings), answers, mode=header.mode, online=online)
     tagged = _TaggedLog(run_log, batch_id) if run_log is not None else None
     collector = _Collector(collect_settings, backend=backend, run_log=tagged)
+    collector.unprepared = {}
     known: set[str] = set()
     try:
         target = open_target(destination, format, resume=True, retry_failed=context_ids(context))
         summary = await run_into(
             collector,
-            _items(records, known),
+            _items(records, known, collector.unprepared),
             target,
             reading=Reading(),
             concurrency=concurrency if retry_failed else 1,

@@ -8,9 +8,10 @@
   name. ``collect`` rebuilds the same requests from it and refuses a prompt or schema
   that changed since.
 - one line per record: its id, the ``custom_id`` of each of its requests (one, or one
-  per stage of a staged prompt: ``ID#stage``), where it came from, and its cleaned
-  abstract (title, text, sections, warnings) with the offset map back to the original
-  page (as runs, see ``OffsetMap.runs``);
+  per stage of a staged prompt: ``ID#stage``), where it came from (and the reference
+  its export gave: key, authors, year, journal, DOI), and its cleaned abstract (title,
+  text, sections, warnings) with the offset map back to the original page (as runs,
+  see ``OffsetMap.runs``);
 - or, for a record that could not be prepared (unreadable, no abstract), its failure
   (``{"id", "error", "error_type"}``), so the collected output still has one line per
   input record.
@@ -30,7 +31,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from ..document import Abstract, Document, OffsetMap, Section
-from ..errors import ConfigError, InputError, SummarizerError
+from ..errors import ConfigError, InputError
+from ..reference import reference_of
 from ..results import Failure, abstract_to_dict
 
 __all__ = [
@@ -145,6 +147,8 @@ def record_line(abstract: Abstract, requests: list[tuple[str, str | None]]) -> d
         "requests": [list(request) for request in requests],
         "source": document.origin,
         "format": document.format,
+        "document_title": document.title,
+        "reference": reference_of(document),
         **line,
         "body_start": abstract.body_start,
         "confidence": abstract.confidence,
@@ -155,8 +159,14 @@ def record_line(abstract: Abstract, requests: list[tuple[str, str | None]]) -> d
 def _abstract(value: dict[str, Any]) -> Abstract:
     ident = str(value["id"])
     text = str(value["text"])
+    heading = value.get("document_title")
     document = Document(
-        id=ident, text="", origin=str(value.get("source", "")), format=str(value["format"])
+        id=ident,
+        text="",
+        origin=str(value.get("source", "")),
+        format=str(value["format"]),
+        title=None if heading is None else str(heading),
+        metadata={str(k): str(v) for k, v in (value.get("reference") or {}).items()},
     )
     sections = tuple(
         Section(
@@ -201,9 +211,7 @@ def _item(value: Any, number: int, path: Path) -> Prepared | Failure:
         return Prepared(abstract=_abstract(value), requests=requests)
     except (KeyError, TypeError, ValueError) as error:
         return Failure(
-            id=value["id"],
-            error=SummarizerError(f"its line in the context file is damaged ({error})"),
-            error_type="InputError",
+            id=value["id"], error=InputError(f"its line in the context file is damaged ({error})")
         )
 
 

@@ -39,7 +39,7 @@ from ..output.store import file_mode
 from ..output.targets import check_output
 from ..pipeline import canonical_hash
 from ..render import load_prompt, render
-from ..results import Failure
+from ..results import Failure, failure_of
 from ..runner import item_id
 from ..schema import SCHEMA_VERSION, json_schema
 from .context import ContextHeader, context_path, custom_id, record_line
@@ -340,13 +340,13 @@ def prepare_batch(
             if not unique(ident):
                 continue
             if isinstance(item, InputError):
-                failed(Failure(id=ident, error=item, source=item.path or ""))
+                failed(failure_of(item, item, id=ident))
                 continue
             try:
                 abstract = clean(item)
                 requests = steps.build(render(abstract, version))
             except SummarizerError as error:
-                failed(Failure(id=ident, error=error, source=item.origin))
+                failed(failure_of(item, error, id=ident))
                 continue
             ids = [custom_id(ident, request.stage) for request in requests]
             if not all([unique(each) for each in ids if each != ident]):

@@ -1,7 +1,8 @@
 """The provider batch path on the 9,227 E3C case texts: prepare, then collect.
 
 ``prepare`` reads the texts, cleans and renders each, builds its request and writes the
-request and context files (prompt tokens counted with the o200k_base tokenizer).
+request and context files, prompt tokens counted with the o200k_base tokenizer
+(``prepare-estimate``: estimated, no tokenizer loaded).
 ``collect`` reads a results file in the OpenAI batch output format and parses, validates
 and grounds every answer into a JSON Lines output. The results file is synthetic, made
 once before timing: for each request, a valid tool-call answer holding the record the
@@ -41,8 +42,9 @@ from summarizer import Settings
 from summarizer.provider import collect_batch, prepare_batch
 phase, source, requests, target = sys.argv[1:5]
 wall, cpu = time.perf_counter(), time.process_time()
-if phase == "prepare":
-    summary = prepare_batch([source], Settings(model="gpt-4o-mini"), output=requests)
+if phase.startswith("prepare"):
+    summary = prepare_batch([source], Settings(model="gpt-4o-mini"), output=requests,
+                            count_tokens=phase == "prepare")
     records, failed, extra = summary.records, summary.failed, summary.tokens.to_dict()
 else:
     summary = collect_batch(Path(source), requests=requests, output=target)
@@ -81,7 +83,7 @@ def main() -> None:
         print(f"skipped: {CORPUS} not found")
         return
     rows: list[dict[str, Any]] = []
-    runs: dict[str, list[dict[str, Any]]] = {"prepare": [], "collect": []}
+    runs: dict[str, list[dict[str, Any]]] = {"prepare": [], "prepare-estimate": [], "collect": []}
     with tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
         source = CORPUS
@@ -91,8 +93,9 @@ def main() -> None:
                 source.write_bytes(b"".join(itertools.islice(corpus, args.limit)))
         requests = tmp / "requests.jsonl"
         for attempt in range(args.repeat):
-            runs["prepare"].append(run_phase("prepare", source, requests, tmp / "unused"))
-            print(f"prepare run {attempt + 1}: {runs['prepare'][-1]}", file=sys.stderr)
+            for phase in ("prepare", "prepare-estimate"):
+                runs[phase].append(run_phase(phase, source, requests, tmp / "unused"))
+                print(f"{phase} run {attempt + 1}: {runs[phase][-1]}", file=sys.stderr)
         results = tmp / "results.jsonl"
         answered = write_rules_results(requests, results)
         print(f"synthetic results: {answered} answers", file=sys.stderr)

@@ -344,6 +344,10 @@ def test_prompt_tokens_are_counted_for_known_models_and_estimated_otherwise(
     )  # fmt: skip
     assert "counted with the o200k_base tokenizer" in priced.stdout
     assert "Batch API price of gpt-4o-mini" in priced.stdout and "$" in priced.stdout
+    estimated = prepare_batch(
+        [source], Settings(model="gpt-4o-mini"), output=tmp_path / "e.jsonl", count_tokens=False
+    )
+    assert estimated.tokens.estimate and estimated.tokens.prompt_tokens > 4 * 1000
 
 
 # --- end to end against the scripted Batch API --------------------------------------------

@@ -188,6 +188,11 @@ def _describe_prepare(summary: PrepareSummary) -> list[str]:
     default=None,
     help="Bytes per file (default and most: 200 MB).",
 )
+@click.option(
+    "--estimate-tokens",
+    is_flag=True,
+    help="Estimate prompt tokens (characters / 4) instead of loading the tokenizer (~60 MB).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as a JSON object.")
 @_prices_option
 @input_options
@@ -203,6 +208,7 @@ def prepare(
     only_failed: Path | None,
     max_requests: int | None,
     max_bytes: int | None,
+    estimate_tokens: bool,
     as_json: bool,
     prices: Path | None,
     **options: Any,
@@ -256,6 +262,7 @@ def prepare(
         max_requests=max_requests or MAX_REQUESTS,
         max_bytes=max_bytes or MAX_BYTES,
         prices=_table(prices),
+        count_tokens=not estimate_tokens,
     )
     if as_json:
         click.echo(json.dumps(summary.to_dict(), indent=2))

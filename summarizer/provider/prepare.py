@@ -148,6 +148,23 @@ class _BodyLines:
         self._memo: dict[int, tuple[Any, str]] = {}
 
     def line(self, ident: str, body: dict[str, Any]) -> bytes:
+        plain: dict[str, Any] = {}
+        schema: list[tuple[str, Any]] = []
+        for key, value in body.items():
+            if key in _SCHEMA_KEYS:
+                schema.append((key, value))
+            elif schema:  # a plain key after the schema: keep the order the slow way
+                return self._each(ident, body)
+            else:
+                plain[key] = value
+        if not plain:
+            return self._each(ident, body)
+        head = {"custom_id": ident, "method": "POST", "url": ENDPOINT, "body": plain}
+        text = json.dumps(head, ensure_ascii=False)[:-2]  # without the closing "}}"
+        tail = "".join(f", {json.dumps(key)}: {self._value(key, value)}" for key, value in schema)
+        return f"{text}{tail}}}}}\n".encode()
+
+    def _each(self, ident: str, body: dict[str, Any]) -> bytes:
         fields = ", ".join(
             f"{json.dumps(key)}: {self._value(key, value)}" for key, value in body.items()
         )
@@ -249,6 +266,7 @@ def prepare_batch(
     max_requests: int = MAX_REQUESTS,
     max_bytes: int = MAX_BYTES,
     prices: PriceTable | None = None,
+    count_tokens: bool = True,
 ) -> PrepareSummary:
     """Write the request file(s) and context file(s) of a provider batch for ``sources``.
 
@@ -256,7 +274,8 @@ def prepare_batch(
     ``openai`` backend's defaults otherwise); no key or server is needed. ``only``: the
     ids to prepare (``--only-failed``); the others are skipped. Records that cannot be
     read or cleaned are counted in the summary and kept in the context file as failures
-    (``collect`` writes them out). Raises ``InputError`` naming duplicate ids, and
+    (``collect`` writes them out). Prompt tokens are counted with the model's tokenizer
+    when it has one; ``count_tokens=False`` estimates them (characters / 4) instead. Raises ``InputError`` naming duplicate ids, and
     nothing is written then.
     """
     _check_limits(max_requests, max_bytes)
@@ -295,7 +314,7 @@ def prepare_batch(
         max_tokens=settings.max_tokens,
         price=table.price(OpenAISteps.name, model, batch=True),
     )
-    counter = TokenCounter(model)
+    counter = TokenCounter(model, exact=count_tokens)
     lines = _BodyLines()
     parts: list[_Part] = []
     seen: set[str] = set()

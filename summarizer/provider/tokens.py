@@ -68,7 +68,7 @@ class TokenCount:
         how = (
             f"counted with the {self.encoding} tokenizer"
             if self.encoding
-            else "estimate: characters / 4, no tokenizer for this model"
+            else "estimate: characters / 4"
         )
         return f"{self.prompt_tokens:,} prompt tokens ({how})"
 
@@ -86,6 +86,9 @@ class TokenCounter:
     in batches of a few hundred: one call to the tokenizer for many)."""
 
     model: str
+    exact: bool = True
+    """Count with the model's tokenizer when it has one (False: always estimate, and
+    never load a tokenizer: its tables take ~60 MB)."""
     encoding: str | None = None
     _pending: list[str] = field(default_factory=list)
     _counted: int = 0
@@ -95,7 +98,7 @@ class TokenCounter:
     """Tokens of repeated messages (the system prompt)."""
 
     def __post_init__(self) -> None:
-        self.encoding = encoding_for(self.model)
+        self.encoding = encoding_for(self.model) if self.exact else None
 
     def add(self, body: dict[str, Any]) -> None:
         """Count one request body."""

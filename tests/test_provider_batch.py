@@ -45,7 +45,7 @@ from tests.conftest import (
     write_batch_input,
     write_rules_results,
 )
-from tests.openai_server import BatchPlan, Reply, ScriptedServer, answer, completion_body
+from tests.openai_server import BatchPlan, Reply, ScriptedServer, answer, completion_body, error
 from tests.test_batch import case_number as last_message_case
 
 CLI = [sys.executable, "-m", "summarizer.cli"]
@@ -355,6 +355,16 @@ def test_prompt_tokens_are_counted_for_known_models_and_estimated_otherwise(
 
 def test_one_thousand_records_end_to_end(scripted_server: ScriptedServer, tmp_path: Path) -> None:
     serve_cases(scripted_server)
+    answer_case = scripted_server.fallback
+    assert answer_case is not None
+
+    def reply(request: dict[str, Any]) -> Reply:  # every 250th request fails: the error file
+        if case_number(request) % 250 == 7:
+            return error(500, message="scripted overload")
+        return answer_case(request)
+
+    scripted_server.fallback = reply
+    failing = [f"r{number:05d}" for number in (7, 257, 507, 757)]
     scripted_server.jobs.plans.append(BatchPlan(steps=2))
     home = tmp_path / "home"
     source = tmp_path / "in.jsonl"
@@ -380,19 +390,26 @@ def test_one_thousand_records_end_to_end(scripted_server: ScriptedServer, tmp_pa
     waited = run_cli(
         "batch", "status", batch_id, "--wait", "--poll", "0.01", *url, home=home, check=True
     )
-    assert "completed (1,000 done, 0 failed of 1,000)" in waited.stdout
-    assert "validating" in waited.stderr and "in_progress" in waited.stderr  # each state seen
+    assert "completed (996 done, 4 failed of 1,000)" in waited.stdout
+    for state in ("validating", "in_progress", "finalizing"):  # each state seen while waiting
+        assert state in waited.stderr
     listed = run_cli("batch", "status", *url, home=home, check=True)
     assert batch_id in listed.stdout and "requests.jsonl" in listed.stdout
 
     out = tmp_path / "records.jsonl"
     collected = run_cli("batch", "collect", batch_id, "-o", str(out), *url, home=home)
-    assert collected.returncode == 0, collected.stderr
-    assert "1,000 record(s) collected" in collected.stderr
+    assert collected.returncode == 1 and "Traceback" not in collected.stderr
+    assert "996 record(s) collected, 4 failed" in collected.stderr
+    assert (home / "batches" / batch_id / "errors.jsonl").is_file()  # the error file, downloaded
     found = by_id(out)
     assert sorted(found) == ids
-    assert all("record" in line for line in found.values())
-    assert all(line["provenance"]["tokens"]["total"] == 150 for line in found.values())
+    for ident in failing:
+        assert found[ident]["error_type"] == "BatchAnswerError"
+        assert "HTTP 500: scripted: scripted overload" in found[ident]["error"]
+        assert f"error: {ident}:" in collected.stderr
+    answered = [line for ident, line in found.items() if ident not in failing]
+    assert all("record" in line for line in answered)
+    assert all(line["provenance"]["tokens"]["total"] == 150 for line in answered)
 
     # the library, on the same run log: no second payment, and collecting again changes nothing
     settings = online(scripted_server)
@@ -401,7 +418,8 @@ def test_one_thousand_records_end_to_end(scripted_server: ScriptedServer, tmp_pa
         submit_batch(requests, settings, run_log=log)
     before = out.read_bytes()
     rerun = collect_batch(batch_id, output=out, settings=settings, run_log=log)
-    assert rerun.run.skipped == 1000 and rerun.ok and out.read_bytes() == before
+    assert rerun.run.skipped == 996 and rerun.run.retried == 4 and not rerun.ok
+    assert by_id(out) == found and out.read_bytes() != before  # the errors redone, last
     assert BatchStateError("x").exit_code == 2  # the CLI's exit status for a refusal
 
     with sqlite3.connect(home / "logs.sqlite") as db:
@@ -410,8 +428,8 @@ def test_one_thousand_records_end_to_end(scripted_server: ScriptedServer, tmp_pa
             (batch_id,),
         ).fetchone()
         calls = db.execute("SELECT count(*) FROM calls WHERE extra LIKE ?", (f"%{batch_id}%",))
-        assert calls.fetchone()[0] == 1000
-    assert row[0] == "completed" and row[1] == 1000 and row[2] == 100_000 and row[3]
+        assert calls.fetchone()[0] == 1000 + 4  # each record, and the errors redone
+    assert row[0] == "completed" and row[1] == 1000 and row[2] == 99_600 and row[3]
     for path in [*tmp_path.rglob("*"), *home.rglob("*")]:
         if path.is_file():
             assert FAKE_KEY.encode() not in path.read_bytes(), path
@@ -529,6 +547,9 @@ def failure_shapes(requests: Path) -> str:
         result_line("r00008", {"error": {"message": "overloaded"}}, status=503),
         result_line("r00008", tool_answer(bodies["r00008"], good["r00008"])),
     ]
+    no_id = result_line("r00000", tool_answer(bodies["r00000"], good["r00000"]))
+    del no_id["custom_id"]  # an answer that names no request
+    out.append(no_id)
     return "".join(json.dumps(line) + "\n" for line in out) + "this line is not JSON\n"
 
 
@@ -569,9 +590,18 @@ def test_every_failure_shape_is_reported_and_nothing_is_lost_or_duplicated(
     assert "not found in the abstract" in found["r00005"]["error"]
     assert "no answer" in found["r00006"]["error"]
     assert "zzz-not-ours" in done.stderr and "r00007" in done.stderr
-    assert "1 result line(s) were not JSON" in done.stderr
+    assert "2 result line(s) were not JSON or had no custom_id" in done.stderr
     for ident in ("r00001", "r00003", "r00006"):
         assert f"error: {ident}:" in done.stderr
+
+    library = collect_batch(results, requests=requests, output=tmp_path / "library.jsonl")
+    assert (library.unknown, library.unknown_count) == (["zzz-not-ours"], 1)
+    assert library.answered_twice == ["r00007", "r00008"] and library.unreadable == 2
+    assert (library.run.succeeded, library.run.failed, library.ok) == (3, 6, False)
+    again_kinds = {
+        i: line.get("error_type", "ok") for i, line in by_id(tmp_path / "library.jsonl").items()
+    }
+    assert again_kinds == kinds
 
     # idempotent: collecting again redoes the errors and gives the same lines
     again = run_cli(
@@ -719,6 +749,12 @@ def test_prepare_only_failed_writes_the_failed_ids(tmp_path: Path) -> None:
     )  # fmt: skip
     assert from_table.returncode == 0, from_table.stderr
     assert sorted(prepared_bodies(tmp_path / "retry-csv.jsonl")) == failed
+    wrong = run_cli(
+        "batch", "prepare", str(source), "-o", str(tmp_path / "x.jsonl"),
+        "--only-failed", str(source), home=tmp_path,
+    )  # fmt: skip
+    assert wrong.returncode == 2 and "holds no result lines" in wrong.stderr
+    assert len(wrong.stderr.strip().splitlines()) == 1 and not (tmp_path / "x.jsonl").exists()
 
     # the retry batch's answers replace those errors in the same output
     retry_results = tmp_path / "retry-results.jsonl"

@@ -229,9 +229,7 @@ def prepare(
     """
     from ..backends.openai_compat import OpenAISteps
     from ..config import Settings
-    from ..output.store import read_output_state
-    from ..output.targets import sidecar_path
-    from ..provider import MAX_BYTES, MAX_REQUESTS, prepare_batch
+    from ..provider import MAX_BYTES, MAX_REQUESTS, failed_ids, prepare_batch
 
     reading = reading_from_options(options)
     settings = Settings.from_env(
@@ -246,10 +244,7 @@ def prepare(
     )
     only = None
     if only_failed is not None:
-        stored = only_failed
-        if only_failed.suffix not in (".jsonl", ".json") and sidecar_path(only_failed).is_file():
-            stored = sidecar_path(only_failed)  # a Markdown, CSV or HTML output's records
-        only = {ident for ident, error in read_output_state(stored).done.items() if error}
+        only = failed_ids(only_failed)
         if not only:
             note(f"{only_failed} holds no failed record: nothing to prepare")
             return

@@ -9,6 +9,8 @@ self-hosted ones ``vllm run-batch`` (the same JSON Lines in and out):
 - ``submit_batch`` / ``batch_status`` / ``list_batches`` / ``wait_for_batch`` /
   ``cancel_batch``: the provider's files and batches endpoints, recorded in the run log
   (a file is never submitted twice).
+- ``failed_ids``: the ids an earlier output failed (``prepare_batch(only=...)`` makes a
+  new request file for them).
 - ``collect_batch``: the answers (by batch id, or local result files) parsed, validated
   and grounded as the online path does it, into any output format, resumable.
 
@@ -28,7 +30,14 @@ from ..runlog import RunLog
 from .answers import BatchAnswerError, MissingAnswerError
 from .collect import CollectSummary, acollect_batch, collect_batch
 from .context import context_path
-from .prepare import MAX_BYTES, MAX_REQUESTS, PrepareSummary, RequestFile, prepare_batch
+from .prepare import (
+    MAX_BYTES,
+    MAX_REQUESTS,
+    PrepareSummary,
+    RequestFile,
+    failed_ids,
+    prepare_batch,
+)
 from .remote import (
     TERMINAL,
     BatchInfo,
@@ -63,6 +72,7 @@ __all__ = [
     "cancel_batch",
     "collect_batch",
     "context_path",
+    "failed_ids",
     "list_batches",
     "prepare_batch",
     "submit_batch",

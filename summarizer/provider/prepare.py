@@ -35,8 +35,9 @@ from ..clean import clean
 from ..config import DEFAULT_OPENAI_MODEL, Settings
 from ..errors import ConfigError, InputError, OutputError, SummarizerError
 from ..evaluation.prices import Price, PriceTable
-from ..output.store import file_mode
-from ..output.targets import check_output
+from ..ingest.exports import is_result_line
+from ..output.store import file_mode, iter_lines
+from ..output.targets import check_output, sidecar_path
 from ..pipeline import canonical_hash
 from ..render import load_prompt, render
 from ..results import Failure, failure_of
@@ -45,7 +46,14 @@ from ..schema import SCHEMA_VERSION, json_schema
 from .context import ContextHeader, context_path, custom_id, record_line
 from .tokens import TokenCount, TokenCounter
 
-__all__ = ["MAX_BYTES", "MAX_REQUESTS", "PrepareSummary", "RequestFile", "prepare_batch"]
+__all__ = [
+    "MAX_BYTES",
+    "MAX_REQUESTS",
+    "PrepareSummary",
+    "RequestFile",
+    "failed_ids",
+    "prepare_batch",
+]
 
 MAX_REQUESTS = 50_000
 MAX_BYTES = 200 * 1024 * 1024
@@ -243,6 +251,34 @@ class _Part:
         for temp in self._temps:
             with contextlib.suppress(OSError):
                 os.unlink(temp)
+
+
+def failed_ids(output: str | Path) -> set[str]:
+    """The ids whose line in an earlier run's output is an error (``--only-failed``).
+
+    ``output`` is a JSON Lines output of ``batch collect`` or ``summarize``, or a
+    Markdown, CSV or HTML one (its records are read from its sidecar). A record with a
+    good line is done, whatever errors it had before. ``InputError`` when the file holds
+    none of our result lines (an input, say: preparing "its failures" would prepare all).
+    """
+    path = Path(output)
+    if path.suffix not in (".jsonl", ".json") and sidecar_path(path).is_file():
+        path = sidecar_path(path)
+    failed: dict[str, bool] = {}
+    try:
+        for value in iter_lines(path):
+            if is_result_line(value):
+                ident = value["id"]
+                failed[ident] = failed.get(ident, True) and "record" not in value
+    except OSError as error:
+        raise InputError(f"cannot read: {error.strerror or error}", path=str(output)) from error
+    if not failed:
+        raise InputError(
+            "holds no result lines: give --only-failed the output of `batch collect` or "
+            "`summarize`",
+            path=str(output),
+        )
+    return {ident for ident, is_error in failed.items() if is_error}
 
 
 def _json_line(value: dict[str, Any]) -> bytes:

@@ -783,3 +783,20 @@ def test_answers_index_reads_each_line_back(tmp_path: Path) -> None:
         assert list(answers.ids()) == ["a"] and answers.unreadable == 1
         assert answers.get("a").completion is not None
         assert answers.get("b").error is not None
+
+
+def test_request_lines_are_json_dumps_of_the_whole_line() -> None:
+    from summarizer.provider.prepare import _BodyLines
+
+    lines_of = _BodyLines()
+    tools = [{"type": "function", "function": {"name": "x", "parameters": {"é": 1}}}]
+    message = {"role": "user", "content": 'hé\n"q"'}
+    for body in (
+        {"model": "m", "messages": [message], "tools": tools, "tool_choice": {"a": 1}},
+        {"tools": tools, "model": "m"},  # no plain key first
+        {"model": "m", "tools": tools, "temperature": 0},  # a plain key after the schema
+    ):
+        for _ in range(2):  # the second time from the memo
+            whole = {"custom_id": 'id"1', "method": "POST", "url": "/v1/chat/completions"}
+            expected = json.dumps({**whole, "body": body}, ensure_ascii=False) + "\n"
+            assert lines_of.line('id"1', body) == expected.encode()

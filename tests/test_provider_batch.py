@@ -119,6 +119,22 @@ def prepared_bodies(path: Path) -> dict[str, dict[str, Any]]:
     return {line["custom_id"]: line["body"] for line in lines(path)}
 
 
+def answer_every_request(requests: Path, results: Path) -> None:
+    """A results file answering each request of ``requests`` with its grounded record."""
+    results.write_text(
+        "".join(
+            json.dumps(
+                result_line(
+                    ident,
+                    completion_body(body, json.dumps(batch_case_record(case_number(body)))),
+                )
+            )
+            + "\n"
+            for ident, body in prepared_bodies(requests).items()
+        )
+    )
+
+
 def run_cli(
     *args: str, home: Path, key: bool = True, check: bool = False
 ) -> subprocess.CompletedProcess[str]:
@@ -296,18 +312,7 @@ def test_a_record_that_cannot_be_prepared_is_collected_as_its_error(tmp_path: Pa
     assert done.returncode == 1 and "blank" in done.stderr
     assert len(lines(requests)) == 3
     results = tmp_path / "results.jsonl"
-    results.write_text(
-        "".join(
-            json.dumps(
-                result_line(
-                    ident,
-                    completion_body(body, json.dumps(batch_case_record(case_number(body)))),
-                )
-            )
-            + "\n"
-            for ident, body in prepared_bodies(requests).items()
-        )
-    )
+    answer_every_request(requests, results)
     summary = collect_batch(results, requests=requests, output=tmp_path / "records.jsonl")
     found = by_id(tmp_path / "records.jsonl")
     assert set(found) == {"r00000", "r00001", "r00002", "blank"}
@@ -698,18 +703,7 @@ def test_collect_writes_every_format_and_resumes(tmp_path: Path) -> None:
     requests = tmp_path / "requests.jsonl"
     prepare_batch([source], Settings(), output=requests)
     results = tmp_path / "results.jsonl"
-    results.write_text(
-        "".join(
-            json.dumps(
-                result_line(
-                    ident,
-                    completion_body(body, json.dumps(batch_case_record(case_number(body)))),
-                )
-            )
-            + "\n"
-            for ident, body in prepared_bodies(requests).items()
-        )
-    )
+    answer_every_request(requests, results)
     for fmt, marker in (("csv", "r00004"), ("md", "r00004"), ("html", "r00004")):
         target = tmp_path / f"records.{fmt}"
         summary = collect_batch(results, requests=requests, output=target, format=fmt)
@@ -758,18 +752,7 @@ def test_prepare_only_failed_writes_the_failed_ids(tmp_path: Path) -> None:
 
     # the retry batch's answers replace those errors in the same output
     retry_results = tmp_path / "retry-results.jsonl"
-    retry_results.write_text(
-        "".join(
-            json.dumps(
-                result_line(
-                    ident,
-                    completion_body(body, json.dumps(batch_case_record(case_number(body)))),
-                )
-            )
-            + "\n"
-            for ident, body in prepared_bodies(retry).items()
-        )
-    )
+    answer_every_request(retry, retry_results)
     summary = collect_batch(retry_results, requests=retry, output=out)
     assert summary.ok and summary.run.retried == len(failed)
     assert all("record" in line for line in by_id(out).values())

@@ -61,7 +61,7 @@ ENDPOINT = "/v1/chat/completions"
 MAX_NAMED = 20
 """Duplicate ids and failures named in messages (the rest are counted)."""
 _SCHEMA_KEYS = ("tools", "tool_choice", "response_format")
-_BUFFER = 1 << 20
+_BUFFER = 256 * 1024
 """Write buffer: a request line is ~12 KB, more than the default buffer, so each would
 be its own system call."""
 

@@ -382,19 +382,32 @@ def _settings_for(settings: Settings, logged: dict[str, Any] | None) -> Settings
     return settings
 
 
-async def abatch_status(batch_id: str, settings: Settings, *, run_log: RunLog | None) -> BatchInfo:
-    """The batch's state and request counts, from the server (the run log is updated)."""
+async def _on_batch(
+    batch_id: str,
+    settings: Settings,
+    run_log: RunLog | None,
+    action: Callable[[openai.AsyncOpenAI], Any],
+) -> BatchInfo:
+    """``action`` on the server the batch was submitted to; its answer, with what the run
+    log adds, updates the log."""
     logged = _logged(run_log, batch_id)
     settings = _settings_for(settings, logged)
     client = _client(settings)
     try:
-        batch = await _call(settings, lambda: client.batches.retrieve(batch_id))
+        batch = await _call(settings, lambda: action(client))
     finally:
         await client.close()
     info = BatchInfo.of(batch, logged)
     if logged is not None:
         _record(run_log, info.log_entry())
     return info
+
+
+async def abatch_status(batch_id: str, settings: Settings, *, run_log: RunLog | None) -> BatchInfo:
+    """The batch's state and request counts, from the server (the run log is updated)."""
+    return await _on_batch(
+        batch_id, settings, run_log, lambda client: client.batches.retrieve(batch_id)
+    )
 
 
 async def alist_batches(settings: Settings, *, run_log: RunLog | None) -> list[BatchInfo]:
@@ -440,17 +453,9 @@ async def await_batch(
 async def acancel_batch(batch_id: str, settings: Settings, *, run_log: RunLog | None) -> BatchInfo:
     """Ask the server to cancel the batch (it goes through ``cancelling``; what it answered
     before stays collectable)."""
-    logged = _logged(run_log, batch_id)
-    settings = _settings_for(settings, logged)
-    client = _client(settings)
-    try:
-        batch = await _call(settings, lambda: client.batches.cancel(batch_id))
-    finally:
-        await client.close()
-    info = BatchInfo.of(batch, logged)
-    if logged is not None:
-        _record(run_log, info.log_entry())
-    return info
+    return await _on_batch(
+        batch_id, settings, run_log, lambda client: client.batches.cancel(batch_id)
+    )
 
 
 # --- download ------------------------------------------------------------------------------

@@ -46,6 +46,7 @@ __all__ = [
     "Reading",
     "arun_batch",
     "run_batch",
+    "run_into",
 ]
 
 MAX_FAILURE_SAMPLES = 20
@@ -268,7 +269,7 @@ async def arun_batch(
             resume=resume,
             retry_failed=retry_failed,
         )
-        return await _run(
+        return await run_into(
             summarizer,
             sources,
             target,
@@ -281,7 +282,7 @@ async def arun_batch(
         await summarizer.aclose()
 
 
-async def _run(
+async def run_into(
     summarizer: Summarizer,
     sources: Iterable[Source],
     target: Target,
@@ -291,6 +292,9 @@ async def _run(
     progress: bool,
     on_result: Callable[[Result | Failure], None] | None,
 ) -> BatchSummary:
+    """Every record of ``sources`` through ``summarizer`` and the runner into ``target``
+    (opened by the caller, finished here): what ``arun_batch`` does once it has both, and
+    what a provider batch's collect does with its own summarizer."""
     summary = BatchSummary(
         output=str(target.path) if target.path is not None else None,
         previously_failed=target.previously_failed,

@@ -67,6 +67,56 @@ class OffsetMap:
     def as_list(self) -> list[int]:
         return self._index.tolist()
 
+    def runs(self) -> list[int]:
+        """The map as flat ``(start, original, length)`` triples, one per stretch whose
+        original indexes rise by one (a cleaned text is a few such stretches): compact
+        enough to store with a record, and ``from_runs`` gives the same map back.
+
+        Each stretch's end is found by bisection, comparing slices with a stretch of
+        consecutive integers in C, so a text costs a few memcmp, not a loop over its
+        characters."""
+        index = self._index
+        triples: list[int] = []
+        start, size = 0, len(index)
+        while start < size:
+            first = index[start]
+            good, bad = start + 1, size + 1  # [start, good) rises by one; [start, bad) not
+            if index[start:] == _consecutive(first, size - start):
+                good = size  # the usual case: one stretch to the end
+            while bad - good > 1:
+                middle = (good + bad) // 2
+                if index[start:middle] == _consecutive(first, middle - start):
+                    good = middle
+                else:
+                    bad = middle
+            triples += (start, first, good - start)
+            start = good
+        return triples
+
+    @classmethod
+    def from_runs(cls, triples: list[int]) -> OffsetMap:
+        """The map ``runs`` described (ValueError when the triples are not one)."""
+        if len(triples) % 3:
+            raise ValueError("offset runs come in (start, original, length) triples")
+        index = array("i")
+        for start, original, length in zip(triples[::3], triples[1::3], triples[2::3], strict=True):
+            if start != len(index) or length < 1 or original < 0:
+                raise ValueError("offset runs must cover the text in order")
+            index.extend(_consecutive(original, length))
+        return cls(index)
+
+
+_COUNTING = array("i", range(1 << 16))
+"""0, 1, 2…: slices of it are stretches of consecutive integers, copied in C."""
+
+
+def _consecutive(first: int, length: int) -> array[int]:
+    """``array("i", range(first, first + length))``, by slicing a kept counting array."""
+    global _COUNTING
+    if first + length > len(_COUNTING):
+        _COUNTING = array("i", range(max(first + length, 2 * len(_COUNTING))))
+    return _COUNTING[first : first + length]
+
 
 @dataclass(frozen=True, slots=True)
 class Section:

@@ -15,7 +15,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from jinja2 import StrictUndefined, Template, TemplateError
+from jinja2 import StrictUndefined, Template, TemplateError, meta
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from .document import Abstract
@@ -116,10 +116,22 @@ def _compiled(source: str) -> Template:
     return _environment().from_string(source)
 
 
+@lru_cache(maxsize=64)
+def _constant(source: str) -> str | None:
+    """The text of a template that uses no variable (the system prompt, a stage's
+    question), rendered once; None for a template that does."""
+    if meta.find_undeclared_variables(_environment().parse(source)):
+        return None
+    return _compiled(source).render().strip()
+
+
 def render_template(prompt: PromptVersion, name: str, **variables: Any) -> str:
     try:
-        template = _compiled(prompt.template(name))
-        return template.render(**variables).strip()
+        source = prompt.template(name)
+        constant = _constant(source)
+        if constant is not None:
+            return constant
+        return _compiled(source).render(**variables).strip()
     except TemplateError as error:
         raise ConfigError(f"prompt {prompt.version}/{name}.j2: {error}") from error
 

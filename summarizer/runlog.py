@@ -1,7 +1,11 @@
-"""A run log of every model call, in SQLite.
+"""A run log of every model call, and of every provider batch submitted, in SQLite.
 
 Each call the pipeline makes (or answers from the cache) becomes one row: time, record
-id, backend, model, prompt version, tokens, duration, attempts, error, cache hit. The
+id, backend, model, prompt version, tokens, duration, attempts, error, cache hit. Each
+provider batch submitted (``batch submit``) becomes a row of ``batches``: its id, the
+server, the request file and its content hash, the provider's file ids, model and
+prompt, and its last known state and counts (``batch status``), so a file is never
+submitted (and paid for) twice. The
 schema evolves through ``MIGRATIONS``, a list of small functions applied once each, in
 order, and remembered in the ``_migrations`` table (the way simonw/llm does it).
 
@@ -26,7 +30,7 @@ from .errors import ConfigError
 from .paths import log_path
 from .store import SqliteStore, Warn
 
-__all__ = ["COLUMNS", "MIGRATIONS", "RunLog", "parse_since"]
+__all__ = ["BATCH_COLUMNS", "COLUMNS", "MIGRATIONS", "RunLog", "parse_since"]
 
 Migration = Callable[[sqlite3.Connection], None]
 MIGRATIONS: list[Migration] = []
@@ -73,6 +77,60 @@ def m002_run_id(db: sqlite3.Connection) -> None:
 def m003_extra(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE calls ADD COLUMN extra TEXT")
 
+
+@migration
+def m004_batches(db: sqlite3.Connection) -> None:
+    db.execute(
+        """
+        CREATE TABLE batches (
+            id TEXT PRIMARY KEY,
+            time TEXT NOT NULL,
+            base_url TEXT,
+            request_file TEXT,
+            request_sha256 TEXT,
+            requests INTEGER,
+            input_file_id TEXT,
+            output_file_id TEXT,
+            error_file_id TEXT,
+            model TEXT,
+            prompt_version TEXT,
+            prompt_hash TEXT,
+            status TEXT,
+            completed INTEGER,
+            failed INTEGER,
+            total INTEGER,
+            updated TEXT,
+            collected TEXT,
+            prompt_tokens INTEGER,
+            completion_tokens INTEGER
+        )
+        """
+    )
+    db.execute("CREATE INDEX batches_sha ON batches (request_sha256)")
+
+
+BATCH_COLUMNS = (
+    "id",
+    "time",
+    "base_url",
+    "request_file",
+    "request_sha256",
+    "requests",
+    "input_file_id",
+    "output_file_id",
+    "error_file_id",
+    "model",
+    "prompt_version",
+    "prompt_hash",
+    "status",
+    "completed",
+    "failed",
+    "total",
+    "updated",
+    "collected",
+    "prompt_tokens",
+    "completion_tokens",
+)
 
 COLUMNS = (
     "id",
@@ -261,6 +319,48 @@ class RunLog(SqliteStore):
                 yield row
         except sqlite3.Error as error:
             raise self._unreadable(str(error)) from None
+
+    # -- provider batches ----------------------------------------------------------------
+    def record_batch(self, entry: dict[str, Any]) -> None:
+        """Add or update a submitted batch (``entry["id"]``: the provider's batch id); only
+        the given columns change on an update."""
+        row = {name: entry[name] for name in BATCH_COLUMNS if name in entry}
+        row.setdefault("time", _now())
+        row["updated"] = _now()
+        names = list(row)
+        marks = ", ".join("?" for _ in names)
+        changes = ", ".join(
+            f"{name} = excluded.{name}" for name in names if name not in ("id", "time")
+        )
+        sql = (
+            f"INSERT INTO batches ({', '.join(names)}) VALUES ({marks}) "
+            f"ON CONFLICT (id) DO UPDATE SET {changes}"
+        )
+        self._use(lambda db: db.execute(sql, list(row.values())), None, write=True)
+
+    def batches(
+        self, *, request_sha256: str | None = None, batch_id: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Submitted batches, oldest first (one file's, or one batch); empty when the log
+        cannot be read (``available`` says whether it could)."""
+        where, params = [], []
+        if request_sha256 is not None:
+            where.append("request_sha256 = ?")
+            params.append(request_sha256)
+        if batch_id is not None:
+            where.append("id = ?")
+            params.append(batch_id)
+        clause = f" WHERE {' AND '.join(where)}" if where else ""
+        sql = f"SELECT {', '.join(BATCH_COLUMNS)} FROM batches{clause} ORDER BY time, id"
+
+        def read(db: sqlite3.Connection) -> list[dict[str, Any]]:
+            if "batches" not in {row[0] for row in db.execute("SELECT name FROM sqlite_master")}:
+                return []  # a log from before batches, opened read-only
+            return [
+                dict(zip(BATCH_COLUMNS, values, strict=True)) for values in db.execute(sql, params)
+            ]
+
+        return self._use(read, [], write=False)
 
     def __len__(self) -> int:
         if not self._inspect(_columns_present, _NO_COLUMNS):

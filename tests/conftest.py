@@ -145,3 +145,43 @@ def write_batch_input(path: Path, count: int, *, start: int = 0) -> list[str]:
         for number, ident in zip(range(start, start + count), ids, strict=True):
             handle.write(json.dumps({"id": ident, "text": batch_case_text(number)}) + "\n")
     return ids
+
+
+def write_rules_results(requests: Path, results: Path) -> int:
+    """A provider batch results file answering every request of ``requests`` (a file
+    ``batch prepare`` wrote, tools mode) with the record the rules backend fills from
+    the same abstract, as a tool call: answers whose every quote is in the abstract.
+    Returns the number of answers."""
+    import json
+
+    from summarizer.backends.rules import RulesBackend
+    from summarizer.provider import context_path
+    from summarizer.provider.context import Prepared, read_context
+    from tests.openai_server import completion_body
+
+    rules = RulesBackend()
+    _, records = read_context(context_path(requests))
+    answers = 0
+    with requests.open("rb") as lines, results.open("w", encoding="utf-8") as out:
+        for item in records:
+            if not isinstance(item, Prepared):
+                continue
+            arguments = rules.fill(item.abstract).record.model_dump_json()
+            for ident, _ in item.requests:
+                request = json.loads(lines.readline())
+                assert request["custom_id"] == ident
+                body = completion_body(
+                    request["body"],
+                    arguments,
+                    prompt_tokens=2500,
+                    completion_tokens=len(arguments) // 4,
+                )
+                line = {
+                    "id": f"batch_req_{answers}",
+                    "custom_id": ident,
+                    "response": {"status_code": 200, "request_id": f"req_{answers}", "body": body},
+                    "error": None,
+                }
+                out.write(json.dumps(line) + "\n")
+                answers += 1
+    return answers

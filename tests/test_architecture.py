@@ -18,7 +18,7 @@ GROUPS = {
     "record": {"pipeline"},
     "output": {"output"},
     "store": {"cache", "runlog", "store"},
-    "orchestration": {"batch", "evaluation", "review"},
+    "orchestration": {"batch", "evaluation", "review", "provider"},
     "interface": {"cli", "__init__"},
 }
 _BELOW_INTERFACE = set(GROUPS) - {"interface"}

@@ -8,7 +8,7 @@ import pytest
 from ftfy.badness import is_bad
 
 from summarizer.clean import clean
-from summarizer.clean.text import looks_like_mojibake, normalise, span_offsets
+from summarizer.clean.text import looks_mojibake, normalise, span_offsets
 from summarizer.document import Document
 
 
@@ -102,4 +102,27 @@ def _mojibake_samples() -> list[str]:
 @pytest.mark.parametrize("text", _mojibake_samples())
 def test_mojibake_check_agrees_with_ftfy(text: str) -> None:
     for piece in (text, text[1:], text[:-1], f"ok {text} ok", text * 2):
-        assert looks_like_mojibake(piece) == is_bad(piece), piece
+        assert looks_mojibake(piece) == is_bad(piece), piece
+
+
+def test_the_mojibake_check_is_ftfys_in_windows() -> None:
+    import random
+    import re._parser as parser  # the width of the pattern: how far a match can reach
+
+    from ftfy.badness import BADNESS_RE, MOJIBAKE_CATEGORIES, is_bad
+
+    from summarizer.clean.text import MOJIBAKE_REACH, looks_mojibake
+
+    assert parser.parse(BADNESS_RE.pattern, BADNESS_RE.flags).getwidth()[1] <= MOJIBAKE_REACH
+    unusual = "".join(MOJIBAKE_CATEGORIES.values()).replace("-", "") + "ÃÂÎÐ°©®µ€œŠ²³×ØÙàвЂГў"
+    alphabet = "abcxyzABCXYZ0189 .,;:!?()'\"-\n\t" * 3 + unusual
+    chance = random.Random(13)
+    texts = ["", "plain ASCII only", "MÃ©nÃ©trierâ€™s", "fever of 39 °C", "Ã tout"]
+    for _ in range(4000):
+        length = chance.randrange(0, 80)
+        texts.append("".join(chance.choice(alphabet) for _ in range(length)))
+    padding = "a long stretch of plain text " * 3
+    texts += [padding + text + padding for text in texts[:800]]  # far from either end
+    for text in texts:
+        assert looks_mojibake(text) == is_bad(text), text
+    assert any(is_bad(text) for text in texts) and not all(is_bad(text) for text in texts)

@@ -1,9 +1,11 @@
-"""The README's Python examples run as written: the library section (against the scripted
-server) and the review-table example (from a copy of the examples folder)."""
+"""The README's Python examples run as written: the library section and the provider-batch
+example (against the scripted server) and the review-table example (from a copy of the
+examples folder)."""
 
 from __future__ import annotations
 
 import csv
+import json
 import re
 import shutil
 import subprocess
@@ -75,3 +77,26 @@ def test_the_library_examples_run(
     with (tmp_path / "records.csv").open(newline="") as handle:
         assert len(list(csv.DictReader(handle))) == 3  # the export's three records
     assert scripted_server.requests  # the model examples really asked the model
+
+
+def test_the_provider_batch_example_runs(
+    scripted_server: ScriptedServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Provider batches", 1)[1].split("\n## ", 1)[0]
+    (example,) = re.findall(r"```python\n(.*?)```", section, flags=re.S)
+    shutil.copy(ROOT / "tests" / "fixtures" / "exports" / "pubmed-3.xml", tmp_path / "export.xml")
+    scripted_server.fallback = lambda request: answer(seed_record())  # not these abstracts'
+    monkeypatch.setenv("OPENAI_API_KEY", FAKE_KEY)
+    monkeypatch.setenv("OPENAI_BASE_URL", scripted_server.url)
+    monkeypatch.setattr("summarizer.provider.remote.random.uniform", lambda low, high: 0.0)
+    monkeypatch.chdir(tmp_path)
+    exec(compile(example, "README.md", "exec"), {"__name__": "readme"})
+    printed = capsys.readouterr().out.split()
+    assert printed[0] == "2" and "tokens" in printed  # two abstracts, counted
+    records = (tmp_path / "records.jsonl").read_text(encoding="utf-8").splitlines()
+    assert len([json.loads(line) for line in records]) == 3  # every record, each a line
+    assert any(call.path == "/v1/files" for call in scripted_server.api_calls)

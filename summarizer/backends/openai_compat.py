@@ -35,10 +35,40 @@ def request_parameters(settings: Settings) -> dict[str, Any]:
     return params
 
 
+def request_spec(settings: Settings) -> RequestSpec:
+    """What every request of the ``openai`` backend carries besides the messages."""
+    mode = settings.mode or "tools"
+    return RequestSpec(
+        model=settings.model or DEFAULT_OPENAI_MODEL,
+        mode=INSTRUCTOR_MODES[mode],
+        params=tuple(request_parameters(settings).items()),
+        dialect=_dialect(mode, settings.base_url),
+    )
+
+
+def _dialect(mode: str, base_url: str | None) -> Dialect | None:
+    """``json`` mode against a server that accepts it (llama.cpp's, vLLM, Ollama; not
+    OpenAI or Azure): the schema goes in ``{"type": "json_object", "schema": ...}``,
+    which llama.cpp's server compiles into a decoding grammar (see adapters.py)."""
+    if mode == "json" and accepts_schema_in_json_object(base_url):
+        return SchemaInJsonObject()
+    return None
+
+
+class OpenAISteps(ChatSteps):
+    """The ``openai`` backend's pure steps (build, parse, reask) without its client: what
+    a provider batch needs to write requests and read answers, with no key or server."""
+
+    name = "openai"
+
+    def __init__(self, settings: Settings) -> None:
+        self.spec = request_spec(settings)
+
+
 class OpenAIBackend(ChatSteps):
     """Any OpenAI-compatible chat-completions server."""
 
-    name = "openai"
+    name = OpenAISteps.name
     capabilities = Capabilities(takes_prompt=True, cacheable=True, local=False)
 
     def __init__(self, settings: Settings) -> None:
@@ -58,22 +88,9 @@ class OpenAIBackend(ChatSteps):
             provider=self.name,
         )
         self._params = request_parameters(settings)
-        self.spec = RequestSpec(
-            model=self.model,
-            mode=INSTRUCTOR_MODES[self.mode],
-            params=tuple(self._params.items()),
-            dialect=self._dialect(),
-        )
+        self.spec = request_spec(settings)
         self._client: openai.AsyncOpenAI | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-
-    def _dialect(self) -> Dialect | None:
-        """``json`` mode against a server that accepts it (llama.cpp's, vLLM, Ollama; not
-        OpenAI or Azure): the schema goes in ``{"type": "json_object", "schema": ...}``,
-        which llama.cpp's server compiles into a decoding grammar (see adapters.py)."""
-        if self.mode == "json" and accepts_schema_in_json_object(self.base_url):
-            return SchemaInJsonObject()
-        return None
 
     def identity(self) -> dict[str, Any]:
         return {

@@ -10,7 +10,8 @@ hold whole, readable lines only, and appends one line per outcome:
   second and at the end), so a killed run leaves whole lines, at worst followed by one
   partial line. Opening again cuts the partial line and reads the ids already there
   (they are skipped: nothing is done twice); ``retry_failed`` first rewrites the file
-  without its error lines (temp file + ``os.replace``, then locked again).
+  without its error lines (temp file + ``os.replace``, then locked again): all of them,
+  or those of the ids it holds when it is a set of ids (a provider batch's collect).
 
 ``atomic_write`` writes any other file the same safe way: a temporary file beside it,
 fsynced, moved into place; the old file stays whole until the new one is complete.
@@ -24,16 +25,26 @@ import os
 import stat
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Container, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 from ..errors import OutputError
 
-__all__ = ["LineStore", "OutputState", "atomic_write", "read_output_state", "same_file"]
+__all__ = [
+    "LineStore",
+    "OutputState",
+    "atomic_write",
+    "file_mode",
+    "read_output_state",
+    "same_file",
+]
 
 FSYNC_INTERVAL_S = 1.0
+
+Retry = bool | Container[str]
+"""Error lines to redo: none, all, or those of these ids."""
 
 
 @dataclass(slots=True)
@@ -61,6 +72,10 @@ def _parse_line(line: bytes) -> tuple[str, bool] | None:
     if not isinstance(value, dict) or not isinstance(value.get("id"), str):
         return None
     return value["id"], "record" not in value
+
+
+def _redo(retry_failed: Retry, ident: str) -> bool:
+    return retry_failed if isinstance(retry_failed, bool) else ident in retry_failed
 
 
 def read_output_state(path: Path) -> OutputState:
@@ -128,7 +143,7 @@ def atomic_write(path: Path, write: Callable[[IO[str]], None]) -> None:
             write(out)
             out.flush()
             os.fsync(out.fileno())
-        os.chmod(temp, _mode_for(path))  # mkstemp makes it 0600
+        os.chmod(temp, file_mode(path))  # mkstemp makes it 0600
         os.replace(temp, path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -137,7 +152,7 @@ def atomic_write(path: Path, write: Callable[[IO[str]], None]) -> None:
     _fsync_dir(folder)
 
 
-def _mode_for(path: Path) -> int:
+def file_mode(path: Path) -> int:
     """The mode the file has, or a new file's mode under the umask."""
     try:
         return stat.S_IMODE(path.stat().st_mode)
@@ -203,7 +218,7 @@ class FileLock:
 class LineStore:
     """A locked, resumable JSON Lines file; see the module doc."""
 
-    def __init__(self, path: Path, *, resume: bool = True, retry_failed: bool = False) -> None:
+    def __init__(self, path: Path, *, resume: bool = True, retry_failed: Retry = False) -> None:
         self.path = path
         self.state = OutputState()
         self.previously_failed = 0
@@ -217,24 +232,28 @@ class LineStore:
             self.close()
             raise
 
-    def _prepare(self, *, resume: bool, retry_failed: bool) -> None:
+    def _prepare(self, *, resume: bool, retry_failed: Retry) -> None:
         assert self._fd is not None
         if not resume:
             os.ftruncate(self._fd, 0)
             return
         state = read_output_state(self.path)
-        retry = retry_failed and state.errors > 0
-        if state.bad_lines or retry:
+        redo = {
+            ident for ident, error in state.done.items() if error and _redo(retry_failed, ident)
+        }
+        if state.bad_lines or redo:
 
             def keep(line: bytes) -> bool:
                 parsed = _parse_line(line)
-                return parsed is not None and not (retry and parsed[1])
+                return parsed is not None and not (parsed[1] and parsed[0] in redo)
 
             self._rewrite(keep)
             self.repaired = state.bad_lines + int(state.partial_tail)
-            if retry:
-                self.retried = state.errors
-                state.done = {ident: False for ident, error in state.done.items() if not error}
+            if redo:
+                self.retried = len(redo)
+                state.done = {
+                    ident: error for ident, error in state.done.items() if ident not in redo
+                }
         elif state.partial_tail:
             os.ftruncate(self._fd, state.good_end)
             self.repaired = 1

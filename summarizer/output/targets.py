@@ -29,7 +29,7 @@ from ..errors import OutputError
 from ..results import Failure, Result
 from . import Writer
 from .contract import read_results
-from .store import FileLock, LineStore, atomic_write, same_file
+from .store import FileLock, LineStore, Retry, atomic_write, same_file
 
 __all__ = [
     "LINE_FORMATS",
@@ -110,7 +110,7 @@ class _Stored:
 class LinesTarget(_Stored):
     """A resumable JSON Lines file."""
 
-    def __init__(self, path: Path, *, resume: bool, retry_failed: bool) -> None:
+    def __init__(self, path: Path, *, resume: bool, retry_failed: Retry) -> None:
         self.path = path
         self._open(LineStore(path, resume=resume, retry_failed=retry_failed))
 
@@ -133,7 +133,7 @@ def _lock_existing(path: Path) -> FileLock | None:
 class RenderedTarget:
     """A rendered file (md, csv, html) kept in a resumable sidecar until the run ends."""
 
-    def __init__(self, path: Path, format: str, *, resume: bool, retry_failed: bool) -> None:
+    def __init__(self, path: Path, format: str, *, resume: bool, retry_failed: Retry) -> None:
         self.path: Path | None = path
         self.format = format
         self.sidecar = sidecar_path(path)
@@ -209,7 +209,7 @@ def open_target(
     *,
     single: bool = False,
     resume: bool = True,
-    retry_failed: bool = False,
+    retry_failed: Retry = False,
 ) -> Target:
     """The target for ``output`` (a path, a text stream, or None for stdout)."""
     if not isinstance(output, Path):

@@ -1,0 +1,331 @@
+"""``batch collect``: a provider batch's answers, parsed, validated and grounded, written
+in the output contract.
+
+The answers come from the batch's result files: downloaded by batch id (``remote``), or
+given as local files (``vllm run-batch``'s output, or files downloaded by hand). The
+records come from the context file ``prepare`` wrote. Each record goes through the
+online pipeline with the network replaced by the answers (``replay.BatchBackend``): the
+same ``Summarizer`` and runner, the same parser, grounding and writers, so every
+``--format`` works, and an ``-o`` file is resumable and idempotent like ``summarize -o``
+(ids already collected are skipped; this request file's error lines are redone, which
+costs nothing; a rerun gives the same file).
+
+Every record of the context file ends as one line: a result, or an error with
+``error`` and ``error_type`` (``BatchAnswerError`` for an error line, a non-200 status or
+a damaged body; ``MissingAnswerError`` for no answer; ``ExtractionError`` for an answer
+cut off at max_tokens or one that does not validate; ``GroundingError`` for an evidence
+quote not in the abstract). Answers to custom_ids the context file does not know, ids
+answered twice and unreadable lines are reported in the summary. ``retry_failed`` asks
+online what the batch could not answer (re-asks included).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from ..backends import ModelBackend
+from ..backends.openai_compat import OpenAIBackend, OpenAISteps
+from ..batch import BatchSummary, Reading, run_into
+from ..config import Settings
+from ..document import Abstract, Document
+from ..errors import ConfigError, SummarizerError
+from ..evaluation.prices import Price, PriceTable
+from ..output.targets import check_output, open_target
+from ..pipeline import RunLog as RunLogProtocol
+from ..pipeline import Summarizer, canonical_hash
+from ..render import load_prompt
+from ..results import Failure, Result
+from ..runlog import RunLog
+from ..runner import DEFAULT_CONCURRENCY
+from ..schema import json_schema
+from ..usage import Usage
+from .answers import Answers
+from .context import ContextHeader, Prepared, check_header, context_ids, context_path, read_context
+from .remote import adownload_results
+from .replay import BatchBackend, answering
+
+__all__ = ["CollectSummary", "acollect_batch", "collect_batch"]
+
+MAX_NAMED = 20
+
+
+@dataclass(slots=True)
+class CollectSummary:
+    """What ``collect_batch`` did: the run's counts (``run``), what did not match, and
+    the tokens and cost of the answers it used."""
+
+    run: BatchSummary
+    model: str
+    requests_file: str
+    results: list[str]
+    batch_id: str | None = None
+    unknown: list[str] = field(default_factory=list)
+    """custom_ids answered that the context file does not know (the first few)."""
+    unknown_count: int = 0
+    answered_twice: list[str] = field(default_factory=list)
+    unreadable: int = 0
+    """Result lines that are not JSON or carry no custom_id."""
+    batch_tokens: Usage = field(default_factory=Usage)
+    online_tokens: Usage = field(default_factory=Usage)
+    online_requests: int = 0
+    batch_price: Price | None = None
+    online_price: Price | None = None
+
+    @property
+    def ok(self) -> bool:
+        """No record failed (now or before), and every answer line was ours and readable."""
+        return self.run.ok and not self.unknown_count and not self.unreadable
+
+    @property
+    def cost(self) -> float | None:
+        """Dollars: batch answers at batch prices, online asks at list prices."""
+        if self.batch_price is None or (self.online_requests and self.online_price is None):
+            return None
+        total = self.batch_price.cost(
+            self.batch_tokens.prompt_tokens, self.batch_tokens.completion_tokens
+        )
+        if self.online_price is not None:
+            total += self.online_price.cost(
+                self.online_tokens.prompt_tokens, self.online_tokens.completion_tokens
+            )
+        return total
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            **self.run.to_dict(),
+            "batch_id": self.batch_id,
+            "model": self.model,
+            "requests_file": self.requests_file,
+            "results": list(self.results),
+            "unknown_ids": list(self.unknown),
+            "unknown_count": self.unknown_count,
+            "answered_twice": list(self.answered_twice),
+            "unreadable_lines": self.unreadable,
+            "batch_tokens": self.batch_tokens.to_dict(),
+            "online_tokens": self.online_tokens.to_dict(),
+            "online_requests": self.online_requests,
+            "cost": self.cost,
+            "batch_price": self.batch_price.to_dict() if self.batch_price else None,
+        }
+
+
+class _TaggedLog:
+    """The run log, with the batch id added to every call it records."""
+
+    def __init__(self, run_log: RunLogProtocol, batch_id: str | None) -> None:
+        self._log = run_log
+        self._batch_id = batch_id
+
+    def record_call(self, entry: dict[str, Any]) -> None:
+        self._log.record_call({**entry, "batch_id": self._batch_id, "via": "provider-batch"})
+
+
+class _Collector(Summarizer):
+    """The summarizer with each record's id made known to the batch backend's ``send``;
+    a record that could not be prepared fails again with its stored error."""
+
+    unprepared: dict[str, SummarizerError]
+
+    async def asummarize(self, source: Any) -> Result:
+        ident = source.id if isinstance(source, Document | Abstract) else ""
+        if isinstance(source, Document) and ident in self.unprepared:
+            raise self.unprepared.pop(ident)
+        with answering(ident):
+            return await super().asummarize(source)
+
+
+def _collect_settings(settings: Settings, header: ContextHeader, *, retry_failed: bool) -> Settings:
+    """The settings the requests were built with; one answer per request (and grounding
+    enforced) unless the failures are asked online."""
+    return settings.replace(
+        backend=OpenAISteps.name,
+        model=header.model,
+        mode=header.mode,
+        prompt=header.prompt,
+        temperature=header.temperature,
+        max_tokens=header.max_tokens,
+        seed=header.seed,
+        validation_attempts=settings.validation_attempts if retry_failed else 1,
+        strict_grounding=settings.strict_grounding if retry_failed else True,
+    )
+
+
+def _items(
+    records: Iterator[Prepared | Failure], known: set[str], unprepared: dict[str, SummarizerError]
+) -> Iterator[Abstract | Document]:
+    """The context file's records for the runner; the custom_ids seen go to ``known``.
+    A record that could not be prepared comes as an empty document keeping its title and
+    reference (failed rows keep them), whose error is in ``unprepared``."""
+    for item in records:
+        if isinstance(item, Prepared):
+            known.update(ident for ident, _ in item.requests)
+            yield item.abstract
+        else:
+            unprepared[item.id] = item.error
+            yield Document(
+                id=item.id,
+                text="",
+                origin=item.source,
+                format="text",
+                title=item.title,
+                metadata=item.reference,
+            )
+
+
+def _is_batch_id(value: str | Path | Sequence[str | Path]) -> bool:
+    """A string that names no file and does not look like one is a provider batch id."""
+    return (
+        isinstance(value, str)
+        and not Path(value).exists()
+        and not value.endswith(".jsonl")
+        and "/" not in value
+        and "\\" not in value
+    )
+
+
+async def acollect_batch(
+    results: str | Path | Sequence[str | Path],
+    *,
+    requests: str | Path | None = None,
+    output: str | Path | IO[str] | None = None,
+    format: str = "jsonl",
+    settings: Settings | None = None,
+    retry_failed: bool = False,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    run_log: RunLog | None = None,
+    progress: bool = False,
+    on_result: Callable[[Result | Failure], None] | None = None,
+    prices: PriceTable | None = None,
+) -> CollectSummary:
+    """Collect a batch; see ``collect_batch``."""
+    settings = settings or Settings.from_env()
+    batch_id: str | None = None
+    missing: str | None = None
+    if _is_batch_id(results):
+        batch_id = str(results)
+        info, files = await adownload_results(batch_id, settings, run_log=run_log)
+        if info.status != "completed":
+            why = f": {'; '.join(info.errors)}" if info.errors else ""
+            missing = f"no answer: the batch {info.status} before answering it{why}"
+        if requests is None:
+            requests = info.request_file
+        if requests is None:
+            raise ConfigError(
+                f"{batch_id} is not in the run log: name its request file with --requests"
+            )
+    else:
+        listed = [results] if isinstance(results, str | Path) else list(results)
+        files = [Path(path) for path in listed]
+    if requests is None:
+        raise ConfigError("name the request file the batch was made from (--requests)")
+    context = context_path(Path(requests))
+    destination = Path(output) if isinstance(output, str | Path) else output
+    if isinstance(destination, Path):
+        check_output(destination, [context, *files])
+    header, records = read_context(context)
+    check_header(
+        header,
+        prompt_hash=load_prompt(header.prompt).hash,
+        schema_hash=canonical_hash(json_schema()),
+        path=context,
+    )
+    collect_settings = _collect_settings(settings, header, retry_failed=retry_failed)
+    online: ModelBackend | None = OpenAIBackend(collect_settings) if retry_failed else None
+    answers = Answers.open(files, missing=missing)
+    backend = BatchBackend(OpenAISteps(collect_settings), answers, mode=header.mode, online=online)
+    tagged = _TaggedLog(run_log, batch_id) if run_log is not None else None
+    collector = _Collector(collect_settings, backend=backend, run_log=tagged)
+    collector.unprepared = {}
+    known: set[str] = set()
+    try:
+        target = open_target(destination, format, resume=True, retry_failed=context_ids(context))
+        summary = await run_into(
+            collector,
+            _items(records, known, collector.unprepared),
+            target,
+            reading=Reading(),
+            concurrency=concurrency if retry_failed else 1,
+            progress=progress,
+            on_result=on_result,
+        )
+    finally:
+        answers.close()
+        await collector.aclose()
+    unknown = [ident for ident in answers.ids() if ident not in known]
+    table = prices or PriceTable.load()
+    served = backend.served
+    collected = CollectSummary(
+        run=summary,
+        model=header.model,
+        requests_file=str(context),
+        results=[str(path) for path in files],
+        batch_id=batch_id,
+        unknown=unknown[:MAX_NAMED],
+        unknown_count=len(unknown),
+        answered_twice=served.answered_twice[:MAX_NAMED],
+        unreadable=answers.unreadable,
+        batch_tokens=served.batch,
+        online_tokens=served.online,
+        online_requests=served.online_requests,
+        batch_price=table.price(OpenAISteps.name, header.model, batch=True),
+        online_price=table.price(OpenAISteps.name, header.model),
+    )
+    if batch_id is not None and run_log is not None:
+        entry: dict[str, Any] = {
+            "id": batch_id,
+            "collected": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        }
+        if not summary.skipped:  # every answer was read: the batch's tokens
+            entry.update(
+                prompt_tokens=served.batch.prompt_tokens,
+                completion_tokens=served.batch.completion_tokens,
+            )
+        run_log.record_batch(entry)
+    return collected
+
+
+def collect_batch(
+    results: str | Path | Sequence[str | Path],
+    *,
+    requests: str | Path | None = None,
+    output: str | Path | IO[str] | None = None,
+    format: str = "jsonl",
+    settings: Settings | None = None,
+    retry_failed: bool = False,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    run_log: RunLog | None = None,
+    progress: bool = False,
+    on_result: Callable[[Result | Failure], None] | None = None,
+    prices: PriceTable | None = None,
+) -> CollectSummary:
+    """Parse, validate and ground a provider batch's answers into ``output``.
+
+    ``results``: a batch id (its output and error files are downloaded, once, with
+    ``settings``' key and server; the request file comes from the run log unless
+    given), or the local result file(s) (``vllm run-batch``'s output, or downloaded
+    files). ``requests``: the request file ``prepare_batch`` wrote (its context file
+    beside it is what is read). ``output`` and ``format`` as in ``run_batch`` (a path is
+    resumable; None: stdout). ``retry_failed`` asks online (with ``settings``) what the
+    batch could not answer, re-asks included. ``run_log`` records every record's tokens
+    and the batch's collection.
+    """
+    return asyncio.run(
+        acollect_batch(
+            results,
+            requests=requests,
+            output=output,
+            format=format,
+            settings=settings,
+            retry_failed=retry_failed,
+            concurrency=concurrency,
+            run_log=run_log,
+            progress=progress,
+            on_result=on_result,
+            prices=prices,
+        )
+    )

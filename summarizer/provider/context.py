@@ -1,0 +1,305 @@
+"""The context file: what ``collect`` needs to ground a provider batch's answers.
+
+``prepare`` writes it beside each request file (``requests.jsonl`` →
+``requests.context.jsonl``), streamed, one JSON object a line:
+
+- a header: the settings that shaped the requests (model, mode, prompt version and hash,
+  temperature, max_tokens, seed), the schema version and hash, and the request file's
+  name. ``collect`` rebuilds the same requests from it and refuses a prompt or schema
+  that changed since.
+- one line per record: its id, the ``custom_id`` of each of its requests (one, or one
+  per stage of a staged prompt: ``ID#stage``), where it came from (and the reference
+  its export gave: key, authors, year, journal, DOI), and its cleaned abstract (title,
+  text, sections, warnings) with the offset map back to the original page (as runs,
+  see ``OffsetMap.runs``);
+- or, for a record that could not be prepared (unreadable, no abstract), its failure
+  (``{"id", "error", "error_type"}``), so the collected output still has one line per
+  input record.
+
+It holds the abstracts, so it is as private as the inputs; it never holds an API key
+(no setting that carries one is written).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from ..document import Abstract, Document, OffsetMap, Section
+from ..errors import ConfigError, InputError
+from ..reference import reference_of
+from ..results import Failure, abstract_to_dict
+
+__all__ = [
+    "CONTEXT_KIND",
+    "ContextHeader",
+    "Prepared",
+    "check_header",
+    "context_ids",
+    "context_path",
+    "custom_id",
+    "read_context",
+    "read_header",
+    "record_line",
+]
+
+CONTEXT_KIND = "case-summarizer/batch-context"
+CONTEXT_VERSION = 1
+
+
+def context_path(requests: Path) -> Path:
+    """The context file of a request file (``x.jsonl`` → ``x.context.jsonl``); given a
+    context file, itself."""
+    if requests.name.endswith(".context.jsonl"):
+        return requests
+    stem = requests.name.removesuffix(".jsonl")
+    return requests.with_name(f"{stem}.context.jsonl")
+
+
+def custom_id(record_id: str, stage: str | None) -> str:
+    """The ``custom_id`` of one request: the record id, plus ``#stage`` for a stage."""
+    return record_id if stage is None else f"{record_id}#{stage}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ContextHeader:
+    """The first line of a context file: how its requests were built."""
+
+    requests_file: str
+    model: str
+    mode: str
+    prompt: str
+    prompt_hash: str
+    schema_version: str
+    schema_hash: str
+    temperature: float
+    max_tokens: int
+    seed: int | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": CONTEXT_KIND,
+            "version": CONTEXT_VERSION,
+            "requests_file": self.requests_file,
+            "model": self.model,
+            "mode": self.mode,
+            "prompt": self.prompt,
+            "prompt_hash": self.prompt_hash,
+            "schema_version": self.schema_version,
+            "schema_hash": self.schema_hash,
+            "settings": {
+                "temperature": self.temperature,
+                "max_tokens": self.max_tokens,
+                "seed": self.seed,
+            },
+        }
+
+    @classmethod
+    def from_dict(cls, value: dict[str, Any], *, path: Path) -> ContextHeader:
+        if value.get("kind") != CONTEXT_KIND:
+            raise InputError("not a batch context file (made by `batch prepare`)", path=str(path))
+        if value.get("version") != CONTEXT_VERSION:
+            raise InputError(
+                f"context file version {value.get('version')!r} is not {CONTEXT_VERSION} "
+                "(prepare the requests again with this version)",
+                path=str(path),
+            )
+        try:
+            settings = value["settings"]
+            seed = settings.get("seed")
+            return cls(
+                requests_file=str(value["requests_file"]),
+                model=str(value["model"]),
+                mode=str(value["mode"]),
+                prompt=str(value["prompt"]),
+                prompt_hash=str(value["prompt_hash"]),
+                schema_version=str(value["schema_version"]),
+                schema_hash=str(value["schema_hash"]),
+                temperature=float(settings["temperature"]),
+                max_tokens=int(settings["max_tokens"]),
+                seed=None if seed is None else int(seed),
+            )
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
+            raise InputError(f"damaged context header ({error})", path=str(path)) from None
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """One record of a context file: its abstract and the custom_id of each request."""
+
+    abstract: Abstract
+    requests: tuple[tuple[str, str | None], ...]
+    """(custom_id, stage) of each request, in the order ``build`` gives them."""
+
+
+def record_line(abstract: Abstract, requests: list[tuple[str, str | None]]) -> dict[str, Any]:
+    """The context line of one prepared record."""
+    document = abstract.document
+    line = abstract_to_dict(abstract)
+    line["sections"] = [[s.kind, s.heading, s.start, s.end, s.from_body] for s in abstract.sections]
+    return {
+        "id": abstract.id,
+        "requests": [list(request) for request in requests],
+        "source": document.origin,
+        "format": document.format,
+        "document_title": document.title,
+        "reference": reference_of(document),
+        **line,
+        "body_start": abstract.body_start,
+        "confidence": abstract.confidence,
+        "offsets": abstract.offsets.runs(),
+    }
+
+
+def _abstract(value: dict[str, Any]) -> Abstract:
+    ident = str(value["id"])
+    text = str(value["text"])
+    heading = value.get("document_title")
+    document = Document(
+        id=ident,
+        text="",
+        origin=str(value.get("source", "")),
+        format=str(value["format"]),
+        title=None if heading is None else str(heading),
+        metadata={str(k): str(v) for k, v in (value.get("reference") or {}).items()},
+    )
+    sections = tuple(
+        Section(
+            kind=str(kind),
+            heading=None if heading is None else str(heading),
+            start=int(start),
+            end=int(end),
+            from_body=bool(from_body),
+        )
+        for kind, heading, start, end, from_body in value["sections"]
+    )
+    offsets = OffsetMap.from_runs([int(number) for number in value["offsets"]])
+    if len(offsets) != len(text):
+        raise ValueError("the offset map does not cover the text")
+    title = value.get("title")
+    return Abstract(
+        id=ident,
+        title=None if title is None else str(title),
+        text=text,
+        sections=sections,
+        offsets=offsets,
+        document=document,
+        body_start=int(value.get("body_start", 0)),
+        warnings=tuple(str(warning) for warning in value.get("warnings") or ()),
+        confidence=str(value.get("confidence", "high")),
+    )
+
+
+def _item(value: Any, number: int, path: Path) -> Prepared | Failure:
+    if not isinstance(value, dict) or not isinstance(value.get("id"), str):
+        raise InputError(f"line {number} is not a record of this context file", path=str(path))
+    if "error" in value:
+        failure = Failure.from_dict(value)
+        return failure
+    try:
+        requests = tuple(
+            (str(ident), None if stage is None else str(stage))
+            for ident, stage in value["requests"]
+        )
+        if not requests:
+            raise ValueError("no requests")
+        return Prepared(abstract=_abstract(value), requests=requests)
+    except (KeyError, TypeError, ValueError) as error:
+        return Failure(
+            id=value["id"], error=InputError(f"its line in the context file is damaged ({error})")
+        )
+
+
+def _open(path: Path) -> tuple[ContextHeader, IO[bytes]]:
+    """The header, and the file positioned at the first record line."""
+    try:
+        handle = path.open("rb")
+    except OSError as error:
+        raise InputError(
+            f"cannot read the context file: {error.strerror or error} (it is written by "
+            "`batch prepare` beside the request file)",
+            path=str(path),
+        ) from error
+    try:
+        first = handle.readline()
+        try:
+            value = json.loads(first) if first.strip() else {}
+        except ValueError:
+            value = {}
+        if not isinstance(value, dict):
+            value = {}
+        return ContextHeader.from_dict(value, path=path), handle
+    except BaseException:
+        handle.close()
+        raise
+
+
+def read_header(path: Path) -> ContextHeader:
+    """The header of a context file (how its requests were built)."""
+    header, handle = _open(path)
+    handle.close()
+    return header
+
+
+def read_context(path: Path) -> tuple[ContextHeader, Iterator[Prepared | Failure]]:
+    """The header of a context file, and its records as they stream (a damaged record
+    line becomes that record's failure; the file's other records are kept)."""
+    header, handle = _open(path)
+
+    def records() -> Iterator[Prepared | Failure]:
+        with handle:
+            for number, line in enumerate(handle, start=2):
+                if not line.strip():
+                    continue
+                if not line.endswith(b"\n"):
+                    raise InputError(
+                        f"line {number} is cut short (the file was not written to the end)",
+                        path=str(path),
+                    )
+                try:
+                    value = json.loads(line)
+                except ValueError:
+                    raise InputError(f"line {number} is not JSON", path=str(path)) from None
+                yield _item(value, number, path)
+
+    return header, records()
+
+
+_ID = re.compile(rb'^\{"id": "((?:[^"\\]|\\.)*)"')
+
+
+def context_ids(path: Path) -> set[str]:
+    """The record ids of a context file, read quickly (each line starts with its id)."""
+    ids: set[str] = set()
+    _, handle = _open(path)
+    with handle:
+        for line in handle:
+            found = _ID.match(line)
+            if found is not None:
+                ids.add(json.loads(b'"' + found[1] + b'"'))
+            elif line.strip():
+                with contextlib.suppress(ValueError):
+                    value = json.loads(line)
+                    if isinstance(value, dict) and isinstance(value.get("id"), str):
+                        ids.add(value["id"])
+    return ids
+
+
+def check_header(header: ContextHeader, *, prompt_hash: str, schema_hash: str, path: Path) -> None:
+    """Refuse to collect answers to requests built from another prompt or schema."""
+    if header.prompt_hash != prompt_hash:
+        raise ConfigError(
+            f"{path}: prompt {header.prompt} changed since the requests were prepared "
+            f"(hash {header.prompt_hash}, now {prompt_hash}); collect with the version that "
+            "prepared them"
+        )
+    if header.schema_hash != schema_hash:
+        raise ConfigError(
+            f"{path}: the case schema changed since the requests were prepared "
+            f"(schema {header.schema_version}); collect with the version that prepared them"
+        )

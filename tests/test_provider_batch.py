@@ -783,3 +783,23 @@ def test_request_lines_are_json_dumps_of_the_whole_line() -> None:
             whole = {"custom_id": 'id"1', "method": "POST", "url": "/v1/chat/completions"}
             expected = json.dumps({**whole, "body": body}, ensure_ascii=False) + "\n"
             assert lines_of.line('id"1', body) == expected.encode()
+
+
+@pytest.mark.parametrize("command", [("cancel", "batch_abc"), ("status", "batch_abc")])
+def test_batch_commands_without_a_server_fail_before_any_call(
+    tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    done = run_cli("batch", *command, home=tmp_path, key=False)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.count("\n") == 1 and "needs OPENAI_API_KEY" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_prepare_with_no_input_that_exists_is_a_one_line_error(tmp_path: Path) -> None:
+    requests = tmp_path / "r.jsonl"
+    done = run_cli(
+        "batch", "prepare", str(tmp_path / "missing.txt"), "-o", str(requests), home=tmp_path
+    )
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+    assert "no such file or folder" in done.stderr
+    assert not requests.exists() and not (tmp_path / "r.context.jsonl").exists()

@@ -242,6 +242,7 @@ def prepare(
         base_url=base_url,
         max_record_bytes=reading.max_record_bytes,
     )
+    _refuse_when_every_input_is_missing(inputs)
     only = None
     if only_failed is not None:
         only = failed_ids(only_failed)
@@ -275,6 +276,21 @@ def prepare(
     if not as_json:
         names = " ".join(str(part.path) for part in summary.files)
         note(f"next: case-summarizer batch submit {names}")
+
+
+def _refuse_when_every_input_is_missing(inputs: tuple[str, ...]) -> None:
+    """Nothing to prepare is a usage error, as for ``summarize`` (no empty request file)."""
+    import glob
+
+    from ..errors import InputError
+
+    missing = [
+        name
+        for name in inputs
+        if name != "-" and not glob.has_magic(name) and not Path(name).expanduser().exists()
+    ]
+    if missing and len(missing) == len(inputs):
+        raise InputError("no such file or folder", path=missing[0])
 
 
 # --- submit, status, cancel ----------------------------------------------------------------

@@ -392,6 +392,7 @@ async def _on_batch(
     log adds, updates the log."""
     logged = _logged(run_log, batch_id)
     settings = _settings_for(settings, logged)
+    check_submittable(settings, f"asking about batch {batch_id}")
     client = _client(settings)
     try:
         batch = await _call(settings, lambda: action(client))
@@ -517,7 +518,8 @@ async def _download(
     await _call(settings, fetch)
 
 
-def check_submittable(settings: Settings) -> None:
-    """Submitting needs a server: OpenAI (a key) or a --base-url."""
+def check_submittable(settings: Settings, doing: str = "submitting a batch") -> None:
+    """Talking to a batch server needs one: OpenAI (a key) or a --base-url (checked before
+    any request, so no call goes out to be refused)."""
     if settings.secret is None and settings.base_url is None:
-        raise ConfigError("submitting a batch needs OPENAI_API_KEY (or --api-key) or a --base-url")
+        raise ConfigError(f"{doing} needs OPENAI_API_KEY (or --api-key) or a --base-url")

@@ -23,6 +23,7 @@ from summarizer import Settings, Summarizer
 from summarizer.backends.llamacpp import default_model_path
 from summarizer.backends.openai_compat import OpenAIBackend
 from summarizer.backends.stages import stage_model
+from summarizer.config import BACKEND_DEFAULTS
 from summarizer.document import Abstract
 from summarizer.ground import Aligner, validation_context
 from summarizer.render import render
@@ -148,7 +149,20 @@ def test_openai_json_schema_format_is_rejected_by_the_server(llama_server: str) 
 
 
 def test_staged_v2_over_http(llama_server: str) -> None:
-    with Summarizer(settings(llama_server, prompt="v2", validation_attempts=1)) as summarizer:
+    """SmolLM2 behind llama.cpp's server with the small-model settings that measured best
+    in process (``BACKEND_DEFAULTS["llamacpp"]``): the grammar limits reach the tool's
+    parameters, so every stage finishes within its token limit (unbounded, a stage wrote
+    one string until it was cut off at ``max_tokens``)."""
+    local = BACKEND_DEFAULTS["llamacpp"]
+    small = settings(
+        llama_server,
+        prompt=local.prompt,
+        max_tokens=local.max_tokens,
+        grammar_max_items=local.grammar_max_items,
+        grammar_max_string=local.grammar_max_string,
+        validation_attempts=1,
+    )
+    with Summarizer(small) as summarizer:
         result = summarizer.summarize(short_abstract())
     assert result.provenance.attempts == 5  # one request per stage, none re-asked
     assert result.provenance.tokens.prompt_tokens > 5 * 150

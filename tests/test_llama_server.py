@@ -43,14 +43,16 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``python -m llama_cpp.server`` with SmolLM2 on a free port; its /v1 URL."""
+    """``python -m llama_cpp.server`` with SmolLM2 on a free port; its /v1 URL. The
+    context holds a re-ask (the prompt, the failed answer and its errors) and a whole
+    answer: in 2,048 tokens the server cut a v1 re-ask's answer short."""
     port = free_port()
     log = Path(tmp_path_factory.mktemp("llama-server")) / "server.log"
     command = [
         sys.executable, "-m", "llama_cpp.server",
         "--model", str(default_model_path()),
         "--host", "127.0.0.1", "--port", str(port),
-        "--n_ctx", "2048", "--n_threads", "1", "--n_threads_batch", "1",
+        "--n_ctx", "4096", "--n_threads", "1", "--n_threads_batch", "1",
         "--seed", "0", "--verbose", "false",
     ]  # fmt: skip
     with log.open("wb") as output:
@@ -86,7 +88,12 @@ def settings(url: str, **changes: object) -> Settings:
         "backend": "openai",
         "base_url": url,
         "model": "smollm2",
-        "max_tokens": 400,
+        # v1 asks for the whole record and the grammar emits every property: with the
+        # hosted limits (3 items of 160 characters) it did not fit in 400 tokens. With
+        # these, its longest answer fits the default max_tokens at 2 characters a token
+        # (test_grammar_options.test_the_server_tests_limits_fit_v1).
+        "grammar_max_items": 1,
+        "grammar_max_string": 40,
         "timeout": 120.0,
         "validation_attempts": 2,
     }
@@ -99,6 +106,8 @@ def short_abstract() -> Abstract:
 
 
 def test_tools_mode_end_to_end(llama_server: str) -> None:
+    """The one-request prompt (v1) in tools mode: the grammar limits reach the tool's
+    parameters, so the whole record fits in ``max_tokens``."""
     with Summarizer(settings(llama_server)) as summarizer:
         result = summarizer.summarize(short_abstract())
     CaseReport.model_validate(result.record.model_dump(mode="json"))

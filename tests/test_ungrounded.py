@@ -18,9 +18,10 @@ from summarizer.output.markdown import render_markdown
 from summarizer.output.webpage import render_html
 from summarizer.results import Result, dropped_warning
 from summarizer.schema import CaseReport
-from tests.conftest import FAKE_KEY, SEED, seed_record
+from tests.conftest import SEED, seed_record
 from tests.openai_server import ScriptedServer, answer
 from tests.test_cli import run
+from tests.test_openai_backend import make as openai_summarizer
 
 REAL = seed_record()["presentation"][0]
 INVENTED = {
@@ -36,15 +37,8 @@ def with_presentation(*items: dict[str, Any]) -> dict[str, Any]:
 
 
 def make(server: ScriptedServer, **changes: object) -> Summarizer:
-    options: dict[str, object] = {
-        "backend": "openai",
-        "base_url": server.url,
-        "model": "scripted-model",
-        "timeout": 5.0,
-        "validation_attempts": 2,
-    }
-    options.update(changes)
-    return Summarizer(Settings.from_env(env={"OPENAI_API_KEY": FAKE_KEY}, **options))
+    """The scripted server's summarizer with one re-ask (two attempts)."""
+    return openai_summarizer(server, **{"validation_attempts": 2, **changes})
 
 
 def test_fabricated_list_quote_is_reasked_then_dropped(

@@ -133,7 +133,7 @@ def _model_options(function: F, *, repeat_model: bool) -> F:
         click.option(
             "--validation-attempts",
             type=click.IntRange(min=1),
-            help="Tries when the answer does not validate [default: 3].",
+            help="Tries when the answer does not validate [default: 3; 1 for llamacpp].",
         ),
         click.option(
             "--strict-grounding",
@@ -149,7 +149,7 @@ def _model_options(function: F, *, repeat_model: bool) -> F:
         click.option(
             "--max-tokens",
             type=click.IntRange(min=1),
-            help="Completion token limit per request [default: 2048; 1024 for llamacpp].",
+            help="Completion token limit per request [default: 2048; 1280 for llamacpp].",
         ),
         click.option(
             "--grammar-max-items",

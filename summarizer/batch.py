@@ -36,6 +36,7 @@ from .errors import ConfigError, InputError
 from .ingest import ColumnMapping
 from .output.targets import OwnFiles, Target, check_output, open_target
 from .pipeline import Cache, RunLog, Summarizer
+from .progress import ProgressListener, RecordFinished
 from .results import Failure, Result
 from .runner import DEFAULT_CONCURRENCY, Item, Outcome, RunCounts, run_records
 from .usage import Usage
@@ -249,6 +250,7 @@ async def arun_batch(
     on_result: Callable[[Result | Failure], None] | None = None,
     backend: AnyBackend | None = None,
     reading: Reading | None = None,
+    on_progress: ProgressListener | None = None,
 ) -> BatchSummary:
     """Summarize every record of ``sources``; see ``run_batch``."""
     if concurrency < 1:
@@ -260,7 +262,9 @@ async def arun_batch(
     if isinstance(destination, Path) and isinstance(sources, list | tuple):
         paths = [source for source in sources if isinstance(source, str | Path)]
         check_output(destination, paths)
-    summarizer = Summarizer(settings, backend=backend, cache=cache, run_log=run_log)
+    summarizer = Summarizer(
+        settings, backend=backend, cache=cache, run_log=run_log, on_progress=on_progress
+    )
     try:
         target = open_target(
             destination,
@@ -277,6 +281,7 @@ async def arun_batch(
             concurrency=concurrency,
             progress=progress,
             on_result=on_result,
+            on_progress=on_progress,
         )
     finally:
         await summarizer.aclose()
@@ -291,6 +296,7 @@ async def run_into(
     concurrency: int,
     progress: bool,
     on_result: Callable[[Result | Failure], None] | None,
+    on_progress: ProgressListener | None = None,
 ) -> BatchSummary:
     """Every record of ``sources`` through ``summarizer`` and the runner into ``target``
     (opened by the caller, finished here): what ``arun_batch`` does once it has both, and
@@ -316,6 +322,8 @@ async def run_into(
                 summary.count(outcome)
                 if bar is not None:
                     bar.update(summary, counts)
+                if on_progress is not None:
+                    on_progress(_finished(outcome, summary, counts, time.perf_counter() - started))
                 if on_result is not None:
                     on_result(outcome)
         complete = True
@@ -332,6 +340,20 @@ async def run_into(
                 bar.update(summary, counts)
                 bar.close()
     return summary
+
+
+def _finished(
+    outcome: Outcome, summary: BatchSummary, counts: RunCounts, elapsed: float
+) -> RecordFinished:
+    """The progress event of one finished record (the total once every input is read)."""
+    total = counts.read - counts.skipped if counts.finished_reading else None
+    return RecordFinished(
+        id=outcome.id,
+        ok=isinstance(outcome, Result),
+        done=summary.processed,
+        total=total,
+        elapsed_s=elapsed,
+    )
 
 
 def run_batch(
@@ -352,6 +374,7 @@ def run_batch(
     on_result: Callable[[Result | Failure], None] | None = None,
     backend: AnyBackend | None = None,
     reading: Reading | None = None,
+    on_progress: ProgressListener | None = None,
 ) -> BatchSummary:
     """Summarize every record of ``sources`` into ``output``; one outcome per input record.
 
@@ -366,7 +389,9 @@ def run_batch(
     ``Summarizer`` (see ``summarizer.cache`` and ``summarizer.runlog``). ``progress``
     shows a bar on stderr; ``on_result`` is called with each ``Result`` or ``Failure``
     after it is written (to collect results: ``on_result=results.append``, or iterate
-    ``Summarizer.asummarize_many`` instead).
+    ``Summarizer.asummarize_many`` instead). ``on_progress`` gets ``summarizer.progress``
+    events: what a local model is doing, and each finished record with the count for
+    an ETA (``ProgressPrinter()`` writes them to stderr).
 
     On KeyboardInterrupt what was written stays whole and the exception propagates;
     rerunning with the same output resumes.
@@ -389,5 +414,6 @@ def run_batch(
             on_result=on_result,
             backend=backend,
             reading=reading,
+            on_progress=on_progress,
         )
     )

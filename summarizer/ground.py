@@ -8,18 +8,24 @@ During extraction the answer is validated with a ``Grounding`` as pydantic's val
 context (``validation_context(aligner)``): the schema's evidence validators call
 ``check_quote`` with it, and a quote that is not in the source raises a validation
 error (a ``QuoteNotFound``), which is sent back to the model. On the last
-attempt the context stops enforcing, so the record is kept and its quote is reported
-``unaligned`` instead of being dropped. Validation without that context (a cache read,
-a stored result) checks nothing.
+attempt the context stops enforcing, so the answer is kept. Validation without that
+context (a cache read, a stored result) checks nothing.
+
+After extraction, ``prune`` tidies the record's lists of grounded items: repeated
+identical items are merged, and an item whose quote is still not found (the re-asks did
+not fix it) is dropped from the record and kept as a ``DroppedItem`` with its field and
+the reason (unless the caller keeps ungrounded items). A single fact (the patient, the
+diagnosis, the conclusion) is never dropped: removing it would turn "stated without
+support" into "not reported"; its quote is reported ``unaligned`` instead.
 """
 
 from __future__ import annotations
 
 import unicodedata
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from rapidfuzz import fuzz
@@ -108,6 +114,9 @@ class Aligner:
     def __init__(self, text: str) -> None:
         self.text = text
         self._normalised: tuple[str, list[int]] | None = None
+        self._seen: dict[str, Alignment] = {}
+        """Quotes already aligned: the validators, ``prune`` and ``ground`` ask for the
+        same quotes, and a fuzzy search is the slow part."""
 
     @property
     def _norm(self) -> str:
@@ -123,6 +132,12 @@ class Aligner:
         return self._normalised
 
     def align(self, quote: str) -> Alignment:
+        found = self._seen.get(quote)
+        if found is None:
+            found = self._seen[quote] = self._align(quote)
+        return found
+
+    def _align(self, quote: str) -> Alignment:
         quote = quote.strip()
         if not quote:
             return Alignment(AlignmentStatus.unaligned)
@@ -250,3 +265,99 @@ def ground(
             )
         )
     return spans
+
+
+UNGROUNDED = "evidence quote not found in the abstract"
+"""Why an item was dropped (``DroppedItem.reason``)."""
+
+Record = TypeVar("Record", bound=BaseModel)
+
+
+@dataclass(frozen=True, slots=True)
+class DroppedItem:
+    """A list item taken out of a record: the field it was in, the item as the model
+    gave it, and why."""
+
+    field: str
+    item: dict[str, Any]
+    reason: str = UNGROUNDED
+
+    @property
+    def quote(self) -> str:
+        return str(self.item.get("evidence") or "")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"field": self.field, "item": dict(self.item), "reason": self.reason}
+
+    @classmethod
+    def from_dict(cls, value: Mapping[str, Any]) -> DroppedItem:
+        item = value.get("item")
+        return cls(
+            field=str(value["field"]),
+            item=dict(item) if isinstance(item, Mapping) else {},
+            reason=str(value.get("reason") or UNGROUNDED),
+        )
+
+
+@dataclass(slots=True)
+class Pruned(Generic[Record]):
+    """A record after ``prune``: what was dropped, and how many repeats were merged."""
+
+    record: Record
+    dropped: list[DroppedItem] = field(default_factory=list)
+    merged: int = 0
+
+
+def _grounded_lists(record: BaseModel) -> Iterator[tuple[str, list[BaseModel]]]:
+    """(field, items) for each list of grounded items (items with an ``evidence`` quote)."""
+    for name in type(record).model_fields:
+        value = getattr(record, name)
+        if isinstance(value, list) and all(
+            isinstance(item, BaseModel) and "evidence" in type(item).model_fields for item in value
+        ):
+            yield name, value
+
+
+def _same_key(value: Any) -> Any:
+    """An item compared as people read it: case and spacing of its text do not count."""
+    if isinstance(value, str):
+        return " ".join(value.split()).casefold()
+    if isinstance(value, dict):
+        return tuple(sorted((key, _same_key(item)) for key, item in value.items()))
+    if isinstance(value, list):
+        return tuple(_same_key(item) for item in value)
+    return value
+
+
+def prune(record: Record, aligner: Aligner, *, drop_ungrounded: bool = True) -> Pruned[Record]:
+    """``record`` with repeated identical list items merged (the first kept) and, when
+    ``drop_ungrounded``, list items whose evidence quote is not in the source dropped.
+
+    Only lists of grounded items change; everything else is returned as it was.
+    """
+    dropped: list[DroppedItem] = []
+    merged = 0
+    changes: dict[str, list[BaseModel]] = {}
+    for name, items in _grounded_lists(record):
+        kept: list[BaseModel] = []
+        seen: set[Any] = set()
+        for item in items:
+            data = item.model_dump(mode="json")
+            key = _same_key(data)
+            if key in seen:
+                merged += 1
+                continue
+            seen.add(key)
+            quote = getattr(item, "evidence", None)
+            unfound = (
+                not isinstance(quote, str)
+                or aligner.align(quote).status is AlignmentStatus.unaligned
+            )
+            if drop_ungrounded and unfound:
+                dropped.append(DroppedItem(field=name, item=data))
+                continue
+            kept.append(item)
+        if len(kept) != len(items):
+            changes[name] = kept
+    pruned = record.model_copy(update=changes) if changes else record
+    return Pruned(pruned, dropped, merged)

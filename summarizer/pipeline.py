@@ -18,17 +18,18 @@ from typing import Any, Protocol
 
 from pydantic import ValidationError
 
-from .backends import AnyBackend, Extraction, make_backend
+from .backends import AnyBackend, Extraction, ReportsProgress, make_backend
 from .clean import clean
 from .config import MAX_RECORD_BYTES, Settings
 from .document import Abstract, Document
 from .errors import GroundingError, InputError, SummarizerError
 from .extract import Policy, extract
-from .ground import Aligner, AlignmentStatus, ground
+from .ground import Aligner, AlignmentStatus, ground, prune
+from .progress import ProgressListener
 from .ratelimit import RateLimiter
 from .reference import reference_of
 from .render import RenderedPrompt, load_prompt, render
-from .results import Failure, Provenance, Result
+from .results import Failure, Provenance, Result, dropped_warning
 from .runner import Item, Outcome, run_records
 from .schema import SCHEMA_VERSION, CaseReport, json_schema
 from .sync import Portal
@@ -100,22 +101,28 @@ class Summarizer:
         backend: AnyBackend | None = None,
         cache: Cache | None = None,
         run_log: RunLog | None = None,
+        on_progress: ProgressListener | None = None,
     ) -> None:
+        """``on_progress``: called with what a backend that reports progress is doing
+        (a local model: loading, each request's prefill and generation; see
+        ``summarizer.progress``, whose ``ProgressPrinter`` writes it to stderr)."""
         self.settings = settings or Settings()
         self.backend: AnyBackend = backend or make_backend(self.settings)
+        if on_progress is not None and isinstance(self.backend, ReportsProgress):
+            self.backend.report_progress(on_progress)
         capabilities = self.backend.capabilities
         self.cache = cache if capabilities.cacheable else None
         self.run_log = run_log if capabilities.takes_prompt else None  # model calls only
         self.limiter = RateLimiter(rpm=self.settings.rpm, tpm=self.settings.tpm)
         self._policy = Policy(
-            validation_attempts=self.settings.validation_attempts,
+            validation_attempts=self.settings.resolved_validation_attempts,
             strict_grounding=self.settings.strict_grounding,
             limiter=self.limiter if self.limiter.active else None,
         )
         self._schema_hash = canonical_hash(json_schema())
         self._portal = Portal()
         if capabilities.takes_prompt:
-            load_prompt(self.settings.prompt)  # fail early on an unknown version
+            load_prompt(self.settings.resolved_prompt)  # fail early on an unknown version
 
     # -- preparing -------------------------------------------------------
     def prepare(self, source: Source) -> Abstract:
@@ -150,7 +157,7 @@ class Summarizer:
                 "messages": prompt.messages if prompt else abstract.text,
                 "prompt_hash": prompt.hash if prompt else None,
                 "schema": self._schema_hash,
-                "validation_attempts": self.settings.validation_attempts,
+                "validation_attempts": self.settings.resolved_validation_attempts,
                 "strict_grounding": self.settings.strict_grounding,
             }
         )
@@ -160,7 +167,7 @@ class Summarizer:
         """One grounded record; raises SummarizerError subclasses on failure."""
         abstract = self.prepare(source)
         takes_prompt = self.backend.capabilities.takes_prompt
-        prompt = render(abstract, self.settings.prompt) if takes_prompt else None
+        prompt = render(abstract, self.settings.resolved_prompt) if takes_prompt else None
         key = self.cache_key(prompt, abstract) if self.cache is not None else None
         call = _Call(abstract, prompt, key, time.perf_counter())
         aligner = Aligner(abstract.text)
@@ -300,18 +307,27 @@ class Summarizer:
     ) -> Result:
         abstract, prompt = call.abstract, call.prompt
         cache_hit = original_latency is not None
-        spans = ground(extraction.record, abstract, aligner)
+        # After the re-asks: list items whose quote is still not found leave the record
+        # (kept in provenance.dropped), repeated items are merged.
+        pruned = prune(
+            extraction.record, aligner, drop_ungrounded=not self.settings.keep_ungrounded
+        )
+        spans = ground(pruned.record, abstract, aligner)
         unaligned = [span for span in spans if span.status is AlignmentStatus.unaligned]
         warnings = list(abstract.warnings) + list(extraction.warnings)
+        if pruned.dropped:
+            warnings.append(dropped_warning(len(pruned.dropped)))
+        if pruned.merged:
+            warnings.append(f"{pruned.merged} repeated item(s) merged")
         if unaligned:
             warnings.append(f"{len(unaligned)} evidence quote(s) not found in the abstract")
-            if self.settings.strict_grounding:
-                fields = ", ".join(span.field for span in unaligned[:3])
-                raise GroundingError(
-                    f"{abstract.id}: unaligned evidence in {fields}",
-                    usage=extraction.usage,
-                    attempts=extraction.requests,
-                )
+        if self.settings.strict_grounding and (unaligned or pruned.dropped):
+            fields = [span.field for span in unaligned] + [item.field for item in pruned.dropped]
+            raise GroundingError(
+                f"{abstract.id}: unaligned evidence in {', '.join(fields[:3])}",
+                usage=extraction.usage,
+                attempts=extraction.requests,
+            )
         latency = time.perf_counter() - call.started
         self._log(call, extraction=extraction, cache_hit=cache_hit)
         provenance = Provenance(
@@ -333,10 +349,12 @@ class Summarizer:
             warnings=warnings,
             confidence=abstract.confidence,
             reference=reference_of(abstract.document),
+            dropped=pruned.dropped,
+            merged=pruned.merged,
         )
         return Result(
             id=abstract.id,
-            record=extraction.record,
+            record=pruned.record,
             evidence=spans,
             provenance=provenance,
             abstract=abstract,

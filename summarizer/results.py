@@ -22,7 +22,7 @@ from pydantic import ValidationError
 
 from .document import Abstract, Document, OffsetMap, Section
 from .errors import InputError, SummarizerError
-from .ground import AlignmentStatus, EvidenceSpan
+from .ground import AlignmentStatus, DroppedItem, EvidenceSpan
 from .reference import reference_of
 from .schema import CaseReport
 from .usage import Usage
@@ -30,10 +30,12 @@ from .usage import Usage
 __all__ = [
     "NO_ABSTRACT_WARNING",
     "ContractError",
+    "DroppedItem",
     "Failure",
     "Provenance",
     "RecordedError",
     "Result",
+    "dropped_warning",
     "failure_of",
 ]
 
@@ -41,6 +43,15 @@ NO_ABSTRACT_WARNING = (
     "the cleaned abstract is not stored with this result (written by an older version): "
     "its evidence cannot be shown in context"
 )
+
+
+def dropped_warning(count: int) -> str:
+    """The provenance warning of a record that lost ``count`` ungrounded list items."""
+    facts = "1 fact" if count == 1 else f"{count} facts"
+    return (
+        f"{facts} dropped: evidence not found in the abstract "
+        "(listed in provenance.dropped; --keep-ungrounded keeps them)"
+    )
 
 
 class ContractError(SummarizerError):
@@ -77,6 +88,11 @@ class Provenance:
     """How sure the cleaner was that the text is the abstract: high | medium | low."""
     reference: dict[str, str] = field(default_factory=dict)
     """The export's key, authors, year, journal and DOI, when the input had them."""
+    dropped: list[DroppedItem] = field(default_factory=list)
+    """List items taken out of the record, with their field and why (their evidence
+    quote was not in the abstract after the re-asks); empty with ``keep_ungrounded``."""
+    merged: int = 0
+    """Repeated identical list items merged into their first occurrence."""
 
     @property
     def attempts(self) -> int:
@@ -106,6 +122,8 @@ class Provenance:
             "warnings": list(self.warnings),
             "confidence": self.confidence,
             "reference": dict(self.reference),
+            "dropped": [item.to_dict() for item in self.dropped],
+            "merged": self.merged,
         }
 
     @classmethod
@@ -131,6 +149,8 @@ class Provenance:
             warnings=[str(warning) for warning in value.get("warnings") or []],
             confidence=str(value.get("confidence") or "high"),
             reference=_strings(value.get("reference")),
+            dropped=[DroppedItem.from_dict(item) for item in value.get("dropped") or []],
+            merged=int(value.get("merged") or 0),
         )
 
 

@@ -29,6 +29,7 @@ from pydantic import (
 from .ages import is_timepoint, parse_age
 
 SCHEMA_VERSION = "1.0.0"
+SUMMARY_MAX_WORDS = 60
 SCHEMA_FILE = Path(__file__).resolve().parent.parent / "schemas" / "case_report.schema.json"
 
 EVIDENCE_DESCRIPTION = (
@@ -370,8 +371,10 @@ class CaseReport(_Record):
     @classmethod
     def _short_summary(cls, value: str) -> str:
         words = len(value.split())
-        if words > 60:
-            raise ValueError(f"summary has {words} words; shorten it to at most 60")
+        if words > SUMMARY_MAX_WORDS:
+            raise ValueError(
+                f"summary has {words} words; shorten it to at most {SUMMARY_MAX_WORDS}"
+            )
         if not words:
             raise ValueError("summary must not be empty")
         return value

@@ -9,7 +9,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parent.parent / "summarizer"
 
 GROUPS = {
-    "foundation": {"usage", "errors", "document", "paths", "config", "sinks"},
+    "foundation": {"usage", "errors", "document", "paths", "config", "sinks", "progress"},
     "stage": {"ingest", "clean", "render", "schema", "ages", "ground", "reference"},
     "backend": {"backends", "ratelimit"},
     "extract": {"extract", "asking"},

@@ -21,7 +21,7 @@ from summarizer.backends import (
     capabilities_of,
     make_backend,
 )
-from summarizer.backends.adapters import LlamaCppDialect, SchemaInJsonObject
+from summarizer.backends.adapters import GrammarServer, LlamaCppDialect
 from summarizer.backends.chat import (
     INSTRUCTOR_MODES,
     RequestSpec,
@@ -30,6 +30,7 @@ from summarizer.backends.chat import (
 )
 from summarizer.backends.openai_compat import OpenAIBackend
 from summarizer.backends.stages import stage_model
+from summarizer.config import BACKEND_DEFAULTS
 from summarizer.ground import Aligner, is_grounding_error, validation_context
 from summarizer.render import render
 from summarizer.schema import CaseReport
@@ -64,7 +65,7 @@ def seed_abstract(seed_text: str) -> Any:
 
 
 @pytest.mark.parametrize("mode", sorted(INSTRUCTOR_MODES))
-@pytest.mark.parametrize("dialect", [None, SchemaInJsonObject(), LlamaCppDialect()])
+@pytest.mark.parametrize("dialect", [None, GrammarServer(), LlamaCppDialect()])
 def test_built_requests_are_what_instructor_builds(
     mode: str, dialect: Any, seed_abstract: Any
 ) -> None:
@@ -119,7 +120,7 @@ def test_llamacpp_builds_json_object_with_the_schema_without_loading_the_model(
     assert len(requests) == 5
     for request in requests:
         assert request.body["response_format"]["type"] == "json_object"
-        assert request.body["max_tokens"] == 2048
+        assert request.body["max_tokens"] == BACKEND_DEFAULTS["llamacpp"].max_tokens
         assert "schema" in request.body["response_format"]
 
 

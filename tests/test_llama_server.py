@@ -23,6 +23,7 @@ from summarizer import Settings, Summarizer
 from summarizer.backends.llamacpp import default_model_path
 from summarizer.backends.openai_compat import OpenAIBackend
 from summarizer.backends.stages import stage_model
+from summarizer.config import BACKEND_DEFAULTS
 from summarizer.document import Abstract
 from summarizer.ground import Aligner, validation_context
 from summarizer.render import render
@@ -42,14 +43,16 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``python -m llama_cpp.server`` with SmolLM2 on a free port; its /v1 URL."""
+    """``python -m llama_cpp.server`` with SmolLM2 on a free port; its /v1 URL. The
+    context holds a re-ask (the prompt, the failed answer and its errors) and a whole
+    answer: in 2,048 tokens the server cut a v1 re-ask's answer short."""
     port = free_port()
     log = Path(tmp_path_factory.mktemp("llama-server")) / "server.log"
     command = [
         sys.executable, "-m", "llama_cpp.server",
         "--model", str(default_model_path()),
         "--host", "127.0.0.1", "--port", str(port),
-        "--n_ctx", "2048", "--n_threads", "1", "--n_threads_batch", "1",
+        "--n_ctx", "4096", "--n_threads", "1", "--n_threads_batch", "1",
         "--seed", "0", "--verbose", "false",
     ]  # fmt: skip
     with log.open("wb") as output:
@@ -85,7 +88,12 @@ def settings(url: str, **changes: object) -> Settings:
         "backend": "openai",
         "base_url": url,
         "model": "smollm2",
-        "max_tokens": 400,
+        # v1 asks for the whole record and the grammar emits every property: with the
+        # hosted limits (3 items of 160 characters) it did not fit in 400 tokens. With
+        # these, its longest answer fits the default max_tokens at 2 characters a token
+        # (test_grammar_options.test_the_server_tests_limits_fit_v1).
+        "grammar_max_items": 1,
+        "grammar_max_string": 40,
         "timeout": 120.0,
         "validation_attempts": 2,
     }
@@ -98,6 +106,8 @@ def short_abstract() -> Abstract:
 
 
 def test_tools_mode_end_to_end(llama_server: str) -> None:
+    """The one-request prompt (v1) in tools mode: the grammar limits reach the tool's
+    parameters, so the whole record fits in ``max_tokens``."""
     with Summarizer(settings(llama_server)) as summarizer:
         result = summarizer.summarize(short_abstract())
     CaseReport.model_validate(result.record.model_dump(mode="json"))
@@ -148,7 +158,20 @@ def test_openai_json_schema_format_is_rejected_by_the_server(llama_server: str) 
 
 
 def test_staged_v2_over_http(llama_server: str) -> None:
-    with Summarizer(settings(llama_server, prompt="v2", validation_attempts=1)) as summarizer:
+    """SmolLM2 behind llama.cpp's server with the small-model settings that measured best
+    in process (``BACKEND_DEFAULTS["llamacpp"]``): the grammar limits reach the tool's
+    parameters, so every stage finishes within its token limit (unbounded, a stage wrote
+    one string until it was cut off at ``max_tokens``)."""
+    local = BACKEND_DEFAULTS["llamacpp"]
+    small = settings(
+        llama_server,
+        prompt=local.prompt,
+        max_tokens=local.max_tokens,
+        grammar_max_items=local.grammar_max_items,
+        grammar_max_string=local.grammar_max_string,
+        validation_attempts=1,
+    )
+    with Summarizer(small) as summarizer:
         result = summarizer.summarize(short_abstract())
     assert result.provenance.attempts == 5  # one request per stage, none re-asked
     assert result.provenance.tokens.prompt_tokens > 5 * 150

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -18,11 +20,13 @@ from summarizer import ConfigError, Settings, Summarizer
 from summarizer.ages import is_timepoint
 from summarizer.backends import make_backend
 from summarizer.backends.adapters import (
+    SUMMARY_GRAMMAR,
     TIMEPOINT_GRAMMAR,
     GrammarBounds,
     LlamaCppDialect,
     accepts_schema_in_json_object,
     grammar_schema,
+    text_pattern,
 )
 from summarizer.backends.llamacpp import (
     MAX_DEFAULT_CTX,
@@ -32,7 +36,9 @@ from summarizer.backends.llamacpp import (
     default_threads,
 )
 from summarizer.backends.stages import stage_model
+from summarizer.config import BACKEND_DEFAULTS
 from summarizer.document import Abstract
+from summarizer.progress import CallFinished, CallStarted, ModelLoaded, ModelLoading, ProgressEvent
 from summarizer.render import render
 from summarizer.schema import CaseReport
 
@@ -49,9 +55,7 @@ SMALL = {"max_tokens": 700, "n_threads": 1, "validation_attempts": 2}
 # Tight grammar bounds keep a 135M model's answers short: with every property forced it
 # fills each list to the cap with invented text (slow, and a bad timepoint fails the
 # record); with only the required ones forced it writes those and stops.
-TIGHT = GrammarBounds(
-    max_items=1, max_string=60, long_strings=(("summary", 200),), all_required=False
-)
+TIGHT = GrammarBounds(max_items=1, max_string=60, all_required=False)
 
 
 def llama_settings(**changes: object) -> Settings:
@@ -83,7 +87,11 @@ def test_defaults_smollm2_json_mode_threads_and_no_load_until_used() -> None:
     assert backend._llm is None  # loading waits for the first request
     identity = backend.identity()
     assert identity["model_file"]["size"] > 10_000_000
-    assert identity["params"] == {"temperature": 0.0, "max_tokens": 2048, "seed": 0}
+    local = BACKEND_DEFAULTS["llamacpp"]
+    assert identity["params"] == {"temperature": 0.0, "max_tokens": local.max_tokens, "seed": 0}
+    assert backend.bounds == GrammarBounds(
+        max_items=local.grammar_max_items, max_string=local.grammar_max_string
+    )
 
 
 def test_context_comes_from_the_model_capped() -> None:
@@ -132,10 +140,18 @@ def test_grammar_bounds_keep_validation_and_cap_decoding() -> None:
         CaseReport.model_json_schema(), GrammarBounds(max_items=2, max_string=80)
     )
     props = bounded["properties"]
-    assert props["summary"]["maxLength"] == 420  # 60 words fit
+    assert props["summary"]["pattern"] == SUMMARY_GRAMMAR  # at most 60 words, as validated
+    assert re.fullmatch(SUMMARY_GRAMMAR[1:-1], " ".join(["word"] * 60))
+    assert not re.fullmatch(SUMMARY_GRAMMAR[1:-1], " ".join(["word"] * 61))
     assert props["interventions"]["maxItems"] == 2
     symptom = bounded["$defs"]["Symptom"]
-    assert symptom["properties"]["evidence"]["maxLength"] == 80
+    evidence = symptom["properties"]["evidence"]
+    assert evidence["maxLength"] == 80
+    # the same bound as a pattern llama.cpp follows: no raw newline or quote in a string
+    assert evidence["pattern"] == text_pattern(80)
+    assert re.fullmatch(text_pattern(80)[1:-1], "a verbatim quote, (with) punctuation.")
+    for bad in ("two\nlines", 'a "quoted" word', "x" * 81):
+        assert not re.fullmatch(text_pattern(80)[1:-1], bad)
     assert symptom["required"] == list(symptom["properties"])
     assert "maxLength" not in bounded["$defs"]["Sex"]  # enums are left alone
     timepoint = bounded["$defs"]["Outcome"]["properties"]["timepoint"]["anyOf"][0]
@@ -159,7 +175,7 @@ def test_schema_in_json_object_only_for_servers_that_accept_it() -> None:
 
 @pytest.fixture(scope="module")
 def backend() -> Iterator[LlamaCppBackend]:
-    loaded = LlamaCppBackend(llama_settings(), bounds=TIGHT)
+    loaded = LlamaCppBackend(llama_settings(prompt="v1"), bounds=TIGHT)  # not the default v2
     loaded.llama()
     yield loaded
     loaded.close()
@@ -214,7 +230,8 @@ def test_v1_record_in_process(backend: LlamaCppBackend) -> None:
 async def test_v2_staged_reuses_the_cached_abstract() -> None:
     # validation_attempts=1: one request per stage, accepted as is (grounding relaxed).
     backend = LlamaCppBackend(llama_settings(prompt="v2", validation_attempts=1), bounds=TIGHT)
-    with Summarizer(backend.settings, backend=backend) as summarizer:
+    events: list[ProgressEvent] = []
+    with Summarizer(backend.settings, backend=backend, on_progress=events.append) as summarizer:
         result = await summarizer.asummarize(short_abstract())
     calls = backend.stats.history
     assert result.provenance.attempts == len(calls) == 5  # one request per stage
@@ -225,3 +242,44 @@ async def test_v2_staged_reuses_the_cached_abstract() -> None:
         # only the stage question is new; the system + abstract prefix comes from the KV cache
         assert evaluated < prompt_tokens / 2
     assert result.record.article_type is not None
+    # the progress events: the model loaded once, then each stage started and finished
+    loading, loaded, *steps = events
+    assert isinstance(loading, ModelLoading) and loading.model_file == backend.model_path.name
+    assert isinstance(loaded, ModelLoaded) and loaded.n_threads == 1
+    stages = [stage.name for stage in render(short_abstract(), "v2").stages]
+    assert [type(step) for step in steps] == [CallStarted, CallFinished] * 5
+    finished = [step for step in steps if isinstance(step, CallFinished)]
+    assert [step.stage for step in finished] == stages
+    assert [(step.prompt_tokens, step.evaluated) for step in finished] == calls
+    assert all(step.completion_tokens > 0 and step.decode_s > 0 for step in finished)
+
+
+@pytest.mark.slow
+def test_the_defaults_finish_and_say_what_they_do(tmp_path: Path) -> None:
+    """``--backend llamacpp`` and nothing else (the measured defaults) gives a record;
+    ``--progress`` shows the model loading, each stage and the record on stderr."""
+    page = tmp_path / "case.txt"
+    page.write_text(SHORT_CASE, encoding="utf-8")
+    command = [sys.executable, "-m", "summarizer.cli", "summarize", str(page)]
+    done = subprocess.run(
+        [*command, "--backend", "llamacpp", "--progress", "--no-cache"],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert done.returncode == 0, done.stderr
+    payload = json.loads(done.stdout)
+    CaseReport.model_validate(payload["record"])
+    assert payload["provenance"]["prompt_version"] == BACKEND_DEFAULTS["llamacpp"].prompt
+    lines = done.stderr.splitlines()
+    assert re.fullmatch(
+        r"loading SmolLM2-135M-Instruct\.Q4_1\.gguf \([\d.]+ MB\)\.\.\. ready in .+ "
+        r"\(context [\d,]+ tokens, \d+ thread\(s\)\)",
+        lines[0],
+    )
+    assert re.fullmatch(
+        r"  patient: prefill [\d,]+ tokens(, [\d,]+ reused)? in .+ generated [\d,]+ tokens "
+        r"in .+ tok/s\)",
+        lines[1],
+    )
+    assert lines[-1].startswith("record case done (1 of 1, ")

@@ -18,6 +18,7 @@ from .base import (
     Extraction,
     ModelBackend,
     RecordBackend,
+    ReportsProgress,
     Usage,
 )
 
@@ -29,6 +30,7 @@ __all__ = [
     "Extraction",
     "ModelBackend",
     "RecordBackend",
+    "ReportsProgress",
     "Usage",
     "capabilities_of",
     "make_backend",

@@ -19,6 +19,12 @@ validates: every property is emitted (in schema order, ``null``/``[]`` when not
 reported), lists and free-text strings are bounded. A small model constrained by the
 bare schema writes one string until ``max_tokens``; bounded, it moves on to the next
 field. The pydantic model still validates the answer.
+
+Free-text strings also get a ``pattern`` with the same bound, made of characters a JSON
+string holds unescaped: llama-cpp-python's grammar lets raw control characters (a newline)
+into a string, which no JSON parser accepts, and llama.cpp follows a ``pattern`` before a
+``maxLength``. The summary's pattern counts words, so it cannot exceed what its validator
+accepts.
 """
 
 from __future__ import annotations
@@ -30,6 +36,9 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel
+
+from ..config import Settings
+from ..schema import SUMMARY_MAX_WORDS
 
 Request = dict[str, Any]
 
@@ -49,6 +58,25 @@ STRICT_HOSTS = ("openai.com", "openai.azure.com", "azure.com")
 # Always passes schema.Outcome's timepoint check: a number, a unit, a few words ("6 months later").
 TIMEPOINT_GRAMMAR = r"^[1-9][0-9]{0,2} (hours?|days?|weeks?|months?|years?)( [a-z]{1,16}){0,3}$"
 
+TEXT_CHAR = r'[^"\\\x00-\x1F]'
+"""A character a JSON string holds as it is: no quote, backslash or control character."""
+WORD_CHAR = r'[^ "\\\x00-\x1F]'
+MAX_WORD = 30
+
+
+def text_pattern(max_chars: int) -> str:
+    """Up to ``max_chars`` characters that need no escaping (see the module doc)."""
+    return f"^{TEXT_CHAR}{{0,{max_chars}}}$"
+
+
+def words_pattern(max_words: int) -> str:
+    """One to ``max_words`` words (of at most MAX_WORD characters) separated by spaces."""
+    word = f"{WORD_CHAR}{{1,{MAX_WORD}}}"
+    return f"^{word}( {word}){{0,{max_words - 1}}}$"
+
+
+SUMMARY_GRAMMAR = words_pattern(SUMMARY_MAX_WORDS)
+
 
 @dataclass(frozen=True, slots=True)
 class GrammarBounds:
@@ -59,16 +87,25 @@ class GrammarBounds:
     max_string: int = 160
     """Most characters per free-text string (enums and patterns are left alone): a phrase
     or a short sentence, what an evidence quote should be; a cut quote still aligns."""
-    long_strings: tuple[tuple[str, int], ...] = (("summary", 420),)
-    """Per-property overrides of ``max_string`` (the summary may run to 60 words)."""
-    patterns: tuple[tuple[str, str], ...] = (("timepoint", TIMEPOINT_GRAMMAR),)
+    patterns: tuple[tuple[str, str], ...] = (
+        ("timepoint", TIMEPOINT_GRAMMAR),
+        ("summary", SUMMARY_GRAMMAR),
+    )
     """Per-property regexes for strings whose validator the grammar cannot see otherwise
-    (``Outcome.timepoint`` must read as a time): a small model then cannot fail them."""
+    (``Outcome.timepoint`` must read as a time, the summary is at most 60 words): a small
+    model then cannot fail them."""
     all_required: bool = True
     """Emit every property, in schema order, so a small model cannot skip to the end."""
 
 
 DEFAULT_BOUNDS = GrammarBounds()
+
+
+def bounds_for(settings: Settings) -> GrammarBounds:
+    """The grammar bounds ``settings`` ask for (``--grammar-max-items``,
+    ``--grammar-max-string``), else the backend's defaults."""
+    max_items, max_string = settings.resolved_grammar
+    return GrammarBounds(max_items=max_items, max_string=max_string)
 
 
 @functools.lru_cache(maxsize=64)
@@ -81,7 +118,6 @@ def grammar_schema(
     schema: dict[str, Any], bounds: GrammarBounds = DEFAULT_BOUNDS
 ) -> dict[str, Any]:
     """A copy of ``schema`` bounded for grammar-constrained decoding (see module doc)."""
-    overrides = dict(bounds.long_strings)
     patterns = dict(bounds.patterns)
 
     def visit(node: Any, key: str | None) -> Any:
@@ -108,7 +144,8 @@ def grammar_schema(
             if key in patterns:
                 out["pattern"] = patterns[key]
             else:
-                out["maxLength"] = overrides.get(key or "", bounds.max_string)
+                out["maxLength"] = bounds.max_string
+                out["pattern"] = text_pattern(bounds.max_string)
         if bounds.all_required and isinstance(out.get("properties"), dict):
             out["required"] = list(out["properties"])
         return out
@@ -156,13 +193,21 @@ def _bounded_tool(tool: Any, bounds: GrammarBounds) -> Any:
 
 
 @dataclass(frozen=True, slots=True)
-class SchemaInJsonObject:
-    """For ``json`` mode on servers that accept it: add the schema to ``json_object``
-    (llama.cpp's server turns it into a grammar; vLLM and Ollama ignore it)."""
+class GrammarServer:
+    """A server other than OpenAI's that compiles the schema into a decoding grammar
+    (llama.cpp's server; vLLM and Ollama use or ignore what they do not support):
+
+    - ``json`` mode: the schema goes into ``{"type": "json_object", "schema": ...}``;
+    - ``tools`` mode: the forced tool's parameters are bounded like the schema.
+
+    ``bounds=None`` sends the schemas unbounded."""
 
     bounds: GrammarBounds | None = DEFAULT_BOUNDS
 
     def __call__(self, request: Request, schema: dict[str, Any]) -> Request:
+        tools = request.get("tools")
+        if self.bounds is not None and isinstance(tools, list):
+            request = {**request, "tools": [_bounded_tool(tool, self.bounds) for tool in tools]}
         response_format = request.get("response_format")
         if (
             not isinstance(response_format, dict)

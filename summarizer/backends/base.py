@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from pydantic import BaseModel
 
 from ..document import Abstract
+from ..progress import ProgressListener
 from ..render import RenderedPrompt
 from ..schema import CaseReport
 from ..usage import Usage
@@ -37,6 +38,7 @@ __all__ = [
     "Extraction",
     "ModelBackend",
     "RecordBackend",
+    "ReportsProgress",
     "Usage",
 ]
 
@@ -139,6 +141,16 @@ class RecordBackend(Backend, Protocol):
     """A backend that fills the case schema itself, without a prompt or a model."""
 
     def fill(self, abstract: Abstract) -> Extraction: ...
+
+
+@runtime_checkable
+class ReportsProgress(Protocol):
+    """A backend that can say what it is doing (a local model: loading, each request's
+    prefill and generation), for callers that ask (``Summarizer(on_progress=...)``)."""
+
+    def report_progress(self, listener: ProgressListener | None) -> None:
+        """Send progress events to ``listener`` from now on (None: stop)."""
+        ...
 
 
 AnyBackend = ModelBackend | RecordBackend

@@ -20,6 +20,7 @@ serialised with a lock: a ``Llama`` object is not thread-safe.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import importlib.util
 import os
 import threading
@@ -27,14 +28,23 @@ import time
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from types import EllipsisType
 from typing import Any
 
 from openai.types.chat import ChatCompletion
 
 from ..config import Settings
 from ..errors import ConfigError, ModelCallError
+from ..progress import (
+    CallFinished,
+    CallStarted,
+    ModelLoaded,
+    ModelLoading,
+    ProgressEvent,
+    ProgressListener,
+)
 from ..schema import SCHEMA_VERSION
-from .adapters import DEFAULT_BOUNDS, GrammarBounds, LlamaCppDialect
+from .adapters import GrammarBounds, LlamaCppDialect, bounds_for
 from .base import Capabilities, ChatRequest
 from .chat import INSTRUCTOR_MODES, ChatSteps, RequestSpec
 
@@ -135,29 +145,34 @@ class LlamaCppBackend(ChatSteps):
     capabilities = Capabilities(takes_prompt=True, cacheable=True, local=True)
 
     def __init__(
-        self, settings: Settings, *, bounds: GrammarBounds | None = DEFAULT_BOUNDS
+        self, settings: Settings, *, bounds: GrammarBounds | EllipsisType | None = ...
     ) -> None:
+        """``bounds``: the decoding grammar's limits; ``...`` (the default) takes them
+        from ``settings`` (``grammar_max_items``/``grammar_max_string``, else this
+        backend's defaults), None sends the schema unbounded."""
         self._llama_cpp = _require_llama_cpp()
         self.settings = settings
         self.model_path = resolve_model_path(settings.model_path)
         self.model = settings.model or self.model_path.stem
         self.mode = settings.mode or DEFAULT_MODE
-        self.bounds = bounds
+        self.bounds = bounds_for(settings) if isinstance(bounds, EllipsisType) else bounds
         self.n_threads = settings.n_threads or default_threads()
         self.seed = settings.seed if settings.seed is not None else 0
         self._request: dict[str, Any] = {
             "temperature": settings.temperature,
-            "max_tokens": settings.max_tokens,  # llama.cpp needs it explicit
+            "max_tokens": settings.resolved_max_tokens,  # llama.cpp needs it explicit
             "seed": self.seed,
         }
         self._llm: Any = None
         self._n_ctx: int | None = settings.n_ctx
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # held by send across a request and its progress events
+        self._listener: ProgressListener | None = None
+        self._last_call: CallFinished | None = None
         self.spec = RequestSpec(
             model=self.model,
             mode=INSTRUCTOR_MODES[INSTRUCTOR_MODE[self.mode]],
             params=tuple(self._request.items()),
-            dialect=LlamaCppDialect(bounds),
+            dialect=LlamaCppDialect(self.bounds),
         )
         self.stats = PrefillStats()
 
@@ -168,13 +183,25 @@ class LlamaCppBackend(ChatSteps):
         assert self._n_ctx is not None
         return self._n_ctx
 
+    def report_progress(self, listener: ProgressListener | None) -> None:
+        """Send ``listener`` the model's loading and every request's prefill and
+        generation (``summarizer.progress`` events; called from the worker thread)."""
+        self._listener = listener
+
+    def _emit(self, event: ProgressEvent) -> None:
+        if self._listener is not None:
+            self._listener(event)
+
     def llama(self) -> Any:
         """The shared ``Llama`` object (loaded on first use)."""
         if self._llm is None:
             Llama = self._llama_cpp.Llama
+            name = self.model_path.name
             try:
                 if self._n_ctx is None:
                     self._n_ctx = context_size(self._trained_context(), None)
+                self._emit(ModelLoading(name, self.model_path.stat().st_size))
+                started = time.perf_counter()
                 self._llm = Llama(
                     model_path=str(self.model_path),
                     n_ctx=self._n_ctx,
@@ -184,7 +211,9 @@ class LlamaCppBackend(ChatSteps):
                     verbose=False,
                 )
             except (ValueError, RuntimeError) as error:
-                raise ConfigError(f"cannot load {self.model_path.name}: {error}") from error
+                raise ConfigError(f"cannot load {name}: {error}") from error
+            seconds = time.perf_counter() - started
+            self._emit(ModelLoaded(name, seconds, self._n_ctx, self.n_threads))
         return self._llm
 
     def _trained_context(self) -> int | None:
@@ -222,7 +251,9 @@ class LlamaCppBackend(ChatSteps):
                     " ".join(str(error).split())[:200], provider=self.name, tries=1
                 ) from error
             completion = ChatCompletion.model_validate(response)
-            self._count(completion, time.perf_counter() - started, before, self._perf())
+            self._last_call = self._count(
+                completion, time.perf_counter() - started, before, self._perf()
+            )
         return completion
 
     def _count(
@@ -231,20 +262,33 @@ class LlamaCppBackend(ChatSteps):
         seconds: float,
         before: tuple[int, float, float] | None,
         after: tuple[int, float, float] | None,
-    ) -> None:
+    ) -> CallFinished:
+        """Add one call to ``stats``; the call's own figures."""
         stats = self.stats
         prompt_tokens = completion.usage.prompt_tokens if completion.usage else 0
+        completion_tokens = completion.usage.completion_tokens if completion.usage else 0
+        evaluated, prefill_s, decode_s = prompt_tokens, 0.0, seconds
+        if before is not None and after is not None:
+            evaluated = after[0] - before[0]
+            prefill_s = (after[1] - before[1]) / 1000
+            decode_s = (after[2] - before[2]) / 1000
         stats.calls += 1
         stats.seconds += seconds
         stats.prompt_tokens += prompt_tokens
-        stats.completion_tokens += completion.usage.completion_tokens if completion.usage else 0
-        evaluated = prompt_tokens
-        if before is not None and after is not None:
-            evaluated = after[0] - before[0]
-            stats.prefill_s += (after[1] - before[1]) / 1000
-            stats.decode_s += (after[2] - before[2]) / 1000
+        stats.completion_tokens += completion_tokens
+        stats.prefill_s += prefill_s
+        stats.decode_s += decode_s
         stats.evaluated += evaluated
         stats.history.append((prompt_tokens, evaluated))
+        return CallFinished(
+            stage=None,
+            prompt_tokens=prompt_tokens,
+            evaluated=evaluated,
+            prefill_s=prefill_s,
+            completion_tokens=completion_tokens,
+            decode_s=decode_s,
+            seconds=seconds,
+        )
 
     # -- the Backend protocol -----------------------------------------------
     def identity(self) -> dict[str, Any]:
@@ -263,7 +307,19 @@ class LlamaCppBackend(ChatSteps):
     # -- send (build, parse and reask: ChatSteps) -------------------------------
     async def send(self, request: ChatRequest) -> ChatCompletion:
         # llama.cpp computes on this machine's cores: off the event loop, one at a time.
-        return await asyncio.to_thread(self.create, **request.body)
+        return await asyncio.to_thread(self._send, request)
+
+    def _send(self, request: ChatRequest) -> ChatCompletion:
+        """``create`` for one request, with its progress events (loading first)."""
+        if self._listener is None:
+            return self.create(**request.body)
+        with self._lock:  # the events of one request stay together
+            self.llama()
+            self._emit(CallStarted(request.stage))
+            completion = self.create(**request.body)
+            if self._last_call is not None:
+                self._emit(dataclasses.replace(self._last_call, stage=request.stage))
+        return completion
 
     async def aclose(self) -> None:
         self.close()

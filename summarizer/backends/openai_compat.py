@@ -16,7 +16,7 @@ from openai.types.chat import ChatCompletion
 from ..config import DEFAULT_OPENAI_MODEL, Settings
 from ..errors import ConfigError
 from ..schema import SCHEMA_VERSION
-from .adapters import Dialect, SchemaInJsonObject, accepts_schema_in_json_object
+from .adapters import GrammarServer, accepts_schema_in_json_object, bounds_for
 from .base import Capabilities, ChatRequest
 from .chat import INSTRUCTOR_MODES, ChatSteps, RequestSpec
 from .transport import TransportPolicy, send_with_retries
@@ -28,7 +28,7 @@ PLACEHOLDER_KEY = "no-key-needed"
 def request_parameters(settings: Settings) -> dict[str, Any]:
     params: dict[str, Any] = {
         "temperature": settings.temperature,
-        "max_tokens": settings.max_tokens,
+        "max_tokens": settings.resolved_max_tokens,
     }
     if settings.seed is not None:
         params["seed"] = settings.seed
@@ -42,16 +42,17 @@ def request_spec(settings: Settings) -> RequestSpec:
         model=settings.model or DEFAULT_OPENAI_MODEL,
         mode=INSTRUCTOR_MODES[mode],
         params=tuple(request_parameters(settings).items()),
-        dialect=_dialect(mode, settings.base_url),
+        dialect=_dialect(mode, settings),
     )
 
 
-def _dialect(mode: str, base_url: str | None) -> Dialect | None:
-    """``json`` mode against a server that accepts it (llama.cpp's, vLLM, Ollama; not
-    OpenAI or Azure): the schema goes in ``{"type": "json_object", "schema": ...}``,
-    which llama.cpp's server compiles into a decoding grammar (see adapters.py)."""
-    if mode == "json" and accepts_schema_in_json_object(base_url):
-        return SchemaInJsonObject()
+def _dialect(mode: str, settings: Settings) -> GrammarServer | None:
+    """``json`` and ``tools`` modes against a server that compiles a grammar (llama.cpp's,
+    vLLM, Ollama; not OpenAI or Azure): the schema goes in ``{"type": "json_object",
+    "schema": ...}`` (json), and the schema or the forced tool's parameters are bounded by
+    the grammar limits (``--grammar-max-items``/``--grammar-max-string``; see adapters.py)."""
+    if mode in ("json", "tools") and accepts_schema_in_json_object(settings.base_url):
+        return GrammarServer(bounds_for(settings))
     return None
 
 
@@ -88,12 +89,13 @@ class OpenAIBackend(ChatSteps):
             provider=self.name,
         )
         self._params = request_parameters(settings)
+        self._dialect = _dialect(self.mode, settings)
         self.spec = request_spec(settings)
         self._client: openai.AsyncOpenAI | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def identity(self) -> dict[str, Any]:
-        return {
+        identity: dict[str, Any] = {
             "backend": self.name,
             "model": self.model,
             "mode": self.mode,
@@ -101,6 +103,9 @@ class OpenAIBackend(ChatSteps):
             "params": self._params,
             "schema_version": SCHEMA_VERSION,
         }
+        if self._dialect is not None:  # only then: other servers' cache keys stay as they were
+            identity["grammar_bounds"] = repr(self._dialect.bounds)
+        return identity
 
     # -- send (build, parse and reask: ChatSteps) -------------------------------
     async def send(self, request: ChatRequest) -> ChatCompletion:

@@ -111,6 +111,12 @@ def _model_options(function: F, *, repeat_model: bool) -> F:
             help="GGUF file for --backend llamacpp.",
         ),
         click.option(
+            "--threads",
+            type=click.IntRange(min=1),
+            help="CPU threads for --backend llamacpp [default: the CPUs this process may "
+            "use; on a busy machine 1 can be faster].",
+        ),
+        click.option(
             "--timeout",
             type=float,
             default=60.0,
@@ -126,10 +132,8 @@ def _model_options(function: F, *, repeat_model: bool) -> F:
         ),
         click.option(
             "--validation-attempts",
-            type=int,
-            default=3,
-            show_default=True,
-            help="Tries when the answer does not validate.",
+            type=click.IntRange(min=1),
+            help="Tries when the answer does not validate [default: 3; 1 for llamacpp].",
         ),
         click.option(
             "--strict-grounding",
@@ -137,11 +141,27 @@ def _model_options(function: F, *, repeat_model: bool) -> F:
             help="Fail a record whose evidence quotes are not in the abstract.",
         ),
         click.option(
+            "--keep-ungrounded",
+            is_flag=True,
+            help="Keep list items whose evidence is not in the abstract (marked unaligned) "
+            "instead of dropping them into provenance.dropped.",
+        ),
+        click.option(
             "--max-tokens",
-            type=int,
-            default=2048,
-            show_default=True,
-            help="Completion token limit per request.",
+            type=click.IntRange(min=1),
+            help="Completion token limit per request [default: 2048; 1280 for llamacpp].",
+        ),
+        click.option(
+            "--grammar-max-items",
+            type=click.IntRange(min=1),
+            help="Most items per list in the decoding grammar (llamacpp, and local servers "
+            "in json/tools mode) [default: 3; 2 for llamacpp].",
+        ),
+        click.option(
+            "--grammar-max-string",
+            type=click.IntRange(min=1),
+            help="Most characters per free-text string in the decoding grammar "
+            "[default: 160; 120 for llamacpp].",
         ),
     ]
     for option in reversed(options):
@@ -161,11 +181,15 @@ def settings_from_options(options: dict[str, Any], **extra: Any):  # type: ignor
         api_key=options.pop("api_key"),
         mode=options.pop("mode"),
         model_path=options.pop("model_path"),
+        n_threads=options.pop("threads"),
         timeout=options.pop("timeout"),
         transport_attempts=options.pop("transport_attempts"),
         validation_attempts=options.pop("validation_attempts"),
         strict_grounding=options.pop("strict_grounding"),
+        keep_ungrounded=options.pop("keep_ungrounded"),
         max_tokens=options.pop("max_tokens"),
+        grammar_max_items=options.pop("grammar_max_items"),
+        grammar_max_string=options.pop("grammar_max_string"),
         **extra,
     )
 
@@ -185,6 +209,29 @@ def announce_backend(settings: Any) -> None:
             "(set OPENAI_API_KEY or --base-url URL --model NAME for a model, "
             "or --backend llamacpp for a local GGUF)"
         )
+
+
+def progress_option(function: F) -> F:
+    """``--progress/--no-progress``: the local model's progress lines on stderr."""
+    return click.option(
+        "--progress/--no-progress",
+        "progress_lines",
+        default=None,
+        help="Say on stderr what a local model is doing (loading, prefill and generation "
+        "per stage, each record with an ETA) [default: on a terminal with --backend "
+        "llamacpp, unless -q].",
+    )(function)
+
+
+def progress_listener(*, asked: bool | None, quiet: bool, reports: bool) -> Any:
+    """The ``ProgressPrinter`` to use, or None: when asked (``--progress``), or by
+    default on a terminal for a backend that ``reports`` progress (a local model),
+    unless quiet."""
+    from ..progress import ProgressPrinter
+
+    if asked is None:
+        asked = reports and not quiet and sys.stderr.isatty()
+    return ProgressPrinter() if asked else None
 
 
 def input_options(function: F) -> F:

@@ -30,6 +30,8 @@ from .common import (
     handle_errors,
     no_model_configured,
     note,
+    progress_listener,
+    progress_option,
     repeatable_model_options,
     settings_from_options,
     warn,
@@ -139,6 +141,15 @@ def _finish(verdict: Verdict) -> None:
         sys.exit(EXIT_GATE)
 
 
+def _listener(variant: Any, asked: bool | None) -> Any:
+    """The progress lines of a model run: asked for, or on a terminal for a local model
+    (the rules row takes milliseconds: never)."""
+    capabilities = capabilities_of(variant)
+    if not capabilities.takes_prompt:
+        return None
+    return progress_listener(asked=asked, quiet=False, reports=capabilities.local)
+
+
 def _cache(enabled: bool, refresh: bool) -> Any:
     if not enabled:
         return None
@@ -156,9 +167,7 @@ def _cache(enabled: bool, refresh: bool) -> Any:
     "--prompt",
     "prompts",
     multiple=True,
-    default=("v1",),
-    show_default=True,
-    help="Prompt version; repeatable.",
+    help="Prompt version; repeatable [default: v1; v2 with --backend llamacpp].",
 )
 @repeatable_model_options
 @click.option(
@@ -214,6 +223,7 @@ def _cache(enabled: bool, refresh: bool) -> Any:
     help="Exit 1 when a metric is below VALUE (above, for ↓ metrics); repeatable.",
 )
 @_bootstrap_options
+@progress_option
 @click.pass_context
 @handle_errors
 def command(context: click.Context, /, **options: Any) -> None:
@@ -259,6 +269,7 @@ def _run(
     fail_under: tuple[str, ...],
     resamples: int,
     seed: int,
+    progress_lines: bool | None,
     **model_options: Any,
 ) -> None:
     from rich.console import Console
@@ -280,7 +291,8 @@ def _run(
     _check_reports(reports)
     models: tuple[str, ...] = model_options.pop("model") or ()
     base = settings_from_options(
-        {**model_options, "model": models[0] if models else None}, prompt=prompts[0]
+        {**model_options, "model": models[0] if models else None},
+        prompt=prompts[0] if prompts else None,
     )
     if no_model_configured(base) or (
         not capabilities_of(base).takes_prompt and (models or len(prompts) > 1)
@@ -292,7 +304,7 @@ def _run(
     variants = plan_variants(base, prompts, models)
     for variant in variants:
         if capabilities_of(variant).takes_prompt:
-            load_prompt(variant.prompt)  # an unknown version fails before any call
+            load_prompt(variant.resolved_prompt)  # an unknown version fails before any call
     baseline_run = load_run(baseline, runs_dir) if baseline else None
     gold = load_gold(gold_dir, tags=tags, ids=record_ids)
     price_table = PriceTable.load(prices)
@@ -326,6 +338,7 @@ def _run(
                 progress=advance,
                 # the baseline row is deterministic: reuse its stored run when unchanged
                 reuse=position == 0 and not (refresh or no_cache),
+                on_progress=_listener(variant, progress_lines),
             )
             runs.append(run)
             if run.reused:

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from ..backends import Capabilities, make_backend
+from ..backends import Capabilities, ReportsProgress, make_backend
 from ..batch import DEFAULT_CONCURRENCY, BatchSummary, run_batch
 from ..errors import InputError
 from ..output import FORMATS
@@ -23,6 +23,8 @@ from .common import (
     input_options,
     model_options,
     note,
+    progress_listener,
+    progress_option,
     reading_from_options,
     settings_from_options,
     warn,
@@ -68,7 +70,8 @@ def _describe(summary: BatchSummary) -> str:
 @click.command("summarize")
 @click.argument("inputs", nargs=-1, required=True)
 @click.option(
-    "--prompt", default="v1", show_default=True, help="Prompt version (a folder in prompts/)."
+    "--prompt",
+    help="Prompt version (a folder in prompts/) [default: v1; v2 for --backend llamacpp].",
 )
 @click.option(
     "-f", "--format", "output_format", type=click.Choice(FORMATS), default="json", show_default=True
@@ -116,13 +119,16 @@ def _describe(summary: BatchSummary) -> str:
     show_default=True,
     help="First transport retry wait in seconds (doubles each try).",
 )
-@click.option("-q", "--quiet", is_flag=True, help="No progress bar, no per-record error lines.")
+@click.option(
+    "-q", "--quiet", is_flag=True, help="No progress bar or lines, no per-record error lines."
+)
+@progress_option
 @input_options
 @model_options
 @handle_errors
 def command(
     inputs: tuple[str, ...],
-    prompt: str,
+    prompt: str | None,
     output_format: str,
     output: str | None,
     concurrency: int,
@@ -135,6 +141,7 @@ def command(
     no_log: bool,
     backoff: float,
     quiet: bool,
+    progress_lines: bool | None,
     **options: Any,
 ) -> None:
     """Summarize abstracts into structured, grounded case records.
@@ -230,6 +237,11 @@ def command(
             on_result=report,
             backend=backend,
             reading=reading,
+            on_progress=progress_listener(
+                asked=progress_lines,
+                quiet=quiet,
+                reports=isinstance(backend, ReportsProgress),
+            ),
         )
     except KeyboardInterrupt:
         again = " (run the same command again to resume)" if output else ""

@@ -23,6 +23,7 @@ import json
 import platform
 import re
 import secrets
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, replace
@@ -39,6 +40,7 @@ from ..config import BASELINE_BACKEND, Settings
 from ..document import Document
 from ..errors import ConfigError, InputError
 from ..pipeline import Cache, Summarizer, read_one
+from ..progress import ProgressListener, RecordFinished
 from ..render import load_prompt
 from ..results import Failure, Result
 from ..runner import run_records
@@ -102,7 +104,7 @@ def variant_label(settings: Settings) -> str:
     if not capabilities_of(settings).takes_prompt:
         return backend
     model = settings.model or (Path(settings.model_path).stem if settings.model_path else backend)
-    return f"{settings.prompt} · {model}"
+    return f"{settings.resolved_prompt} · {model}"
 
 
 def plan_variants(base: Settings, prompts: Sequence[str], models: Sequence[str]) -> list[Settings]:
@@ -115,8 +117,9 @@ def plan_variants(base: Settings, prompts: Sequence[str], models: Sequence[str])
     if not capabilities_of(base).takes_prompt:
         return variants
     chosen: list[str | None] = [*models] or [base.model]
+    versions: list[str | None] = [*prompts] or [base.prompt]  # None: the backend's default
     for model in chosen:
-        for prompt in prompts or [base.prompt]:
+        for prompt in versions:
             variant = base.replace(prompt=prompt, model=model)
             if variant_label(variant) not in {variant_label(v) for v in variants}:
                 variants.append(variant)
@@ -182,17 +185,32 @@ def _line(outcome: Result | Failure) -> dict[str, Any]:
 
 
 async def _summarize_all(
-    summarizer: Summarizer, gold: Sequence[LoadedGold], concurrency: int, progress: Progress | None
+    summarizer: Summarizer,
+    gold: Sequence[LoadedGold],
+    concurrency: int,
+    progress: Progress | None,
+    on_progress: ProgressListener | None,
 ) -> list[dict[str, Any]]:
     lines: dict[str, dict[str, Any]] = {}
     outcomes = run_records(
         summarizer.asummarize, _gold_documents(gold), concurrency=max(1, concurrency)
     )
+    started = time.perf_counter()
     async with aclosing(outcomes):
         async for outcome in outcomes:
             lines[outcome.id] = _line(outcome)
             if progress is not None:
                 progress(outcome.id)
+            if on_progress is not None:
+                on_progress(
+                    RecordFinished(
+                        id=outcome.id,
+                        ok=isinstance(outcome, Result),
+                        done=len(lines),
+                        total=len(gold),
+                        elapsed_s=time.perf_counter() - started,
+                    )
+                )
     return [lines[item.id] for item in gold]
 
 
@@ -203,12 +221,16 @@ def summarize_gold(
     cache: Cache | None,
     concurrency: int = 4,
     progress: Progress | None = None,
+    on_progress: ProgressListener | None = None,
 ) -> list[dict[str, Any]]:
-    """One output line per gold record, in gold order (errors become lines too)."""
+    """One output line per gold record, in gold order (errors become lines too).
+
+    ``progress`` is called with each finished id; ``on_progress`` gets the
+    ``summarizer.progress`` events (a local model's steps, each record with an ETA)."""
 
     async def run() -> list[dict[str, Any]]:
-        async with Summarizer(settings, cache=cache) as summarizer:
-            return await _summarize_all(summarizer, gold, concurrency, progress)
+        async with Summarizer(settings, cache=cache, on_progress=on_progress) as summarizer:
+            return await _summarize_all(summarizer, gold, concurrency, progress, on_progress)
 
     return asyncio.run(run())
 
@@ -360,7 +382,7 @@ def run_config(
     takes_prompt = capabilities.takes_prompt
     prompt: dict[str, Any] | None = None
     if takes_prompt:
-        version = load_prompt(settings.prompt)
+        version = load_prompt(settings.resolved_prompt)
         prompt = {
             "version": version.version,
             "hash": version.hash,
@@ -386,11 +408,15 @@ def run_config(
             "base_url": None if capabilities.local else _safe_url(settings.base_url),
             "model_path": Path(settings.model_path).name if settings.model_path else None,
             "temperature": settings.temperature,
-            "max_tokens": settings.max_tokens,
+            "max_tokens": settings.resolved_max_tokens,
+            "grammar": dict(
+                zip(("max_items", "max_string"), settings.resolved_grammar, strict=True)
+            ),
             "seed": settings.seed,
-            "validation_attempts": settings.validation_attempts,
+            "validation_attempts": settings.resolved_validation_attempts,
             "transport_attempts": settings.transport_attempts,
             "strict_grounding": settings.strict_grounding,
+            "keep_ungrounded": settings.keep_ungrounded,
         },
         "gold": {
             "dir": str(gold_dir),
@@ -415,6 +441,7 @@ def execute(
     seed: int = DEFAULT_SEED,
     progress: Progress | None = None,
     reuse: bool = False,
+    on_progress: ProgressListener | None = None,
 ) -> StoredRun:
     """Run one variant over the gold set, score it, and store it under ``runs_dir``.
 
@@ -433,7 +460,12 @@ def execute(
         if stored is not None:
             return stored
     outputs = summarize_gold(
-        settings, gold, cache=cache, concurrency=concurrency, progress=progress
+        settings,
+        gold,
+        cache=cache,
+        concurrency=concurrency,
+        progress=progress,
+        on_progress=on_progress,
     )
     path = runs_dir / run_id
     try:

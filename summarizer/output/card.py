@@ -10,10 +10,13 @@ template can footnote or link it.
 from __future__ import annotations
 
 import re
+import typing
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..ground import AlignmentStatus, EvidenceSpan
+from pydantic import ValidationError
+
+from ..ground import AlignmentStatus, DroppedItem, EvidenceSpan
 from ..results import Failure, Result
 from ..schema import FIELD_LABELS, ArticleType, CaseReport, ListItem, Sex
 
@@ -86,6 +89,17 @@ class Group:
     """A single fact (diagnosis, conclusion), shown as a paragraph rather than a list."""
 
 
+@dataclass(frozen=True, slots=True)
+class DroppedView:
+    """A fact taken out of the record (``provenance.dropped``), as the card lists it."""
+
+    heading: str
+    """The section it would have been in (Presentation, Outcomes…)."""
+    text: str
+    quote: str
+    reason: str
+
+
 @dataclass(slots=True)
 class Card:
     """Everything a template needs for one result."""
@@ -101,6 +115,16 @@ class Card:
     warnings: list[str]
     grounding: str
     result: Result
+    dropped: list[DroppedView] = field(default_factory=list)
+
+    @property
+    def dropped_text(self) -> str | None:
+        """How many facts were dropped, in words (None when none were)."""
+        count = len(self.dropped)
+        if not count:
+            return None
+        facts = "1 fact" if count == 1 else f"{count} facts"
+        return f"{facts} whose evidence was not found in the abstract"
 
     @property
     def aligned_count(self) -> int:
@@ -162,6 +186,29 @@ LIST_GROUPS: tuple[tuple[str, bool], ...] = (
 
 MISSING_HEADING = {"outcomes": "timepoint not given"}
 """What the card says where an item of that list has no heading of its own."""
+
+
+def _item_class(key: str) -> type[ListItem] | None:
+    """The item model of one of the record's lists (``presentation`` → Symptom)."""
+    info = CaseReport.model_fields.get(key)
+    args = typing.get_args(info.annotation) if info is not None else ()
+    kind = args[0] if args else None
+    return kind if isinstance(kind, type) and issubclass(kind, ListItem) else None
+
+
+def dropped_view(dropped: DroppedItem) -> DroppedView:
+    """How a dropped item reads: as its list would have shown it (its raw fields when it
+    no longer reads as one)."""
+    heading = FIELD_LABELS.get(dropped.field, dropped.field)
+    kind = _item_class(dropped.field)
+    try:
+        text = kind.model_validate(dropped.item).label if kind is not None else None
+    except ValidationError:
+        text = None
+    if text is None:
+        shown = {key: value for key, value in dropped.item.items() if key != "evidence"}
+        text = "; ".join(f"{key} {value}" for key, value in shown.items() if value)
+    return DroppedView(heading, text, dropped.quote, dropped.reason)
 
 
 def build_card(result: Result) -> Card:
@@ -238,6 +285,10 @@ def build_card(result: Result) -> Card:
         ("latency", f"{provenance.latency_s:.3f} s"),
         ("cache", "hit" if provenance.cache_hit else "miss" if provenance.cache_key else "off"),
     ]
+    if provenance.dropped or provenance.merged:
+        rows.append(
+            ("dropped", f"{len(provenance.dropped)} ungrounded, {provenance.merged} repeats merged")
+        )
     aligned = sum(view.aligned for view in numbered)
     grounding = (
         f"{aligned}/{len(numbered)} quotes aligned ({result.grounding_rate:.0%})"
@@ -256,6 +307,7 @@ def build_card(result: Result) -> Card:
         warnings=list(provenance.warnings),
         grounding=grounding,
         result=result,
+        dropped=[dropped_view(item) for item in provenance.dropped],
     )
 
 

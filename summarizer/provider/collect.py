@@ -150,7 +150,7 @@ def _collect_settings(settings: Settings, header: ContextHeader, *, retry_failed
         temperature=header.temperature,
         max_tokens=header.max_tokens,
         seed=header.seed,
-        validation_attempts=settings.validation_attempts if retry_failed else 1,
+        validation_attempts=settings.resolved_validation_attempts if retry_failed else 1,
         strict_grounding=settings.strict_grounding if retry_failed else True,
     )
 

@@ -333,7 +333,7 @@ def prepare_batch(
         raise OutputError("name the request file, not its context file", path=str(first))
     steps = OpenAISteps(settings)
     model = steps.spec.model or DEFAULT_OPENAI_MODEL
-    version = load_prompt(settings.prompt)
+    version = load_prompt(settings.resolved_prompt)
     header = ContextHeader(
         requests_file=first.name,
         model=model,
@@ -343,14 +343,14 @@ def prepare_batch(
         schema_version=SCHEMA_VERSION,
         schema_hash=canonical_hash(json_schema()),
         temperature=settings.temperature,
-        max_tokens=settings.max_tokens,
+        max_tokens=settings.resolved_max_tokens,
         seed=settings.seed,
     )
     table = prices or PriceTable.load()
     summary = PrepareSummary(
         model=model,
         prompt=version.version,
-        max_tokens=settings.max_tokens,
+        max_tokens=settings.resolved_max_tokens,
         price=table.price(OpenAISteps.name, model, batch=True),
     )
     counter = TokenCounter(model, exact=count_tokens)

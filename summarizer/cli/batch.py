@@ -14,6 +14,7 @@ from ..output import FORMATS
 from ..sinks import terminal_text
 from .common import (
     EXIT_FAILED_RECORDS,
+    connection_options,
     handle_errors,
     input_options,
     note,
@@ -52,31 +53,7 @@ def command() -> None:
 
 def _server_options(function: Any) -> Any:
     options = [
-        click.option(
-            "--base-url",
-            envvar="OPENAI_BASE_URL",
-            help="OpenAI-compatible server URL [env: OPENAI_BASE_URL] (default: OpenAI).",
-        ),
-        click.option(
-            "--api-key",
-            envvar="OPENAI_API_KEY",
-            show_envvar=False,
-            help="API key [env: OPENAI_API_KEY]; never logged or stored.",
-        ),
-        click.option(
-            "--timeout",
-            type=float,
-            default=60.0,
-            show_default=True,
-            help="Seconds per HTTP request.",
-        ),
-        click.option(
-            "--transport-attempts",
-            type=click.IntRange(min=1),
-            default=4,
-            show_default=True,
-            help="Tries for 429/5xx/timeouts.",
-        ),
+        *connection_options(),
         click.option(
             "--no-log", is_flag=True, help="Do not use the run log (no double-submit check)."
         ),

@@ -69,6 +69,37 @@ def repeatable_model_options(function: F) -> F:
     return _model_options(function, repeat_model=True)
 
 
+def connection_options() -> list[Callable[[Any], Any]]:
+    """The options that reach an OpenAI-compatible server (summarize, eval, batch)."""
+    return [
+        click.option(
+            "--base-url",
+            envvar="OPENAI_BASE_URL",
+            help="OpenAI-compatible server URL [env: OPENAI_BASE_URL] (default: OpenAI).",
+        ),
+        click.option(
+            "--api-key",
+            envvar="OPENAI_API_KEY",
+            show_envvar=False,
+            help="API key [env: OPENAI_API_KEY]; never logged or stored.",
+        ),
+        click.option(
+            "--timeout",
+            type=float,
+            default=60.0,
+            show_default=True,
+            help="Seconds per HTTP request.",
+        ),
+        click.option(
+            "--transport-attempts",
+            type=click.IntRange(min=1),
+            default=4,
+            show_default=True,
+            help="Tries for 429/5xx/timeouts.",
+        ),
+    ]
+
+
 def _model_options(function: F, *, repeat_model: bool) -> F:
     options = [
         click.option(
@@ -89,17 +120,7 @@ def _model_options(function: F, *, repeat_model: bool) -> F:
             )
             + " [env: CASE_SUMMARIZER_MODEL].",
         ),
-        click.option(
-            "--base-url",
-            envvar="OPENAI_BASE_URL",
-            help="OpenAI-compatible server URL [env: OPENAI_BASE_URL].",
-        ),
-        click.option(
-            "--api-key",
-            envvar="OPENAI_API_KEY",
-            show_envvar=False,
-            help="API key [env: OPENAI_API_KEY]; never logged or stored.",
-        ),
+        *connection_options(),
         click.option(
             "--mode",
             type=click.Choice(["tools", "json_schema", "json", "md_json"]),
@@ -115,20 +136,6 @@ def _model_options(function: F, *, repeat_model: bool) -> F:
             type=click.IntRange(min=1),
             help="CPU threads for --backend llamacpp [default: the CPUs this process may "
             "use; on a busy machine 1 can be faster].",
-        ),
-        click.option(
-            "--timeout",
-            type=float,
-            default=60.0,
-            show_default=True,
-            help="Seconds per HTTP request.",
-        ),
-        click.option(
-            "--transport-attempts",
-            type=int,
-            default=4,
-            show_default=True,
-            help="Tries for 429/5xx/timeouts.",
         ),
         click.option(
             "--validation-attempts",

@@ -379,6 +379,9 @@ _AGE_HINT = re.compile(r"old\b|aged?\b")
 patterns are tried around these only (they are slow to run over a whole page)."""
 
 
+_AGE_WINDOW = 4096
+
+
 def _ages(text: str, start: int, end: int) -> Iterator[re.Match[str]]:
     """Age phrases in text[start:end], in order (read a window at a time: a caller that wants
     the first does not pay for lowering the rest of a long page)."""
@@ -395,9 +398,6 @@ def _ages(text: str, start: int, end: int) -> Iterator[re.Match[str]]:
                 found = AGE_AT_PATTERN.search(text, position, min(end, position + 40))
             if found is not None:
                 yield found
-
-
-_AGE_WINDOW = 4096
 
 
 def _last_sentence_end(text: str, start: int, end: int) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 __all__ = [
@@ -272,6 +273,7 @@ def find_ages(text: str, *, bounded: bool = True) -> list[AgeMention]:
     return kept
 
 
+@lru_cache(maxsize=4096)  # age phrases repeat ("45-year-old"); every record validates one
 def parse_age(text: str, *, bounded: bool = True) -> float | None:
     """Age in years from a phrase such as "63-year-old", "six-day-old", "in her forties".
 

@@ -1,6 +1,8 @@
 """A SQLite response cache, keyed by ``Summarizer.cache_key`` (a content hash).
 
-One row per key: the validated record and what producing it cost. The database is in
+One row per key: the validated record and what producing it cost. A second table keeps
+each cleaned abstract under ``summarizer.clean.reuse.cleaning_key``, so a warm re-run does
+not clean its pages again either. The database is in
 WAL mode with a busy timeout, so concurrent workers and several processes can read and
 write it at once. Only what the pipeline hands over is stored (records, attempts,
 token counts): never a request, a header or a key.
@@ -32,6 +34,11 @@ CREATE TABLE IF NOT EXISTS responses (
     created REAL NOT NULL,
     hits INTEGER NOT NULL DEFAULT 0,
     last_hit REAL
+);
+CREATE TABLE IF NOT EXISTS abstracts (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL,
+    created REAL NOT NULL
 )
 """
 
@@ -64,7 +71,7 @@ class ResponseCache(SqliteStore):
         )
 
     def _prepare(self, db: sqlite3.Connection) -> None:
-        db.execute(_SCHEMA)
+        db.executescript(_SCHEMA)
 
     def get(self, key: str) -> dict[str, Any] | None:
         """The stored value, or None (a miss: absent, unreadable, or the cache is off)."""
@@ -77,13 +84,8 @@ class ResponseCache(SqliteStore):
         )
         if row is None:
             return None
-        self._use(
-            lambda db: db.execute(
-                "UPDATE responses SET hits = hits + 1, last_hit = ? WHERE key = ?",
-                (time.time(), key),
-            ),
-            None,
-            write=True,
+        self.write_later(
+            "UPDATE responses SET hits = hits + 1, last_hit = ? WHERE key = ?", (time.time(), key)
         )
         try:
             value = json.loads(row[0])
@@ -97,6 +99,28 @@ class ResponseCache(SqliteStore):
             lambda db: db.execute(
                 "INSERT INTO responses (key, value, created) VALUES (?, ?, ?) "
                 "ON CONFLICT(key) DO UPDATE SET value = excluded.value, created = excluded.created",
+                (key, text, time.time()),
+            ),
+            None,
+            write=True,
+        )
+
+    def get_abstract(self, key: str) -> dict[str, Any] | None:
+        """A cleaned abstract's stored form (``Abstract.to_stored``), or None."""
+        if self.refresh:
+            return None
+        row = self._use(lambda db: _abstract_row(db, key), None, write=False)
+        try:
+            value = json.loads(row[0]) if row is not None else None
+        except (TypeError, ValueError):
+            return None
+        return value if isinstance(value, dict) else None
+
+    def put_abstract(self, key: str, value: dict[str, Any]) -> None:
+        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        self._use(
+            lambda db: db.execute(
+                "INSERT OR REPLACE INTO abstracts (key, value, created) VALUES (?, ?, ?)",
                 (key, text, time.time()),
             ),
             None,
@@ -143,6 +167,7 @@ class ResponseCache(SqliteStore):
         def delete(db: sqlite3.Connection) -> int:
             (count,) = db.execute(_COUNT).fetchone()
             db.execute("DELETE FROM responses")
+            db.execute("DELETE FROM abstracts")
             db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             db.execute("VACUUM")
             return int(count)
@@ -178,6 +203,18 @@ class ResponseCache(SqliteStore):
 
 
 _COUNT = "SELECT count(*) FROM responses"
+
+
+def _abstract_row(db: sqlite3.Connection, key: str) -> tuple[str] | None:
+    try:
+        row: tuple[str] | None = db.execute(
+            "SELECT value FROM abstracts WHERE key = ?", (key,)
+        ).fetchone()
+    except sqlite3.OperationalError as error:
+        if "no such table" in str(error):  # a file from before abstracts were kept, read-only
+            return None
+        raise
+    return row
 
 
 def _files(path: Path) -> tuple[Path, ...]:

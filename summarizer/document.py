@@ -5,6 +5,7 @@ from __future__ import annotations
 from array import array
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,3 +167,47 @@ class Abstract:
             if section.from_body:
                 return max(self.body_start, section.start - 2)
         return len(self.text)
+
+    def to_stored(self) -> dict[str, Any]:
+        """What rebuilds this abstract with ``from_stored`` given its document: plain JSON,
+        the offset map as runs (a few numbers, not one per character)."""
+        return {
+            "title": self.title,
+            "text": self.text,
+            "sections": [[s.kind, s.heading, s.start, s.end, s.from_body] for s in self.sections],
+            "body_start": self.body_start,
+            "warnings": list(self.warnings),
+            "confidence": self.confidence,
+            "offsets": self.offsets.runs(),
+        }
+
+    @classmethod
+    def from_stored(cls, value: Mapping[str, Any], document: Document) -> Abstract:
+        """The abstract ``to_stored`` gave (``KeyError``, ``TypeError`` or ``ValueError``
+        when ``value`` is not one)."""
+        text = str(value["text"])
+        offsets = OffsetMap.from_runs([int(number) for number in value["offsets"]])
+        if len(offsets) != len(text):
+            raise ValueError("the offset map does not cover the text")
+        sections = tuple(
+            Section(
+                kind=str(kind),
+                heading=None if heading is None else str(heading),
+                start=int(start),
+                end=int(end),
+                from_body=bool(from_body),
+            )
+            for kind, heading, start, end, from_body in value["sections"]
+        )
+        title = value.get("title")
+        return cls(
+            id=document.id,
+            title=None if title is None else str(title),
+            text=text,
+            sections=sections,
+            offsets=offsets,
+            document=document,
+            body_start=int(value.get("body_start", 0)),
+            warnings=tuple(str(warning) for warning in value.get("warnings") or ()),
+            confidence=str(value.get("confidence", "high")),
+        )

@@ -14,12 +14,13 @@ import time
 from collections.abc import AsyncGenerator, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from pydantic import ValidationError
 
 from .backends import AnyBackend, Extraction, ReportsProgress, make_backend
 from .clean import clean
+from .clean.reuse import cleaning_key
 from .config import MAX_RECORD_BYTES, Settings
 from .document import Abstract, Document
 from .errors import GroundingError, InputError, SummarizerError
@@ -56,6 +57,15 @@ class Cache(Protocol):
     def get(self, key: str) -> dict[str, Any] | None: ...
 
     def put(self, key: str, value: dict[str, Any]) -> None: ...
+
+
+@runtime_checkable
+class AbstractCache(Protocol):
+    """A cache that also keeps cleaned abstracts (``ResponseCache`` does)."""
+
+    def get_abstract(self, key: str) -> dict[str, Any] | None: ...
+
+    def put_abstract(self, key: str, value: dict[str, Any]) -> None: ...
 
 
 class RunLog(Protocol):
@@ -130,14 +140,30 @@ class Summarizer:
         if isinstance(source, Abstract):
             return source
         if isinstance(source, Document):
-            return clean(self._bounded(source))
+            return self._clean(self._bounded(source))
         if isinstance(source, Path):
-            return clean(read_one(source, max_record_bytes=self.settings.max_record_bytes))
+            return self._clean(read_one(source, max_record_bytes=self.settings.max_record_bytes))
         if isinstance(source, str):
             if not source.strip():
                 raise InputError("empty text")
-            return clean(self._bounded(Document.from_text(source)))
+            return self._clean(self._bounded(Document.from_text(source)))
         raise TypeError(f"cannot summarize a {type(source).__name__}")
+
+    def _clean(self, document: Document) -> Abstract:
+        """``clean(document)``, or the abstract the cache kept from cleaning it before."""
+        cache = self.cache
+        if not isinstance(cache, AbstractCache):
+            return clean(document)
+        key = cleaning_key(document)
+        stored = cache.get_abstract(key)
+        if stored is not None:
+            try:
+                return Abstract.from_stored(stored, document)
+            except (KeyError, TypeError, ValueError):
+                pass  # damaged: cleaned again and stored anew
+        abstract = clean(document)
+        cache.put_abstract(key, abstract.to_stored())
+        return abstract
 
     def _bounded(self, document: Document) -> Document:
         """The document, unless its text is over ``settings.max_record_bytes``."""
@@ -207,10 +233,13 @@ class Summarizer:
 
     # -- lifecycle -----------------------------------------------------------
     async def aclose(self) -> None:
+        self._flush_stores()
         await self.backend.aclose()
 
     def close(self) -> None:
-        """Release the backend (and the event loop the sync methods used)."""
+        """Release the backend (and the event loop the sync methods used); commit what
+        the cache and run log queued."""
+        self._flush_stores()
         if self._portal.started:
             self._portal.run(self.backend.aclose())
             self._portal.close()
@@ -228,6 +257,12 @@ class Summarizer:
         await self.aclose()
 
     # -- internals ---------------------------------------------------------
+    def _flush_stores(self) -> None:
+        for store in (self.cache, self.run_log):
+            flush = getattr(store, "flush", None)
+            if callable(flush):
+                flush()
+
     def _cached(self, key: str | None) -> _Cached | None:
         if self.cache is None or key is None:
             return None

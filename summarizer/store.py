@@ -10,17 +10,26 @@ keeps serving reads. Inspection (``cache stats``, ``logs``) goes through
 ``SqliteStore._inspect`` instead, which raises ``StoreError``: there is nothing to go on
 with when the store is the thing asked for.
 
+Writes that may wait (``SqliteStore.write_later``: a cache hit's counter, the log line of
+an answer served from the cache) are queued and committed together, one transaction for
+up to 256 of them or a second's worth, and on ``flush``, ``close``, any inspection and
+interpreter exit. A committed write costs about 0.1 ms in WAL mode, which doubled the
+time of a warm re-run.
+
 Read-only stores (``read_only=True``) open the file with SQLite's ``mode=ro`` and never
 create, migrate or write anything, so they work on a read-only home.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import errno
 import sqlite3
 import threading
+import time
 import warnings
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import ClassVar, TypeVar
@@ -30,6 +39,11 @@ from .errors import StoreError
 __all__ = ["BUSY_TIMEOUT_MS", "SqliteStore", "StoreWarning", "Warn", "open_database"]
 
 BUSY_TIMEOUT_MS = 30_000
+
+QUEUE_LIMIT = 256
+"""Queued writes committed together at most (see ``SqliteStore.write_later``)."""
+QUEUE_SECONDS = 1.0
+"""How long a queued write may wait for the next one before it is committed."""
 
 Warn = Callable[[str], None]
 """Where a store's one-line warnings go (the CLI prints them on stderr)."""
@@ -134,6 +148,8 @@ class SqliteStore:
         self.problem: str | None = None
         """Why the store is off (or read-only); None while it works."""
         self.writable = False
+        self._queue: list[tuple[str, tuple[object, ...]]] = []
+        self._queued_since = 0.0
         self._open()
 
     # -- state -------------------------------------------------------------------------
@@ -230,8 +246,30 @@ class SqliteStore:
                     self._turn_off(error)
                 return default
 
+    def write_later(self, sql: str, parameters: tuple[object, ...]) -> None:
+        """Queue a write that need not be on disk at once (see the module docstring)."""
+        if not self.writable:
+            return
+        now = time.monotonic()
+        with self._lock:
+            if not self._queue:
+                self._queued_since = now
+            self._queue.append((sql, parameters))
+            due = len(self._queue) >= QUEUE_LIMIT or now - self._queued_since >= QUEUE_SECONDS
+        _QUEUED.add(self)
+        if due:
+            self.flush()
+
+    def flush(self) -> None:
+        """Commit the queued writes, in one transaction."""
+        with self._lock:
+            queue, self._queue = self._queue, []
+        if queue:
+            self._use(lambda db: _commit_all(db, queue), None, write=True)
+
     def _inspect(self, action: Callable[[sqlite3.Connection], T], empty: T) -> T:
         """Run ``action`` for a command that shows the store; failures raise ``StoreError``."""
+        self.flush()
         with self._lock:
             if self._db is None:
                 if self.problem is not None:
@@ -249,8 +287,32 @@ class SqliteStore:
         )
 
     def close(self) -> None:
+        self.flush()
         with self._lock:
             if self._db is not None:
                 with contextlib.suppress(sqlite3.Error):
                     self._db.close()
                 self._db = None
+
+
+def _commit_all(db: sqlite3.Connection, writes: list[tuple[str, tuple[object, ...]]]) -> None:
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        for sql, parameters in writes:
+            db.execute(sql, parameters)
+    except BaseException:
+        with contextlib.suppress(sqlite3.Error):
+            db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
+_QUEUED: weakref.WeakSet[SqliteStore] = weakref.WeakSet()
+"""Stores that have queued writes (each flushed at exit, whoever forgot to close it)."""
+
+
+@atexit.register
+def _flush_at_exit() -> None:
+    for store in list(_QUEUED):
+        with contextlib.suppress(Exception):
+            store.flush()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import multiprocessing
 import sqlite3
@@ -9,8 +10,15 @@ import subprocess
 import sys
 from pathlib import Path
 
-from summarizer import Settings, Summarizer
+import pytest
+
+import summarizer
+from summarizer import Document, InputError, Settings, Summarizer
 from summarizer.cache import ResponseCache
+from summarizer.clean import clean
+from summarizer.clean.reuse import cleaner_sources, cleaning_key
+from summarizer.document import Abstract
+from summarizer.store import QUEUE_LIMIT
 from tests.conftest import FAKE_KEY, batch_case_record, batch_case_text, env_without_keys
 from tests.openai_server import ScriptedServer, answer
 
@@ -171,3 +179,135 @@ def test_database_is_plain_sqlite(tmp_path: Path) -> None:
     ResponseCache(path).put("k", {"v": 1})
     rows = sqlite3.connect(path).execute("SELECT key, value FROM responses").fetchall()
     assert rows == [("k", '{"v":1}')]
+
+
+# --- cleaned abstracts kept with the answers ------------------------------------------------
+
+REAL_SHAPES = Path(__file__).parent / "fixtures" / "real-shapes"
+
+
+def test_stored_abstract_rebuilds_the_same_abstract() -> None:
+    for path in sorted(REAL_SHAPES.glob("*.txt")):
+        document = Document.from_text(path.read_text(encoding="utf-8"), id=path.stem)
+        try:
+            abstract = clean(document)
+        except InputError:
+            continue  # a page with no abstract: nothing to keep
+        stored = json.loads(json.dumps(abstract.to_stored()))  # what the cache row holds
+        again = Abstract.from_stored(stored, document)
+        assert again.offsets.as_list() == abstract.offsets.as_list(), path.name
+        assert (again.id, again.title, again.text, again.sections, again.body_start) == (
+            abstract.id,
+            abstract.title,
+            abstract.text,
+            abstract.sections,
+            abstract.body_start,
+        )
+        assert (again.warnings, again.confidence, again.document) == (
+            abstract.warnings,
+            abstract.confidence,
+            document,
+        )
+    with pytest.raises(ValueError, match="does not cover"):
+        Abstract.from_stored({**stored, "text": stored["text"] + "x"}, document)
+
+
+def test_cleaning_key_follows_the_document_and_the_cleaner() -> None:
+    base = Document.from_text("A 45-year-old man.", id="a")
+    key = cleaning_key(base)
+    assert cleaning_key(Document.from_text("A 45-year-old man.", id="other", origin="x")) == key
+    assert cleaning_key(Document.from_text("A 46-year-old man.")) != key
+    assert cleaning_key(Document.from_text("A 45-year-old man.", format="html")) != key
+    assert cleaning_key(Document.from_text("A 45-year-old man.", title="")) != key
+    assert cleaning_key(Document.from_text("A 45-year-old man.", title="T")) != key
+
+
+def test_cleaner_fingerprint_covers_every_module_the_cleaner_imports() -> None:
+    """An independent walk of the imports (ast, not the fingerprint's regex) must find the
+    same modules: a change to any of them has to change every cleaning key."""
+    package = Path(summarizer.__file__).parent
+    found: set[Path] = set()
+    pending = list((package / "clean").glob("*.py"))
+    while pending:
+        path = pending.pop()
+        if path in found:
+            continue
+        found.add(path)
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.level:
+                base = path.parent
+                for _ in range(node.level - 1):
+                    base = base.parent
+                target = base.joinpath(*(node.module or "").split("."))
+                names = [target.with_suffix(".py"), target / "__init__.py"]
+                names += [target / f"{alias.name}.py" for alias in node.names]
+                pending += [name for name in names if name.is_file()]
+    assert set(cleaner_sources()) == found
+    assert package / "ages.py" in found and package / "document.py" in found
+
+
+def test_warm_rerun_does_not_clean_again(
+    scripted_server: ScriptedServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cleaned: list[str] = []
+
+    def counting_clean(document: Document) -> Abstract:
+        cleaned.append(document.id)
+        return clean(document)
+
+    monkeypatch.setattr("summarizer.pipeline.clean", counting_clean)
+    scripted_server.fallback = lambda request: answer(batch_case_record(6))
+    page = (REAL_SHAPES / "03-pubmed-2020.txt").read_text(encoding="utf-8")
+    cache = ResponseCache(tmp_path / "c.sqlite")
+    first = _summarizer(scripted_server, cache).summarize(page)
+    asked = len(scripted_server.requests)
+    second = _summarizer(scripted_server, ResponseCache(tmp_path / "c.sqlite")).summarize(page)
+    assert cleaned == ["text"] and second.provenance.cache_hit
+    assert second.abstract.text == first.abstract.text
+    assert second.abstract.offsets.as_list() == first.abstract.offsets.as_list()
+    assert [span.to_dict() for span in second.evidence] == [
+        span.to_dict() for span in first.evidence
+    ]
+    # a damaged row is a miss: cleaned again, stored anew, the same answer
+    with sqlite3.connect(tmp_path / "c.sqlite") as db:
+        db.execute('UPDATE abstracts SET value = \'{"text": "x"}\'')
+    third = _summarizer(scripted_server, ResponseCache(tmp_path / "c.sqlite")).summarize(page)
+    assert cleaned == ["text", "text"] and third.abstract.text == first.abstract.text
+    assert len(scripted_server.requests) == asked  # both answers came from the cache
+    # --refresh asks again and cleans again
+    refreshing = ResponseCache(tmp_path / "c.sqlite", refresh=True)
+    _summarizer(scripted_server, refreshing).summarize(page)
+    assert len(cleaned) == 3 and len(scripted_server.requests) == 2 * asked
+
+
+def test_cache_from_before_abstracts_were_kept_still_serves_read_only(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite"
+    with sqlite3.connect(path) as db:
+        db.execute(
+            "CREATE TABLE responses (key TEXT PRIMARY KEY, value TEXT NOT NULL,"
+            " created REAL NOT NULL, hits INTEGER NOT NULL DEFAULT 0, last_hit REAL)"
+        )
+        db.execute("INSERT INTO responses VALUES ('k', '{\"v\": 1}', 0, 0, NULL)")
+    warnings: list[str] = []
+    old = ResponseCache(path, read_only=True, warn=warnings.append)
+    assert old.get_abstract("anything") is None and old.get("k") == {"v": 1}
+    assert warnings == [] and old.available
+    upgraded = ResponseCache(path)  # writable: the table is added
+    upgraded.put_abstract("a", {"text": ""})
+    assert upgraded.get_abstract("a") == {"text": ""} and upgraded.get("k") == {"v": 1}
+    assert upgraded.clear() == 1 and upgraded.get_abstract("a") is None
+
+
+def test_hit_counts_are_committed_together(tmp_path: Path) -> None:
+    path = tmp_path / "c.sqlite"
+    cache = ResponseCache(path)
+    cache.put("k", {"v": 1})
+    for _ in range(QUEUE_LIMIT):
+        cache.get("k")
+    with sqlite3.connect(path) as other:  # the queue filled up: committed without a close
+        assert other.execute("SELECT hits FROM responses").fetchone() == (QUEUE_LIMIT,)
+    cache.get("k")
+    assert cache.stats()["hits"] == QUEUE_LIMIT + 1  # inspection commits what waits
+    cache.get("k")
+    cache.close()
+    assert ResponseCache(path).stats()["hits"] == QUEUE_LIMIT + 2

@@ -173,3 +173,24 @@ def test_cli_logs_and_no_key_in_any_database_file(
         data = path.read_bytes()
         assert FAKE_KEY.encode() not in data, path
         assert FAKE_KEY[8:].encode() not in data, path
+
+
+def test_cache_hits_are_committed_together_and_kept_at_exit(tmp_path: Path) -> None:
+    path = tmp_path / "logs.sqlite"
+    script = (
+        "import sys; from pathlib import Path; from summarizer.runlog import RunLog\n"
+        "log = RunLog(Path(sys.argv[1]))\n"
+        "for n in range(3): log.record_call({'record_id': f'h{n}', 'cache_hit': True})\n"
+    )  # no close: what was queued is committed when the interpreter exits
+    subprocess.run([sys.executable, "-c", script, str(path)], check=True, timeout=60)
+    assert [row["record_id"] for row in RunLog(path).query()] == ["h0", "h1", "h2"]
+
+
+def test_model_calls_are_written_at_once_after_the_queued_hits(tmp_path: Path) -> None:
+    path = tmp_path / "logs.sqlite"
+    log = RunLog(path)
+    log.record_call(entry(record_id="hit", cache_hit=True))
+    log.record_call(entry(record_id="call"))
+    with sqlite3.connect(path) as other:  # another reader sees both now, in order
+        rows = other.execute("SELECT record_id, cache_hit FROM calls ORDER BY id").fetchall()
+    assert rows == [("hit", 1), ("call", 0)]

@@ -61,6 +61,7 @@ def bench_overhead(count: int, repeat: int) -> dict[str, Any]:
     import openai
     from instructor.v2.core.function_calls import response_schema
     from instructor.v2.providers.openai.schema import generate_openai_schema
+    from openai.types.chat import ChatCompletion
 
     from summarizer import Document, Summarizer
     from summarizer.batch import run_batch
@@ -74,7 +75,12 @@ def bench_overhead(count: int, repeat: int) -> dict[str, Any]:
     texts = [batch_case_text(number) for number in range(count)]
     messages = [render(clean(Document.from_text(text)), "v1").messages for text in texts]
 
-    rows: dict[str, list[tuple[float, float]]] = {"raw": [], "summarize": [], "batch_c1": []}
+    rows: dict[str, list[tuple[float, float]]] = {
+        "raw": [],
+        "raw_post": [],
+        "summarize": [],
+        "batch_c1": [],
+    }
     with scripted_server(0.0) as url, tempfile.TemporaryDirectory() as folder:
         client = openai.OpenAI(api_key=FAKE_KEY, base_url=url, max_retries=0)
         summarizer = Summarizer(_settings(url))
@@ -93,6 +99,23 @@ def bench_overhead(count: int, repeat: int) -> dict[str, Any]:
                     seed=0,
                 )
 
+        def raw_post() -> None:  # the same requests, posted as the backend posts them
+            for request in messages:
+                client.post(
+                    "/chat/completions",
+                    body={
+                        "model": "bench",
+                        "messages": request,
+                        "tools": tools,
+                        "tool_choice": choice,
+                        "temperature": 0.0,
+                        "max_tokens": 2048,
+                        "seed": 0,
+                    },
+                    cast_to=ChatCompletion,
+                    options={"security": {"bearer_auth": True}},
+                )
+
         def pipeline() -> None:
             for text in texts:
                 summarizer.summarize(text)
@@ -102,7 +125,12 @@ def bench_overhead(count: int, repeat: int) -> dict[str, Any]:
             run_batch(documents, _settings(url), output=out, concurrency=1)
 
         for _ in range(repeat):
-            for name, function_ in (("raw", raw), ("summarize", pipeline), ("batch_c1", batch)):
+            for name, function_ in (
+                ("raw", raw),
+                ("raw_post", raw_post),
+                ("summarize", pipeline),
+                ("batch_c1", batch),
+            ):
                 wall, cpu = time.perf_counter(), time.process_time()
                 function_()
                 rows[name].append(
@@ -114,17 +142,22 @@ def bench_overhead(count: int, repeat: int) -> dict[str, Any]:
     def ms(name: str, index: int) -> float:
         return median([sample[index] for sample in rows[name]]) * 1000
 
+    # Overhead is measured against the same requests posted as the backend posts them
+    # (raw_post); the SDK's create() loop (raw) is shown too: it also walks each body
+    # against the SDK's types, which the backend skips, so the pipeline can beat it.
     table = []
     for name in ("summarize", "batch_c1"):
         table.append(
             {
                 "path": name,
                 "wall_ms": ms(name, 0),
-                "raw_sdk_wall_ms": ms("raw", 0),
-                "overhead_wall_ms": ms(name, 0) - ms("raw", 0),
+                "raw_post_wall_ms": ms("raw_post", 0),
+                "overhead_wall_ms": ms(name, 0) - ms("raw_post", 0),
                 "cpu_ms": ms(name, 1),
-                "raw_sdk_cpu_ms": ms("raw", 1),
-                "overhead_cpu_ms": ms(name, 1) - ms("raw", 1),
+                "raw_post_cpu_ms": ms("raw_post", 1),
+                "overhead_cpu_ms": ms(name, 1) - ms("raw_post", 1),
+                "sdk_create_wall_ms": ms("raw", 0),
+                "sdk_create_cpu_ms": ms("raw", 1),
             }
         )
     print_table(f"1. pipeline overhead per record ({count} records x {repeat}, median)", table)

@@ -6,6 +6,8 @@ import json
 import time
 
 import pytest
+from openai._utils import maybe_transform  # the SDK's own request walk, to compare against
+from openai.types.chat.completion_create_params import CompletionCreateParamsNonStreaming
 
 from summarizer import ExtractionError, ModelCallError, Settings, Summarizer
 from tests.conftest import FAKE_KEY, seed_record
@@ -283,3 +285,21 @@ def test_impossible_age_every_time_fails_the_record(scripted_server: ScriptedSer
 def test_rules_backend_never_derives_an_impossible_age() -> None:
     result = Summarizer(Settings(backend="rules")).summarize(IMPOSSIBLE_AGE_CASE)
     assert result.record.patient.age_years is None
+
+
+@pytest.mark.parametrize(
+    ("mode", "prompt"),
+    [("tools", "v1"), ("json_schema", "v1"), ("json", "v1"), ("md_json", "v1"), ("tools", "v2")],
+)
+def test_requests_are_what_the_sdks_create_would_send(
+    scripted_server: ScriptedServer, seed_text: str, mode: str, prompt: str
+) -> None:
+    """The backend posts its body as it is, without create's walk of it against the SDK's
+    types: every body sent, re-asks included, must be one that walk leaves unchanged."""
+    scripted_server.fallback = lambda request: answer(seed_record())
+    scripted_server.enqueue(answer('{"title": '))  # a re-ask, with the failed answer in it
+    make(scripted_server, mode=mode, prompt=prompt).summarize(seed_text)
+    assert len(scripted_server.requests) >= 2
+    for request in scripted_server.requests:
+        assert maybe_transform(request.body, CompletionCreateParamsNonStreaming) == request.body
+        assert request.headers["authorization"] == f"Bearer {FAKE_KEY}"

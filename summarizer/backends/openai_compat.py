@@ -110,7 +110,20 @@ class OpenAIBackend(ChatSteps):
     # -- send (build, parse and reask: ChatSteps) -------------------------------
     async def send(self, request: ChatRequest) -> ChatCompletion:
         client = self._client_for_this_loop()
-        return await send_with_retries(client.chat.completions.create, request.body, self._policy)
+
+        async def post(**body: Any) -> ChatCompletion:
+            # What chat.completions.create does, less its walk of the body against the
+            # SDK's TypedDicts: our body is plain JSON already (tests/test_openai_backend.py
+            # checks the walk changes nothing), and the walk was 1.2 ms of CPU a request,
+            # a quarter of the SDK's cost and what bounded 32 requests in flight.
+            return await client.post(
+                "/chat/completions",
+                body=body,
+                cast_to=ChatCompletion,
+                options={"security": {"bearer_auth": True}},  # the key, as create sends it
+            )
+
+        return await send_with_retries(post, request.body, self._policy)
 
     # -- lifecycle -------------------------------------------------------------
     def _client_for_this_loop(self) -> openai.AsyncOpenAI:

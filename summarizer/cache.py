@@ -137,17 +137,20 @@ class ResponseCache(SqliteStore):
         return int(self._inspect(lambda db: db.execute(_COUNT).fetchone()[0], 0))
 
     def stats(self) -> dict[str, Any]:
-        """Path, entries, hits served, bytes on disk, oldest and newest entry (unix time)."""
+        """Path, entries, hits served, cleaned abstracts kept, bytes on disk, oldest and
+        newest entry (unix time)."""
         entries, hits, oldest, newest = self._inspect(
             lambda db: db.execute(
                 "SELECT count(*), coalesce(sum(hits), 0), min(created), max(created) FROM responses"
             ).fetchone(),
             (0, 0, None, None),
         )
+        abstracts = self._inspect(_abstract_count, 0)
         return {
             "path": str(self.path),
             "entries": int(entries),
             "hits": int(hits),
+            "abstracts": abstracts,
             "bytes": sum(_size(candidate) for candidate in _files(self.path)),
             "oldest": oldest,
             "newest": newest,
@@ -211,10 +214,24 @@ def _abstract_row(db: sqlite3.Connection, key: str) -> tuple[str] | None:
             "SELECT value FROM abstracts WHERE key = ?", (key,)
         ).fetchone()
     except sqlite3.OperationalError as error:
-        if "no such table" in str(error):  # a file from before abstracts were kept, read-only
+        if _no_abstracts_table(error):
             return None
         raise
     return row
+
+
+def _abstract_count(db: sqlite3.Connection) -> int:
+    try:
+        return int(db.execute("SELECT count(*) FROM abstracts").fetchone()[0])
+    except sqlite3.OperationalError as error:
+        if _no_abstracts_table(error):
+            return 0
+        raise
+
+
+def _no_abstracts_table(error: sqlite3.OperationalError) -> bool:
+    """A file from before abstracts were kept, opened read-only (so not upgraded)."""
+    return "no such table" in str(error)
 
 
 def _files(path: Path) -> tuple[Path, ...]:

@@ -153,12 +153,14 @@ def test_cli_cache_on_by_default_no_cache_refresh_stats_clear(
     stats = _cli("cache", "stats", "--json", env=env)
     assert stats.returncode == 0, stats.stderr
     figures = json.loads(stats.stdout)
-    assert figures["entries"] == 1 and figures["hits"] == 1
+    assert figures["entries"] == 1 and figures["hits"] == 1 and figures["abstracts"] == 1
     assert figures["path"] == str(tmp_path / "home" / "cache.sqlite")
-    assert "entries" in _cli("cache", "stats", env=env).stdout
+    shown = _cli("cache", "stats", env=env).stdout
+    assert "entries" in shown and "cleaned:  1 abstract(s)" in shown
     cleared = _cli("cache", "clear", "--yes", env=env)
     assert cleared.returncode == 0 and "removed 1" in cleared.stderr
-    assert json.loads(_cli("cache", "stats", "--json", env=env).stdout)["entries"] == 0
+    after = json.loads(_cli("cache", "stats", "--json", env=env).stdout)
+    assert after["entries"] == 0 and after["abstracts"] == 0
     for name in ("cache", "cache stats", "cache clear"):
         help_text = _cli(*name.split(), "--help", env=env)
         assert help_text.returncode == 0 and "Example" in help_text.stdout
@@ -291,9 +293,11 @@ def test_cache_from_before_abstracts_were_kept_still_serves_read_only(tmp_path: 
     warnings: list[str] = []
     old = ResponseCache(path, read_only=True, warn=warnings.append)
     assert old.get_abstract("anything") is None and old.get("k") == {"v": 1}
+    assert old.stats()["abstracts"] == 0
     assert warnings == [] and old.available
     upgraded = ResponseCache(path)  # writable: the table is added
     upgraded.put_abstract("a", {"text": ""})
+    assert upgraded.stats()["abstracts"] == 1
     assert upgraded.get_abstract("a") == {"text": ""} and upgraded.get("k") == {"v": 1}
     assert upgraded.clear() == 1 and upgraded.get_abstract("a") is None
 

@@ -48,7 +48,8 @@ def command() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as a JSON object.")
 @handle_errors
 def stats(as_json: bool) -> None:
-    """Show where the cache is, how many answers it holds and how often they were used.
+    """Show where the cache is, how many answers (and cleaned abstracts) it holds and how
+    often the answers were used.
 
     \b
     Example:
@@ -62,6 +63,7 @@ def stats(as_json: bool) -> None:
     click.echo(f"path:     {terminal_text(figures['path'])}")
     click.echo(f"entries:  {figures['entries']:,}")
     click.echo(f"hits:     {figures['hits']:,}")
+    click.echo(f"cleaned:  {figures['abstracts']:,} abstract(s), kept for re-runs")
     click.echo(f"size:     {figures['bytes'] / 1_048_576:.2f} MiB")
     click.echo(f"oldest:   {_when(figures['oldest'])}")
     click.echo(f"newest:   {_when(figures['newest'])}")

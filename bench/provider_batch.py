@@ -39,8 +39,11 @@ import json, resource, sys, time
 sys.path.insert(0, {root!r})
 from pathlib import Path
 from summarizer import Settings
-from summarizer.provider import collect_batch, prepare_batch
 phase, source, requests, target = sys.argv[1:5]
+if phase.startswith("prepare"):  # each phase imports what its command imports, no more
+    from summarizer.provider import prepare_batch
+else:
+    from summarizer.provider import collect_batch
 wall, cpu = time.perf_counter(), time.process_time()
 if phase.startswith("prepare"):
     summary = prepare_batch([source], Settings(model="gpt-4o-mini"), output=requests,

@@ -28,7 +28,6 @@ from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
-from rapidfuzz import fuzz
 
 from .document import Abstract
 
@@ -154,6 +153,9 @@ class Aligner:
             )
             return self._with_edge_punctuation(match, quote)
         if len(norm_quote) >= FUZZY_MIN_LENGTH:
+            # imported at first use: ~3 MB that a run whose quotes are all found never needs
+            from rapidfuzz import fuzz
+
             found = fuzz.partial_ratio_alignment(
                 norm_quote, self._norm, score_cutoff=FUZZY_MIN_SCORE
             )

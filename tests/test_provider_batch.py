@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+import summarizer.provider
 from summarizer import Document, Settings, Summarizer
 from summarizer.document import OffsetMap
 from summarizer.ingest import iter_documents
@@ -353,6 +354,61 @@ def test_prompt_tokens_are_counted_for_known_models_and_estimated_otherwise(
         [source], Settings(model="gpt-4o-mini"), output=tmp_path / "e.jsonl", count_tokens=False
     )
     assert estimated.tokens.estimate and estimated.tokens.prompt_tokens > 4 * 1000
+
+
+def test_counts_do_not_depend_on_how_the_texts_are_grouped_for_the_tokenizer() -> None:
+    import toktok
+
+    from summarizer.provider import tokens
+
+    texts = [
+        f"Case {n}: a {n}-year-old man with fever of 39.{n % 10} °C." * (n % 7 + 1)
+        for n in range(150)
+    ]
+    bodies = [
+        {"messages": [{"role": "system", "content": "Extract."}, {"role": "user", "content": text}]}
+        for text in texts
+    ]
+    counter = TokenCounter("gpt-4o")
+    for body in bodies:  # 150 bodies: two full groups of _FLUSH and a partial one
+        counter.add(body)
+    assert len(texts) > 2 * tokens._FLUSH
+    one_by_one = sum(toktok.batch_count([text], "o200k_base")[0] for text in texts)
+    system = toktok.batch_count(["Extract."], "o200k_base")[0]
+    expected = one_by_one + len(bodies) * (system + 2 * tokens.PER_MESSAGE + tokens.PER_REQUEST)
+    assert counter.total().prompt_tokens == expected
+
+
+def test_preparing_imports_neither_collect_nor_what_only_other_inputs_need() -> None:
+    """``prepare`` holds a tokenizer (~64 MB): the modules it does not use stay unloaded
+    (the provider API's collect and remote halves, lxml for XML, rapidfuzz for fuzzy
+    grounding), and the names they give are still ``summarizer.provider``'s."""
+    script = (
+        "import json, sys\n"
+        "import summarizer.provider as provider\n"
+        "before = sorted(sys.modules)\n"
+        "from summarizer.provider import BatchInfo, collect_batch\n"
+        "from summarizer.provider.collect import collect_batch as direct\n"
+        "print(json.dumps({'before': before, 'same': collect_batch is direct,\n"
+        "                  'all': all(hasattr(provider, name) for name in provider.__all__),\n"
+        "                  'dir': set(provider.__all__) <= set(dir(provider))}))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    found = json.loads(done.stdout)
+    loaded = set(found["before"])
+    assert {"summarizer.provider.prepare", "summarizer.provider.tokens"} <= loaded
+    for module in (
+        "summarizer.provider.collect",
+        "summarizer.provider.remote",
+        "lxml",
+        "rapidfuzz",
+    ):
+        assert module not in loaded, module
+    assert found["same"] and found["all"] and found["dir"]
+    with pytest.raises(AttributeError, match="no attribute 'nothing_here'"):
+        _ = summarizer.provider.nothing_here
 
 
 # --- end to end against the scripted Batch API --------------------------------------------

@@ -16,8 +16,6 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
-from lxml import etree
-
 from ..document import Document
 from ..errors import InputError
 from .lines import (
@@ -423,6 +421,8 @@ def read_pubmed_xml(
 ) -> Iterator[Item]:
     """PubMed efetch XML (``PubmedArticleSet``), streamed with ``lxml.etree.iterparse``
     (one article in memory at a time; an abstract over ``limit`` is reported)."""
+    from lxml import etree  # here, not at the top: ~4 MB that only XML exports need
+
     count = 0
     last_id = "start"
     try:

@@ -22,13 +22,12 @@ for a double submission there too; without one only the server's list is checked
 from __future__ import annotations
 
 import asyncio
+import importlib
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ..config import Settings
-from ..runlog import RunLog
-from .answers import BatchAnswerError, MissingAnswerError
-from .collect import CollectSummary, acollect_batch, collect_batch
 from .context import context_path
 from .prepare import (
     MAX_BYTES,
@@ -38,17 +37,56 @@ from .prepare import (
     failed_ids,
     prepare_batch,
 )
-from .remote import (
-    TERMINAL,
-    BatchInfo,
-    BatchStateError,
-    abatch_status,
-    acancel_batch,
-    alist_batches,
-    asubmit_batch,
-    await_batch,
-)
 from .tokens import TokenCount
+
+if TYPE_CHECKING:
+    from ..runlog import RunLog
+    from .answers import BatchAnswerError, MissingAnswerError
+    from .collect import CollectSummary, acollect_batch, collect_batch
+    from .remote import (
+        TERMINAL,
+        BatchInfo,
+        BatchStateError,
+        abatch_status,
+        acancel_batch,
+        alist_batches,
+        asubmit_batch,
+        await_batch,
+    )
+
+_LAZY = {
+    **dict.fromkeys(("BatchAnswerError", "MissingAnswerError"), ".answers"),
+    **dict.fromkeys(("CollectSummary", "acollect_batch", "collect_batch"), ".collect"),
+    **dict.fromkeys(
+        (
+            "TERMINAL",
+            "BatchInfo",
+            "BatchStateError",
+            "abatch_status",
+            "acancel_batch",
+            "alist_batches",
+            "asubmit_batch",
+            "await_batch",
+        ),
+        ".remote",
+    ),
+}
+"""Names imported at first use: ``prepare`` needs none of collect's and the provider
+API's modules (~2 MB of a process that also holds a tokenizer)."""
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
 
 __all__ = [
     "MAX_BYTES",
@@ -90,6 +128,8 @@ def submit_batch(
     """Upload a request file and create its batch (24-hour window); recorded in the run
     log. ``BatchStateError`` when the file was already submitted (``force`` submits it
     again, and pays again)."""
+    from .remote import asubmit_batch
+
     return asyncio.run(
         asubmit_batch(requests, settings or Settings.from_env(), run_log=run_log, force=force)
     )
@@ -99,6 +139,8 @@ def batch_status(
     batch_id: str, settings: Settings | None = None, *, run_log: RunLog | None = None
 ) -> BatchInfo:
     """One batch's state and request counts, from its server."""
+    from .remote import abatch_status
+
     return asyncio.run(abatch_status(batch_id, settings or Settings.from_env(), run_log=run_log))
 
 
@@ -106,6 +148,8 @@ def list_batches(
     settings: Settings | None = None, *, run_log: RunLog | None = None
 ) -> list[BatchInfo]:
     """Every submitted batch in the run log (the unfinished ones refreshed)."""
+    from .remote import alist_batches
+
     return asyncio.run(alist_batches(settings or Settings.from_env(), run_log=run_log))
 
 
@@ -120,6 +164,8 @@ def wait_for_batch(
     on_poll: Callable[[BatchInfo], None] | None = None,
 ) -> BatchInfo:
     """Poll a batch, with backoff, until it ends (completed, failed, expired, cancelled)."""
+    from .remote import await_batch
+
     return asyncio.run(
         await_batch(
             batch_id,
@@ -137,4 +183,6 @@ def cancel_batch(
     batch_id: str, settings: Settings | None = None, *, run_log: RunLog | None = None
 ) -> BatchInfo:
     """Cancel a batch (what it answered before stays collectable)."""
+    from .remote import acancel_batch
+
     return asyncio.run(acancel_batch(batch_id, settings or Settings.from_env(), run_log=run_log))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from functools import lru_cache
 
 from .document import Document
 
@@ -61,12 +62,19 @@ _YEAR = re.compile(r"\b(1[5-9]\d\d|20\d\d)\b")
 _NAME = re.compile(r"[^a-z0-9]+")
 
 
+@lru_cache(maxsize=512)
+def _plain_name(name: str) -> str:
+    """``Secondary_Title`` → ``secondarytitle`` (kept: an export repeats its few column
+    names on every record)."""
+    return _NAME.sub("", name.lower())
+
+
 def _by_name(metadata: Mapping[str, str]) -> dict[str, str]:
     found: dict[str, str] = {}
     for name, value in metadata.items():
         text = str(value).strip()
         if text:
-            found.setdefault(_NAME.sub("", name.lower()), text)
+            found.setdefault(_plain_name(name), text)
     return found
 
 
@@ -76,7 +84,11 @@ def reference_of(document: Document) -> dict[str, str]:
     metadata = _by_name(document.metadata)
     reference: dict[str, str] = {}
     for field, aliases in _ALIASES.items():
-        value = next((metadata[alias] for alias in aliases if alias in metadata), None)
+        value = None
+        for alias in aliases:
+            if alias in metadata:
+                value = metadata[alias]
+                break
         if field == "year" and value is not None:
             match = _YEAR.search(value)
             value = match.group(1) if match else None

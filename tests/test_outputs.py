@@ -302,3 +302,15 @@ def test_earlier_outputs_in_an_input_folder_are_left_out(tmp_path: Path) -> None
     left_out = [line for line in lines if "error" in line]
     assert len(left_out) == 3 and all("case-summarizer" in line["error"] for line in left_out)
     assert done.returncode == 1 and done.stderr.count("error:") == 3
+
+
+def test_a_json_line_is_what_json_dumps_writes() -> None:
+    from summarizer.output.store import json_line
+
+    value = {
+        "id": "naïve-1",
+        "text": 'Fièvre à 39 °C, "quoted"\nand a tab\t✓',
+        "n": [1, 2.5, None, True, float("1e-7")],
+        "nested": {"empty": {}, "list": []},
+    }
+    assert json_line(value) == (json.dumps(value, ensure_ascii=False) + "\n").encode("utf-8")

@@ -37,11 +37,23 @@ __all__ = [
     "OutputState",
     "atomic_write",
     "file_mode",
+    "json_line",
     "read_output_state",
     "same_file",
 ]
 
 FSYNC_INTERVAL_S = 1.0
+
+to_json = json.JSONEncoder(ensure_ascii=False).encode
+"""``json.dumps(value, ensure_ascii=False)``, with one encoder kept: ``json.dumps`` makes
+a new encoder on every call that sets an option (~3 µs, per line of a batch)."""
+
+
+def json_line(value: Any) -> bytes:
+    """One JSON Lines line, UTF-8 (non-ASCII written as is, as ``json.dumps`` with
+    ``ensure_ascii=False`` writes it)."""
+    return (to_json(value) + "\n").encode("utf-8")
+
 
 Retry = bool | Container[str]
 """Error lines to redo: none, all, or those of these ids."""
@@ -278,7 +290,7 @@ class LineStore:
     def append(self, payload: dict[str, Any]) -> None:
         """One whole line, in one ``write`` (fsynced at intervals)."""
         assert self._fd is not None, "append to a closed store"
-        data = (json.dumps(payload, ensure_ascii=False) + "\n").encode("utf-8")
+        data = json_line(payload)
         written = os.write(self._fd, data)
         while written < len(data):  # only on a full disk or a signal; keep the line whole
             written += os.write(self._fd, data[written:])

@@ -36,7 +36,7 @@ from ..config import DEFAULT_OPENAI_MODEL, Settings
 from ..errors import ConfigError, InputError, OutputError, SummarizerError
 from ..evaluation.prices import Price, PriceTable
 from ..ingest.exports import is_result_line
-from ..output.store import file_mode, iter_lines
+from ..output.store import file_mode, iter_lines, json_line, to_json
 from ..output.targets import check_output, sidecar_path
 from ..pipeline import canonical_hash
 from ..render import load_prompt, render
@@ -61,9 +61,9 @@ ENDPOINT = "/v1/chat/completions"
 MAX_NAMED = 20
 """Duplicate ids and failures named in messages (the rest are counted)."""
 _SCHEMA_KEYS = ("tools", "tool_choice", "response_format")
-_BUFFER = 256 * 1024
+_BUFFER = 64 * 1024
 """Write buffer: a request line is ~12 KB, more than the default buffer, so each would
-be its own system call."""
+be its own system call; a few lines a call is enough (and two such buffers are open)."""
 
 
 @dataclass(slots=True)
@@ -171,26 +171,24 @@ class _BodyLines:
         if not plain:
             return self._each(ident, body)
         head = {"custom_id": ident, "method": "POST", "url": ENDPOINT, "body": plain}
-        text = json.dumps(head, ensure_ascii=False)[:-2]  # without the closing "}}"
+        text = to_json(head)[:-2]  # without the closing "}}"
         tail = b"".join(self._field(key, value) for key, value in schema)
         return b"".join((text.encode(), tail, b"}}\n"))
 
     def _each(self, ident: str, body: dict[str, Any]) -> bytes:
         fields = b"".join(self._field(key, value) for key, value in body.items())
-        head = json.dumps(
-            {"custom_id": ident, "method": "POST", "url": ENDPOINT}, ensure_ascii=False
-        )
+        head = to_json({"custom_id": ident, "method": "POST", "url": ENDPOINT})
         # each field starts with ", ": the first one's is dropped inside the braces
         return b"".join((head[:-1].encode(), b', "body": {', fields[2:], b"}}\n"))
 
     def _field(self, key: str, value: Any) -> bytes:
         """``, "key": value`` as bytes (a schema part's from the memo)."""
         if key not in _SCHEMA_KEYS:
-            return f", {json.dumps(key)}: {json.dumps(value, ensure_ascii=False)}".encode()
+            return f", {json.dumps(key)}: {to_json(value)}".encode()
         known = self._memo.get(id(value))
         if known is not None and known[0] is value:
             return known[1]
-        text = f", {json.dumps(key)}: {json.dumps(value, ensure_ascii=False)}".encode()
+        text = f", {json.dumps(key)}: {to_json(value)}".encode()
         if len(self._memo) < 64:  # a shape per response model; never grows with records
             self._memo[id(value)] = (value, text)  # the reference keeps the id unique
         return text
@@ -204,7 +202,7 @@ class _Part:
         self._temps: list[str] = []
         self.requests = self._open(target.path)
         self.context = self._open(target.context)
-        self.context.write(_json_line(header.to_dict()))
+        self.context.write(json_line(header.to_dict()))
 
     def _open(self, path: Path) -> IO[bytes]:
         try:
@@ -229,10 +227,10 @@ class _Part:
             self.target.bytes += len(line)
         self.target.requests += len(lines)
         self.target.records += 1
-        self.context.write(_json_line(context))
+        self.context.write(json_line(context))
 
     def fail(self, failure: Failure) -> None:
-        self.context.write(_json_line(failure.to_dict()))
+        self.context.write(json_line(failure.to_dict()))
 
     def commit(self) -> None:
         for handle, temp, path in zip(
@@ -282,10 +280,6 @@ def failed_ids(output: str | Path) -> set[str]:
             path=str(output),
         )
     return {ident for ident, is_error in failed.items() if is_error}
-
-
-def _json_line(value: dict[str, Any]) -> bytes:
-    return (json.dumps(value, ensure_ascii=False) + "\n").encode()
 
 
 def _check_limits(max_requests: int, max_bytes: int) -> None:

@@ -175,9 +175,9 @@ class Abstract:
             "title": self.title,
             "text": self.text,
             "sections": [[s.kind, s.heading, s.start, s.end, s.from_body] for s in self.sections],
-            "body_start": self.body_start,
             "warnings": list(self.warnings),
             "confidence": self.confidence,
+            "body_start": self.body_start,
             "offsets": self.offsets.runs(),
         }
 

@@ -30,10 +30,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from ..document import Abstract, Document, OffsetMap, Section
+from ..document import Abstract, Document
 from ..errors import ConfigError, InputError
 from ..reference import reference_of
-from ..results import Failure, abstract_to_dict
+from ..results import Failure
 
 __all__ = [
     "CONTEXT_KIND",
@@ -140,8 +140,6 @@ class Prepared:
 def record_line(abstract: Abstract, requests: list[tuple[str, str | None]]) -> dict[str, Any]:
     """The context line of one prepared record."""
     document = abstract.document
-    line = abstract_to_dict(abstract)
-    line["sections"] = [[s.kind, s.heading, s.start, s.end, s.from_body] for s in abstract.sections]
     return {
         "id": abstract.id,
         "requests": [list(request) for request in requests],
@@ -149,50 +147,21 @@ def record_line(abstract: Abstract, requests: list[tuple[str, str | None]]) -> d
         "format": document.format,
         "document_title": document.title,
         "reference": reference_of(document),
-        **line,
-        "body_start": abstract.body_start,
-        "confidence": abstract.confidence,
-        "offsets": abstract.offsets.runs(),
+        **abstract.to_stored(),
     }
 
 
 def _abstract(value: dict[str, Any]) -> Abstract:
-    ident = str(value["id"])
-    text = str(value["text"])
     heading = value.get("document_title")
     document = Document(
-        id=ident,
+        id=str(value["id"]),
         text="",
         origin=str(value.get("source", "")),
         format=str(value["format"]),
         title=None if heading is None else str(heading),
         metadata={str(k): str(v) for k, v in (value.get("reference") or {}).items()},
     )
-    sections = tuple(
-        Section(
-            kind=str(kind),
-            heading=None if heading is None else str(heading),
-            start=int(start),
-            end=int(end),
-            from_body=bool(from_body),
-        )
-        for kind, heading, start, end, from_body in value["sections"]
-    )
-    offsets = OffsetMap.from_runs([int(number) for number in value["offsets"]])
-    if len(offsets) != len(text):
-        raise ValueError("the offset map does not cover the text")
-    title = value.get("title")
-    return Abstract(
-        id=ident,
-        title=None if title is None else str(title),
-        text=text,
-        sections=sections,
-        offsets=offsets,
-        document=document,
-        body_start=int(value.get("body_start", 0)),
-        warnings=tuple(str(warning) for warning in value.get("warnings") or ()),
-        confidence=str(value.get("confidence", "high")),
-    )
+    return Abstract.from_stored(value, document)
 
 
 def _item(value: Any, number: int, path: Path) -> Prepared | Failure:

@@ -21,6 +21,7 @@ from ..document import Abstract, Document, OffsetMap, Section
 from ..errors import InputError
 from .html import HtmlPage, html_to_text
 from .page import Found, NoAbstract, locate_export, locate_page
+from .prose import skip_space
 from .text import Builder, normalise, span_offsets
 
 __all__ = ["EXPORT_FORMATS", "clean"]
@@ -53,9 +54,15 @@ def clean(document: Document) -> Abstract:
     return _assemble(document, text, page, found)
 
 
+_HTML_STARTS = ("<!doctype html", "<html", "<head", "<body")
+_HTML_REACH = 2048
+"""How far into a text its first tag is looked for (past leading whitespace)."""
+
+
 def _looks_like_html(text: str) -> bool:
-    head = text[:2048].lstrip().lower()
-    return head.startswith(("<!doctype html", "<html", "<head", "<body"))
+    first = skip_space(text, 0, _HTML_REACH)
+    head = text[first : min(first + len(_HTML_STARTS[0]), _HTML_REACH)]  # lower only these
+    return head.lower().startswith(_HTML_STARTS)
 
 
 def _assemble(document: Document, text: str, page: HtmlPage | None, found: Found) -> Abstract:

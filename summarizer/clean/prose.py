@@ -109,8 +109,13 @@ def is_chrome(text: str, start: int, end: int) -> bool:
     return match is not None and not text[start + match.end() : end].strip()
 
 
-BOUNDARY = re.compile(r"(?:\n|[.!?:;)\]\"'”’][ \t]+|[ \t]{2,})[ \t\r\n]*(?=\S)")
-"""The end of something a heading may follow: a newline, a sentence end, a run of spaces."""
+BOUNDARY = re.compile(
+    r"[\n.!?:;)\]\"'”’ \t](?:(?<=\n)|(?<=[.!?:;)\]\"'”’])[ \t]+|(?<=[ \t])[ \t]+)[ \t\r\n]*(?=\S)"
+)
+"""The end of something a heading may follow: a newline, a sentence end, a run of spaces.
+(What ``(?:\\n|[.!?:;)\\]\"'”’][ \\t]+|[ \\t]{2,})…`` matches, written to open with one
+character class: the regex engine then skips to the next such character instead of trying the
+pattern at every position.)"""
 
 
 _SPACES = re.compile(r"\s*")
@@ -135,6 +140,23 @@ _TOKEN = re.compile(r"([.!?:;][\s\"'”’)]+|)([^\W\d_][\w'’-]*)")
 """A word, with the sentence end before it when there is one (else ''). The empty alternative
 rather than ``(…)?``: the same matches, twice as fast (an optional capturing group takes the
 regex engine's slow repeat path at every position)."""
+_ASCII_TOKEN = re.compile(r"([.!?:;][\t\n\x0b\x0c\r\x1c-\x1f \"')]+|)([A-Za-z][A-Za-z0-9_'-]*)")
+"""``_TOKEN`` for an ASCII window: the same classes spelled as ASCII ranges, which the regex
+engine tests with a table instead of Unicode categories."""
+_HEAD = 120
+"""The first words of a window, where most candidates fail."""
+_SENTENCE_END_CHARACTERS = frozenset(".!?:;\"')”’")
+"""With whitespace: what the first group of ``_TOKEN`` is made of."""
+
+
+def _token_cut(window: str) -> int:
+    """A place at or before ``_HEAD`` that no token spans (a space after a character that is
+    neither a sentence end nor what may follow one in a token), or 0. The tokens before it,
+    read once, begin both the head's tokens and the window's."""
+    cut = window.rfind(" ", 0, _HEAD + 1)
+    if cut <= 0 or window[cut - 1] in _SENTENCE_END_CHARACTERS or window[cut - 1].isspace():
+        return 0
+    return cut
 
 
 def prose_at(text: str, position: int, limit: int | None = None) -> bool:
@@ -148,10 +170,13 @@ def prose_at(text: str, position: int, limit: int | None = None) -> bool:
         return False  # a short line with no sentence in it: a title, a heading, a link
     if chrome_at(text, position, end):
         return False
-    head = _TOKEN.findall(window, 0, 120)  # most candidates fail on their first words
+    token = _ASCII_TOKEN if window.isascii() else _TOKEN
+    cut = _token_cut(window)
+    before_cut = token.findall(window, 0, cut)
+    head = before_cut + token.findall(window, cut, _HEAD)  # most candidates fail on these
     if len(head) > 4 and lower_share([word for start, word in head[1:] if not start]) < 0.4:
         return False
-    tokens = _TOKEN.findall(window)
+    tokens = before_cut + token.findall(window, cut)
     if len(tokens) < PROSE_MIN_WORDS:
         return False
     inside = [word for start, word in tokens[1:] if not start]  # not a sentence's first word

@@ -94,6 +94,18 @@ def test_missing_path_is_an_error_and_the_batch_goes_on(tmp_path: Path) -> None:
     assert isinstance(found[1], Document)
 
 
+def test_a_text_passed_where_a_path_goes_is_named_briefly_and_the_batch_goes_on(
+    tmp_path: Path,
+) -> None:
+    page = tmp_path / "ok.txt"
+    page.write_text(PAGE_TEXT)
+    found = items(PAGE_TEXT * 3, page)  # far past the system's limit on a file name
+    assert isinstance(found[0], InputError) and isinstance(found[1], Document)
+    message = str(found[0])
+    assert "cannot be a file" in message and "stdin" in message
+    assert len(message) < 250 and "\n" not in message
+
+
 # --- formats -------------------------------------------------------------------------------------
 
 

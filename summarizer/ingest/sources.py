@@ -8,6 +8,7 @@ with a BOM, Windows-1252/Latin-1 fallback).
 from __future__ import annotations
 
 import codecs
+import errno
 import glob
 import os
 import stat
@@ -95,12 +96,22 @@ def expand_sources(sources: Iterable[str | Path]) -> Iterator[Source | InputErro
                 yield InputError("no such file or folder", path=text)
             continue
         except OSError as error:  # a symlink loop, a path through a file…
-            yield InputError(f"cannot read: {error.strerror or error}", path=text)
+            yield _unreadable(error, text)
             continue
         if stat.S_ISDIR(info.st_mode):
             yield from _walk(path)
         else:
             yield _file(path, info)
+
+
+def _unreadable(error: OSError, text: str) -> InputError:
+    if error.errno == errno.ENAMETOOLONG:  # most likely a text given where a path goes
+        return InputError(
+            f"a name of {len(text):,} characters cannot be a file; give a text on stdin "
+            "(-) or, in the library, as Document.from_text(...)",
+            path=" ".join(text[:60].split()) + "…",
+        )
+    return InputError(f"cannot read: {error.strerror or error}", path=text)
 
 
 def _glob(pattern: str) -> Iterator[Source | InputError]:

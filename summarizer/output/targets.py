@@ -232,7 +232,11 @@ def _input_paths(inputs: Iterable[str | Path]) -> Iterator[Path]:
         if text == "-":
             continue
         path = Path(text).expanduser()
-        if path.exists():
+        try:
+            exists = path.exists()
+        except OSError:  # a name too long to be a file (a text passed as a path)
+            continue
+        if exists:
             yield path
         elif glob.has_magic(text):
             yield from (

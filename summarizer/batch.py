@@ -266,6 +266,7 @@ async def arun_batch(
         settings, backend=backend, cache=cache, run_log=run_log, on_progress=on_progress
     )
     try:
+        await summarizer.aopen()
         target = open_target(
             destination,
             format,

@@ -18,7 +18,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from pydantic import ValidationError
 
-from .backends import AnyBackend, Extraction, ReportsProgress, make_backend
+from .backends import AnyBackend, Extraction, HoldsOpen, ReportsProgress, make_backend
 from .clean import clean
 from .clean.reuse import cleaning_key
 from .config import MAX_RECORD_BYTES, Settings
@@ -234,6 +234,13 @@ class Summarizer:
         return self._portal.iterate(self.asummarize_many(sources, concurrency=concurrency))
 
     # -- lifecycle -----------------------------------------------------------
+    async def aopen(self) -> None:
+        """Hold the backend's resources (a pooled HTTP session) until ``aclose``: what a
+        run of many records wants. The context managers call it; without it every call
+        still works."""
+        if isinstance(self.backend, HoldsOpen):
+            await self.backend.aopen()
+
     async def aclose(self) -> None:
         self._flush_stores()
         await self.backend.aclose()
@@ -247,12 +254,15 @@ class Summarizer:
             self._portal.close()
 
     def __enter__(self) -> Summarizer:
+        if isinstance(self.backend, HoldsOpen):  # else no event loop is needed yet
+            self._portal.run(self.backend.aopen())
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
 
     async def __aenter__(self) -> Summarizer:
+        await self.aopen()
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -6,9 +6,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import subprocess
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
+import openai
 import pytest
 from openai.types.chat import ChatCompletion
 from pydantic import ValidationError
@@ -34,7 +38,7 @@ from summarizer.config import BACKEND_DEFAULTS
 from summarizer.ground import Aligner, is_grounding_error, validation_context
 from summarizer.render import render
 from summarizer.schema import CaseReport
-from tests.conftest import FAKE_KEY, seed_record
+from tests.conftest import FAKE_KEY, SEED, seed_record
 from tests.openai_server import ScriptedServer, answer, completion_body, error
 
 
@@ -223,16 +227,67 @@ def test_the_sync_path_is_rate_limited(scripted_server: ScriptedServer, seed_tex
         assert time.perf_counter() - started >= 0.9
 
 
-async def test_async_client_is_closed_by_aclose(
+async def test_a_held_backend_sends_through_one_pooled_aiohttp_client_closed_at_the_end(
     scripted_server: ScriptedServer, seed_text: str
 ) -> None:
     scripted_server.fallback = lambda request: answer(seed_record())
     backend = OpenAIBackend(openai_settings(scripted_server.url))
     async with Summarizer(backend.settings, backend=backend) as summarizer:
         await asyncio.gather(summarizer.asummarize(seed_text), summarizer.asummarize(seed_text))
-        client = backend._client
-        assert client is not None
+        client = backend._client_for_this_loop()
+        assert isinstance(client._client, openai.DefaultAioHttpClient)
+        assert backend._client is None  # nothing else was made
+    assert client.is_closed() and backend._held is None
+
+
+async def test_an_unheld_backend_makes_an_httpx_client_on_first_use_closed_by_aclose(
+    scripted_server: ScriptedServer, seed_text: str
+) -> None:
+    scripted_server.fallback = lambda request: answer(seed_record())
+    backend = OpenAIBackend(openai_settings(scripted_server.url))
+    summarizer = Summarizer(backend.settings, backend=backend)
+    await asyncio.gather(summarizer.asummarize(seed_text), summarizer.asummarize(seed_text))
+    client = backend._client
+    assert client is not None and not isinstance(client._client, openai.DefaultAioHttpClient)
+    await summarizer.aclose()
     assert client.is_closed() and backend._client is None
+
+
+_AT_EXIT = """
+import sys
+from pathlib import Path
+from summarizer import Document, Settings, Summarizer, run_batch
+settings = Settings.from_env(
+    env={"OPENAI_API_KEY": "fake-exit-key"}, backend="openai", base_url=sys.argv[1], model="m"
+)
+text = Path(sys.argv[2]).read_text()
+if sys.argv[3] == "left-open":  # a one-off call, never closed
+    Summarizer(settings).summarize(text)
+elif sys.argv[3] == "context":
+    with Summarizer(settings) as summarizer:
+        summarizer.summarize(text)
+else:
+    documents = [Document.from_text(text, id=str(number)) for number in range(3)]
+    run_batch(documents, settings, output=Path(sys.argv[4]) / "out.jsonl")
+print("done")
+"""
+
+
+@pytest.mark.parametrize("use", ["left-open", "context", "batch"])
+def test_no_client_is_left_to_complain_at_exit(
+    scripted_server: ScriptedServer, tmp_path: Path, use: str
+) -> None:
+    """An unclosed aiohttp session prints "Unclosed client session" at exit: the pooled
+    client is only taken where the run closes it, and a one-off call stays on httpx."""
+    scripted_server.fallback = lambda request: answer(seed_record())
+    done = subprocess.run(
+        [sys.executable, "-c", _AT_EXIT, scripted_server.url, str(SEED), use, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0 and done.stdout == "done\n", done.stderr
+    assert done.stderr == ""
 
 
 # --- capabilities ------------------------------------------------------------------------------

@@ -144,6 +144,16 @@ class RecordBackend(Backend, Protocol):
 
 
 @runtime_checkable
+class HoldsOpen(Protocol):
+    """A backend with resources worth holding for a run (a pooled HTTP session): taken by
+    ``aopen``, released by ``aclose``. Never opened, it still works, lazily."""
+
+    async def aopen(self) -> None:
+        """Take the resources, inside the event loop that will use them."""
+        ...
+
+
+@runtime_checkable
 class ReportsProgress(Protocol):
     """A backend that can say what it is doing (a local model: loading, each request's
     prefill and generation), for callers that ask (``Summarizer(on_progress=...)``)."""

@@ -3,6 +3,12 @@
 ``build`` and ``parse`` are the pure chat-completions steps (``backends.chat``, through
 instructor); ``send`` posts one request with the async OpenAI SDK under our transport
 retries (``backends.transport``). One client per event loop, closed by ``aclose``.
+
+A run holds the backend open (``aopen`` … ``aclose``; the batch runner and the
+``Summarizer`` context managers do): its client then sends through the SDK's aiohttp
+transport, about 1.3 ms less CPU a request than httpx's, which is what bounds many
+requests in flight. Outside a held run the client is httpx's, which may be dropped
+unclosed without a word, where an unclosed aiohttp session complains at exit.
 """
 
 from __future__ import annotations
@@ -93,6 +99,7 @@ class OpenAIBackend(ChatSteps):
         self.spec = request_spec(settings)
         self._client: openai.AsyncOpenAI | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._held: tuple[asyncio.AbstractEventLoop, openai.AsyncOpenAI] | None = None
 
     def identity(self) -> dict[str, Any]:
         identity: dict[str, Any] = {
@@ -127,22 +134,42 @@ class OpenAIBackend(ChatSteps):
 
     # -- lifecycle -------------------------------------------------------------
     def _client_for_this_loop(self) -> openai.AsyncOpenAI:
-        """The async client of the running event loop (an async client cannot move loops)."""
+        """The async client of the running event loop (an async client cannot move loops):
+        the held one, or one made on first use."""
         loop = asyncio.get_running_loop()
+        if self._held is not None and self._held[0] is loop:
+            return self._held[1]
         if self._client is None or self._loop is not loop:
-            secret = self.settings.secret
-            key = secret.reveal() if secret is not None else PLACEHOLDER_KEY
-            self._client = openai.AsyncOpenAI(
-                api_key=key,
-                base_url=self.base_url,
-                max_retries=0,  # one retry policy: ours (transport.py)
-                timeout=self.settings.timeout,
-            )
+            self._client = self._new_client()
             self._loop = loop
         return self._client
 
+    def _new_client(self, http_client: Any = None) -> openai.AsyncOpenAI:
+        secret = self.settings.secret
+        return openai.AsyncOpenAI(
+            api_key=secret.reveal() if secret is not None else PLACEHOLDER_KEY,
+            base_url=self.base_url,
+            max_retries=0,  # one retry policy: ours (transport.py)
+            timeout=self.settings.timeout,
+            http_client=http_client,
+        )
+
+    async def aopen(self) -> None:
+        """Hold a pooled aiohttp-backed client on this event loop until ``aclose``."""
+        loop = asyncio.get_running_loop()
+        if self._held is None or self._held[0] is not loop:
+            await self._close_held(loop)
+            self._held = (loop, self._new_client(openai.DefaultAioHttpClient()))
+
     async def aclose(self) -> None:
-        """Close the client inside its event loop (the summarizer calls this at its end)."""
+        """Close the clients inside their event loop (the summarizer calls this at its end)."""
+        await self._close_held(asyncio.get_running_loop())
         client, self._client, self._loop = self._client, None, None
         if client is not None:
             await client.close()
+
+    async def _close_held(self, loop: asyncio.AbstractEventLoop) -> None:
+        held, self._held = self._held, None
+        # a session can only be closed in its own loop; one held elsewhere is let go
+        if held is not None and held[0] is loop:
+            await held[1].close()

@@ -34,6 +34,7 @@ from summarizer.backends.chat import (
 )
 from summarizer.backends.openai_compat import OpenAIBackend
 from summarizer.backends.stages import stage_model
+from summarizer.cache import ResponseCache
 from summarizer.config import BACKEND_DEFAULTS
 from summarizer.ground import Aligner, is_grounding_error, validation_context
 from summarizer.render import render
@@ -237,7 +238,23 @@ async def test_a_held_backend_sends_through_one_pooled_aiohttp_client_closed_at_
         client = backend._client_for_this_loop()
         assert isinstance(client._client, openai.DefaultAioHttpClient)
         assert backend._client is None  # nothing else was made
-    assert client.is_closed() and backend._held is None
+    assert client.is_closed() and backend._held is None and backend._holding is None
+
+
+async def test_a_run_served_from_the_cache_makes_no_client(
+    scripted_server: ScriptedServer, seed_text: str, tmp_path: Path
+) -> None:
+    """A client loads the CA bundle (~90 ms): a held backend makes its client on first send."""
+    scripted_server.fallback = lambda request: answer(seed_record())
+    cache = ResponseCache(tmp_path / "cache.sqlite")
+    settings = openai_settings(scripted_server.url)
+    async with Summarizer(settings, cache=cache) as summarizer:
+        await summarizer.asummarize(seed_text)
+    backend = OpenAIBackend(settings)
+    async with Summarizer(settings, backend=backend, cache=cache) as summarizer:
+        assert (await summarizer.asummarize(seed_text)).provenance.cache_hit
+        assert backend._held is None and backend._client is None
+    assert len(scripted_server.requests) == 1
 
 
 async def test_an_unheld_backend_makes_an_httpx_client_on_first_use_closed_by_aclose(

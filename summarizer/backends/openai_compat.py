@@ -99,7 +99,8 @@ class OpenAIBackend(ChatSteps):
         self.spec = request_spec(settings)
         self._client: openai.AsyncOpenAI | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._held: tuple[asyncio.AbstractEventLoop, openai.AsyncOpenAI] | None = None
+        self._holding: asyncio.AbstractEventLoop | None = None  # the loop a run holds us in
+        self._held: openai.AsyncOpenAI | None = None  # its pooled client, made on first send
 
     def identity(self) -> dict[str, Any]:
         identity: dict[str, Any] = {
@@ -135,10 +136,13 @@ class OpenAIBackend(ChatSteps):
     # -- lifecycle -------------------------------------------------------------
     def _client_for_this_loop(self) -> openai.AsyncOpenAI:
         """The async client of the running event loop (an async client cannot move loops):
-        the held one, or one made on first use."""
+        the held one, or one made on first use. Made lazily either way: a client loads
+        the CA bundle (~90 ms), which a run served from the cache never needs."""
         loop = asyncio.get_running_loop()
-        if self._held is not None and self._held[0] is loop:
-            return self._held[1]
+        if loop is self._holding:
+            if self._held is None:
+                self._held = self._new_client(openai.DefaultAioHttpClient())
+            return self._held
         if self._client is None or self._loop is not loop:
             self._client = self._new_client()
             self._loop = loop
@@ -157,19 +161,19 @@ class OpenAIBackend(ChatSteps):
     async def aopen(self) -> None:
         """Hold a pooled aiohttp-backed client on this event loop until ``aclose``."""
         loop = asyncio.get_running_loop()
-        if self._held is None or self._held[0] is not loop:
-            await self._close_held(loop)
-            self._held = (loop, self._new_client(openai.DefaultAioHttpClient()))
+        if self._holding is not loop:
+            await self._release_held(loop)
+            self._holding = loop
 
     async def aclose(self) -> None:
         """Close the clients inside their event loop (the summarizer calls this at its end)."""
-        await self._close_held(asyncio.get_running_loop())
+        await self._release_held(asyncio.get_running_loop())
         client, self._client, self._loop = self._client, None, None
         if client is not None:
             await client.close()
 
-    async def _close_held(self, loop: asyncio.AbstractEventLoop) -> None:
-        held, self._held = self._held, None
+    async def _release_held(self, loop: asyncio.AbstractEventLoop) -> None:
+        held, holding, self._held, self._holding = self._held, self._holding, None, None
         # a session can only be closed in its own loop; one held elsewhere is let go
-        if held is not None and held[0] is loop:
-            await held[1].close()
+        if held is not None and holding is loop:
+            await held.close()

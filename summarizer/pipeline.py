@@ -72,10 +72,14 @@ class RunLog(Protocol):
     def record_call(self, entry: dict[str, Any]) -> None: ...
 
 
+_CANONICAL_JSON = json.JSONEncoder(
+    sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str
+).encode  # kept: json.dumps makes an encoder on every call that sets an option
+
+
 def canonical_hash(value: Any) -> str:
     """sha256 of canonical JSON: the key for anything that determines an answer."""
-    text = json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return hashlib.sha256(_CANONICAL_JSON(value).encode("utf-8")).hexdigest()
 
 
 @dataclass(slots=True)

@@ -152,6 +152,14 @@ COLUMNS = (
     "extra",
 )
 _WRITABLE = COLUMNS[2:-1]
+_INSERT = (
+    f"INSERT INTO calls (time, {', '.join(_WRITABLE)}, extra) "
+    f"VALUES ({', '.join('?' for _ in range(len(_WRITABLE) + 2))})"
+)
+_NOT_EXTRA = frozenset((*COLUMNS, "time"))
+_RUN_ID, _CACHE_HIT, _DURATION = (
+    _WRITABLE.index(name) for name in ("run_id", "cache_hit", "duration_s")
+)
 # Entry keys never stored, even in ``extra`` (defence in depth: nobody should pass them).
 _SECRET_KEY = re.compile(r"key|secret|token_value|authorization|password|header", re.I)
 
@@ -252,29 +260,26 @@ class RunLog(SqliteStore):
         migrate(db)
 
     def record_call(self, entry: dict[str, Any]) -> None:
-        row: dict[str, Any] = {name: entry.get(name) for name in _WRITABLE}
-        row["run_id"] = entry.get("run_id") or self.run_id
-        row["cache_hit"] = 1 if entry.get("cache_hit") else 0
-        if isinstance(row["duration_s"], float):
-            row["duration_s"] = round(row["duration_s"], 6)
+        row: list[Any] = [entry.get(name) for name in _WRITABLE]
+        row[_RUN_ID] = entry.get("run_id") or self.run_id
+        row[_CACHE_HIT] = cache_hit = 1 if entry.get("cache_hit") else 0
+        if isinstance(row[_DURATION], float):
+            row[_DURATION] = round(row[_DURATION], 6)
         extra = {
             key: value
             for key, value in entry.items()
-            if key not in COLUMNS and key != "time" and not _SECRET_KEY.search(key)
+            if key not in _NOT_EXTRA and not _SECRET_KEY.search(key)
         }
-        names = ["time", *row, "extra"]
-        values = [
+        values = (
             entry.get("time") or _now(),
-            *row.values(),
+            *row,
             json.dumps(extra, default=str) if extra else None,
-        ]
-        marks = ", ".join("?" for _ in names)
-        sql = f"INSERT INTO calls ({', '.join(names)}) VALUES ({marks})"
-        if row["cache_hit"]:  # cost nothing and come thousands a second: committed together
-            self.write_later(sql, tuple(values))
+        )
+        if cache_hit:  # cost nothing and come thousands a second: committed together
+            self.write_later(_INSERT, values)
             return
         self.flush()  # the log keeps the order calls finished in
-        self._use(lambda db: db.execute(sql, values), None, write=True)
+        self._use(lambda db: db.execute(_INSERT, values), None, write=True)
 
     def query(
         self,

@@ -25,6 +25,8 @@ from __future__ import annotations
 import atexit
 import contextlib
 import errno
+import itertools
+import operator
 import sqlite3
 import threading
 import time
@@ -298,8 +300,10 @@ class SqliteStore:
 def _commit_all(db: sqlite3.Connection, writes: list[tuple[str, tuple[object, ...]]]) -> None:
     db.execute("BEGIN IMMEDIATE")
     try:
-        for sql, parameters in writes:
-            db.execute(sql, parameters)
+        # runs of one statement go to executemany, which binds them without a round
+        # through Python per row (a queue is mostly one kind: hit counters, log lines)
+        for sql, run in itertools.groupby(writes, key=operator.itemgetter(0)):
+            db.executemany(sql, [parameters for _, parameters in run])
     except BaseException:
         with contextlib.suppress(sqlite3.Error):
             db.execute("ROLLBACK")

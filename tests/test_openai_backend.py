@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import json
 import time
+from typing import Any
 
 import pytest
+from openai._models import construct_type
 from openai._utils import maybe_transform  # the SDK's own request walk, to compare against
+from openai.types.chat import ChatCompletion
 from openai.types.chat.completion_create_params import CompletionCreateParamsNonStreaming
 
 from summarizer import ExtractionError, ModelCallError, Settings, Summarizer
+from summarizer.backends.openai_compat import as_completion
 from tests.conftest import FAKE_KEY, seed_record
-from tests.openai_server import Reply, ScriptedServer, answer, error
+from tests.openai_server import Reply, ScriptedServer, answer, completion_body, error
 
 
 def make(server: ScriptedServer, **changes: object) -> Summarizer:
@@ -50,6 +54,39 @@ def test_valid_response(scripted_server: ScriptedServer, seed_text: str) -> None
     assert result.provenance.tokens.total_tokens == 150
     assert all(span.status.value == "exact" for span in result.evidence)
     assert_no_key(json.dumps(result.to_dict()))
+
+
+def test_an_answer_off_the_openai_schema_is_read_as_the_sdk_reads_it(
+    scripted_server: ScriptedServer, seed_text: str
+) -> None:
+    """Answers are validated by pydantic-core; one that fails (a server's own finish
+    reason, no ``created``) falls back to the SDK's lenient construct, as before."""
+    standard = answer(seed_record())
+
+    def odd(request: dict[str, Any]) -> dict[str, Any]:
+        assert callable(standard.body)
+        body = standard.body(request)
+        body["choices"][0]["finish_reason"] = "eos"
+        del body["created"]
+        return body
+
+    scripted_server.enqueue(Reply(body=odd), standard)
+    summarizer = make(scripted_server)
+    odd_result, standard_result = summarizer.summarize(seed_text), summarizer.summarize(seed_text)
+    assert odd_result.record == standard_result.record
+    assert odd_result.record.patient.age_years == 63
+
+
+def test_as_completion_matches_the_sdks_construct() -> None:
+    body = completion_body(
+        {"tools": [{"function": {"name": "CaseReport"}}]}, json.dumps(seed_record())
+    )
+    validated = as_completion(json.loads(json.dumps(body)))
+    constructed = construct_type(value=body, type_=ChatCompletion)
+    assert isinstance(validated, ChatCompletion) and validated == constructed
+    assert as_completion(json.dumps(body)) == validated  # JSON under another content type
+    odd = {**body, "choices": [{**body["choices"][0], "finish_reason": "eos"}]}
+    assert as_completion(odd).choices[0].finish_reason == "eos"  # type: ignore[comparison-overlap]
 
 
 def test_invalid_json_then_valid_reasks_with_the_error(

@@ -14,10 +14,14 @@ unclosed without a word, where an unclosed aiohttp session complains at exit.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+import contextlib
+import json
+from typing import Any, cast
 
 import openai
+from openai._models import construct_type  # the SDK's lenient reading, kept for odd servers
 from openai.types.chat import ChatCompletion
+from pydantic import ValidationError
 
 from ..config import DEFAULT_OPENAI_MODEL, Settings
 from ..errors import ConfigError
@@ -60,6 +64,20 @@ def _dialect(mode: str, settings: Settings) -> GrammarServer | None:
     if mode in ("json", "tools") and accepts_schema_in_json_object(settings.base_url):
         return GrammarServer(bounds_for(settings))
     return None
+
+
+def as_completion(answer: object) -> ChatCompletion:
+    """A server's answer as the SDK's ``ChatCompletion``: validated by pydantic-core, a
+    tenth of the CPU of the SDK's field-by-field construct (0.25 ms a request); an
+    answer off the OpenAI schema (a finish reason of the server's own, a missing field)
+    gets that lenient construct, as ``create()`` would return it."""
+    if isinstance(answer, str):  # JSON sent under another content type
+        with contextlib.suppress(ValueError):
+            answer = json.loads(answer)
+    try:
+        return ChatCompletion.model_validate(answer)
+    except ValidationError:
+        return cast(ChatCompletion, construct_type(value=answer, type_=ChatCompletion))
 
 
 class OpenAISteps(ChatSteps):
@@ -124,12 +142,13 @@ class OpenAIBackend(ChatSteps):
             # SDK's TypedDicts: our body is plain JSON already (tests/test_openai_backend.py
             # checks the walk changes nothing), and the walk was 1.2 ms of CPU a request,
             # a quarter of the SDK's cost and what bounded 32 requests in flight.
-            return await client.post(
+            answer = await client.post(
                 "/chat/completions",
                 body=body,
-                cast_to=ChatCompletion,
+                cast_to=object,  # the JSON as read: as_completion makes the model
                 options={"security": {"bearer_auth": True}},  # the key, as create sends it
             )
+            return as_completion(answer)
 
         return await send_with_retries(post, request.body, self._policy)
 

@@ -252,8 +252,11 @@ def label_at(text: str, position: int, limit: int | None = None) -> Label | None
     if kind is None:
         return None
     after = match.end()
-    line_end = text.find("\n", after)
-    alone = not text[after : line_end if line_end >= 0 else len(text)].strip()
+    following = skip_space(text, after)
+    # alone on its line: only whitespace up to the next newline or the end. Read up to the first
+    # character that is not whitespace (on a page whose newlines were lost, the line is the rest
+    # of the page: slicing and stripping it made each label cost as much as the page)
+    alone = following >= len(text) or text.find("\n", after, following) >= 0
     colon = (match.group("colon") or "").strip()
     capitals = label.isupper() and len(label) > 3
     if colon in (":", "：", "-", "–", "—") or alone:
@@ -262,7 +265,6 @@ def label_at(text: str, position: int, limit: int | None = None) -> Label | None
         if key in WEAK_LABELS and not capitals:
             return None
     else:
-        following = skip_space(text, after)
         if following >= len(text) or not (text[following].isupper() or text[following].isdigit()):
             return None
         if key in WEAK_LABELS and not capitals:
@@ -272,7 +274,7 @@ def label_at(text: str, position: int, limit: int | None = None) -> Label | None
         kind=kind,
         start=match.start(),
         end=match.start("label") + len(label),
-        body=skip_space(text, after),
+        body=following,
         numbered=bool(match.group("number")),
         colon=colon in (":", "：", "-", "–", "—"),
     )

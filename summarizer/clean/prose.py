@@ -7,6 +7,7 @@ cleaner's cost grows with the number of places it looks at, not with the page.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from .patterns import (
@@ -19,7 +20,7 @@ from .patterns import (
     PROSE_MIN_WORDS,
     PROSE_WINDOW,
     SECTION_KINDS,
-    SENTENCE_END,
+    SENTENCE_STOP,
     WEAK_LABELS,
 )
 
@@ -109,16 +110,30 @@ def is_chrome(text: str, start: int, end: int) -> bool:
     return match is not None and not text[start + match.end() : end].strip()
 
 
-BOUNDARY = re.compile(
-    r"[\n.!?:;)\]\"'”’ \t](?:(?<=\n)|(?<=[.!?:;)\]\"'”’])[ \t]+|(?<=[ \t])[ \t]+)[ \t\r\n]*(?=\S)"
-)
+BOUNDARY = re.compile(r"[\n.!?:;)\]\"'”’ \t](?:[ \t]|(?<=\n))[ \t\r\n]*(?=\S)")
 """The end of something a heading may follow: a newline, a sentence end, a run of spaces.
 (What ``(?:\\n|[.!?:;)\\]\"'”’][ \\t]+|[ \\t]{2,})…`` matches, written to open with one
 character class: the regex engine then skips to the next such character instead of trying the
-pattern at every position.)"""
+pattern at every position. After it, a space or a tab, unless it was a newline: the same matches
+as one alternative per kind of opening, but a single space between two words, the commonest
+candidate, fails at the first test of the branch rather than after two lookbehinds.)"""
 
 
 _SPACES = re.compile(r"\s*")
+
+
+def sentence_end(text: str, start: int = 0, end: int | None = None) -> tuple[int, int] | None:
+    """The first sentence end in text[start:end]: the span of its stop and the character before
+    the stop ("t." in "… the cat. The …"), or None."""
+    # from start + 1: the character before the stop, looked at behind, must not lie before start
+    match = SENTENCE_STOP.search(text, start + 1, len(text) if end is None else end)
+    return None if match is None else (match.start() - 1, match.end())
+
+
+def sentence_ends(text: str, start: int = 0, end: int | None = None) -> Iterator[int]:
+    """Where each sentence end in text[start:end] ends (just after its stop), in order."""
+    for match in SENTENCE_STOP.finditer(text, start + 1, len(text) if end is None else end):
+        yield match.end()
 
 
 def skip_space(text: str, position: int, limit: int | None = None) -> int:
@@ -166,7 +181,7 @@ def prose_at(text: str, position: int, limit: int | None = None) -> bool:
     end = min(len(text) if limit is None else limit, position + PROSE_WINDOW)
     window = text[position:end]
     line_end = window.find("\n")
-    if 0 <= line_end < 250 and SENTENCE_END.search(window, 0, line_end + 1) is None:
+    if 0 <= line_end < 250 and sentence_end(window, 0, line_end + 1) is None:
         return False  # a short line with no sentence in it: a title, a heading, a link
     if chrome_at(text, position, end):
         return False
@@ -184,7 +199,7 @@ def prose_at(text: str, position: int, limit: int | None = None) -> bool:
         return False
     if function_share([word for _, word in tokens]) < PROSE_MIN_FUNCTION:
         return False
-    return len(tokens) >= 40 or SENTENCE_END.search(window) is not None
+    return len(tokens) >= 40 or sentence_end(window) is not None
 
 
 @dataclass(frozen=True, slots=True)

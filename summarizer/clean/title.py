@@ -24,7 +24,6 @@ from .patterns import (
     NAV_WORDS,
     OTHER_WORDS,
     PRE_ABSTRACT,
-    SENTENCE_END,
     TITLE_CUT,
     TITLE_CUT_BEFORE,
     WORD,
@@ -36,6 +35,8 @@ from .prose import (
     label_at,
     lower_share,
     lowered,
+    sentence_end,
+    sentence_ends,
     skip_space,
 )
 
@@ -255,7 +256,7 @@ def title_like(text: str) -> bool:
     if label is not None and label.end >= len(text.rstrip(" :.")):
         return False
     core = _CASE_REPORT_SUFFIX.sub("", text)
-    if len(SENTENCE_END.findall(core)) > 1 + core.count(": ") + core.count("? "):
+    if sum(1 for _ in sentence_ends(core)) > 1 + core.count(": ") + core.count("? "):
         return False
     words = WORD.findall(text)
     return lower_share(words[1:]) < 0.9 or not FINITE_VERB.search(text)
@@ -366,8 +367,8 @@ def glued_title(text: str, start: int, end: int) -> tuple[int, int] | None:
     """A title run straight into the abstract with no stop between ("…in an octogenarian
     Giant cell arteritis may present…"): where a capitalised word follows a lower-case one,
     the words before read as a title (no verb of a sentence) and the words after as one."""
-    sentence = SENTENCE_END.search(text, start, min(end, start + 600))
-    stop = sentence.end() if sentence else min(end, start + 600)
+    sentence = sentence_end(text, start, min(end, start + 600))
+    stop = sentence[1] if sentence else min(end, start + 600)
     previous: re.Match[str] | None = None
     for word in WORD.finditer(text, start, stop):
         if (

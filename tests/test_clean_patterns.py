@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from summarizer.clean.patterns import LABEL, LABEL_PREFIXES, SECTION_KINDS, labels_starting_with
 from summarizer.clean.prose import BOUNDARY, sentence_end, sentence_ends
 from summarizer.clean.text import _NEEDS_FTFY
 
@@ -85,3 +86,29 @@ def test_a_sentence_end_lies_inside_the_window() -> None:
     assert sentence_end("the cat. The dog", 6) == (6, 8)
     assert sentence_end("the cat. The dog", 0, 7) is None
     assert list(sentence_ends("a. b. c.", 1)) == [5, 8]
+
+
+def test_labels_of_a_prefix_match_as_the_whole_vocabulary_does() -> None:
+    """Where a text starts with two ASCII letters (no number), ``labels_starting_with`` those
+    letters finds what ``LABEL`` finds: every label, in three cases and with what may follow."""
+    assert LABEL_PREFIXES is not None
+    headings = [
+        f"{spelling}{after}"
+        for name in SECTION_KINDS
+        for spelling in (name, name.upper(), name.title(), name.replace("-", " "))
+        for after in (": x", "(s) - x", ". X", " X", "s\n", "-x", "")
+    ]
+    texts_ = [*texts(), *headings, "Takehome message: x", "CASE  REPORT. x"]
+    for text in texts_:
+        for position in range(len(text) - 1):
+            pair = text[position : position + 2]
+            if not (pair.isascii() and pair.isalpha()) or text[position] in "IVX":
+                continue
+            whole = LABEL.match(text, position)
+            if pair.lower() not in LABEL_PREFIXES:
+                assert whole is None
+                continue
+            part = labels_starting_with(pair.lower()).match(text, position)
+            assert (part and (part.span(), part.groupdict())) == (
+                whole and (whole.span(), whole.groupdict())
+            ), (text[position : position + 30],)

@@ -14,6 +14,7 @@ from .patterns import (
     CHROME_PHRASE,
     FUNCTION_WORDS,
     LABEL,
+    LABEL_PREFIXES,
     PROSE_MIN_FUNCTION,
     PROSE_MIN_LOWER,
     PROSE_MIN_LOWER_HEAD,
@@ -22,6 +23,7 @@ from .patterns import (
     SECTION_KINDS,
     SENTENCE_STOP,
     WEAK_LABELS,
+    labels_starting_with,
 )
 
 _last_lowered: tuple[str, str] = ("", "")
@@ -234,13 +236,6 @@ def label_key(label: str) -> str:
     return key.replace("takehome", "take-home")
 
 
-_LABEL_PREFIXES = (
-    frozenset(label[:2] for label in SECTION_KINDS)
-    if all(label[:2].isascii() and label[:2].isalpha() for label in SECTION_KINDS)
-    else None  # a label that starts otherwise: no shortcut
-)
-"""The first two letters of every label: an ASCII pair of characters not among them, in any
-case, starts no label."""
 _NUMBER_FIRST = frozenset("0123456789IVX")
 """A label's number may start with these (any other digit is left to ``LABEL`` itself)."""
 
@@ -255,11 +250,14 @@ def label_at(text: str, position: int, limit: int | None = None) -> Label | None
     first = text[position : position + 1]
     if not (first.isupper() or first.isdigit()):  # a label, or its number, starts so
         return None
-    if first not in _NUMBER_FIRST and _LABEL_PREFIXES is not None:
+    pattern = LABEL
+    if first not in _NUMBER_FIRST and LABEL_PREFIXES is not None:
         pair = text[position : position + 2]
-        if pair.isascii() and pair.lower() not in _LABEL_PREFIXES:
-            return None  # most sentences: LABEL tries each of its ~130 labels, case-blind
-    match = LABEL.match(text, position, len(text) if limit is None else limit)
+        if pair.isascii():
+            if pair.lower() not in LABEL_PREFIXES:
+                return None  # most sentences: no label starts with these two letters
+            pattern = labels_starting_with(pair.lower())
+    match = pattern.match(text, position, len(text) if limit is None else limit)
     if match is None:
         return None
     label = match.group("label")

@@ -15,7 +15,15 @@ from pathlib import Path
 import pytest
 
 from summarizer.clean.patterns import LABEL, LABEL_PREFIXES, SECTION_KINDS, labels_starting_with
-from summarizer.clean.prose import BOUNDARY, sentence_end, sentence_ends
+from summarizer.clean.prose import (
+    _ASCII_TOKEN,
+    _SEPARATOR,
+    _STOPS,
+    _TOKEN,
+    BOUNDARY,
+    sentence_end,
+    sentence_ends,
+)
 from summarizer.clean.text import _NEEDS_FTFY
 
 PAGES = Path(__file__).parent / "fixtures" / "pages"
@@ -112,3 +120,27 @@ def test_labels_of_a_prefix_match_as_the_whole_vocabulary_does() -> None:
             assert (part and (part.span(), part.groupdict())) == (
                 whole and (whole.span(), whole.groupdict())
             ), (text[position : position + 30],)
+
+
+PLAIN_TOKEN = re.compile(r"([.!?:;][\s\"'”’)]+|)([^\W\d_][\w'’-]*)")
+"""A word, and the sentence end before it (else ''): the tokens as pairs."""
+
+
+def test_tokens_are_words_with_the_sentence_end_before_them() -> None:
+    """A token is the word, or the sentence end and the word: below "A" exactly when it opens
+    a sentence, and the word is what stripping ``_SEPARATOR`` leaves."""
+    samples = [
+        *texts(),
+        "x. 'tis ab.'cd x.-tis x3.5y a_b 123 --a a--b a.)B a.(B x.. The e.g. the end.’ Señor",
+        "Fig.\u00a02. ²nd ½ way. Ærø. \u2003Über: naïve; ok",
+    ]
+    assert all(stop < "A" for stop in _STOPS)
+    assert not re.search(r"[^\W\d_]", "".join(map(chr, range(ord("A")))))
+    assert {chr(c) for c in range(0x110000) if chr(c).isspace()} <= set(_SEPARATOR)
+    for text in samples:
+        for start in range(0, len(text), max(1, len(text) // 40)):
+            window = text[start : start + 320]
+            pairs = PLAIN_TOKEN.findall(window)
+            tokens = (_ASCII_TOKEN if window.isascii() else _TOKEN).findall(window)
+            assert [token < "A" for token in tokens] == [bool(stop) for stop, _ in pairs]
+            assert [token.lstrip(_SEPARATOR) for token in tokens] == [word for _, word in pairs]

@@ -156,13 +156,28 @@ def function_share(words: list[str]) -> float:
     return len([word for word in words if word.lower() in FUNCTION_WORDS]) / len(words)
 
 
-_TOKEN = re.compile(r"([.!?:;][\s\"'”’)]+|)([^\W\d_][\w'’-]*)")
-"""A word, with the sentence end before it when there is one (else ''). The empty alternative
-rather than ``(…)?``: the same matches, twice as fast (an optional capturing group takes the
-regex engine's slow repeat path at every position)."""
-_ASCII_TOKEN = re.compile(r"([.!?:;][\t\n\x0b\x0c\r\x1c-\x1f \"')]+|)([A-Za-z][A-Za-z0-9_'-]*)")
+_TOKEN = re.compile(r"[.!?:;][\s\"'”’)]+[^\W\d_][\w'’-]*|[^\W\d_][\w'’-]*")
+"""A word, with the sentence end before it when there is one: such a token opens a sentence
+(it starts with one of ``_STOPS``, a word never does). No groups: findall then returns the
+matched strings, without a tuple and a second string per word."""
+_ASCII_TOKEN = re.compile(
+    r"[.!?:;A-Za-z]"
+    r"(?:(?<=[A-Za-z])[A-Za-z0-9_'-]*|[\t\n\x0b\x0c\r\x1c-\x1f \"')]+[A-Za-z][A-Za-z0-9_'-]*)"
+)
 """``_TOKEN`` for an ASCII window: the same classes spelled as ASCII ranges, which the regex
-engine tests with a table instead of Unicode categories."""
+engine tests with a table instead of Unicode categories, and opening with one character class
+(a word's first letter, or the stop of a sentence end), so the engine skips to it."""
+_STOPS = ".!?:;"
+"""What a token that opens a sentence begins with. Each is below "A", and a word begins with a
+letter, "A" or above (any character ``[^\\W\\d_]`` matches is), so ``token >= "A"`` tells a
+word from a sentence end and its word (a comparison, where ``token[0] in _STOPS`` makes a
+one-character string)."""
+_SEPARATOR = (
+    _STOPS + "\"'”’)\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2028\u2029\u202f\u205f\u3000"
+)
+_SEPARATOR += "".join(map(chr, range(0x2000, 0x200B)))
+"""What the sentence end before a token's word is made of: a stop, then whitespace (every
+character ``str.isspace`` accepts, which is what ``\\s`` matches), quotes and brackets."""
 _HEAD = 120
 """The first words of a window, where most candidates fail."""
 _SENTENCE_END_CHARACTERS = frozenset(".!?:;\"')”’")
@@ -194,15 +209,17 @@ def prose_at(text: str, position: int, limit: int | None = None) -> bool:
     cut = _token_cut(window)
     before_cut = token.findall(window, 0, cut)
     head = before_cut + token.findall(window, cut, _HEAD)  # most candidates fail on these
-    if len(head) > 4 and lower_share([word for start, word in head[1:] if not start]) < 0.4:
+    # a token below "A" opens a sentence (see _STOPS): the words inside sentences are the others
+    if len(head) > 4 and lower_share([word for word in head[1:] if word >= "A"]) < 0.4:
         return False
     tokens = before_cut + token.findall(window, cut)
     if len(tokens) < PROSE_MIN_WORDS:
         return False
-    inside = [word for start, word in tokens[1:] if not start]  # not a sentence's first word
+    inside = [word for word in tokens[1:] if word >= "A"]
     if lower_share(inside[:12]) < PROSE_MIN_LOWER_HEAD or lower_share(inside) < PROSE_MIN_LOWER:
         return False
-    if function_share([word for _, word in tokens]) < PROSE_MIN_FUNCTION:
+    words = [token if token >= "A" else token.lstrip(_SEPARATOR) for token in tokens]
+    if function_share(words) < PROSE_MIN_FUNCTION:
         return False
     return len(tokens) >= 40 or sentence_end(window) is not None
 

@@ -32,7 +32,6 @@ from .patterns import (
     MIN_CLINICAL,
     NOT_ABSTRACT_BEFORE,
     SECTION_KINDS,
-    SENTENCE_END,
     SUPPLEMENT_MAX,
     WORD,
 )
@@ -46,6 +45,8 @@ from .prose import (
     label_key,
     lowered,
     prose_at,
+    sentence_end,
+    sentence_ends,
     skip_space,
 )
 
@@ -162,13 +163,13 @@ def _sentence_before_next_label(text: str, position: int, end: int) -> bool:
     from label to label: "Abstract Introduction Case presentation Discussion …")."""
     if label_at(text, position, end) is not None:
         return False
-    sentence = SENTENCE_END.search(text, position, min(end, position + 400))
+    sentence = sentence_end(text, position, min(end, position + 400))
     if sentence is None:
         return False
-    for boundary in boundaries(text, position, sentence.start()):
+    for boundary in boundaries(text, position, sentence[0]):
         if boundary > position and label_at(text, boundary, end) is not None:
             return False
-    return len(WORD.findall(text, position, sentence.end())) >= 6
+    return len(WORD.findall(text, position, sentence[1])) >= 6
 
 
 _HEADING_WORDS = {
@@ -237,9 +238,9 @@ def _past_chrome_sentences(text: str, position: int, end: int, most: int = 3) ->
         if chrome_at(text, position, end):
             return None
         window_end = min(end, position + 300)
-        sentence = SENTENCE_END.search(text, position, window_end)
+        sentence = sentence_end(text, position, window_end)
         newline = text.find("\n", position, window_end)
-        stops = [stop for stop in (sentence.end() if sentence else -1, newline) if stop >= 0]
+        stops = [stop for stop in (sentence[1] if sentence else -1, newline) if stop >= 0]
         stop = min(stops) if stops else -1
         if not (
             END_CUE.match(text, position, end)
@@ -258,10 +259,10 @@ def _clinical(text: str, position: int, end: int) -> bool:
     stop = min(end, position + 800)
     newline = text.find("\n", position, stop)
     stop = newline if newline >= 0 else stop
-    sentences = list(islice(SENTENCE_END.finditer(text, position, stop), 3))
+    sentences = list(islice(sentence_ends(text, position, stop), 3))
     if len(sentences) < 2:
         return False
-    found = CLINICAL.finditer(text, position, sentences[-1].end())
+    found = CLINICAL.finditer(text, position, sentences[-1])
     return len({match.group().lower() for match in found}) >= MIN_CLINICAL
 
 
@@ -274,8 +275,8 @@ def _inside_label(text: str, position: int) -> bool:
 
 
 def _label_before_sentence_end(text: str, position: int, later: list[int], end: int) -> bool:
-    sentence = SENTENCE_END.search(text, position, end)
-    stop = sentence.start() if sentence else end
+    sentence = sentence_end(text, position, end)
+    stop = sentence[0] if sentence else end
     for block in later:
         if block >= stop:
             return False
@@ -404,8 +405,8 @@ def _ages(text: str, start: int, end: int) -> Iterator[re.Match[str]]:
 
 def _last_sentence_end(text: str, start: int, end: int) -> int:
     best = None
-    for match in SENTENCE_END.finditer(text, start, end):
-        best = match.end()
+    for best in sentence_ends(text, start, end):  # noqa: B007 - the last one is wanted
+        pass
     return best if best is not None and best > start + (end - start) // 2 else end
 
 

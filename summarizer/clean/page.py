@@ -29,11 +29,10 @@ from .locate import (
 from .patterns import (
     MAX_ABSTRACT,
     MIN_WORDS,
-    SENTENCE_END,
     SHORT_ABSTRACT,
     WORD,
 )
-from .prose import chrome_in, prose_at, skip_space
+from .prose import chrome_in, prose_at, sentence_end, skip_space
 from .title import first_line_title, glued_title, leading_title, page_title, title_above
 
 HIGH, MEDIUM, LOW = "high", "medium", "low"
@@ -153,9 +152,7 @@ def _reads_as_prose(text: str, position: int) -> bool:
     window = text[position : position + 2000]
     words = WORD.findall(window)
     lower = sum(word[0].islower() for word in words)
-    return (
-        len(words) >= 12 and lower >= 0.6 * len(words) and SENTENCE_END.search(window) is not None
-    )
+    return len(words) >= 12 and lower >= 0.6 * len(words) and sentence_end(window) is not None
 
 
 def _checked(found: Found, text: str) -> Found:

@@ -7,20 +7,23 @@ cleaner's cost grows with the number of places it looks at, not with the page.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from .patterns import (
     CHROME_PHRASE,
     FUNCTION_WORDS,
     LABEL,
+    LABEL_PREFIXES,
     PROSE_MIN_FUNCTION,
     PROSE_MIN_LOWER,
     PROSE_MIN_LOWER_HEAD,
     PROSE_MIN_WORDS,
     PROSE_WINDOW,
     SECTION_KINDS,
-    SENTENCE_END,
+    SENTENCE_STOP,
     WEAK_LABELS,
+    labels_starting_with,
 )
 
 _last_lowered: tuple[str, str] = ("", "")
@@ -28,7 +31,10 @@ _last_lowered: tuple[str, str] = ("", "")
 of one page, and slicing one lowered copy is cheaper than lowering each window. Only as much
 is lowered as is asked for (``str.lower`` takes ~2 ms for 90 KB of non-ASCII text, and most
 questions are about the page's top)."""
-_LOWER_STEP = 8192
+_LOWER_STEP = 2048
+"""The least that is lowered at a time, and the first part of a page that ``chrome_in`` reads:
+a page's chrome is in its first lines, and most pages' abstracts end within a few thousand
+characters (lowering 8 KB up front cost a tenth of cleaning a page)."""
 
 
 def lowered(text: str, start: int = 0, end: int | None = None) -> str:
@@ -109,16 +115,30 @@ def is_chrome(text: str, start: int, end: int) -> bool:
     return match is not None and not text[start + match.end() : end].strip()
 
 
-BOUNDARY = re.compile(
-    r"[\n.!?:;)\]\"'”’ \t](?:(?<=\n)|(?<=[.!?:;)\]\"'”’])[ \t]+|(?<=[ \t])[ \t]+)[ \t\r\n]*(?=\S)"
-)
+BOUNDARY = re.compile(r"[\n.!?:;)\]\"'”’ \t](?:[ \t]|(?<=\n))[ \t\r\n]*(?=\S)")
 """The end of something a heading may follow: a newline, a sentence end, a run of spaces.
 (What ``(?:\\n|[.!?:;)\\]\"'”’][ \\t]+|[ \\t]{2,})…`` matches, written to open with one
 character class: the regex engine then skips to the next such character instead of trying the
-pattern at every position.)"""
+pattern at every position. After it, a space or a tab, unless it was a newline: the same matches
+as one alternative per kind of opening, but a single space between two words, the commonest
+candidate, fails at the first test of the branch rather than after two lookbehinds.)"""
 
 
 _SPACES = re.compile(r"\s*")
+
+
+def sentence_end(text: str, start: int = 0, end: int | None = None) -> tuple[int, int] | None:
+    """The first sentence end in text[start:end]: the span of its stop and the character before
+    the stop ("t." in "… the cat. The …"), or None."""
+    # from start + 1: the character before the stop, looked at behind, must not lie before start
+    match = SENTENCE_STOP.search(text, start + 1, len(text) if end is None else end)
+    return None if match is None else (match.start() - 1, match.end())
+
+
+def sentence_ends(text: str, start: int = 0, end: int | None = None) -> Iterator[int]:
+    """Where each sentence end in text[start:end] ends (just after its stop), in order."""
+    for match in SENTENCE_STOP.finditer(text, start + 1, len(text) if end is None else end):
+        yield match.end()
 
 
 def skip_space(text: str, position: int, limit: int | None = None) -> int:
@@ -136,13 +156,28 @@ def function_share(words: list[str]) -> float:
     return len([word for word in words if word.lower() in FUNCTION_WORDS]) / len(words)
 
 
-_TOKEN = re.compile(r"([.!?:;][\s\"'”’)]+|)([^\W\d_][\w'’-]*)")
-"""A word, with the sentence end before it when there is one (else ''). The empty alternative
-rather than ``(…)?``: the same matches, twice as fast (an optional capturing group takes the
-regex engine's slow repeat path at every position)."""
-_ASCII_TOKEN = re.compile(r"([.!?:;][\t\n\x0b\x0c\r\x1c-\x1f \"')]+|)([A-Za-z][A-Za-z0-9_'-]*)")
+_TOKEN = re.compile(r"[.!?:;][\s\"'”’)]+[^\W\d_][\w'’-]*|[^\W\d_][\w'’-]*")
+"""A word, with the sentence end before it when there is one: such a token opens a sentence
+(it starts with one of ``_STOPS``, a word never does). No groups: findall then returns the
+matched strings, without a tuple and a second string per word."""
+_ASCII_TOKEN = re.compile(
+    r"[.!?:;A-Za-z]"
+    r"(?:(?<=[A-Za-z])[A-Za-z0-9_'-]*|[\t\n\x0b\x0c\r\x1c-\x1f \"')]+[A-Za-z][A-Za-z0-9_'-]*)"
+)
 """``_TOKEN`` for an ASCII window: the same classes spelled as ASCII ranges, which the regex
-engine tests with a table instead of Unicode categories."""
+engine tests with a table instead of Unicode categories, and opening with one character class
+(a word's first letter, or the stop of a sentence end), so the engine skips to it."""
+_STOPS = ".!?:;"
+"""What a token that opens a sentence begins with. Each is below "A", and a word begins with a
+letter, "A" or above (any character ``[^\\W\\d_]`` matches is), so ``token >= "A"`` tells a
+word from a sentence end and its word (a comparison, where ``token[0] in _STOPS`` makes a
+one-character string)."""
+_SEPARATOR = (
+    _STOPS + "\"'”’)\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2028\u2029\u202f\u205f\u3000"
+)
+_SEPARATOR += "".join(map(chr, range(0x2000, 0x200B)))
+"""What the sentence end before a token's word is made of: a stop, then whitespace (every
+character ``str.isspace`` accepts, which is what ``\\s`` matches), quotes and brackets."""
 _HEAD = 120
 """The first words of a window, where most candidates fail."""
 _SENTENCE_END_CHARACTERS = frozenset(".!?:;\"')”’")
@@ -166,7 +201,7 @@ def prose_at(text: str, position: int, limit: int | None = None) -> bool:
     end = min(len(text) if limit is None else limit, position + PROSE_WINDOW)
     window = text[position:end]
     line_end = window.find("\n")
-    if 0 <= line_end < 250 and SENTENCE_END.search(window, 0, line_end + 1) is None:
+    if 0 <= line_end < 250 and sentence_end(window, 0, line_end + 1) is None:
         return False  # a short line with no sentence in it: a title, a heading, a link
     if chrome_at(text, position, end):
         return False
@@ -174,17 +209,19 @@ def prose_at(text: str, position: int, limit: int | None = None) -> bool:
     cut = _token_cut(window)
     before_cut = token.findall(window, 0, cut)
     head = before_cut + token.findall(window, cut, _HEAD)  # most candidates fail on these
-    if len(head) > 4 and lower_share([word for start, word in head[1:] if not start]) < 0.4:
+    # a token below "A" opens a sentence (see _STOPS): the words inside sentences are the others
+    if len(head) > 4 and lower_share([word for word in head[1:] if word >= "A"]) < 0.4:
         return False
     tokens = before_cut + token.findall(window, cut)
     if len(tokens) < PROSE_MIN_WORDS:
         return False
-    inside = [word for start, word in tokens[1:] if not start]  # not a sentence's first word
+    inside = [word for word in tokens[1:] if word >= "A"]
     if lower_share(inside[:12]) < PROSE_MIN_LOWER_HEAD or lower_share(inside) < PROSE_MIN_LOWER:
         return False
-    if function_share([word for _, word in tokens]) < PROSE_MIN_FUNCTION:
+    words = [token if token >= "A" else token.lstrip(_SEPARATOR) for token in tokens]
+    if function_share(words) < PROSE_MIN_FUNCTION:
         return False
-    return len(tokens) >= 40 or SENTENCE_END.search(window) is not None
+    return len(tokens) >= 40 or sentence_end(window) is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,13 +253,6 @@ def label_key(label: str) -> str:
     return key.replace("takehome", "take-home")
 
 
-_LABEL_PREFIXES = (
-    frozenset(label[:2] for label in SECTION_KINDS)
-    if all(label[:2].isascii() and label[:2].isalpha() for label in SECTION_KINDS)
-    else None  # a label that starts otherwise: no shortcut
-)
-"""The first two letters of every label: an ASCII pair of characters not among them, in any
-case, starts no label."""
 _NUMBER_FIRST = frozenset("0123456789IVX")
 """A label's number may start with these (any other digit is left to ``LABEL`` itself)."""
 
@@ -237,11 +267,14 @@ def label_at(text: str, position: int, limit: int | None = None) -> Label | None
     first = text[position : position + 1]
     if not (first.isupper() or first.isdigit()):  # a label, or its number, starts so
         return None
-    if first not in _NUMBER_FIRST and _LABEL_PREFIXES is not None:
+    pattern = LABEL
+    if first not in _NUMBER_FIRST and LABEL_PREFIXES is not None:
         pair = text[position : position + 2]
-        if pair.isascii() and pair.lower() not in _LABEL_PREFIXES:
-            return None  # most sentences: LABEL tries each of its ~130 labels, case-blind
-    match = LABEL.match(text, position, len(text) if limit is None else limit)
+        if pair.isascii():
+            if pair.lower() not in LABEL_PREFIXES:
+                return None  # most sentences: no label starts with these two letters
+            pattern = labels_starting_with(pair.lower())
+    match = pattern.match(text, position, len(text) if limit is None else limit)
     if match is None:
         return None
     label = match.group("label")
@@ -252,8 +285,11 @@ def label_at(text: str, position: int, limit: int | None = None) -> Label | None
     if kind is None:
         return None
     after = match.end()
-    line_end = text.find("\n", after)
-    alone = not text[after : line_end if line_end >= 0 else len(text)].strip()
+    following = skip_space(text, after)
+    # alone on its line: only whitespace up to the next newline or the end. Read up to the first
+    # character that is not whitespace (on a page whose newlines were lost, the line is the rest
+    # of the page: slicing and stripping it made each label cost as much as the page)
+    alone = following >= len(text) or text.find("\n", after, following) >= 0
     colon = (match.group("colon") or "").strip()
     capitals = label.isupper() and len(label) > 3
     if colon in (":", "：", "-", "–", "—") or alone:
@@ -262,7 +298,6 @@ def label_at(text: str, position: int, limit: int | None = None) -> Label | None
         if key in WEAK_LABELS and not capitals:
             return None
     else:
-        following = skip_space(text, after)
         if following >= len(text) or not (text[following].isupper() or text[following].isdigit()):
             return None
         if key in WEAK_LABELS and not capitals:
@@ -272,7 +307,7 @@ def label_at(text: str, position: int, limit: int | None = None) -> Label | None
         kind=kind,
         start=match.start(),
         end=match.start("label") + len(label),
-        body=skip_space(text, after),
+        body=following,
         numbered=bool(match.group("number")),
         colon=colon in (":", "：", "-", "–", "—"),
     )

@@ -24,7 +24,6 @@ from .patterns import (
     NAV_WORDS,
     OTHER_WORDS,
     PRE_ABSTRACT,
-    SENTENCE_END,
     TITLE_CUT,
     TITLE_CUT_BEFORE,
     WORD,
@@ -36,6 +35,8 @@ from .prose import (
     label_at,
     lower_share,
     lowered,
+    sentence_end,
+    sentence_ends,
     skip_space,
 )
 
@@ -92,14 +93,43 @@ def page_title(text: str, before: int) -> tuple[int, int] | None:
         return None
     line_end = _FIRST_BLOCK_END.search(text, head, head + 600)
     stop = line_end.start() if line_end else min(len(text), head + 600)
-    words = [(m.group(), m.start(), m.end()) for m in islice(_TITLE_WORD.finditer(text, head), 60)]
+    words = _TopWords(text, head)
     starts = [head] + [skip_space(text, bar.end()) for bar in _BAR.finditer(text, head, stop)]
     for start in starts:
-        top = [(word, end) for word, begin, end in words if begin >= start]
-        found = _repeated_run(text, top, max(before, start + 1))
+        found = _repeated_run(text, words, start, max(before, start + 1))
         if found is not None:
             return found
     return None
+
+
+_TOP_WORDS = 60
+"""How many words at the top of the page a title may take."""
+
+
+class _TopWords:
+    """The first ``_TOP_WORDS`` words of the page, read only as far as they are asked for: a
+    title is a dozen words, and reading each costs about as much as a short regex search."""
+
+    __slots__ = ("_matches", "_read")
+
+    def __init__(self, text: str, head: int) -> None:
+        self._matches = islice(_TITLE_WORD.finditer(text, head), _TOP_WORDS)
+        self._read: list[tuple[str, int, int]] = []
+        """(word, start, end) of the words read so far."""
+
+    def after(self, start: int) -> Iterator[tuple[str, int]]:
+        """(word, end) of each of the words that begins at or after ``start``, in order."""
+        index = 0
+        while True:
+            if index == len(self._read):
+                match = next(self._matches, None)
+                if match is None:
+                    return
+                self._read.append((match.group(), match.start(), match.end()))
+            word, begin, end = self._read[index]
+            index += 1
+            if begin >= start:
+                yield word, end
 
 
 _JOURNAL = re.compile(
@@ -109,14 +139,16 @@ _FIRST_BLOCK_END = re.compile(r"\s{2,}|\n")
 _BAR = re.compile(r"\s[|│]\s")
 
 
-def _repeated_run(text: str, top: list[tuple[str, int]], limit: int) -> tuple[int, int] | None:
-    """Where the words ``top`` (word, end) appear again before ``limit``, as a title."""
-    if len(top) < 2:
+def _repeated_run(text: str, words: _TopWords, start: int, limit: int) -> tuple[int, int] | None:
+    """Where the top words from ``start`` on appear again before ``limit``, as a title."""
+    first_two = list(islice(words.after(start), 2))
+    if len(first_two) < 2:
         return None
-    for again in _word_pairs(text, top[0][0], top[1][0], top[1][1], limit):
+    (first, _), (second, second_end) = first_two
+    for again in _word_pairs(text, first, second, second_end, limit):
         ends: list[tuple[int, int]] = []  # (end in the first place, end in the later place)
         for (word, first_end), match in zip(
-            top, _TITLE_WORD.finditer(text, again, limit), strict=False
+            words.after(start), _TITLE_WORD.finditer(text, again, limit), strict=False
         ):
             if match.group() != word or (ends and match.start() - ends[-1][1] > 6):
                 break
@@ -255,7 +287,7 @@ def title_like(text: str) -> bool:
     if label is not None and label.end >= len(text.rstrip(" :.")):
         return False
     core = _CASE_REPORT_SUFFIX.sub("", text)
-    if len(SENTENCE_END.findall(core)) > 1 + core.count(": ") + core.count("? "):
+    if sum(1 for _ in sentence_ends(core)) > 1 + core.count(": ") + core.count("? "):
         return False
     words = WORD.findall(text)
     return lower_share(words[1:]) < 0.9 or not FINITE_VERB.search(text)
@@ -366,8 +398,8 @@ def glued_title(text: str, start: int, end: int) -> tuple[int, int] | None:
     """A title run straight into the abstract with no stop between ("…in an octogenarian
     Giant cell arteritis may present…"): where a capitalised word follows a lower-case one,
     the words before read as a title (no verb of a sentence) and the words after as one."""
-    sentence = SENTENCE_END.search(text, start, min(end, start + 600))
-    stop = sentence.end() if sentence else min(end, start + 600)
+    sentence = sentence_end(text, start, min(end, start + 600))
+    stop = sentence[1] if sentence else min(end, start + 600)
     previous: re.Match[str] | None = None
     for word in WORD.finditer(text, start, stop):
         if (

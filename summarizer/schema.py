@@ -27,6 +27,7 @@ from pydantic import (
 )
 
 from .ages import is_timepoint, parse_age
+from .ground import check_quote
 
 SCHEMA_VERSION = "1.0.0"
 SUMMARY_MAX_WORDS = 60
@@ -139,8 +140,6 @@ class Grounded(_Record):
     def _evidence_in_source(cls, value: str, info: ValidationInfo) -> str:
         if not value.strip():
             raise ValueError("evidence must be a non-empty verbatim quote from the abstract")
-        from .ground import check_quote  # late import: ground depends on document only
-
         check_quote(value, info.context)
         return value
 
@@ -193,8 +192,6 @@ class Patient(_Record):
     @classmethod
     def _evidence_in_source(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is not None and value.strip():
-            from .ground import check_quote
-
             check_quote(value, info.context)
             return value
         return None

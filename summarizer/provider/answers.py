@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from openai.types.chat import ChatCompletion
-from pydantic import ValidationError
+from pydantic import BaseModel, StrictInt, ValidationError
 
 from ..errors import InputError, SummarizerError
 
@@ -74,6 +74,40 @@ class Answer:
 
     completion: ChatCompletion | None
     error: SummarizerError | None
+
+
+class _Response(BaseModel):
+    status_code: StrictInt
+    body: ChatCompletion
+
+
+class _CompletionLine(BaseModel):
+    """An answer line that holds a chat completion and no error (the usual line)."""
+
+    response: _Response
+    error: None = None
+
+
+def parse_line(line: bytes) -> Answer:
+    """An answer line, parsed (``read_answer`` of its JSON, or the line is not JSON).
+
+    The usual line, a chat completion with status 200 and no error, is parsed and
+    validated in one pass over its JSON (a third of the cost of ``json.loads`` then
+    ``read_answer``). pydantic's JSON reader accepts no line that ``json.loads`` reads
+    otherwise (it refuses lone surrogates, a byte-order mark, ``"error": false``…), so
+    whatever it refuses goes the long way, and any error is described as before."""
+    try:
+        good = _CompletionLine.model_validate_json(line)
+    except ValidationError:
+        pass
+    else:
+        if good.response.status_code == 200:
+            return Answer(good.response.body, None)
+    try:
+        value = json.loads(line)
+    except ValueError:
+        return Answer(None, BatchAnswerError("the answer line is not JSON"))
+    return read_answer(value)
 
 
 def read_answer(value: Any) -> Answer:
@@ -168,10 +202,7 @@ class Answers:
         number, offset, length = place
         handle = self._handles[number]
         handle.seek(offset)
-        try:
-            return read_answer(json.loads(handle.read(length)))
-        except ValueError:
-            return Answer(None, BatchAnswerError("the answer line is not JSON"))
+        return parse_line(handle.read(length))
 
     def ids(self) -> Iterator[str]:
         return iter(self.index)

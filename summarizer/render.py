@@ -155,18 +155,48 @@ def render(abstract: Abstract, prompt: PromptVersion | str = "v1") -> RenderedPr
     )
 
 
+@lru_cache(maxsize=32)
+def outline(version: str) -> RenderedPrompt:
+    """A prompt version as rendered for no abstract: its version, hash, strategy and
+    stages, with no messages. What reading the answers to its requests needs (a provider
+    batch's collect, whose answers are in a file and which sends nothing), without the
+    cost of rendering each abstract into messages that are never sent."""
+    prompt = load_prompt(version)
+    stages = (
+        tuple(
+            Stage(name=name, fields=fields, messages=[]) for name, fields in _stage_fields(prompt)
+        )
+        if prompt.strategy == "staged"
+        else ()
+    )
+    return RenderedPrompt(
+        version=prompt.version,
+        hash=prompt.hash,
+        messages=[],
+        strategy=prompt.strategy,
+        stages=stages,
+    )
+
+
+def _stage_fields(prompt: PromptVersion) -> list[tuple[str, tuple[str, ...]]]:
+    """prompt.toml ``[[stages]]``: (name, fields) of each stage, in order."""
+    stages = [
+        (str(entry["name"]), tuple(entry["fields"])) for entry in prompt.metadata.get("stages", [])
+    ]
+    if not stages:
+        raise ConfigError(f"prompt {prompt.version} is staged but lists no [[stages]]")
+    return stages
+
+
 def _stages(
     prompt: PromptVersion, prefix: list[dict[str, str]], variables: dict[str, Any]
 ) -> list[Stage]:
     """prompt.toml ``[[stages]]`` (name, fields; template ``stage_<name>.j2``): each stage
     is the shared prefix with its question appended to the last (user) message."""
     stages = []
-    for entry in prompt.metadata.get("stages", []):
-        name = str(entry["name"])
+    for name, fields in _stage_fields(prompt):
         question = render_template(prompt, f"stage_{name}", **variables)
         *head, last = (dict(message) for message in prefix)
         last["content"] = f"{last['content']}\n\n{question}"
-        stages.append(Stage(name=name, fields=tuple(entry["fields"]), messages=[*head, last]))
-    if not stages:
-        raise ConfigError(f"prompt {prompt.version} is staged but lists no [[stages]]")
+        stages.append(Stage(name=name, fields=fields, messages=[*head, last]))
     return stages

@@ -17,7 +17,7 @@ import pytest
 from summarizer import Settings, Summarizer
 from summarizer.backends.stages import stage_model
 from summarizer.document import Abstract
-from summarizer.render import RenderedPrompt, load_prompt, render
+from summarizer.render import RenderedPrompt, load_prompt, outline, render
 from summarizer.schema import CaseReport
 from tests.conftest import SEED
 
@@ -89,6 +89,21 @@ def test_v2_stages_cover_every_case_report_field_once() -> None:
     fields = [field for stage in stages for field in stage["fields"]]
     assert sorted(fields) == sorted(CaseReport.model_fields)
     assert len(fields) == len(set(fields))
+
+
+@pytest.mark.parametrize("version", ["v1", "v2"])
+def test_an_outline_is_the_rendered_prompt_without_messages(version: str) -> None:
+    rendered = render(seed_abstract(), version)
+    shape = outline(version)
+    assert (shape.version, shape.hash, shape.strategy) == (
+        rendered.version,
+        rendered.hash,
+        rendered.strategy,
+    )
+    assert [(stage.name, stage.fields) for stage in shape.stages] == [
+        (stage.name, stage.fields) for stage in rendered.stages
+    ]
+    assert shape.messages == [] and all(stage.messages == [] for stage in shape.stages)
 
 
 def test_stage_models_reuse_case_report_field_definitions() -> None:

@@ -358,11 +358,14 @@ class Pruned(Generic[Record]):
 
 
 def _grounded_lists(record: BaseModel) -> Iterator[tuple[str, list[BaseModel]]]:
-    """(field, items) for each list of grounded items (items with an ``evidence`` quote)."""
+    """(field, items) for each non-empty list of grounded items (items with an
+    ``evidence`` quote): an empty one has nothing to prune."""
     for name in _evidence_fields(type(record)):  # a list of models is in one of these
         value = getattr(record, name)
-        if isinstance(value, list) and all(
-            isinstance(item, BaseModel) and _is_grounded(type(item)) for item in value
+        if (
+            isinstance(value, list)
+            and value
+            and all(isinstance(item, BaseModel) and _is_grounded(type(item)) for item in value)
         ):
             yield name, value
 

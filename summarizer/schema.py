@@ -11,6 +11,7 @@ Conventions the model is told through the field descriptions:
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from enum import StrEnum
@@ -197,8 +198,10 @@ class Patient(_Record):
         return None
 
 
+@functools.cache
 def _bounds(model: type[BaseModel], name: str) -> tuple[float, float]:
-    """The ``ge``/``le`` bounds a numeric field declares (the schema is the one source)."""
+    """The ``ge``/``le`` bounds a numeric field declares (the schema is the one source;
+    read once: every age validated asks)."""
     low, high = float("-inf"), float("inf")
     for constraint in model.model_fields[name].metadata:
         low = float(getattr(constraint, "ge", low))

@@ -294,25 +294,16 @@ def ground(
     ``aligner``: the one extraction used for this abstract (it normalised the text once).
     """
     aligner = aligner or Aligner(abstract.text)
+    to_original = abstract.offsets.to_original
+    found: list[tuple[str, str]] = []
+    _gather_evidence(record, "", found)
     spans: list[EvidenceSpan] = []
-    for field_path, quote in iter_evidence(record):
+    for field_path, quote in found:
         alignment = aligner.align(quote)
-        if alignment.status is AlignmentStatus.unaligned:
-            source = (-1, -1)
-        else:
-            source = abstract.offsets.to_original(alignment.start, alignment.end)
-        spans.append(
-            EvidenceSpan(
-                field=field_path,
-                quote=quote,
-                status=alignment.status,
-                start=alignment.start,
-                end=alignment.end,
-                source_start=source[0],
-                source_end=source[1],
-                score=alignment.score,
-            )
-        )
+        status, start, end = alignment.status, alignment.start, alignment.end
+        source = (-1, -1) if status is AlignmentStatus.unaligned else to_original(start, end)
+        # (field, quote, status, start, end, source_start, source_end, score)
+        spans.append(EvidenceSpan(field_path, quote, status, start, end, *source, alignment.score))
     return spans
 
 
@@ -375,9 +366,9 @@ def _same_key(value: Any) -> Any:
     if isinstance(value, str):
         return " ".join(value.split()).casefold()
     if isinstance(value, dict):
-        return tuple(sorted((key, _same_key(item)) for key, item in value.items()))
+        return tuple(sorted([(key, _same_key(item)) for key, item in value.items()]))
     if isinstance(value, list):
-        return tuple(_same_key(item) for item in value)
+        return tuple([_same_key(item) for item in value])
     return value
 
 

@@ -59,11 +59,14 @@ class OffsetMap:
 
     def to_original(self, start: int, end: int) -> tuple[int, int]:
         """Original [start, end) covering cleaned [start, end)."""
-        if not self._index or end <= start:
+        index = self._index
+        size = len(index)
+        if not size or end <= start:
             return (0, 0)
-        first = self._index[min(start, len(self._index) - 1)]
-        last = self._index[min(end, len(self._index)) - 1]
-        return (first, max(first, last) + 1)
+        # (conditionals, not min/max: those parse keyword arguments on every call)
+        first = index[start if start < size else size - 1]
+        last = index[(end if end < size else size) - 1]
+        return (first, (last if last > first else first) + 1)
 
     def as_list(self) -> list[int]:
         return self._index.tolist()

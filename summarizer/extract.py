@@ -6,8 +6,10 @@ three steps, with re-asks, rate limits and token accounting (``summarizer.asking
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
 from .backends import AnyBackend, Extraction, ModelBackend, RecordBackend
 from .document import Abstract
@@ -17,6 +19,8 @@ from .ratelimit import RateLimiter
 from .render import RenderedPrompt
 
 __all__ = ["Policy", "extract"]
+
+AskModel = Callable[..., Coroutine[Any, Any, Extraction]]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -43,7 +47,14 @@ async def extract(
         return cast(RecordBackend, backend).fill(abstract)
     if prompt is None:
         raise ConfigError(f"the {backend.name} backend needs a rendered prompt")
-    # Models only: keeps instructor and the OpenAI SDK out of the rules path (start-up, memory).
+    ask_model = _ask_model()
+    return await ask_model(cast(ModelBackend, backend), prompt, aligner=aligner, policy=policy)
+
+
+@functools.cache
+def _ask_model() -> AskModel:
+    """``asking.ask_model``, imported at first use: keeps instructor and the OpenAI SDK out
+    of the rules path (start-up, memory). Kept: an import statement costs ~2 µs a record."""
     from .asking import ask_model
 
-    return await ask_model(cast(ModelBackend, backend), prompt, aligner=aligner, policy=policy)
+    return ask_model

@@ -21,11 +21,13 @@ support" into "not reported"; its quote is reported ``unaligned`` instead.
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from enum import StrEnum
-from typing import Any, Generic, TypeVar
+from enum import Enum, StrEnum
+from types import UnionType
+from typing import Annotated, Any, Generic, Literal, TypeVar, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
@@ -67,7 +69,7 @@ class EvidenceSpan:
         return {
             "field": self.field,
             "quote": self.quote,
-            "status": self.status.value,
+            "status": str(self.status),  # a StrEnum: its text (``.value`` is a slow property)
             "start": self.start,
             "end": self.end,
             "source_start": self.source_start,
@@ -204,7 +206,7 @@ def validation_context(aligner: Aligner, *, enforce: bool = True) -> dict[str, A
 def check_quote(quote: str, context: Any) -> None:
     """Raise ``QuoteNotFound`` for a quote not in the source of ``context`` (a
     validator's ``info.context``); without a grounding context, check nothing."""
-    grounding = context.get(_CONTEXT_KEY) if isinstance(context, Mapping) else None
+    grounding = context.get(_CONTEXT_KEY) if isinstance(context, dict | Mapping) else None
     if not isinstance(grounding, Grounding) or not grounding.enforce:
         return
     if grounding.aligner.align(quote).status is AlignmentStatus.unaligned:
@@ -224,19 +226,64 @@ def is_grounding_error(error: BaseException) -> bool:
     )
 
 
+@functools.cache
+def _is_grounded(model: type[BaseModel]) -> bool:
+    """Whether a model's items carry an evidence quote (``model_fields`` is a property that
+    costs ~1 µs a read, for every item of every record)."""
+    return "evidence" in model.model_fields
+
+
+def _may_hold_a_model(annotation: Any) -> bool:
+    """Whether a field so annotated can hold a model, directly or in a list: anything but
+    plain values (text, numbers, booleans, None, enums, literals) and their lists."""
+    if annotation in _PLAIN or (isinstance(annotation, type) and issubclass(annotation, Enum)):
+        return False
+    origin = get_origin(annotation)
+    if origin is Literal:
+        return False
+    if origin is Annotated:
+        return _may_hold_a_model(get_args(annotation)[0])
+    if origin in (list, Union, UnionType):
+        return any(_may_hold_a_model(arg) for arg in get_args(annotation))
+    return True
+
+
+_PLAIN: tuple[Any, ...] = (str, int, float, bool, type(None))
+
+
+@functools.cache
+def _evidence_fields(model: type[BaseModel]) -> tuple[str, ...]:
+    """The fields of ``model`` that can hold an evidence quote, in order: ``evidence``,
+    and those that can hold a model. A validated record holds what its annotations say,
+    so its text, numbers and enums need not be looked at (most of its fields)."""
+    return tuple(
+        name
+        for name, info in model.model_fields.items()
+        if name == "evidence" or _may_hold_a_model(info.annotation)
+    )
+
+
 def iter_evidence(model: BaseModel, path: str = "") -> Iterator[tuple[str, str]]:
     """(field path, quote) for every evidence quote in a record, in field order."""
-    for name in type(model).model_fields:
+    found: list[tuple[str, str]] = []
+    _gather_evidence(model, path, found)
+    return iter(found)
+
+
+def _gather_evidence(model: BaseModel, path: str, found: list[tuple[str, str]]) -> None:
+    """``iter_evidence`` into ``found`` (a list, not nested generators: a record has a
+    dozen models, and a generator for each cost more than the walk)."""
+    for name in _evidence_fields(type(model)):
         value = getattr(model, name)
-        here = f"{path}.{name}" if path else name
         if name == "evidence" and isinstance(value, str) and value.strip():
-            yield (path or "record", value)
+            found.append((path or "record", value))
         elif isinstance(value, BaseModel):
-            yield from iter_evidence(value, here)
+            _gather_evidence(value, f"{path}.{name}" if path else name, found)
         elif isinstance(value, list):
+            here = f"{path}.{name}" if path else name
             for position, item in enumerate(value):
                 if isinstance(item, BaseModel):
-                    yield from iter_evidence(item, f"{here}[{position}]")
+                    _gather_evidence(item, f"{here}[{position}]", found)
 
 
 def ground(
@@ -247,25 +294,16 @@ def ground(
     ``aligner``: the one extraction used for this abstract (it normalised the text once).
     """
     aligner = aligner or Aligner(abstract.text)
+    to_original = abstract.offsets.to_original
+    found: list[tuple[str, str]] = []
+    _gather_evidence(record, "", found)
     spans: list[EvidenceSpan] = []
-    for field_path, quote in iter_evidence(record):
+    for field_path, quote in found:
         alignment = aligner.align(quote)
-        if alignment.status is AlignmentStatus.unaligned:
-            source = (-1, -1)
-        else:
-            source = abstract.offsets.to_original(alignment.start, alignment.end)
-        spans.append(
-            EvidenceSpan(
-                field=field_path,
-                quote=quote,
-                status=alignment.status,
-                start=alignment.start,
-                end=alignment.end,
-                source_start=source[0],
-                source_end=source[1],
-                score=alignment.score,
-            )
-        )
+        status, start, end = alignment.status, alignment.start, alignment.end
+        source = (-1, -1) if status is AlignmentStatus.unaligned else to_original(start, end)
+        # (field, quote, status, start, end, source_start, source_end, score)
+        spans.append(EvidenceSpan(field_path, quote, status, start, end, *source, alignment.score))
     return spans
 
 
@@ -311,11 +349,14 @@ class Pruned(Generic[Record]):
 
 
 def _grounded_lists(record: BaseModel) -> Iterator[tuple[str, list[BaseModel]]]:
-    """(field, items) for each list of grounded items (items with an ``evidence`` quote)."""
-    for name in type(record).model_fields:
+    """(field, items) for each non-empty list of grounded items (items with an
+    ``evidence`` quote): an empty one has nothing to prune."""
+    for name in _evidence_fields(type(record)):  # a list of models is in one of these
         value = getattr(record, name)
-        if isinstance(value, list) and all(
-            isinstance(item, BaseModel) and "evidence" in type(item).model_fields for item in value
+        if (
+            isinstance(value, list)
+            and value
+            and all(isinstance(item, BaseModel) and _is_grounded(type(item)) for item in value)
         ):
             yield name, value
 
@@ -325,9 +366,9 @@ def _same_key(value: Any) -> Any:
     if isinstance(value, str):
         return " ".join(value.split()).casefold()
     if isinstance(value, dict):
-        return tuple(sorted((key, _same_key(item)) for key, item in value.items()))
+        return tuple(sorted([(key, _same_key(item)) for key, item in value.items()]))
     if isinstance(value, list):
-        return tuple(_same_key(item) for item in value)
+        return tuple([_same_key(item) for item in value])
     return value
 
 
@@ -343,20 +384,25 @@ def prune(record: Record, aligner: Aligner, *, drop_ungrounded: bool = True) -> 
     for name, items in _grounded_lists(record):
         kept: list[BaseModel] = []
         seen: set[Any] = set()
+        # An item is dumped only to compare it with the others or to keep it as dropped:
+        # a list of one (the usual list) has nothing to compare.
+        alone = len(items) == 1
         for item in items:
-            data = item.model_dump(mode="json")
-            key = _same_key(data)
-            if key in seen:
-                merged += 1
-                continue
-            seen.add(key)
+            data = None if alone else item.model_dump(mode="json")
+            if data is not None:
+                key = _same_key(data)
+                if key in seen:
+                    merged += 1
+                    continue
+                seen.add(key)
             quote = getattr(item, "evidence", None)
             unfound = (
                 not isinstance(quote, str)
                 or aligner.align(quote).status is AlignmentStatus.unaligned
             )
             if drop_ungrounded and unfound:
-                dropped.append(DroppedItem(field=name, item=data))
+                dumped = data if data is not None else item.model_dump(mode="json")
+                dropped.append(DroppedItem(field=name, item=dumped))
                 continue
             kept.append(item)
         if len(kept) != len(items):

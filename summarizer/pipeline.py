@@ -8,6 +8,7 @@ Many records go through the one runner (``summarizer.runner``).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import time
@@ -46,6 +47,7 @@ __all__ = [
     "Summarizer",
     "asummarize",
     "canonical_hash",
+    "schema_hash",
     "summarize",
 ]
 
@@ -80,6 +82,13 @@ _CANONICAL_JSON = json.JSONEncoder(
 def canonical_hash(value: Any) -> str:
     """sha256 of canonical JSON: the key for anything that determines an answer."""
     return hashlib.sha256(_CANONICAL_JSON(value).encode("utf-8")).hexdigest()
+
+
+@functools.cache
+def schema_hash() -> str:
+    """``canonical_hash`` of the case record's JSON Schema, made once (deriving the schema
+    costs ~10 ms, paid by every summarizer and every collect before)."""
+    return canonical_hash(json_schema())
 
 
 @dataclass(slots=True)
@@ -135,7 +144,7 @@ class Summarizer:
             strict_grounding=self.settings.strict_grounding,
             limiter=self.limiter if self.limiter.active else None,
         )
-        self._schema_hash = canonical_hash(json_schema())
+        self._schema_hash = schema_hash()
         self._portal = Portal()
         if capabilities.takes_prompt:
             load_prompt(self.settings.resolved_prompt)  # fail early on an unknown version
@@ -195,11 +204,17 @@ class Summarizer:
         )
 
     # -- one record ----------------------------------------------------------
+    def _render(self, abstract: Abstract) -> RenderedPrompt | None:
+        """The prompt for ``abstract``; None for a backend that takes none. (The provider
+        batch's collect, which reads answers and sends nothing, gives the prompt's outline.)"""
+        if not self.backend.capabilities.takes_prompt:
+            return None
+        return render(abstract, self.settings.resolved_prompt)
+
     async def asummarize(self, source: Source) -> Result:
         """One grounded record; raises SummarizerError subclasses on failure."""
         abstract = self.prepare(source)
-        takes_prompt = self.backend.capabilities.takes_prompt
-        prompt = render(abstract, self.settings.resolved_prompt) if takes_prompt else None
+        prompt = self._render(abstract)
         key = self.cache_key(prompt, abstract) if self.cache is not None else None
         call = _Call(abstract, prompt, key, time.perf_counter())
         aligner = Aligner(abstract.text)

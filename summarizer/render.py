@@ -15,7 +15,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from jinja2 import StrictUndefined, Template, TemplateError, meta
+from jinja2 import StrictUndefined, Template, TemplateError, meta, nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from .document import Abstract
@@ -125,15 +125,69 @@ def _constant(source: str) -> str | None:
     return _compiled(source).render().strip()
 
 
+@lru_cache(maxsize=64)
+def _substitution(source: str) -> tuple[str | _Name, ...] | None:
+    """A template that is only text and ``{{ name }}``s (the user message), as its parts;
+    None for any other. Rendering it is joining the parts with the variables' text, what
+    Jinja's compiled template does for string values, without its ~20 µs of context
+    set-up a render (``substitution_is_faithful`` checks it against Jinja)."""
+    parts: list[str | _Name] = []
+    for node in _environment().parse(source).body:
+        if not isinstance(node, nodes.Output):
+            return None
+        for child in node.nodes:
+            if isinstance(child, nodes.TemplateData):
+                parts.append(child.data)
+            elif isinstance(child, nodes.Name) and child.ctx == "load":
+                parts.append(_Name(child.name))
+            else:
+                return None
+    return tuple(parts)
+
+
+@dataclass(frozen=True, slots=True)
+class _Name:
+    """A ``{{ name }}`` in a template's parts."""
+
+    name: str
+
+
+def _substitute(parts: tuple[str | _Name, ...], variables: dict[str, Any]) -> str | None:
+    """The parts with each name's text; None when a value is not text or not given (Jinja
+    then renders it: its globals, its conversions, its undefined error)."""
+    pieces: list[str] = []
+    for part in parts:
+        if isinstance(part, str):
+            pieces.append(part)
+            continue
+        value = variables.get(part.name)
+        if type(value) is not str:
+            return None
+        pieces.append(value)
+    return "".join(pieces)
+
+
 def render_template(prompt: PromptVersion, name: str, **variables: Any) -> str:
     try:
         source = prompt.template(name)
         constant = _constant(source)
         if constant is not None:
             return constant
-        return _compiled(source).render(**variables).strip()
+        parts = _substitution(source)
+        text = _substitute(parts, variables) if parts is not None else None
+        if text is None:
+            text = _compiled(source).render(**variables)
+        return text.strip()
     except TemplateError as error:
         raise ConfigError(f"prompt {prompt.version}/{name}.j2: {error}") from error
+
+
+def substitution_is_faithful(prompt: PromptVersion, name: str, **variables: Any) -> bool:
+    """Whether ``render_template`` gives what Jinja renders for these variables (tests)."""
+    source = prompt.template(name)
+    return render_template(prompt, name, **variables) == (
+        _compiled(source).render(**variables).strip()
+    )
 
 
 def render(abstract: Abstract, prompt: PromptVersion | str = "v1") -> RenderedPrompt:
@@ -155,18 +209,48 @@ def render(abstract: Abstract, prompt: PromptVersion | str = "v1") -> RenderedPr
     )
 
 
+@lru_cache(maxsize=32)
+def outline(version: str) -> RenderedPrompt:
+    """A prompt version as rendered for no abstract: its version, hash, strategy and
+    stages, with no messages. What reading the answers to its requests needs (a provider
+    batch's collect, whose answers are in a file and which sends nothing), without the
+    cost of rendering each abstract into messages that are never sent."""
+    prompt = load_prompt(version)
+    stages = (
+        tuple(
+            Stage(name=name, fields=fields, messages=[]) for name, fields in _stage_fields(prompt)
+        )
+        if prompt.strategy == "staged"
+        else ()
+    )
+    return RenderedPrompt(
+        version=prompt.version,
+        hash=prompt.hash,
+        messages=[],
+        strategy=prompt.strategy,
+        stages=stages,
+    )
+
+
+def _stage_fields(prompt: PromptVersion) -> list[tuple[str, tuple[str, ...]]]:
+    """prompt.toml ``[[stages]]``: (name, fields) of each stage, in order."""
+    stages = [
+        (str(entry["name"]), tuple(entry["fields"])) for entry in prompt.metadata.get("stages", [])
+    ]
+    if not stages:
+        raise ConfigError(f"prompt {prompt.version} is staged but lists no [[stages]]")
+    return stages
+
+
 def _stages(
     prompt: PromptVersion, prefix: list[dict[str, str]], variables: dict[str, Any]
 ) -> list[Stage]:
     """prompt.toml ``[[stages]]`` (name, fields; template ``stage_<name>.j2``): each stage
     is the shared prefix with its question appended to the last (user) message."""
     stages = []
-    for entry in prompt.metadata.get("stages", []):
-        name = str(entry["name"])
+    for name, fields in _stage_fields(prompt):
         question = render_template(prompt, f"stage_{name}", **variables)
         *head, last = (dict(message) for message in prefix)
         last["content"] = f"{last['content']}\n\n{question}"
-        stages.append(Stage(name=name, fields=tuple(entry["fields"]), messages=[*head, last]))
-    if not stages:
-        raise ConfigError(f"prompt {prompt.version} is staged but lists no [[stages]]")
+        stages.append(Stage(name=name, fields=fields, messages=[*head, last]))
     return stages

@@ -15,6 +15,8 @@ written before ``abstract`` existed still read; ``Result.has_abstract`` says so)
 from __future__ import annotations
 
 import functools
+import json
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,6 +45,37 @@ NO_ABSTRACT_WARNING = (
     "the cleaned abstract is not stored with this result (written by an older version): "
     "its evidence cannot be shown in context"
 )
+
+
+_encode = json.JSONEncoder(ensure_ascii=False).encode
+"""``json.dumps(value, ensure_ascii=False)``, with one encoder kept."""
+
+_text = json.encoder.encode_basestring
+"""How that encoder writes a string (the function it uses itself)."""
+
+
+def _value(value: Any) -> str:
+    """One value as ``_encode`` writes it: text, None, booleans, integers and finite
+    floats directly (as the encoder writes them: ``repr``), anything else by the encoder."""
+    kind = type(value)
+    if kind is str:
+        return _text(value)
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if kind is int:
+        return int.__repr__(value)
+    if kind is float and math.isfinite(value):
+        return float.__repr__(value)
+    return _encode(value)
+
+
+def _texts(values: Any) -> str:
+    """A list of strings as ``_encode`` writes it."""
+    return f"[{', '.join(map(_value, values))}]"
 
 
 def dropped_warning(count: int) -> str:
@@ -126,6 +159,38 @@ class Provenance:
             "merged": self.merged,
         }
 
+    def to_json(self) -> str:
+        """``to_dict`` as JSON text (see ``Result.to_json``)."""
+        tokens = self.tokens
+        texts = (self.backend, self.model, self.mode, self.schema_version, self.source)
+        numbers = (self.requests, self.merged, tokens.prompt_tokens, tokens.completion_tokens)
+        latency = round(self.latency_s, 4)
+        original = self.original_latency_s
+        if not (
+            all(type(text) is str for text in (*texts, self.source_format, self.confidence))
+            and all(type(number) is int for number in numbers)
+            and type(latency) is float
+            and math.isfinite(latency)
+        ):
+            return _encode(self.to_dict())  # not the types it declares: as the encoder says
+        backend, model, mode, schema_version, source = map(_text, texts)
+        return (
+            f'{{"backend": {backend}, "model": {model}, "mode": {mode}, '
+            f'"prompt_version": {_value(self.prompt_version)}, '
+            f'"prompt_hash": {_value(self.prompt_hash)}, "schema_version": {schema_version}, '
+            f'"attempts": {self.requests}, "requests": {self.requests}, '
+            f'"reasks": {_value(self.reasks)}, "tokens": {{"prompt": {tokens.prompt_tokens}, '
+            f'"completion": {tokens.completion_tokens}, "total": {tokens.total_tokens}}}, '
+            f'"latency_s": {latency!r}, '
+            f'"original_latency_s": {_value(None if original is None else round(original, 4))}, '
+            f'"cache_hit": {_value(self.cache_hit)}, "cache_key": {_value(self.cache_key)}, '
+            f'"source": {source}, "source_format": {_text(self.source_format)}, '
+            f'"warnings": {_texts(self.warnings)}, "confidence": {_text(self.confidence)}, '
+            f'"reference": {_encode(dict(self.reference)) if self.reference else "{}"}, '
+            f'"dropped": {_encode([item.to_dict() for item in self.dropped]) if self.dropped else "[]"}, '
+            f'"merged": {self.merged}}}'
+        )
+
     @classmethod
     def from_dict(cls, value: dict[str, Any]) -> Provenance:
         requests = value.get("requests", value.get("attempts", 1))
@@ -162,19 +227,68 @@ def abstract_to_dict(abstract: Abstract) -> dict[str, Any]:
     return {
         "title": abstract.title,
         "text": abstract.text,
-        "sections": [
-            {
-                "kind": s.kind,
-                "heading": s.heading,
-                "start": s.start,
-                "end": s.end,
-                "from_body": s.from_body,
-            }
-            for s in abstract.sections
-        ],
+        "sections": [_section_dict(section) for section in abstract.sections],
         "warnings": list(abstract.warnings),
         "confidence": abstract.confidence,
     }
+
+
+def _section_dict(section: Section) -> dict[str, Any]:
+    return {
+        "kind": section.kind,
+        "heading": section.heading,
+        "start": section.start,
+        "end": section.end,
+        "from_body": section.from_body,
+    }
+
+
+def abstract_json(abstract: Abstract) -> str:
+    """``abstract_to_dict`` as JSON text (see ``Result.to_json``)."""
+    title, text, confidence = abstract.title, abstract.text, abstract.confidence
+    if not (type(text) is type(confidence) is str and (title is None or type(title) is str)):
+        return _encode(abstract_to_dict(abstract))  # not the types it declares
+    sections = ", ".join(map(_section_json, abstract.sections))
+    return (
+        f'{{"title": {"null" if title is None else _text(title)}, "text": {_text(text)}, '
+        f'"sections": [{sections}], "warnings": {_texts(abstract.warnings)}, '
+        f'"confidence": {_text(confidence)}}}'
+    )
+
+
+def _section_json(section: Section) -> str:
+    kind, heading, start, end = section.kind, section.heading, section.start, section.end
+    if not (
+        type(kind) is str
+        and (heading is None or type(heading) is str)
+        and type(start) is type(end) is int
+        and type(section.from_body) is bool
+    ):
+        return _encode(_section_dict(section))  # not the types it declares
+    return (
+        f'{{"kind": {_text(kind)}, "heading": {"null" if heading is None else _text(heading)}, '
+        f'"start": {start}, "end": {end}, "from_body": {"true" if section.from_body else "false"}}}'
+    )
+
+
+def evidence_json(span: EvidenceSpan) -> str:
+    """``EvidenceSpan.to_dict`` as JSON text (see ``Result.to_json``)."""
+    field, quote, status = span.field, span.quote, span.status
+    start, end, source_start, source_end = span.start, span.end, span.source_start, span.source_end
+    score = round(span.score, 1)
+    if not (
+        type(field) is type(quote) is str
+        and isinstance(status, str)
+        and type(start) is type(end) is type(source_start) is type(source_end) is int
+        and type(score) is float
+        and math.isfinite(score)
+    ):
+        return _encode(span.to_dict())  # not the types it declares: as the encoder says
+    return (
+        f'{{"field": {_text(field)}, "quote": {_text(quote)}, "status": {_text(status)}, '
+        f'"start": {start}, "end": {end}, "source_start": {source_start}, '
+        f'"source_end": {source_end}, "score": {score!r}}}'
+    )
 
 
 def abstract_from_dict(
@@ -258,6 +372,19 @@ class Result:
             value["abstract"] = abstract_to_dict(self.abstract)
         return value
 
+    def to_json(self) -> str:
+        """``to_dict`` as JSON text, the same characters as ``json.dumps(self.to_dict(),
+        ensure_ascii=False)``, written directly: the encoder spends most of a line on the
+        keys of its fixed parts (evidence, provenance, abstract), a fifth of collecting a
+        provider batch. Only the record's own dump goes through the encoder."""
+        abstract = f', "abstract": {abstract_json(self.abstract)}' if self.has_abstract else ""
+        return (
+            f'{{"id": {_value(self.id)}, '
+            f'"record": {_encode(self.record.model_dump(mode="json"))}, '
+            f'"evidence": [{", ".join(map(evidence_json, self.evidence))}], '
+            f'"provenance": {self.provenance.to_json()}{abstract}}}'
+        )
+
     def to_row(self) -> dict[str, Any]:
         """One flat row of typed values (the CSV review table's columns); see output.table."""
         from .output.table import typed_row  # late: the table owns its columns
@@ -328,6 +455,10 @@ class Failure:
         if self.reference:
             payload["reference"] = dict(self.reference)
         return payload
+
+    def to_json(self) -> str:
+        """``to_dict`` as JSON text."""
+        return _encode(self.to_dict())
 
     def to_row(self) -> dict[str, Any]:
         """The review table's row of a failure: id, title, reference and error."""

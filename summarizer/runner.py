@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncGenerator, Awaitable, Callable, Container, Iterable
+from collections import deque
+from collections.abc import AsyncGenerator, Awaitable, Callable, Container, Generator, Iterable
 from dataclasses import dataclass, replace
 
 from .document import Abstract, Document
@@ -25,10 +26,15 @@ from .results import Failure, Result, failure_of
 __all__ = ["DEFAULT_CONCURRENCY", "Item", "Outcome", "RunCounts", "item_id", "run_records"]
 
 DEFAULT_CONCURRENCY = 8
+READ_AHEAD = 2
+"""Records read beyond the one being done, one at a time (a queue of one job plus the
+job the feeder holds, with workers)."""
 
 Item = Document | Abstract | InputError
 Outcome = Result | Failure
 Process = Callable[[Document | Abstract], Awaitable[Result]]
+_Job = tuple[str, Item]
+_Jobs = Generator[_Job, None, None]
 
 
 @dataclass(slots=True)
@@ -78,7 +84,7 @@ class _Crashed:
         self.error = error
 
 
-async def run_records(
+def run_records(
     process: Process,
     items: Iterable[Item],
     *,
@@ -91,36 +97,83 @@ async def run_records(
     Close the generator (``contextlib.aclosing``) to stop early: records in flight are
     cancelled, nothing else is read.
     """
-    counts = counts if counts is not None else RunCounts()
-    jobs: asyncio.Queue[tuple[str, Item] | None] = asyncio.Queue(maxsize=concurrency)
+    jobs = _jobs(items, skip, counts if counts is not None else RunCounts())
+    if concurrency == 1:
+        return _in_turn(process, jobs)
+    return _in_parallel(process, jobs, concurrency)
+
+
+def _jobs(items: Iterable[Item], skip: Container[str], counts: RunCounts) -> _Jobs:
+    """The records to do, each with its unique id; those already done are counted and
+    left out."""
+    seen: dict[str, int] = {}
+    try:
+        for position, item in enumerate(items):
+            counts.read += 1
+            ident = item_id(item, position)
+            if ident in seen:
+                seen[ident] += 1
+                ident = f"{ident}#{seen[ident]}"
+                counts.renamed += 1
+                item = _renamed(item, ident)
+            seen.setdefault(ident, 1)
+            if ident in skip:
+                counts.skipped += 1
+                continue
+            yield ident, item
+    finally:
+        counts.finished_reading = True
+
+
+async def _in_turn(process: Process, jobs: _Jobs) -> AsyncGenerator[Outcome, None]:
+    """One record at a time, in input order, without tasks or queues (they cost ~15 µs a
+    record, a tenth of what collecting a provider batch's answer costs).
+
+    Reading keeps ``READ_AHEAD`` records ahead, as the feeder of ``_in_parallel`` does for
+    one worker, so the total is known before the last records finish. When reading fails,
+    the records read before are done, then the error is raised."""
+    ahead: deque[_Job] = deque()
+    failed: Exception | None = None
+    try:
+        while True:
+            while failed is None and len(ahead) <= READ_AHEAD:
+                try:
+                    job = next(jobs, None)
+                except Exception as error:  # an input that cannot be read at all
+                    failed = error
+                    break
+                if job is None:
+                    break
+                ahead.append(job)
+            if not ahead:
+                break
+            yield await _outcome(process, *ahead.popleft())
+        if failed is not None:
+            raise failed
+    finally:
+        jobs.close()
+
+
+async def _in_parallel(
+    process: Process, jobs: _Jobs, concurrency: int
+) -> AsyncGenerator[Outcome, None]:
+    """Up to ``concurrency`` records at once, each outcome as it finishes: a feeder task
+    reads the jobs into a bounded queue that ``concurrency`` worker tasks take from."""
+    queue: asyncio.Queue[_Job | None] = asyncio.Queue(maxsize=concurrency)
     outcomes: asyncio.Queue[Outcome | _Done | _Crashed] = asyncio.Queue(maxsize=concurrency)
 
     async def feed() -> None:
-        seen: dict[str, int] = {}
         try:
-            for position, item in enumerate(items):
-                counts.read += 1
-                ident = item_id(item, position)
-                if ident in seen:
-                    seen[ident] += 1
-                    ident = f"{ident}#{seen[ident]}"
-                    counts.renamed += 1
-                    item = _renamed(item, ident)
-                seen.setdefault(ident, 1)
-                if ident in skip:
-                    counts.skipped += 1
-                    continue
-                await jobs.put((ident, item))
+            for job in jobs:
+                await queue.put(job)
         except Exception as error:  # an input that cannot be read at all: the consumer raises
             await outcomes.put(_Crashed(error))
             return
-        finally:
-            counts.finished_reading = True
         for _ in range(concurrency):
-            await jobs.put(None)
+            await queue.put(None)
 
     async def work() -> None:
-        while (job := await jobs.get()) is not None:
+        while (job := await queue.get()) is not None:
             await outcomes.put(await _outcome(process, *job))
         await outcomes.put(_Done())
 
@@ -141,3 +194,4 @@ async def run_records(
             task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.gather(*tasks, return_exceptions=True)
+        jobs.close()

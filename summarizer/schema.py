@@ -11,6 +11,7 @@ Conventions the model is told through the field descriptions:
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from enum import StrEnum
@@ -27,6 +28,7 @@ from pydantic import (
 )
 
 from .ages import is_timepoint, parse_age
+from .ground import check_quote
 
 SCHEMA_VERSION = "1.0.0"
 SUMMARY_MAX_WORDS = 60
@@ -139,8 +141,6 @@ class Grounded(_Record):
     def _evidence_in_source(cls, value: str, info: ValidationInfo) -> str:
         if not value.strip():
             raise ValueError("evidence must be a non-empty verbatim quote from the abstract")
-        from .ground import check_quote  # late import: ground depends on document only
-
         check_quote(value, info.context)
         return value
 
@@ -193,15 +193,15 @@ class Patient(_Record):
     @classmethod
     def _evidence_in_source(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is not None and value.strip():
-            from .ground import check_quote
-
             check_quote(value, info.context)
             return value
         return None
 
 
+@functools.cache
 def _bounds(model: type[BaseModel], name: str) -> tuple[float, float]:
-    """The ``ge``/``le`` bounds a numeric field declares (the schema is the one source)."""
+    """The ``ge``/``le`` bounds a numeric field declares (the schema is the one source;
+    read once: every age validated asks)."""
     low, high = float("-inf"), float("inf")
     for constraint in model.model_fields[name].metadata:
         low = float(getattr(constraint, "ge", low))

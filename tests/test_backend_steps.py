@@ -29,7 +29,9 @@ from summarizer.backends.adapters import GrammarServer, LlamaCppDialect
 from summarizer.backends.chat import (
     INSTRUCTOR_MODES,
     RequestSpec,
+    answer_requests,
     build_requests,
+    parse_answer,
     shape_is_faithful,
 )
 from summarizer.backends.openai_compat import OpenAIBackend
@@ -37,7 +39,7 @@ from summarizer.backends.stages import stage_model
 from summarizer.cache import ResponseCache
 from summarizer.config import BACKEND_DEFAULTS
 from summarizer.ground import Aligner, is_grounding_error, validation_context
-from summarizer.render import render
+from summarizer.render import outline, render
 from summarizer.schema import CaseReport
 from tests.conftest import FAKE_KEY, SEED, seed_record
 from tests.openai_server import ScriptedServer, answer, completion_body, error
@@ -86,6 +88,29 @@ def test_built_requests_are_what_instructor_builds(
     assert shape_is_faithful(CaseReport, single.messages, spec)
     for stage in render(seed_abstract, "v2").stages:
         assert shape_is_faithful(stage_model(stage.fields, stage.name), stage.messages, spec)
+
+
+@pytest.mark.parametrize("mode", sorted(INSTRUCTOR_MODES))
+@pytest.mark.parametrize("version", ["v1", "v2"])
+def test_answer_requests_read_answers_as_the_built_requests_do(
+    mode: str, version: str, seed_abstract: Any
+) -> None:
+    """What a collect that sends nothing reads answers with: from the prompt's outline, each
+    built request's stage and mode and the same response model, with no body."""
+    spec = RequestSpec(model="m", mode=INSTRUCTOR_MODES[mode], params=(("max_tokens", 512),))
+    built = build_requests(render(seed_abstract, version), spec)
+    read = answer_requests(outline(version), spec)
+    assert [(r.stage, r.mode, r.body) for r in read] == [(r.stage, r.mode, {}) for r in built]
+    record = seed_record()
+    context = validation_context(Aligner(seed_abstract.text))
+    for reading, sent in zip(read, built, strict=True):
+        assert reading.response_model.__name__ == sent.response_model.__name__
+        schema = sent.response_model.model_json_schema()
+        assert reading.response_model.model_json_schema() == schema
+        content = {name: record[name] for name in schema["properties"] if name in record}
+        answered = completion(sent.body, content)
+        as_sent = parse_answer(answered, sent, context)
+        assert parse_answer(answered, reading, context).model_dump() == as_sent.model_dump()
 
 
 def test_build_is_pure_and_gives_what_the_online_path_sends(

@@ -177,6 +177,35 @@ def test_repeated_ids_get_a_suffix_and_stdout_stream(tmp_path: Path) -> None:
     assert sorted(ids) == ["case", "case#2"] and summary.renamed == 1
 
 
+@pytest.mark.parametrize("concurrency", [1, 3])
+def test_an_input_that_breaks_while_read_raises_its_error(concurrency: int, tmp_path: Path) -> None:
+    def documents() -> Any:
+        for n in range(5):
+            yield Document(id=f"d{n}", text=batch_case_text(n), origin="mem", format="text")
+        raise OSError("the disk went away")
+
+    out = tmp_path / "out.jsonl"
+    with pytest.raises(OSError, match="went away"):
+        run_batch(documents(), Settings(backend="rules"), output=out, concurrency=concurrency)
+    ids = [line["id"] for line in read_lines(out)]
+    assert len(ids) == len(set(ids)) and set(ids) <= {f"d{n}" for n in range(5)}
+    if concurrency == 1:  # one at a time: what was read before the failure is done, in order
+        assert ids == [f"d{n}" for n in range(5)]
+    state = read_output_state(out)
+    assert not state.partial_tail and not state.bad_lines  # whole lines: a rerun resumes
+
+
+def test_one_at_a_time_keeps_input_order_and_renames_repeated_ids(tmp_path: Path) -> None:
+    texts = [
+        Document(id="x" if n % 2 else f"d{n}", text=batch_case_text(n), origin="m", format="text")
+        for n in range(5)
+    ]
+    stream = io.StringIO()
+    summary = run_batch(texts, Settings(backend="rules"), output=stream, concurrency=1)
+    ids = [json.loads(line)["id"] for line in stream.getvalue().splitlines()]
+    assert ids == ["d0", "x", "d2", "x#2", "d4"] and summary.renamed == 1
+
+
 def test_input_errors_become_error_lines(tmp_path: Path) -> None:
     folder = tmp_path / "in"
     folder.mkdir()

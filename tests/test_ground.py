@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from summarizer.ground import (
     Aligner,
@@ -11,9 +13,11 @@ from summarizer.ground import (
     QuoteNotFound,
     check_quote,
     is_grounding_error,
+    iter_evidence,
     validation_context,
 )
-from summarizer.schema import Patient
+from summarizer.schema import CaseReport, Patient
+from tests.conftest import seed_record
 
 TEXT = (
     "Title line\n\n"
@@ -103,3 +107,46 @@ def test_the_aligner_is_passed_as_validation_context_and_failures_are_typed() ->
             {**value, "sex": "a sex that is not one"}, context=validation_context(Aligner(TEXT))
         )
     assert not is_grounding_error(mixed.value)  # another problem too: not only grounding
+
+
+def _every_quote(model: BaseModel, path: str = "") -> Iterator[tuple[str, str]]:
+    """The walk ``iter_evidence`` makes, looking at every field (the reference)."""
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        here = f"{path}.{name}" if path else name
+        if name == "evidence" and isinstance(value, str) and value.strip():
+            yield (path or "record", value)
+        elif isinstance(value, BaseModel):
+            yield from _every_quote(value, here)
+        elif isinstance(value, list):
+            for position, item in enumerate(value):
+                if isinstance(item, BaseModel):
+                    yield from _every_quote(item, f"{here}[{position}]")
+
+
+def test_iter_evidence_finds_every_quote_in_field_order() -> None:
+    """It skips the fields whose annotation cannot hold a quote: the same quotes."""
+    finding = {"description": "a mass", "evidence": "a palpable mass"}
+    test = {"name": "MRI", "result": "a C5 lesion", "evidence": "MRI showed a C5 lesion"}
+    record = CaseReport.model_validate(
+        seed_record(
+            clinical_findings=[finding, {**finding, "negative": True}],
+            diagnostic_assessment=[test],
+            why_reported={"text": "rare", "evidence": "a rare site"},
+        )
+    )
+    found = list(iter_evidence(record))
+    assert found == list(_every_quote(record))
+    assert [path for path, _ in found] == [
+        "patient",
+        "presentation[0]",
+        "history[0]",
+        "clinical_findings[0]",
+        "clinical_findings[1]",
+        "diagnostic_assessment[0]",
+        "diagnosis",
+        "interventions[0]",
+        "outcomes[0]",
+        "why_reported",
+        "conclusion",
+    ]

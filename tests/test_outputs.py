@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import os
 import re
@@ -13,17 +14,21 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
-from summarizer import Document, OutputError, Settings
+from summarizer import Document, InputError, OutputError, Settings, Summarizer
 from summarizer.batch import run_batch
+from summarizer.document import Section
+from summarizer.ground import AlignmentStatus, DroppedItem, EvidenceSpan
 from summarizer.output.store import LineStore
 from summarizer.output.targets import RenderedTarget, sidecar_path
-from tests.conftest import FAKE_KEY, batch_case_text, env_without_keys, write_batch_input
+from summarizer.results import Failure, Result
+from tests.conftest import FAKE_KEY, ROOT, batch_case_text, env_without_keys, write_batch_input
 from tests.openai_server import ScriptedServer
 from tests.test_batch import openai_settings, serve_cases
 
@@ -314,3 +319,70 @@ def test_a_json_line_is_what_json_dumps_writes() -> None:
         "nested": {"empty": {}, "list": []},
     }
     assert json_line(value) == (json.dumps(value, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def _awkward(result: Result) -> Result:
+    """``result`` with every part of a line holding something a writer could get wrong."""
+    text = 'Fièvre à 39 °C, "quoted" \\ back\nand a tab\t✓ \x01'
+    abstract = replace(
+        result.abstract,
+        title=text,
+        sections=(*result.abstract.sections, Section("case", text, 0, 3, True)),
+        warnings=(text, "second"),
+        confidence="low",
+    )
+    spans = [
+        *result.evidence,
+        EvidenceSpan(text, text, AlignmentStatus.unaligned, -1, -1, -1, -1, 0.0),
+        EvidenceSpan("why_reported", "é", AlignmentStatus.fuzzy, 3, 9, 30, 90, 93.3333333),
+    ]
+    provenance = replace(
+        result.provenance,
+        prompt_version=None,
+        prompt_hash=None,
+        reasks=None,
+        latency_s=1e-7,
+        original_latency_s=12.345678,
+        cache_hit=True,
+        cache_key=text,
+        source=text,
+        warnings=[text],
+        reference={"doi": text, "key": "k"},
+        dropped=[DroppedItem("history", {"evidence": text, "negative": False, "n": 1.5})],
+        merged=2,
+    )
+    return replace(result, id=text, abstract=abstract, evidence=spans, provenance=provenance)
+
+
+def _mistyped(result: Result) -> Result:
+    """``result`` holding values of other types than it declares (a caller's own)."""
+    section = replace(result.abstract.sections[0], heading=7, from_body=1)  # type: ignore[arg-type]
+    abstract = replace(result.abstract, title=3, sections=(section,))  # type: ignore[arg-type]
+    span = replace(result.evidence[0], start=True, score=100)  # type: ignore[arg-type]
+    provenance = replace(
+        result.provenance,
+        prompt_version=2,  # type: ignore[arg-type]
+        latency_s=float("inf"),
+        requests=1.0,  # type: ignore[arg-type]
+        source_format=None,  # type: ignore[arg-type]
+    )
+    return replace(result, abstract=abstract, evidence=[span], provenance=provenance)
+
+
+def test_a_result_line_is_what_json_dumps_writes_of_its_dict(seed_text: str) -> None:
+    """Results write their line directly (the encoder is slow on the fixed keys): the same
+    characters as json.dumps of to_dict, whatever the values hold."""
+    summarizer = Summarizer(Settings(backend="rules"))
+    seed = summarizer.summarize(seed_text)
+    results = [seed, _awkward(seed), _mistyped(seed), replace(seed, has_abstract=False)]
+    corpus = ROOT.parent / "shared" / "corpus" / "e3c-case-texts.jsonl"
+    if corpus.exists():
+        with corpus.open(encoding="utf-8") as lines:
+            for line in itertools.islice(lines, 300):
+                value = json.loads(line)
+                document = Document.from_text(value["text"], id=str(value.get("id", "x")))
+                results.append(summarizer.summarize(document))
+    for result in results:
+        assert result.to_json() == json.dumps(result.to_dict(), ensure_ascii=False)
+    failure = Failure(id="x", error=InputError('é "bad"\n'), title="t", reference={"k": "v"})
+    assert failure.to_json() == json.dumps(failure.to_dict(), ensure_ascii=False)

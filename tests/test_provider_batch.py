@@ -30,7 +30,7 @@ from summarizer.provider import (
     submit_batch,
     wait_for_batch,
 )
-from summarizer.provider.answers import Answers
+from summarizer.provider.answers import Answer, Answers, BatchAnswerError, parse_line, read_answer
 from summarizer.provider.context import read_context
 from summarizer.provider.tokens import TokenCounter, encoding_for
 from summarizer.reference import reference_of
@@ -822,6 +822,53 @@ def test_answers_index_reads_each_line_back(tmp_path: Path) -> None:
         assert list(answers.ids()) == ["a"] and answers.unreadable == 1
         assert answers.get("a").completion is not None
         assert answers.get("b").error is not None
+
+
+def _shaped(change: Any) -> bytes:
+    tools = [{"type": "function", "function": {"name": "CaseReport"}}]
+    line = result_line("a", completion_body({"tools": tools}, json.dumps({"summary": "x"})))
+    changed = change(line)
+    return changed if isinstance(changed, bytes) else json.dumps(changed).encode()
+
+
+def _set(line: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
+    *head, last = path.split(".")
+    where = line
+    for key in head:
+        where = where[key]
+    where[last] = value
+    return line
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        _shaped(lambda line: line),
+        _shaped(lambda line: {k: v for k, v in line.items() if k != "error"}),
+        _shaped(lambda line: _set(line, "error", False)),
+        _shaped(lambda line: _set(line, "error", {"code": "x", "message": "boom"})),
+        _shaped(lambda line: _set(line, "response.status_code", 200.0)),
+        _shaped(lambda line: _set(line, "response.status_code", "200")),
+        _shaped(lambda line: _set(line, "response.status_code", True)),
+        _shaped(lambda line: _set(line, "response.status_code", 500)),
+        _shaped(lambda line: _set(line, "response.body.choices", "none")),
+        _shaped(lambda line: _set(line, "response.body.model", "\ud800")),
+        _shaped(lambda line: _set(line, "response", None)),
+        _shaped(lambda line: b"\xef\xbb\xbf" + json.dumps(line).encode()),
+        _shaped(lambda line: json.dumps(line).encode()[:-9]),
+        _shaped(lambda line: json.dumps(line).encode().replace(b"scripted", b"\xff")),
+        b"[1, 2]",
+    ],
+)
+def test_an_answer_line_reads_as_read_answer_reads_its_json(line: bytes) -> None:
+    """The usual line is read in one pass, any other the long way: the same answer."""
+    try:
+        expected = read_answer(json.loads(line))
+    except ValueError:
+        expected = Answer(None, BatchAnswerError("the answer line is not JSON"))
+    found = parse_line(line)
+    assert found.completion == expected.completion
+    assert repr(found.error) == repr(expected.error)
 
 
 def test_request_lines_are_json_dumps_of_the_whole_line() -> None:

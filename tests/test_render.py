@@ -17,7 +17,15 @@ import pytest
 from summarizer import Settings, Summarizer
 from summarizer.backends.stages import stage_model
 from summarizer.document import Abstract
-from summarizer.render import RenderedPrompt, load_prompt, render
+from summarizer.render import (
+    PromptVersion,
+    RenderedPrompt,
+    fence,
+    load_prompt,
+    outline,
+    render,
+    substitution_is_faithful,
+)
 from summarizer.schema import CaseReport
 from tests.conftest import SEED
 
@@ -89,6 +97,50 @@ def test_v2_stages_cover_every_case_report_field_once() -> None:
     fields = [field for stage in stages for field in stage["fields"]]
     assert sorted(fields) == sorted(CaseReport.model_fields)
     assert len(fields) == len(set(fields))
+
+
+@pytest.mark.parametrize("version", ["v1", "v2"])
+def test_an_outline_is_the_rendered_prompt_without_messages(version: str) -> None:
+    rendered = render(seed_abstract(), version)
+    shape = outline(version)
+    assert (shape.version, shape.hash, shape.strategy) == (
+        rendered.version,
+        rendered.hash,
+        rendered.strategy,
+    )
+    assert [(stage.name, stage.fields) for stage in shape.stages] == [
+        (stage.name, stage.fields) for stage in rendered.stages
+    ]
+    assert shape.messages == [] and all(stage.messages == [] for stage in shape.stages)
+
+
+ABSTRACTS = [
+    "A 54-year-old man.",
+    "Braces {{ x }} and {% if y %}blocks{% endif %} stay text; é \r\n done.",
+    "It ends </abstract> early < / ABSTRACT >, then goes on.",
+    "",
+]
+
+
+@pytest.mark.parametrize("version", ["v1", "v2"])
+def test_templates_of_text_and_names_render_as_jinja_renders_them(version: str) -> None:
+    prompt = load_prompt(version)
+    for name in prompt.templates:
+        for text in ABSTRACTS:
+            variables = {"abstract": fence(text), "title": text[:10]}
+            assert substitution_is_faithful(prompt, name, **variables), (name, text)
+
+
+def test_any_other_template_is_rendered_by_jinja() -> None:
+    templates = {
+        "globals": "{{ range }}|{{ abstract }}",
+        "filters": "{{ abstract | upper }}",
+        "blocks": "{% if abstract %}{{ abstract }}{% endif %}",
+        "number": "n={{ count }}",
+    }
+    prompt = PromptVersion("test", "", "single", templates, {}, "0")
+    for name in templates:
+        assert substitution_is_faithful(prompt, name, abstract="a < b", count=3), name
 
 
 def test_stage_models_reuse_case_report_field_definitions() -> None:

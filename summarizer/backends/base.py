@@ -79,7 +79,8 @@ class ChatRequest:
 
     ``body`` is exactly what is sent (``model``, ``messages``, ``tools`` or
     ``response_format``, ``temperature``, ``max_tokens``…): the online path posts it, and
-    a provider batch file can carry it unchanged.
+    a provider batch file can carry it unchanged. It is empty in a request that is only
+    read, never sent (``backends.chat.answer_requests``: a provider batch's collect).
     """
 
     body: dict[str, Any]

@@ -9,6 +9,8 @@ answers it gets back):
   stage of a staged prompt. instructor shapes them (``handle_response_model``: tools,
   ``response_format`` or schema instructions, per mode); the server's ``Dialect`` then
   reshapes the schema-carrying keys (llama.cpp's ``json_object`` + schema).
+- ``answer_requests(prompt, spec)``: ``build_requests`` without the bodies, for a caller
+  that only reads answers it already has.
 - ``parse_answer(completion, request, context)``: the answer as the response model,
   validated with ``context`` (the grounding context) by instructor's parser for the
   mode. Raises what a re-ask can fix (``REASKABLE``) or ``IncompleteOutputException``.
@@ -25,7 +27,7 @@ against instructor's own output for real messages (a test runs it for every mode
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -142,6 +144,34 @@ def build_requests(prompt: RenderedPrompt, spec: RequestSpec) -> list[ChatReques
     ]
 
 
+def answer_requests(prompt: RenderedPrompt, spec: RequestSpec) -> list[ChatRequest]:
+    """The requests ``build_requests`` gives for ``prompt``, as far as reading their
+    answers needs: the response model, mode and stage of each, with an empty body.
+
+    For a caller that has the answers and sends nothing (a provider batch's collect
+    without ``--retry-failed``): ``prompt`` may be an outline (``render.outline``), so no
+    abstract is rendered into messages that would never be sent."""
+    if prompt.strategy != "staged":
+        return [ChatRequest({}, _response_model(CaseReport, spec), spec.mode, None)]
+    return [
+        ChatRequest(
+            {}, _response_model(stage_model(stage.fields, stage.name), spec), spec.mode, stage.name
+        )
+        for stage in prompt.stages
+    ]
+
+
+def _response_model(model: type[BaseModel], spec: RequestSpec) -> type[BaseModel]:
+    """The response model instructor prepares for ``model`` in the spec's mode (what
+    ``_request`` gives; it does not depend on the messages)."""
+    shape = _shape(model, spec.mode, spec.dialect)
+    if shape is not None:
+        return shape.response_model
+    prepared, _ = handle_response_model(model, mode=spec.mode, messages=[dict(m) for m in _PROBE])
+    assert prepared is not None
+    return prepared
+
+
 def parse_answer(
     completion: ChatCompletion, request: ChatRequest, context: dict[str, Any] | None
 ) -> BaseModel:
@@ -149,8 +179,7 @@ def parse_answer(
 
     The parser instructor registers for the mode (the one its own retry loop calls).
     """
-    handlers = mode_registry.get_handlers(Provider.OPENAI, request.mode)
-    parsed = handlers.response_parser(
+    parsed = _response_parser(request.mode)(
         response=completion,
         response_model=request.response_model,
         validation_context=context,
@@ -161,6 +190,14 @@ def parse_answer(
     if not isinstance(parsed, BaseModel):  # pragma: no cover - only for instructor's DSL types
         raise ResponseParsingError(f"unexpected answer type {type(parsed).__name__}")
     return parsed
+
+
+@lru_cache(maxsize=16)
+def _response_parser(mode: Mode) -> Callable[..., Any]:
+    """instructor's answer parser for ``mode`` (looked up once: the registry lookup hashes
+    several enums, ~2 µs an answer)."""
+    parser: Callable[..., Any] = mode_registry.get_handlers(Provider.OPENAI, mode).response_parser
+    return parser
 
 
 def reask_request(

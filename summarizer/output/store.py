@@ -289,8 +289,12 @@ class LineStore:
 
     def append(self, payload: dict[str, Any]) -> None:
         """One whole line, in one ``write`` (fsynced at intervals)."""
+        self.append_json(to_json(payload))
+
+    def append_json(self, text: str) -> None:
+        """``append`` for a payload already written as JSON text (one line of it)."""
         assert self._fd is not None, "append to a closed store"
-        data = json_line(payload)
+        data = (text + "\n").encode("utf-8")
         written = os.write(self._fd, data)
         while written < len(data):  # only on a full disk or a signal; keep the line whole
             written += os.write(self._fd, data[written:])

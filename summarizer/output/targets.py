@@ -104,7 +104,7 @@ class _Stored:
         self.repaired = store.repaired
 
     def write(self, outcome: Outcome) -> None:
-        self._store.append(outcome.to_dict())
+        self._store.append_json(outcome.to_json())
 
 
 class LinesTarget(_Stored):
@@ -149,7 +149,7 @@ class RenderedTarget:
         self.repaired = self._store.repaired
 
     def write(self, outcome: Outcome) -> None:
-        self._store.append(outcome.to_dict())
+        self._store.append_json(outcome.to_json())
 
     def finish(self, *, complete: bool) -> None:
         self._store.close()

@@ -26,15 +26,20 @@ from pathlib import Path
 from typing import IO, Any
 
 from openai.types.chat import ChatCompletion
-from pydantic import ValidationError
+from pydantic import BaseModel, StrictInt, ValidationError
 
 from ..errors import InputError, SummarizerError
 
 __all__ = ["Answers", "BatchAnswerError", "MissingAnswerError"]
 
 _CUSTOM_ID = re.compile(rb'"custom_id"\s*:\s*"((?:[^"\\]|\\.)*)"')
+_PLAIN = re.compile(rb"[ -\[\]-~]*")
+"""Printable ASCII but the backslash: a JSON string of these reads as itself."""
 _SECRET = re.compile(r"\b(sk|key|token)-[A-Za-z0-9_\-]{8,}", re.I)
 MAX_MESSAGE = 300
+READ_BUFFER = 1 << 16
+"""Bytes read at a time: answers are read back in about the order they were indexed, so
+most seeks land in the buffer (8 KiB held four answer lines: a read call for every few)."""
 
 
 class BatchAnswerError(SummarizerError):
@@ -74,6 +79,40 @@ class Answer:
 
     completion: ChatCompletion | None
     error: SummarizerError | None
+
+
+class _Response(BaseModel):
+    status_code: StrictInt
+    body: ChatCompletion
+
+
+class _CompletionLine(BaseModel):
+    """An answer line that holds a chat completion and no error (the usual line)."""
+
+    response: _Response
+    error: None = None
+
+
+def parse_line(line: bytes) -> Answer:
+    """An answer line, parsed (``read_answer`` of its JSON, or the line is not JSON).
+
+    The usual line, a chat completion with status 200 and no error, is parsed and
+    validated in one pass over its JSON (a third of the cost of ``json.loads`` then
+    ``read_answer``). pydantic's JSON reader accepts no line that ``json.loads`` reads
+    otherwise (it refuses lone surrogates, a byte-order mark, ``"error": false``…), so
+    whatever it refuses goes the long way, and any error is described as before."""
+    try:
+        good = _CompletionLine.model_validate_json(line)
+    except ValidationError:
+        pass
+    else:
+        if good.response.status_code == 200:
+            return Answer(good.response.body, None)
+    try:
+        value = json.loads(line)
+    except ValueError:
+        return Answer(None, BatchAnswerError("the answer line is not JSON"))
+    return read_answer(value)
 
 
 def read_answer(value: Any) -> Answer:
@@ -124,7 +163,7 @@ class Answers:
         try:
             for number, path in enumerate(paths):
                 try:
-                    handle = path.open("rb")
+                    handle = path.open("rb", buffering=READ_BUFFER)
                 except OSError as error:
                     raise InputError(
                         f"cannot read the results: {error.strerror or error}", path=str(path)
@@ -140,7 +179,7 @@ class Answers:
         offset = 0
         for line in handle:
             length = len(line)
-            if line.strip():
+            if not line.isspace():  # (strip would copy the line)
                 self.lines += 1
                 ident = _custom_id(line)
                 if ident is None:
@@ -168,10 +207,7 @@ class Answers:
         number, offset, length = place
         handle = self._handles[number]
         handle.seek(offset)
-        try:
-            return read_answer(json.loads(handle.read(length)))
-        except ValueError:
-            return Answer(None, BatchAnswerError("the answer line is not JSON"))
+        return parse_line(handle.read(length))
 
     def ids(self) -> Iterator[str]:
         return iter(self.index)
@@ -194,6 +230,8 @@ def _custom_id(line: bytes) -> str | None:
     nothing matches is parsed in full."""
     found = _CUSTOM_ID.search(line)
     if found is not None:
+        if _PLAIN.fullmatch(found[1]):  # no escape: the text itself (json.loads costs ~3 µs)
+            return found[1].decode("ascii")
         try:
             value = json.loads(b'"' + found[1] + b'"')
         except ValueError:

@@ -37,12 +37,11 @@ from ..errors import ConfigError, SummarizerError
 from ..evaluation.prices import Price, PriceTable
 from ..output.targets import check_output, open_target
 from ..pipeline import RunLog as RunLogProtocol
-from ..pipeline import Summarizer, canonical_hash
-from ..render import load_prompt
+from ..pipeline import Summarizer, schema_hash
+from ..render import RenderedPrompt, load_prompt, outline
 from ..results import Failure, Result
 from ..runlog import RunLog
 from ..runner import DEFAULT_CONCURRENCY
-from ..schema import json_schema
 from ..usage import Usage
 from .answers import Answers
 from .context import ContextHeader, Prepared, check_header, context_ids, context_path, read_context
@@ -127,9 +126,16 @@ class _TaggedLog:
 
 class _Collector(Summarizer):
     """The summarizer with each record's id made known to the batch backend's ``send``;
-    a record that could not be prepared fails again with its stored error."""
+    a record that could not be prepared fails again with its stored error. When nothing
+    is sent online, the prompt is its outline: the answers are read, never asked for."""
 
     unprepared: dict[str, SummarizerError]
+    sends: bool
+
+    def _render(self, abstract: Abstract) -> RenderedPrompt | None:
+        if self.sends:
+            return super()._render(abstract)
+        return outline(self.settings.resolved_prompt)
 
     async def asummarize(self, source: Any) -> Result:
         ident = source.id if isinstance(source, Document | Abstract) else ""
@@ -137,6 +143,20 @@ class _Collector(Summarizer):
             raise self.unprepared.pop(ident)
         with answering(ident):
             return await super().asummarize(source)
+
+
+class _IdsOf:
+    """The record ids of a context file, as the output's error lines to redo; read at the
+    first question (only an output that already holds error lines asks)."""
+
+    def __init__(self, context: Path) -> None:
+        self._context = context
+        self._ids: set[str] | None = None
+
+    def __contains__(self, ident: object) -> bool:
+        if self._ids is None:
+            self._ids = context_ids(self._context)
+        return ident in self._ids
 
 
 def _collect_settings(settings: Settings, header: ContextHeader, *, retry_failed: bool) -> Settings:
@@ -231,7 +251,7 @@ async def acollect_batch(
     check_header(
         header,
         prompt_hash=load_prompt(header.prompt).hash,
-        schema_hash=canonical_hash(json_schema()),
+        schema_hash=schema_hash(),
         path=context,
     )
     collect_settings = _collect_settings(settings, header, retry_failed=retry_failed)
@@ -241,9 +261,10 @@ async def acollect_batch(
     tagged = _TaggedLog(run_log, batch_id) if run_log is not None else None
     collector = _Collector(collect_settings, backend=backend, run_log=tagged)
     collector.unprepared = {}
+    collector.sends = backend.sends
     known: set[str] = set()
     try:
-        target = open_target(destination, format, resume=True, retry_failed=context_ids(context))
+        target = open_target(destination, format, resume=True, retry_failed=_IdsOf(context))
         summary = await run_into(
             collector,
             _items(records, known, collector.unprepared),

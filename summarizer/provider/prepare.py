@@ -38,11 +38,11 @@ from ..evaluation.prices import Price, PriceTable
 from ..ingest.exports import is_result_line
 from ..output.store import file_mode, iter_lines, json_line, to_json
 from ..output.targets import check_output, sidecar_path
-from ..pipeline import canonical_hash
+from ..pipeline import schema_hash
 from ..render import load_prompt, render
 from ..results import Failure, failure_of
 from ..runner import item_id
-from ..schema import SCHEMA_VERSION, json_schema
+from ..schema import SCHEMA_VERSION
 from .context import ContextHeader, context_path, custom_id, record_line
 from .tokens import TokenCount, TokenCounter
 
@@ -335,7 +335,7 @@ def prepare_batch(
         prompt=version.version,
         prompt_hash=version.hash,
         schema_version=SCHEMA_VERSION,
-        schema_hash=canonical_hash(json_schema()),
+        schema_hash=schema_hash(),
         temperature=settings.temperature,
         max_tokens=settings.resolved_max_tokens,
         seed=settings.seed,

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +30,7 @@ from openai.types.chat import ChatCompletion
 from pydantic import BaseModel
 
 from ..backends import Capabilities, ChatRequest, ModelBackend
+from ..backends.chat import answer_requests
 from ..backends.openai_compat import OpenAISteps
 from ..render import RenderedPrompt
 from ..usage import Usage
@@ -72,6 +72,7 @@ class BatchBackend:
         self._answers = answers
         self._online = online
         self._asked: set[str] = set()
+        self._read_only: dict[str, tuple[ChatRequest, ...]] = {}
         """custom_ids whose batch answer was served (a second send is a re-ask)."""
         self.served = Served()
 
@@ -79,8 +80,23 @@ class BatchBackend:
         return {"backend": self.name, "model": self.model, "mode": self.mode}
 
     # -- the openai backend's pure steps --------------------------------------------------
+    @property
+    def sends(self) -> bool:
+        """Whether anything is asked online (``--retry-failed``). Without, every request
+        is only read from the batch's answers: ``build`` gives them without bodies, and
+        the prompt may be an outline (``render.outline``; no abstract is rendered)."""
+        return self._online is not None
+
     def build(self, prompt: RenderedPrompt) -> list[ChatRequest]:
-        return self._steps.build(prompt)
+        if self.sends:
+            return self._steps.build(prompt)
+        # The same for every record of a prompt (no messages): made once.
+        requests = self._read_only.get(prompt.hash)
+        if requests is None:
+            requests = self._read_only[prompt.hash] = tuple(
+                answer_requests(prompt, self._steps.spec)
+            )
+        return list(requests)
 
     def parse(
         self, completion: ChatCompletion, request: ChatRequest, context: dict[str, Any]
@@ -118,12 +134,23 @@ class BatchBackend:
             await self._online.aclose()
 
 
-@contextlib.contextmanager
-def answering(record_id: str) -> Iterator[None]:
+def answering(record_id: str) -> contextlib.AbstractContextManager[None]:
     """Make ``record_id`` the record whose requests ``BatchBackend.send`` answers (around
     one record's summarize, inside its own task)."""
-    token = _RECORD.set(record_id)
-    try:
-        yield
-    finally:
-        _RECORD.reset(token)
+    return _Answering(record_id)
+
+
+class _Answering:
+    """``answering``'s context manager (a class: a generator-based one costs ~2 µs a record)."""
+
+    __slots__ = ("_record_id", "_token")
+    _token: contextvars.Token[str]
+
+    def __init__(self, record_id: str) -> None:
+        self._record_id = record_id
+
+    def __enter__(self) -> None:
+        self._token = _RECORD.set(self._record_id)
+
+    def __exit__(self, *exc: object) -> None:
+        _RECORD.reset(self._token)

@@ -24,7 +24,7 @@ from summarizer.clean.prose import (
     sentence_end,
     sentence_ends,
 )
-from summarizer.clean.text import _NEEDS_FTFY
+from summarizer.clean.text import _NEEDS_FTFY, _SPECIAL, _TYPOGRAPHIC
 
 PAGES = Path(__file__).parent / "fixtures" / "pages"
 
@@ -35,6 +35,7 @@ EDGES = [
     "end.",
     "e.g. U.S. a..b a.!c Fig. 2. (a) x.) y.]",
     "x&amp; y &#12; &#x1F; &x; &&amp; a&b; cafe\u0301 \ufb01 ＣＴ \u0085",
+    "a\u00a0 b \u00a0b\u00a0\u00a0 x\u2009\u2009y \u00ad z \u2013 \u2014\u200b \u3000\n\t",
     ".",
     " ",
     "\n",
@@ -60,6 +61,7 @@ def ranges(text: str) -> Iterator[tuple[int, int]]:
 
 PLAIN_BOUNDARY = re.compile(r"(?:\n|[.!?:;)\]\"'”’][ \t]+|[ \t]{2,})[ \t\r\n]*(?=\S)")
 PLAIN_SENTENCE_END = re.compile(r"[A-Za-z0-9)\]%\"'”’][.!?](?=[\s\"'”’)\]]|$)")
+PLAIN_SPECIAL = re.compile(f"[{_TYPOGRAPHIC}]|\\s{{2,}}|[^\\S ]")
 PLAIN_NEEDS_FTFY = re.compile(
     r"[\ufb00-\ufb06\uff01-\uff5e\u0300-\u036f\u0080-\u009f]|&(?:#\d{2,6}|#x[0-9a-fA-F]{2,5}|[a-zA-Z]{2,8});"
 )
@@ -67,8 +69,8 @@ PLAIN_NEEDS_FTFY = re.compile(
 
 @pytest.mark.parametrize(
     ("fast", "plain"),
-    [(BOUNDARY, PLAIN_BOUNDARY), (_NEEDS_FTFY, PLAIN_NEEDS_FTFY)],
-    ids=["boundary", "needs-ftfy"],
+    [(BOUNDARY, PLAIN_BOUNDARY), (_NEEDS_FTFY, PLAIN_NEEDS_FTFY), (_SPECIAL, PLAIN_SPECIAL)],
+    ids=["boundary", "needs-ftfy", "special"],
 )
 def test_rewritten_pattern_matches_its_plain_spelling(
     fast: re.Pattern[str], plain: re.Pattern[str]

@@ -14,7 +14,14 @@ from pathlib import Path
 
 import pytest
 
-from summarizer.clean.patterns import LABEL, LABEL_PREFIXES, SECTION_KINDS, labels_starting_with
+from summarizer.clean.patterns import (
+    CHROME_SENTENCE,
+    CHROME_SENTENCE_PHRASES,
+    LABEL,
+    LABEL_PREFIXES,
+    SECTION_KINDS,
+    labels_starting_with,
+)
 from summarizer.clean.prose import (
     _ASCII_TOKEN,
     _SEPARATOR,
@@ -146,3 +153,25 @@ def test_tokens_are_words_with_the_sentence_end_before_them() -> None:
             tokens = (_ASCII_TOKEN if window.isascii() else _TOKEN).findall(window)
             assert [token < "A" for token in tokens] == [bool(stop) for stop, _ in pairs]
             assert [token.lstrip(_SEPARATOR) for token in tokens] == [word for _, word in pairs]
+
+
+PLAIN_CHROME_SENTENCE = re.compile(
+    r"cited by other articles|this article has been cited|copyright|all rights reserved"
+    r"|creative commons|licensed under|permits unrestricted use|requires javascript"
+    r"|we use cookies|this (?:site|website) uses cookies|privacy policy|terms of use|©(?=\s|\d)"
+    r"|source of support|conflicts? of interests?|terms and conditions"
+)
+
+
+def test_chrome_sentence_is_found_where_the_plain_alternation_finds_one() -> None:
+    """Found from each phrase's rarest letter: the same answer, wherever the phrase sits."""
+    phrases = [*CHROME_SENTENCE_PHRASES, "conflicts of interests", "© 2020", "©2021", "©x"]
+    samples = [text.lower() for text in texts()]
+    for phrase in phrases:
+        samples += [phrase, f"x {phrase}", f"{phrase} x", phrase[:-1], phrase[1:], f"{phrase}."]
+    for text in samples:
+        for start, end in ranges(text):
+            window = text[start:end]
+            assert bool(CHROME_SENTENCE.search(window)) == bool(
+                PLAIN_CHROME_SENTENCE.search(window)
+            )

@@ -429,7 +429,10 @@ def _pieces(text: str, start: int, end: int) -> list[tuple[int, int, bool]]:
     pieces: list[tuple[int, int, bool]] = []
     position = start
     paragraph = False
-    for match in _LINE_BREAK.finditer(text, start, end):
+    # every line break holds a "\n": a text without one (a page whose newlines were lost) is
+    # one line, known from a literal scan rather than from the pattern tried at each character
+    breaks = _LINE_BREAK.finditer(text, start, end) if text.find("\n", start, end) >= 0 else ()
+    for match in breaks:
         _add_piece(text, position, match.start(), paragraph, pieces)
         paragraph = match.group(1) is not None
         position = match.end()

@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 
 from summarizer.clean.patterns import (
+    CHROME_PHRASE,
+    CHROME_PHRASES,
     CHROME_SENTENCE,
     CHROME_SENTENCE_PHRASES,
     LABEL,
@@ -28,6 +30,7 @@ from summarizer.clean.prose import (
     _STOPS,
     _TOKEN,
     BOUNDARY,
+    _chrome_phrases,
     sentence_end,
     sentence_ends,
 )
@@ -175,3 +178,17 @@ def test_chrome_sentence_is_found_where_the_plain_alternation_finds_one() -> Non
             assert bool(CHROME_SENTENCE.search(window)) == bool(
                 PLAIN_CHROME_SENTENCE.search(window)
             )
+
+
+def test_chrome_phrases_are_the_ones_the_phrase_pattern_finds() -> None:
+    """The phrase at the start, then each one after a non-word character: what
+    ``CHROME_PHRASE.finditer`` finds, in any slice of a page (a slice may start inside a word)."""
+    samples = [text.lower() for text in texts()]
+    for phrase in CHROME_PHRASES:
+        samples += [phrase, f"x{phrase}", f"{phrase}s {phrase}-", f"-{phrase} «{phrase}»"]
+    samples += ["2143 accesses 3 citations", "x2143 accesses", "sign in sign out_log in"]
+    for text in samples:
+        for start, end in ranges(text):
+            window = text[start:end]
+            want = [match.span() for match in CHROME_PHRASE.finditer(window)]
+            assert list(_chrome_phrases(window)) == want, (window[:40],)

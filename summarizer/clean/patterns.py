@@ -313,10 +313,14 @@ def _trie(phrases: tuple[str, ...]) -> str:
     return build(root)
 
 
-CHROME_PHRASE = re.compile(
-    r"\b(?:" + _trie(CHROME_PHRASES) + r"|\d+\s+(?:accesses|citations))(?![\w-])"
-)
+_CHROME_BODY = r"(?:" + _trie(CHROME_PHRASES) + r"|\d+\s+(?:accesses|citations))(?![\w-])"
+CHROME_PHRASE = re.compile(r"\b" + _CHROME_BODY)
 """Matched against the lower-cased page (see ``prose.lowered``)."""
+CHROME_AFTER = re.compile(r"\W" + _CHROME_BODY)
+"""A chrome phrase with the character before it, which ``\\b`` requires to be a non-word
+character: past a text's first character, the phrases ``CHROME_PHRASE`` finds. Searched, it
+skips to the next non-word character, where a pattern that opens with ``\\b`` is tried at every
+position (a third fewer instructions)."""
 
 CHROME_SENTENCE_PHRASES = (
     "cited by other articles", "this article has been cited", "copyright", "all rights reserved",

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from .patterns import (
+    CHROME_AFTER,
     CHROME_PHRASE,
     FUNCTION_WORDS,
     LABEL,
@@ -96,17 +97,31 @@ def chrome_in(text: str, start: int = 0, end: int | None = None) -> bool:
     size = _LOWER_STEP
     while True:
         part_end = min(stop, start + size)
-        match = CHROME_PHRASE.search(lowered(text, start, part_end))
+        first = next(_chrome_phrases(lowered(text, start, part_end)), None)
         if part_end == stop:
-            return match is not None
-        if match is not None and start + match.end() + _CHROME_REACH < part_end:
+            return first is not None
+        if first is not None and start + first[1] + _CHROME_REACH < part_end:
             return True
         size *= 4
 
 
 def chrome_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
     low = lowered(text, start, end)
-    return [(start + m.start(), start + m.end()) for m in CHROME_PHRASE.finditer(low)]
+    return [(start + found, start + found_end) for found, found_end in _chrome_phrases(low)]
+
+
+def _chrome_phrases(low: str) -> Iterator[tuple[int, int]]:
+    """The spans of the chrome phrases in ``low`` (lower case), in order: those of
+    ``CHROME_PHRASE.finditer(low)``, found as the one at its start and then each one after a
+    non-word character (a phrase never begins where one ends: it ends before a non-word
+    character, and begins with a word character)."""
+    first = CHROME_PHRASE.match(low)
+    position = 0
+    if first is not None:
+        yield first.span()
+        position = first.end()
+    for match in CHROME_AFTER.finditer(low, position):
+        yield match.start() + 1, match.end()
 
 
 def is_chrome(text: str, start: int, end: int) -> bool:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import islice
 
 from ..ages import AGE_AT_PATTERN, AGE_PATTERN
@@ -28,6 +28,7 @@ from .patterns import (
     CHROME_SENTENCE,
     CLINICAL,
     END_CUE,
+    FINITE_VERB,
     FOREIGN_ABSTRACT,
     MIN_CLINICAL,
     NOT_ABSTRACT_BEFORE,
@@ -43,6 +44,7 @@ from .prose import (
     is_chrome,
     label_at,
     label_key,
+    last_sentence_end,
     lowered,
     prose_at,
     sentence_end,
@@ -403,10 +405,29 @@ def _ages(text: str, start: int, end: int) -> Iterator[re.Match[str]]:
                 yield found
 
 
+_TAIL_MOST = 200
+"""How long the words after an abstract's last sentence may be to be dropped as the page's."""
+
+
+def without_tail(text: str, start: int, extent: Extent) -> Extent:
+    """An abstract on a page ends with a sentence: words after its last stop that make none (an
+    author and journal line, "Issue Section:") are what the page put after it. A last sentence
+    without its stop (it has a verb) and a label with its text ("Trial registration: NCT…")
+    stay."""
+    last = last_sentence_end(text, start, extent.end)
+    if last is None or (extent.labels and extent.labels[-1].start >= last):
+        return extent
+    tail = text[last : extent.end].strip()
+    if not tail or len(tail) > _TAIL_MOST or FINITE_VERB.search(tail) or _LABELLED.search(tail):
+        return extent
+    return replace(extent, end=last)
+
+
+_LABELLED = re.compile(r":\s*\S")
+
+
 def _last_sentence_end(text: str, start: int, end: int) -> int:
-    best = None
-    for best in sentence_ends(text, start, end):  # noqa: B007 - the last one is wanted
-        pass
+    best = last_sentence_end(text, start, end)
     return best if best is not None and best > start + (end - start) // 2 else end
 
 

@@ -25,6 +25,7 @@ from .locate import (
     find_heading,
     find_start,
     patient_passage,
+    without_tail,
 )
 from .patterns import (
     MAX_ABSTRACT,
@@ -96,6 +97,7 @@ def locate_page(
         if title is not None:
             position = skip_space(text, title[1])
     extent = find_end(text, position, high, max_length=MAX_ABSTRACT if marked else FALLBACK_MAX)
+    extent = without_tail(text, position, extent)
     confidence = HIGH if marked else MEDIUM
     if extent.cut:
         warnings.append(f"no end of the abstract found: cut at {extent.end - position} characters")

@@ -244,6 +244,8 @@ END_CUE = re.compile(
     r"|Graphical[ \t]+abstract|Highlights(?=[ \t]*\n|[ \t]*$)|Peer[ \t]+Review[ \t]+reports|Open[ \t]+Peer[ \t]+Review"
     r"|Recommended[ \t]+articles|Related[ \t]+(?:articles|resources|links)|Share[ \t]+this[ \t]+article"
     r"|Figures?[ \t]+(?:&|and)[ \t]+tables|Associated[ \t]+Data|Author[ \t]+information"
+    r"|This[ \t]+is[ \t]+a[ \t]+preview[ \t]+of[ \t]+subscription|Access[ \t]+this[ \t]+article"
+    r"|Similar[ \t]+content[ \t]+being[ \t]+viewed"
     r")"
 )
 """Cues that end an abstract where they begin a line, follow a sentence end or a run of spaces."""
@@ -283,6 +285,10 @@ CHROME_PHRASES = (
     "the publisher's final edited version of this article is available at", "open peer review",
     "find articles by", "i have read and accept", "date of web publication", "enter search term", "search term",
     "the publisher’s final edited version of this article is available at",
+    "this is a preview of subscription content", "log in via an institution", "access this article",
+    "buy article pdf", "rent this article", "institutional subscriptions",
+    "similar content being viewed by others", "share with email", "share with twitter",
+    "share with facebook", "share with linkedin", "orcids linked to this article",
 )  # fmt: skip
 """Site chrome that stands between the parts of a page whose newlines were lost (lower case;
 a space matches any run of whitespace)."""

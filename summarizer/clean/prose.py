@@ -150,6 +150,19 @@ def sentence_end(text: str, start: int = 0, end: int | None = None) -> tuple[int
     return None if match is None else (match.start() - 1, match.end())
 
 
+def last_sentence_end(text: str, start: int, end: int) -> int | None:
+    """Where the last sentence end in text[start:end] ends, looked for from the end."""
+    stop = end
+    while True:
+        stop = max(text.rfind(".", start + 1, stop), text.rfind("!", start + 1, stop),
+                   text.rfind("?", start + 1, stop))  # fmt: skip
+        if stop < 0:
+            return None
+        match = SENTENCE_STOP.match(text, stop, end)
+        if match is not None:
+            return match.end()
+
+
 def sentence_ends(text: str, start: int = 0, end: int | None = None) -> Iterator[int]:
     """Where each sentence end in text[start:end] ends (just after its stop), in order."""
     for match in SENTENCE_STOP.finditer(text, start + 1, len(text) if end is None else end):

@@ -95,6 +95,9 @@ def page_title(text: str, before: int) -> tuple[int, int] | None:
     stop = line_end.start() if line_end else min(len(text), head + 600)
     words = _TopWords(text, head)
     starts = [head] + [skip_space(text, bar.end()) for bar in _BAR.finditer(text, head, stop)]
+    label = _SITE_LABEL.match(text, head, stop)
+    if label is not None:  # "Full article: Title": the title repeated without the label
+        starts.insert(1, label.end())
     for start in starts:
         found = _repeated_run(text, words, start, max(before, start + 1))
         if found is not None:
@@ -136,6 +139,10 @@ _JOURNAL = re.compile(
     r"\b(?:journal|case\s+reports\s+in|reports\s*$|annals|archives|bulletin)\b", re.I
 )
 _FIRST_BLOCK_END = re.compile(r"\s{2,}|\n")
+_SITE_LABEL = re.compile(
+    r"(?:\[[^\]\n]{1,12}\]|\([^)\n]{1,12}\)|(?i:full[ -]?(?:text|article)|article|abstract|pdf)\s*:)\s+"
+)
+"""A site's label before the title at the top ("Full article: ", "[PDF] ", "(PDF) ")."""
 _BAR = re.compile(r"\s[|│]\s")
 
 
@@ -151,6 +158,8 @@ def _repeated_run(text: str, words: _TopWords, start: int, limit: int) -> tuple[
             words.after(start), _TITLE_WORD.finditer(text, again, limit), strict=False
         ):
             if match.group() != word or (ends and match.start() - ends[-1][1] > 6):
+                if word.startswith(match.group()) and _ELLIPSIS.match(text, match.end()):
+                    ends = []  # a title cut short ("… by Sodium-G ...", a breadcrumb): not it
                 break
             ends.append((first_end, match.end()))
         for shared in range(len(ends), 1, -1):
@@ -172,6 +181,7 @@ def _repeated_run(text: str, words: _TopWords, start: int, limit: int) -> tuple[
 
 
 _NON_WORDS = re.compile(r"\W{1,7}")
+_ELLIPSIS = re.compile(r"\s*(?:\.{2,}|…)")
 
 
 def _word_pairs(text: str, first: str, second: str, start: int, limit: int) -> Iterator[int]:
@@ -210,10 +220,16 @@ def _gap(text: str, end: int, start: int) -> bool:
     return start - end > 6
 
 
+_GLUED = re.compile(r"[a-z]{3}[A-Z][a-z]{2}")
+"""Two words run together ("emailShare"): link texts of a menu that a scraper joined."""
+
+
 def _title_words(text: str) -> bool:
     if not 10 <= len(text) <= 400 or len(text.split()) < 2:
         return False
     if "://" in text or "www." in text or "@" in text or chrome_at(text, 0):
+        return False
+    if len(_GLUED.findall(text)) >= 2:  # a row of links; a title may hold one ("GlaxoSmith")
         return False
     words = [word.lower() for word in WORD.findall(text)]
     content = [word for word in words if word not in FUNCTION_WORDS]

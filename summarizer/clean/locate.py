@@ -228,8 +228,21 @@ def _prose_in(text: str, start: int, stop: int, end: int, *, clinical: bool) -> 
         if prose_at(text, position, end) and (not clinical or _clinical(text, position, end)):
             if _label_before_sentence_end(text, position, blocks[index + 1 :], end):
                 continue  # a title run on into "BACKGROUND: …": the label opens the abstract
-            return Start(position, "prose")
+            return Start(_past_summary(text, position, end), "prose")
     return None
+
+
+_SUMMARY_LABEL = re.compile(r"TL;?DR\b[ \t]*:?")
+"""A site's one-sentence summary of the paper, shown before its abstract ("TLDR")."""
+
+
+def _past_summary(text: str, position: int, end: int) -> int:
+    """``position``, or past the label and the one sentence of a site's summary there."""
+    label = _SUMMARY_LABEL.match(text, position, end)
+    if label is None:
+        return position
+    sentence = sentence_end(text, label.end(), min(end, label.end() + 600))
+    return skip_space(text, sentence[1], end) if sentence else position
 
 
 def _past_chrome_sentences(text: str, position: int, end: int, most: int = 3) -> int | None:
@@ -405,15 +418,24 @@ def _ages(text: str, start: int, end: int) -> Iterator[re.Match[str]]:
                 yield found
 
 
+_NOTICE_REACH = 500
+"""How far before an abstract's end a licence or site notice is looked for."""
 _TAIL_MOST = 200
 """How long the words after an abstract's last sentence may be to be dropped as the page's."""
 
 
 def without_tail(text: str, start: int, extent: Extent) -> Extent:
-    """An abstract on a page ends with a sentence: words after its last stop that make none (an
-    author and journal line, "Issue Section:") are what the page put after it. A last sentence
-    without its stop (it has a verb) and a label with its text ("Trial registration: NCT…")
-    stay."""
+    """What a page put after its abstract that no cue ended: a licence or site-notice sentence
+    ("… is an Open Access journal distributed under the Creative Commons …"), from there on;
+    then words after the last stop that make no sentence (an author and journal line, "Issue
+    Section:"). A last sentence without its stop (it has a verb) and a label with its text
+    ("Trial registration: NCT…") stay."""
+    near_end = max(start, extent.end - _NOTICE_REACH)  # a notice comes last: look there only
+    notice = CHROME_SENTENCE.search(lowered(text, near_end, extent.end))
+    if notice is not None:
+        sentence = last_sentence_end(text, start, near_end + notice.start())
+        if sentence is not None:  # not in the first sentence: that one is the abstract's
+            extent = replace(extent, end=sentence)
     last = last_sentence_end(text, start, extent.end)
     if last is None or (extent.labels and extent.labels[-1].start >= last):
         return extent

@@ -391,7 +391,10 @@ def trim_author_tail(text: str) -> int:
     """Length of ``text`` without what a collapsed page glued after the title: an author
     list, or the title's translation ("… rural worker Paracoccidioidomicose crônica …")."""
     end = len(text)
-    match = _AUTHOR_TAIL.search(text) or _NAMES_START.search(text)
+    match = _AUTHOR_TAIL.search(text) or next(
+        (found for found in _NAMES_START.finditer(text) if _names_may_follow(text, found.start())),
+        None,
+    )
     if match is not None and match.start() >= 10:
         end = len(text[: match.start()].rstrip(" ,"))
     best, best_score = end, 0
@@ -403,6 +406,21 @@ def trim_author_tail(text: str) -> int:
         if score >= best_score and score > 0:  # the longest English title wins a tie
             best, best_score = len(left.rstrip()), score
     return best
+
+
+def _names_may_follow(text: str, position: int) -> bool:
+    """Whether names may begin after the word before ``position``: not after "of a" ("… Infant
+    of a Vegan Mother"), nor after a capital in a title in Title Case ("… Breastfed Infant");
+    after a word in lower case ("… in an octogenarian Udeme E Ekrikpo 1") or after a name's
+    first word in a sentence-case title ("… a case report Manuel García Manero 1")."""
+    before = text[:position].split()
+    word = before[-1] if before else ""
+    if word.lower() in FUNCTION_WORDS:
+        return False
+    if word[:1].islower():
+        return True
+    content = [word for word in before if word.lower() not in FUNCTION_WORDS]
+    return lower_share(content) >= 0.5  # in sentence case, a capital is a name's first word
 
 
 def _english_score(text: str) -> int:

@@ -422,6 +422,8 @@ _NOTICE_REACH = 500
 """How far before an abstract's end a licence or site notice is looked for."""
 _TAIL_MOST = 200
 """How long the words after an abstract's last sentence may be to be dropped as the page's."""
+_LABELLED = re.compile(r":\s*\S")
+"""A label with its text ("Trial registration: NCT…"): an abstract's own last section."""
 
 
 def without_tail(text: str, start: int, extent: Extent) -> Extent:
@@ -443,9 +445,6 @@ def without_tail(text: str, start: int, extent: Extent) -> Extent:
     if not tail or len(tail) > _TAIL_MOST or FINITE_VERB.search(tail) or _LABELLED.search(tail):
         return extent
     return replace(extent, end=last)
-
-
-_LABELLED = re.compile(r":\s*\S")
 
 
 def _last_sentence_end(text: str, start: int, end: int) -> int:

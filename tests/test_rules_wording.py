@@ -20,26 +20,16 @@ from summarizer.evaluation.scorers import age_tolerance
 
 CASES = Path(__file__).parent / "fixtures" / "rules-wording.jsonl"
 
-_DELIBERATE_SPAN = (
-    "the brief says a spelled decade / -genarian gives no number, but ages.py gives the "
-    "midpoint on purpose and the gold records follow it (vancomycin-linear-iga-dermatosis "
-    "'in his early sixties' = 62, septuagenarian-aortoenteric-fistula = 75): convention to settle"
-)
 KNOWN_GAPS = {
     "preterm-born-at-weeks": "no age: 'preterm infant ... at birth' is not a newborn form "
     "(ages.py _NEWBORN knows only newborn/neonate)",
     "yo-m": "sex not_reported: a lone 'M' after '52 y.o.' is no sex noun (rules_patient _MALE)",
-    "mid-forties": _DELIBERATE_SPAN,
-    "septuagenarian": _DELIBERATE_SPAN,
-    "twin-girls-aged": "sex not_reported: plural 'girls' is no sex noun (rules_patient _FEMALE)",
     "mother-and-son": "no age: 'her 12-year-old son' reads as a relative's age "
     "(rules_patient _is_relative, _POSSESSIVE_BEFORE)",
     "mr-x": "sex not_reported: 'Mr.' is no sex noun (rules_patient _MALE)",
     "ms-y-48": "no age: 'Ms. Y, 48,' a bare number in apposition is no age form (ages.py)",
     "y-bare": "no age: '68y male' (ages.py _AGE_BARE takes years/yrs, not y)",
     "half-fraction": "no age: '2½-year-old' (ages.py _COUNT has no vulgar fractions)",
-    "late-sixties": _DELIBERATE_SPAN,
-    "octogenarian-man": _DELIBERATE_SPAN,
 }
 
 

@@ -34,11 +34,11 @@ _RELATIVE = (
     r"relatives?)"
 )
 _MALE = (
-    r"man|men|male|males|boy|gentleman|widower|gelding|stallion|colt|bull|boar|tomcat|"
+    r"man|men|male|males|boy|boys|gentleman|widower|gelding|stallion|colt|bull|boar|tomcat|"
     r"varón|hombre|niño|homme|garçon|mann|junge|un adolescent|un patient"
 )
 _FEMALE = (
-    r"woman|women|female|females|girl|lady|widow|housewife|mare|filly|bitch|cow|heifer|ewe|sow|hen|"
+    r"woman|women|female|females|girl|girls|lady|widow|housewife|mare|filly|bitch|cow|heifer|ewe|sow|hen|"
     r"primigravida|multigravida|gravida|primipara|multipara|nulliparous|pregnant|postmenopausal|"
     r"mujer|niña|femme|fille|frau|mädchen|patiente|patientin|paciente femenina|une adolescente"
 )

@@ -31,6 +31,7 @@ from summarizer.clean.prose import (
     _TOKEN,
     BOUNDARY,
     _chrome_phrases,
+    last_sentence_end,
     sentence_end,
     sentence_ends,
 )
@@ -98,6 +99,8 @@ def test_sentence_ends_are_the_plain_patterns_matches() -> None:
             assert sentence_end(text, start, end) == (first.span() if first else None)
             every = [m.end() for m in PLAIN_SENTENCE_END.finditer(text, start, end)]
             assert list(sentence_ends(text, start, end)) == every, (text[:40], start, end)
+            last = every[-1] if every else None  # looked for from the end
+            assert last_sentence_end(text, start, end) == last, (text[:40], start, end)
 
 
 def test_a_sentence_end_lies_inside_the_window() -> None:
@@ -106,6 +109,7 @@ def test_a_sentence_end_lies_inside_the_window() -> None:
     assert sentence_end("the cat. The dog", 6) == (6, 8)
     assert sentence_end("the cat. The dog", 0, 7) is None
     assert list(sentence_ends("a. b. c.", 1)) == [5, 8]
+    assert last_sentence_end("the cat. The dog", 7, 16) is None
 
 
 def test_labels_of_a_prefix_match_as_the_whole_vocabulary_does() -> None:

@@ -1,6 +1,6 @@
 """Shared benchmark helpers: a scripted server in its own process, synthetic inputs, tables.
 
-Run from the repository root (``.venv/bin/python bench/batch.py``). The scripted server
+Run from the repository root (``.venv/bin/python bench/local_batch.py``). The scripted server
 (tests/openai_server.py) runs in a child process so that its work never competes with
 the code being measured for the GIL; it answers every request with a valid, grounded
 record for the synthetic case named in the prompt, after ``delay`` seconds.

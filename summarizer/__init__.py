@@ -12,7 +12,6 @@ with Summarizer(settings) as summarizer:              # many records, through th
 
 from __future__ import annotations
 
-from .batch import BatchSummary, arun_batch, run_batch
 from .config import Settings
 from .document import Abstract, Document, OffsetMap, Section
 from .errors import (
@@ -25,6 +24,7 @@ from .errors import (
     SummarizerError,
 )
 from .ground import AlignmentStatus, EvidenceSpan
+from .local_batch import BatchSummary, arun_batch, run_batch
 from .pipeline import Summarizer, asummarize, summarize
 from .results import Failure, Provenance, Result
 from .schema import SCHEMA_VERSION, ArticleType, CaseReport, Sex

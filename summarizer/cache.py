@@ -7,7 +7,7 @@ WAL mode with a busy timeout, so concurrent workers and several processes can re
 write it at once. Only what the pipeline hands over is stored (records, attempts,
 token counts): never a request, a header or a key.
 
-The cache degrades instead of failing (see ``summarizer.store``): a corrupt or
+The cache degrades instead of failing (see ``summarizer.sqlite_store``): a corrupt or
 unwritable file is reported once and the run goes on without it; an entry that cannot
 be read back is a miss.
 """
@@ -23,7 +23,7 @@ from typing import Any
 
 from .errors import StoreError
 from .paths import cache_path
-from .store import BUSY_TIMEOUT_MS, SqliteStore, StoreWarning, Warn
+from .sqlite_store import BUSY_TIMEOUT_MS, SqliteStore, StoreWarning, Warn
 
 __all__ = ["BUSY_TIMEOUT_MS", "ResponseCache", "StoreWarning"]
 

@@ -11,7 +11,7 @@ order, and remembered in the ``_migrations`` table (the way simonw/llm does it).
 
 Only the columns below are stored; nothing from a request or its headers, so no key.
 
-The log degrades instead of failing (see ``summarizer.store``): a corrupt or unwritable
+The log degrades instead of failing (see ``summarizer.sqlite_store``): a corrupt or unwritable
 file is reported once and the run goes on without logging; ``logs`` reads it read-only.
 """
 
@@ -28,7 +28,7 @@ from typing import Any
 
 from .errors import ConfigError
 from .paths import log_path
-from .store import SqliteStore, Warn
+from .sqlite_store import SqliteStore, Warn
 
 __all__ = ["BATCH_COLUMNS", "COLUMNS", "MIGRATIONS", "RunLog", "parse_since"]
 

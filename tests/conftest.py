@@ -155,8 +155,8 @@ def write_rules_results(requests: Path, results: Path) -> int:
     import json
 
     from summarizer.backends.rules import RulesBackend
-    from summarizer.provider import context_path
-    from summarizer.provider.context import Prepared, read_context
+    from summarizer.batch_api import context_path
+    from summarizer.batch_api.context import Prepared, read_context
     from tests.openai_server import completion_body
 
     rules = RulesBackend()

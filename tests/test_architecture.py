@@ -17,8 +17,8 @@ GROUPS = {
     "runner": {"runner", "sync"},
     "record": {"pipeline"},
     "output": {"output"},
-    "store": {"cache", "runlog", "store"},
-    "orchestration": {"batch", "evaluation", "review", "provider"},
+    "store": {"cache", "runlog", "sqlite_store"},
+    "orchestration": {"local_batch", "evaluation", "review", "batch_api"},
     "interface": {"cli", "__init__"},
 }
 _BELOW_INTERFACE = set(GROUPS) - {"interface"}

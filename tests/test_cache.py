@@ -18,7 +18,7 @@ from summarizer.cache import ResponseCache
 from summarizer.clean import clean
 from summarizer.clean.reuse import cleaner_sources, cleaning_key
 from summarizer.document import Abstract
-from summarizer.store import QUEUE_LIMIT
+from summarizer.sqlite_store import QUEUE_LIMIT
 from tests.conftest import FAKE_KEY, batch_case_record, batch_case_text, env_without_keys
 from tests.openai_server import ScriptedServer, answer
 

@@ -11,11 +11,11 @@ import pytest
 
 from summarizer.errors import ConfigError
 from summarizer.evaluation.compare import compare_records
+from summarizer.evaluation.eval_runs import StoredRun, scores_document
 from summarizer.evaluation.gate import Threshold, judge
 from summarizer.evaluation.metrics import RecordScore, request_counts
 from summarizer.evaluation.prices import Price, PriceTable, price_note
 from summarizer.evaluation.report import json_report, markdown_report
-from summarizer.evaluation.runner import StoredRun, scores_document
 from summarizer.evaluation.scorers import FieldScore
 
 # -- prices ------------------------------------------------------------------------------

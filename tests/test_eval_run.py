@@ -19,9 +19,9 @@ from click.testing import CliRunner, Result
 
 from summarizer import render
 from summarizer.cli import cli
+from summarizer.evaluation.eval_runs import load_run
 from summarizer.evaluation.gate import Threshold, judge
 from summarizer.evaluation.report import html_report
-from summarizer.evaluation.runner import load_run
 from tests.conftest import FAKE_KEY
 from tests.openai_server import Reply, ScriptedServer, answer
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from summarizer import Settings
-from summarizer.batch import run_batch
+from summarizer.local_batch import run_batch
 from tests.conftest import (
     BATCH_CASE_ID,
     FAKE_KEY,

@@ -119,9 +119,9 @@ def test_an_evaluation_of_cached_answers_reports_the_original_latency(
     scripted_server: ScriptedServer, tmp_path: Path
 ) -> None:
     from summarizer.cache import ResponseCache
+    from summarizer.evaluation.eval_runs import score_outputs, summarize_gold
     from summarizer.evaluation.gold import load_gold
     from summarizer.evaluation.prices import PriceTable
-    from summarizer.evaluation.runner import score_outputs, summarize_gold
 
     gold = load_gold(ROOT / "evals" / "gold")[:2]
     scripted_server.fallback = lambda request: answer(seed_record())

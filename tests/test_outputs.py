@@ -22,10 +22,10 @@ import pytest
 from click.testing import CliRunner
 
 from summarizer import Document, InputError, OutputError, Settings, Summarizer
-from summarizer.batch import run_batch
 from summarizer.document import Section
 from summarizer.ground import AlignmentStatus, DroppedItem, EvidenceSpan
-from summarizer.output.store import LineStore
+from summarizer.local_batch import run_batch
+from summarizer.output.line_store import LineStore
 from summarizer.output.targets import RenderedTarget, sidecar_path
 from summarizer.results import Failure, Result
 from tests.conftest import FAKE_KEY, ROOT, batch_case_text, env_without_keys, write_batch_input
@@ -310,7 +310,7 @@ def test_earlier_outputs_in_an_input_folder_are_left_out(tmp_path: Path) -> None
 
 
 def test_a_json_line_is_what_json_dumps_writes() -> None:
-    from summarizer.output.store import json_line
+    from summarizer.output.line_store import json_line
 
     value = {
         "id": "naïve-1",

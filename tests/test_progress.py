@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from summarizer import Settings, Summarizer
-from summarizer.batch import run_batch
+from summarizer.local_batch import run_batch
 from summarizer.progress import (
     CallFinished,
     CallStarted,

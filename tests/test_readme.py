@@ -92,7 +92,7 @@ def test_the_provider_batch_example_runs(
     scripted_server.fallback = lambda request: answer(seed_record())  # not these abstracts'
     monkeypatch.setenv("OPENAI_API_KEY", FAKE_KEY)
     monkeypatch.setenv("OPENAI_BASE_URL", scripted_server.url)
-    monkeypatch.setattr("summarizer.provider.remote.random.uniform", lambda low, high: 0.0)
+    monkeypatch.setattr("summarizer.batch_api.remote.random.uniform", lambda low, high: 0.0)
     monkeypatch.chdir(tmp_path)
     exec(compile(example, "README.md", "exec"), {"__name__": "readme"})
     printed = capsys.readouterr().out.split()

@@ -23,7 +23,7 @@ from summarizer.review import (
     export_reviewed,
     review_queue,
 )
-from summarizer.review.store import default_store_path
+from summarizer.review.review_store import default_store_path
 from tests.conftest import seed_record
 from tests.review_helpers import ROOT, copy_records, make_records, read_lines, run_cli
 from tests.test_output import make_result

@@ -23,7 +23,7 @@ from summarizer import Summarizer
 from summarizer.cache import ResponseCache
 from summarizer.errors import StoreError
 from summarizer.runlog import RunLog
-from summarizer.store import StoreWarning
+from summarizer.sqlite_store import StoreWarning
 from tests.conftest import (
     FAKE_KEY,
     batch_case_record,

@@ -37,7 +37,7 @@ def _register() -> None:
     for module in (summarize, export, clean, schema):
         cli.add_command(module.command)
     # Optional command groups added by later stages register themselves here.
-    for name in ("evaluate", "cache", "logs", "gold", "review", "batch"):
+    for name in ("evaluate", "cache", "logs", "gold", "review", "batch_api"):
         try:
             module = __import__(f"{__name__}.{name}", fromlist=["command"])
         except ModuleNotFoundError as error:

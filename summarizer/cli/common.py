@@ -275,8 +275,8 @@ def input_options(function: F) -> F:
 
 def reading_from_options(options: dict[str, Any]) -> Any:
     """The batch ``Reading`` (format + ColumnMapping) from the input_options values."""
-    from ..batch import Reading
     from ..ingest import ColumnMapping
+    from ..local_batch import Reading
 
     columns = ColumnMapping(
         id=options.pop("id_col"),

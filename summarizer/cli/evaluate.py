@@ -25,7 +25,7 @@ if TYPE_CHECKING:  # the rest loads on use, so `case-summarizer` starts without 
     from rich.progress import TaskID
 
     from ..evaluation.compare import Comparison
-    from ..evaluation.runner import StoredRun
+    from ..evaluation.eval_runs import StoredRun
 from .common import (
     handle_errors,
     no_model_configured,
@@ -281,8 +281,8 @@ def _run(
         TimeElapsedColumn,
     )
 
+    from ..evaluation.eval_runs import execute, load_run, plan_variants, variant_label
     from ..evaluation.report import terminal_report
-    from ..evaluation.runner import execute, load_run, plan_variants, variant_label
     from ..render import load_prompt
 
     thresholds = _parse_thresholds(fail_under)
@@ -398,8 +398,8 @@ def compare_command(
       case-summarizer eval compare 20250101T120000Z-rules 20250101T120003Z-v1
       case-summarizer eval compare RUN_A RUN_B --report compare.html --fail-on-regression
     """
+    from ..evaluation.eval_runs import load_run
     from ..evaluation.report import terminal_report
-    from ..evaluation.runner import load_run
 
     _check_reports(reports)
     first, second = load_run(run_a, runs_dir), load_run(run_b, runs_dir)
@@ -444,8 +444,8 @@ def rescore_command(
       case-summarizer eval rescore latest
       case-summarizer eval rescore RUN_A RUN_B --gold evals/gold
     """
+    from ..evaluation.eval_runs import load_run, rescore_run
     from ..evaluation.report import terminal_report
-    from ..evaluation.runner import load_run, rescore_run
 
     price_table = PriceTable.load(prices) if prices else None
     rescored = []
@@ -480,8 +480,8 @@ def report_command(
       case-summarizer eval report RUN_A RUN_B --report report.html
       case-summarizer eval report RUN_A RUN_B --baseline RUN_A --report report.md
     """
+    from ..evaluation.eval_runs import load_run
     from ..evaluation.report import terminal_report
-    from ..evaluation.runner import load_run
 
     _check_reports(reports)
     loaded = [load_run(reference, runs_dir) for reference in runs]
@@ -507,7 +507,7 @@ def list_command(runs_dir: Path) -> None:
     """
     from rich.table import Table
 
-    from ..evaluation.runner import list_runs
+    from ..evaluation.eval_runs import list_runs
 
     table = Table("run", "label", "records", "overall", "validity", "gold")
     for run in list_runs(runs_dir):

@@ -134,8 +134,8 @@ def export_command(
 
 def _session(records: Path, store: Path | None) -> Any:
     from ..errors import InputError
+    from ..review.review_store import default_store_path
     from ..review.session import ReviewSession
-    from ..review.store import default_store_path
 
     path = store or default_store_path(records)
     if not path.is_file():

@@ -10,8 +10,8 @@ from typing import Any
 import click
 
 from ..backends import Capabilities, ReportsProgress, make_backend
-from ..batch import DEFAULT_CONCURRENCY, BatchSummary, run_batch
 from ..errors import InputError
+from ..local_batch import DEFAULT_CONCURRENCY, BatchSummary, run_batch
 from ..output import FORMATS
 from ..output.targets import check_output
 from ..pipeline import Cache, RunLog

@@ -21,6 +21,15 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .compare import Comparison, Interval, bootstrap_interval, compare_records, paired_bootstrap
+    from .eval_runs import (
+        StoredRun,
+        execute,
+        list_runs,
+        load_run,
+        plan_variants,
+        rescore_run,
+        score_outputs,
+    )
     from .gate import Threshold, Verdict, judge
     from .gold import (
         GoldExpected,
@@ -32,15 +41,6 @@ if TYPE_CHECKING:
     )
     from .metrics import METRICS, Metric, RecordScore, aggregate
     from .prices import Price, PriceTable
-    from .runner import (
-        StoredRun,
-        execute,
-        list_runs,
-        load_run,
-        plan_variants,
-        rescore_run,
-        score_outputs,
-    )
     from .scorers import (
         FIELD_SPECS,
         FIELDS,

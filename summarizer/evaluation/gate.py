@@ -18,7 +18,7 @@ from .metrics import metric_by_name
 
 if TYPE_CHECKING:  # numpy loads with compare, on use
     from .compare import Comparison
-    from .runner import StoredRun
+    from .eval_runs import StoredRun
 
 __all__ = ["Threshold", "Verdict", "judge"]
 

@@ -25,10 +25,10 @@ from rich.text import Text
 
 from ..errors import ConfigError
 from .compare import Comparison, MetricDiff
+from .eval_runs import StoredRun
 from .gate import Verdict
 from .metrics import METRICS, Metric
 from .prices import Price, price_note
-from .runner import StoredRun
 from .scorers import FIELDS, field_label
 
 __all__ = [

@@ -21,7 +21,7 @@ from ..ingest.exports import is_result_line
 from ..results import NO_ABSTRACT_WARNING, Failure, Result
 from . import Writer
 from .contract import result_from_dict
-from .store import iter_lines
+from .line_store import iter_lines
 from .targets import check_output, render_file
 
 __all__ = ["ExportSummary", "export_results", "read_results"]

@@ -29,7 +29,7 @@ from ..errors import OutputError
 from ..results import Failure, Result
 from . import Writer
 from .contract import read_results
-from .store import FileLock, LineStore, Retry, atomic_write, same_file
+from .line_store import FileLock, LineStore, Retry, atomic_write, same_file
 
 __all__ = [
     "LINE_FORMATS",

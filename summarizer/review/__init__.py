@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from .export import GoldExport, export_gold, export_reviewed, gold_expected
 from .queue import QueueEntry, Reason, ReasonKind, reasons_for, review_queue
+from .review_store import ConflictError, ReviewStore, default_store_path
 from .session import EditError, RecordState, ReviewSession
-from .store import ConflictError, ReviewStore, default_store_path
 
 __all__ = [
     "ConflictError",

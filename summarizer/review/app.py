@@ -41,8 +41,8 @@ from starlette.routing import Route
 from ..errors import InputError
 from .pages import record_url, render_abstract, render_field, render_queue, render_record
 from .queue import QueueEntry
+from .review_store import ConflictError, RecordReview
 from .session import EditError, RecordState, ReviewSession
-from .store import ConflictError, RecordReview
 
 __all__ = ["ReviewApp", "build_app"]
 

@@ -25,8 +25,8 @@ from ..reference import REFERENCE_FIELDS
 from ..sinks import BIDI_CONTROLS
 from .fields import AGE_UNITS, FIELD_NAMES, WIDGETS, age_display, field_label
 from .queue import REASON_LABELS, QueueEntry, Reason, ReasonKind
+from .review_store import RecordReview
 from .session import RecordState
-from .store import RecordReview
 
 __all__ = ["Piece", "render_abstract", "render_field", "render_queue", "render_record"]
 

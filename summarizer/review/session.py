@@ -33,7 +33,7 @@ from ..schema import CaseReport
 from ..sinks import BIDI_CONTROLS
 from .fields import FIELD_NAMES
 from .queue import QueueEntry, Reason, reasons_for
-from .store import FieldReview, RecordReview, ReviewStore, default_store_path, now
+from .review_store import FieldReview, RecordReview, ReviewStore, default_store_path, now
 
 __all__ = ["FIELD_STATUSES", "EditError", "ReviewSession"]
 

@@ -30,11 +30,11 @@ from typing import IO, Any
 
 from ..backends import ModelBackend
 from ..backends.openai_compat import OpenAIBackend, OpenAISteps
-from ..batch import BatchSummary, Reading, run_into
 from ..config import Settings
 from ..document import Abstract, Document
 from ..errors import ConfigError, SummarizerError
 from ..evaluation.prices import Price, PriceTable
+from ..local_batch import BatchSummary, Reading, run_into
 from ..output.targets import check_output, open_target
 from ..pipeline import RunLog as RunLogProtocol
 from ..pipeline import Summarizer, schema_hash

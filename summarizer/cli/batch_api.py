@@ -23,9 +23,9 @@ from .common import (
 )
 
 if TYPE_CHECKING:
+    from ..batch_api import BatchInfo, CollectSummary, PrepareSummary
     from ..config import Settings
     from ..evaluation.prices import Price, PriceTable
-    from ..provider import BatchInfo, CollectSummary, PrepareSummary
     from ..runlog import RunLog
 
 
@@ -205,8 +205,8 @@ def prepare(
       case-summarizer batch prepare export.xml -o retry.jsonl --only-failed records.jsonl
     """
     from ..backends.openai_compat import OpenAISteps
+    from ..batch_api import MAX_BYTES, MAX_REQUESTS, failed_ids, prepare_batch
     from ..config import Settings
-    from ..provider import MAX_BYTES, MAX_REQUESTS, failed_ids, prepare_batch
 
     reading = reading_from_options(options)
     settings = Settings.from_env(
@@ -295,8 +295,8 @@ def submit(requests: tuple[str, ...], force: bool, **options: Any) -> None:
       case-summarizer batch submit requests.jsonl
       case-summarizer batch submit requests.jsonl requests-2.jsonl
     """
-    from ..provider import submit_batch
-    from ..provider.remote import check_submittable
+    from ..batch_api import submit_batch
+    from ..batch_api.remote import check_submittable
 
     no_log = options.pop("no_log")
     settings = _settings(options)
@@ -356,7 +356,7 @@ def status(
       case-summarizer batch status
       case-summarizer batch status batch_abc123 --wait
     """
-    from ..provider import batch_status, list_batches, wait_for_batch
+    from ..batch_api import batch_status, list_batches, wait_for_batch
 
     run_log = _run_log(options.pop("no_log"))
     settings = _settings(options)
@@ -414,7 +414,7 @@ def cancel(batch_id: str, **options: Any) -> None:
     Example:
       case-summarizer batch cancel batch_abc123
     """
-    from ..provider import cancel_batch
+    from ..batch_api import cancel_batch
 
     run_log = _run_log(options.pop("no_log"))
     info = cancel_batch(batch_id, _settings(options), run_log=run_log)
@@ -532,7 +532,7 @@ def collect(
       case-summarizer batch collect batch_abc123 -o records.jsonl --retry-failed
       case-summarizer batch collect results.jsonl --requests requests.jsonl -o review.html -f html
     """
-    from ..provider import collect_batch
+    from ..batch_api import collect_batch
 
     run_log = _run_log(options.pop("no_log"))
     settings = _settings(

@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 
 from summarizer import Document, Settings
-from summarizer.batch import run_batch
 from summarizer.cache import ResponseCache
-from summarizer.output.store import read_output_state
+from summarizer.local_batch import run_batch
+from summarizer.output.line_store import read_output_state
 from summarizer.ratelimit import RateLimiter, estimate_tokens
 from summarizer.runlog import RunLog
 from tests.conftest import (
@@ -234,7 +234,7 @@ def test_cache_and_log_in_a_batch(scripted_server: ScriptedServer, tmp_path: Pat
 
 def test_another_run_on_the_same_output_is_refused(tmp_path: Path) -> None:
     from summarizer.errors import OutputError
-    from summarizer.output.store import LineStore
+    from summarizer.output.line_store import LineStore
 
     out = tmp_path / "out.jsonl"
     store = LineStore(out)

@@ -15,11 +15,9 @@ from typing import Any
 
 import pytest
 
-import summarizer.provider
+import summarizer.batch_api
 from summarizer import Document, Settings, Summarizer
-from summarizer.document import OffsetMap
-from summarizer.ingest import iter_documents
-from summarizer.provider import (
+from summarizer.batch_api import (
     BatchStateError,
     batch_status,
     cancel_batch,
@@ -30,9 +28,11 @@ from summarizer.provider import (
     submit_batch,
     wait_for_batch,
 )
-from summarizer.provider.answers import Answer, Answers, BatchAnswerError, parse_line, read_answer
-from summarizer.provider.context import read_context
-from summarizer.provider.tokens import TokenCounter, encoding_for
+from summarizer.batch_api.answers import Answer, Answers, BatchAnswerError, parse_line, read_answer
+from summarizer.batch_api.context import read_context
+from summarizer.batch_api.tokens import TokenCounter, encoding_for
+from summarizer.document import OffsetMap
+from summarizer.ingest import iter_documents
 from summarizer.reference import reference_of
 from summarizer.runlog import RunLog
 from tests.conftest import (
@@ -359,7 +359,7 @@ def test_prompt_tokens_are_counted_for_known_models_and_estimated_otherwise(
 def test_counts_do_not_depend_on_how_the_texts_are_grouped_for_the_tokenizer() -> None:
     import toktok
 
-    from summarizer.provider import tokens
+    from summarizer.batch_api import tokens
 
     texts = [
         f"Case {n}: a {n}-year-old man with fever of 39.{n % 10} °C." * (n % 7 + 1)
@@ -382,13 +382,13 @@ def test_counts_do_not_depend_on_how_the_texts_are_grouped_for_the_tokenizer() -
 def test_preparing_imports_neither_collect_nor_what_only_other_inputs_need() -> None:
     """``prepare`` holds a tokenizer (~64 MB): the modules it does not use stay unloaded
     (the provider API's collect and remote halves, lxml for XML, rapidfuzz for fuzzy
-    grounding), and the names they give are still ``summarizer.provider``'s."""
+    grounding), and the names they give are still ``summarizer.batch_api``'s."""
     script = (
         "import json, sys\n"
-        "import summarizer.provider as provider\n"
+        "import summarizer.batch_api as provider\n"
         "before = sorted(sys.modules)\n"
-        "from summarizer.provider import BatchInfo, collect_batch\n"
-        "from summarizer.provider.collect import collect_batch as direct\n"
+        "from summarizer.batch_api import BatchInfo, collect_batch\n"
+        "from summarizer.batch_api.collect import collect_batch as direct\n"
         "print(json.dumps({'before': before, 'same': collect_batch is direct,\n"
         "                  'all': all(hasattr(provider, name) for name in provider.__all__),\n"
         "                  'dir': set(provider.__all__) <= set(dir(provider))}))\n"
@@ -398,17 +398,17 @@ def test_preparing_imports_neither_collect_nor_what_only_other_inputs_need() -> 
     )
     found = json.loads(done.stdout)
     loaded = set(found["before"])
-    assert {"summarizer.provider.prepare", "summarizer.provider.tokens"} <= loaded
+    assert {"summarizer.batch_api.prepare", "summarizer.batch_api.tokens"} <= loaded
     for module in (
-        "summarizer.provider.collect",
-        "summarizer.provider.remote",
+        "summarizer.batch_api.collect",
+        "summarizer.batch_api.remote",
         "lxml",
         "rapidfuzz",
     ):
         assert module not in loaded, module
     assert found["same"] and found["all"] and found["dir"]
     with pytest.raises(AttributeError, match="no attribute 'nothing_here'"):
-        _ = summarizer.provider.nothing_here
+        _ = summarizer.batch_api.nothing_here
 
 
 # --- end to end against the scripted Batch API --------------------------------------------
@@ -872,7 +872,7 @@ def test_an_answer_line_reads_as_read_answer_reads_its_json(line: bytes) -> None
 
 
 def test_request_lines_are_json_dumps_of_the_whole_line() -> None:
-    from summarizer.provider.prepare import _BodyLines
+    from summarizer.batch_api.prepare import _BodyLines
 
     lines_of = _BodyLines()
     tools = [{"type": "function", "function": {"name": "x", "parameters": {"é": 1}}}]

@@ -6,7 +6,7 @@ stage of a staged prompt), written unchanged as OpenAI batch input lines::
 
     {"custom_id": "ID" or "ID#stage", "method": "POST", "url": "/v1/chat/completions", "body": {...}}
 
-Beside each request file goes its context file (``summarizer.provider.context``). Inputs
+Beside each request file goes its context file (``summarizer.batch_api.context``). Inputs
 stream and every line is written as it is made, so memory stays flat in the number of
 records. The files are written under temporary names and moved into place at the end:
 an interrupted or refused run leaves no partial request file to submit.
@@ -30,13 +30,13 @@ from typing import IO, Any
 
 from ..backends import capabilities_of
 from ..backends.openai_compat import OpenAISteps
-from ..batch import Reading
 from ..clean import clean
 from ..config import DEFAULT_OPENAI_MODEL, Settings
 from ..errors import ConfigError, InputError, OutputError, SummarizerError
 from ..evaluation.prices import Price, PriceTable
 from ..ingest.exports import is_result_line
-from ..output.store import file_mode, iter_lines, json_line, to_json
+from ..local_batch import Reading
+from ..output.line_store import file_mode, iter_lines, json_line, to_json
 from ..output.targets import check_output, sidecar_path
 from ..pipeline import schema_hash
 from ..render import load_prompt, render

@@ -1,8 +1,8 @@
 """Batch benchmarks: pipeline overhead, concurrency efficiency, warm cache, peak memory.
 
-    .venv/bin/python bench/batch.py                 # all four, medians of repeated runs
-    .venv/bin/python bench/batch.py overhead cache  # some of them
-    .venv/bin/python bench/batch.py --quick         # fewer records and repeats
+    .venv/bin/python bench/local_batch.py                 # all four, medians of repeated runs
+    .venv/bin/python bench/local_batch.py overhead cache  # some of them
+    .venv/bin/python bench/local_batch.py --quick         # fewer records and repeats
 
 Targets: overhead ≤ 3 ms a record (median); concurrency ≥ 80 % of ideal (500 records,
 200 ms latency, 32 in flight); warm cache ≥ 1,500 records/s; peak RSS ≤ 300 MB and
@@ -64,8 +64,8 @@ def bench_overhead(count: int, repeat: int) -> dict[str, Any]:
     from openai.types.chat import ChatCompletion
 
     from summarizer import Document, Summarizer
-    from summarizer.batch import run_batch
     from summarizer.clean import clean
+    from summarizer.local_batch import run_batch
     from summarizer.render import render
     from summarizer.schema import CaseReport
 
@@ -171,7 +171,7 @@ def bench_concurrency(
     count: int, repeat: int, latency: float = 0.2, concurrency: int = 32
 ) -> dict[str, Any]:
     from summarizer import Document
-    from summarizer.batch import run_batch
+    from summarizer.local_batch import run_batch
 
     documents = [Document.from_text(batch_case_text(n), id=f"d{n}") for n in range(count)]
     ideal = count * latency / concurrency
@@ -204,8 +204,8 @@ def bench_concurrency(
 
 def bench_cache(count: int, repeat: int) -> dict[str, Any]:
     from summarizer import Document
-    from summarizer.batch import run_batch
     from summarizer.cache import ResponseCache
+    from summarizer.local_batch import run_batch
     from summarizer.runlog import RunLog
 
     documents = [Document.from_text(batch_case_text(n), id=f"d{n}") for n in range(count)]

@@ -15,7 +15,7 @@ shared cores one run in three is often slowed by a neighbour, and a median of 3 
 with it). Targets: ≥ 2,000 records/s each, peak RSS ≤ 150 MB. Skipped when
 ../shared/corpus is absent.
 
-    .venv/bin/python bench/provider_batch.py [--repeat 5] [--limit N]
+    .venv/bin/python bench/batch_api.py [--repeat 5] [--limit N]
 """
 
 from __future__ import annotations
@@ -43,9 +43,9 @@ from pathlib import Path
 from summarizer import Settings
 phase, source, requests, target = sys.argv[1:5]
 if phase.startswith("prepare"):  # each phase imports what its command imports, no more
-    from summarizer.provider import prepare_batch
+    from summarizer.batch_api import prepare_batch
 else:
-    from summarizer.provider import collect_batch
+    from summarizer.batch_api import collect_batch
 wall, cpu = time.perf_counter(), time.process_time()
 if phase.startswith("prepare"):
     summary = prepare_batch([source], Settings(model="gpt-4o-mini"), output=requests,

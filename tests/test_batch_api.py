@@ -47,7 +47,7 @@ from tests.conftest import (
     write_rules_results,
 )
 from tests.openai_server import BatchPlan, Reply, ScriptedServer, answer, completion_body, error
-from tests.test_batch import case_number as last_message_case
+from tests.test_local_batch import case_number as last_message_case
 
 CLI = [sys.executable, "-m", "summarizer.cli"]
 BATCH_CASE_ID_RE = re.compile(BATCH_CASE_ID)

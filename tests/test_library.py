@@ -22,7 +22,7 @@ from summarizer import (
 from summarizer.config import Secret
 from tests.conftest import FAKE_KEY, ROOT, batch_case_record, batch_case_text, seed_record
 from tests.openai_server import ScriptedServer, answer
-from tests.test_batch import openai_settings, serve_cases
+from tests.test_local_batch import openai_settings, serve_cases
 
 PUBMED = ROOT / "tests" / "fixtures" / "exports" / "pubmed-3.xml"
 

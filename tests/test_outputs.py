@@ -30,7 +30,7 @@ from summarizer.output.targets import RenderedTarget, sidecar_path
 from summarizer.results import Failure, Result
 from tests.conftest import FAKE_KEY, ROOT, batch_case_text, env_without_keys, write_batch_input
 from tests.openai_server import ScriptedServer
-from tests.test_batch import openai_settings, serve_cases
+from tests.test_local_batch import openai_settings, serve_cases
 
 CLI = [sys.executable, "-m", "summarizer.cli"]
 RENDERED = ("md", "csv", "html")

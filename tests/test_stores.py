@@ -32,7 +32,7 @@ from tests.conftest import (
     write_batch_input,
 )
 from tests.openai_server import ScriptedServer, answer
-from tests.test_batch import openai_settings, serve_cases
+from tests.test_local_batch import openai_settings, serve_cases
 
 CLI = [sys.executable, "-m", "summarizer.cli"]
 PAGE = 4096

@@ -326,6 +326,54 @@ def test_malformed_xml_keeps_earlier_records(tmp_path: Path) -> None:
     assert "malformed XML" in str(found[-1]) and "90000002" in str(found[-1])
 
 
+def record_name(item: Document | InputError) -> str:
+    return item.id if isinstance(item, Document) else f"error {item.record}"
+
+
+def test_a_malformed_xml_article_is_its_own_error_and_the_next_ones_are_read(
+    tmp_path: Path,
+) -> None:
+    text = (EXPORTS / "pubmed-3.xml").read_text()
+    second = text.index('<PMID Version="1">90000002')
+    broken = tmp_path / "broken.xml"
+    broken.write_text(text[:second] + "<Unclosed>" + text[second:])
+    found = items(broken)
+    assert [record_name(i) for i in found] == ["90000001", "error 90000002", "error 90000003"]
+    assert "malformed XML after record 90000001" in str(found[1])
+    assert "has no abstract" in str(found[2])  # read past the damage: this one has none
+
+
+def test_an_xml_file_cut_inside_an_article_keeps_the_articles_before(tmp_path: Path) -> None:
+    text = (EXPORTS / "pubmed-3.xml").read_text()
+    cut = tmp_path / "cut.xml"
+    cut.write_text(text[: text.index("</PubmedArticle>", text.index("90000003"))])
+    found = items(cut)
+    assert [getattr(i, "id", None) for i in found] == ["90000001", "90000002", None]
+    assert "ends inside this record" in str(found[-1]) and found[-1].record == "90000003"
+
+
+def test_an_xml_entity_bomb_is_never_expanded(tmp_path: Path) -> None:
+    laughs = "".join(f'<!ENTITY lol{n} "{f"&lol{n - 1};" * 10}">' for n in range(2, 10))
+    path = tmp_path / "bomb.xml"
+    path.write_text(
+        f'<?xml version="1.0"?><!DOCTYPE PubmedArticleSet [<!ENTITY lol1 "lol">{laughs}]>'
+        "<PubmedArticleSet><PubmedArticle><MedlineCitation><PMID>7</PMID><Article>"
+        "<ArticleTitle>A &amp; B</ArticleTitle><Abstract><AbstractText>A 40-year-old woman"
+        " &lol9; had pain &#233;.</AbstractText></Abstract></Article></MedlineCitation>"
+        "</PubmedArticle></PubmedArticleSet>"
+    )
+    (document,) = items(path)
+    assert isinstance(document, Document) and document.title == "A & B"
+    assert document.text == "A 40-year-old woman &lol9; had pain \u00e9."
+
+
+def test_utf16_pubmed_xml_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "utf16.xml"
+    text = (EXPORTS / "pubmed-3.xml").read_text().replace('encoding="UTF-8"', 'encoding="UTF-16"')
+    path.write_bytes(text.encode("utf-16"))
+    assert [record_name(i) for i in items(path)] == ["90000001", "90000002", "error 90000003"]
+
+
 def test_malformed_ris_record_is_skipped(tmp_path: Path) -> None:
     broken = tmp_path / "broken.ris"
     good = (EXPORTS / "records.ris").read_text()

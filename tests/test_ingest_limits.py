@@ -62,12 +62,25 @@ def medline(big: str) -> str:
     )
 
 
+XML_ARTICLE = (
+    "<PubmedArticle><MedlineCitation><PMID>{id}</PMID><Article><ArticleTitle>T</ArticleTitle>"
+    "<Abstract><AbstractText>{abstract}</AbstractText></Abstract></Article></MedlineCitation>"
+    "</PubmedArticle>\n"
+)
+
+
+def pubmed_xml(big: str) -> str:
+    articles = (XML_ARTICLE.format(id=n, abstract=text) for n, text in ((1, ABSTRACT), (2, big)))
+    return f"<PubmedArticleSet>\n{''.join(articles)}{XML_ARTICLE.format(id=3, abstract=ABSTRACT)}</PubmedArticleSet>\n"
+
+
 WRITERS: dict[str, tuple[str, Callable[[str], str], list[str]]] = {
     # kind: (file name, writer, ids read: the middle record is the big one)
     "jsonl": ("in.jsonl", jsonl, ["a", "big", "c"]),
     "csv": ("in.csv", csv_text, ["a", "big", "c"]),
     "ris": ("in.ris", ris, ["a", "big", "c"]),
     "medline": ("in.nbib", medline, ["1", "2", "3"]),
+    "xml": ("in.xml", pubmed_xml, ["1", "2", "3"]),
 }
 
 
@@ -228,6 +241,13 @@ HUGE: dict[str, tuple[str, str, str, str]] = {
     "csv": ("h.csv", 'id,abstract\na,"', "", ""),
     "ris": ("h.ris", "TY  - JOUR\nAB  - ", "", ""),
     "medline": ("h.nbib", "PMID- 1\nAB  - ", "\n", "\n      "),
+    "xml": (
+        "h.xml",
+        "<PubmedArticleSet><PubmedArticle><MedlineCitation><PMID>1</PMID><Article><Abstract>"
+        "<AbstractText>",
+        "</AbstractText></Abstract></Article></MedlineCitation></PubmedArticle></PubmedArticleSet>",
+        "",
+    ),
 }
 
 

@@ -27,10 +27,10 @@ from .exports import (
     read_csv,
     read_jsonl,
     read_medline,
-    read_pubmed_xml,
     read_ris,
 )
 from .lines import MAX_RECORD_BYTES, describe_size
+from .pubmed_xml import read_pubmed_xml
 from .sources import (
     MAX_PAGE_BYTES,
     SNIFF_BYTES,

@@ -116,7 +116,7 @@ def _text_stream(handle: BinaryIO, encoding: str) -> io.TextIOWrapper:
     return io.TextIOWrapper(handle, encoding=encoding, errors="replace", newline="")
 
 
-def _record(
+def record_item(
     *,
     record_id: str,
     title: str | None,
@@ -264,7 +264,7 @@ def read_csv(
             and row[position].strip()
             and len(row[position]) < 500
         }
-        yield _record(
+        yield record_item(
             record_id=record_id,
             title=cell(title_column),
             abstract=cell(abstract_column),
@@ -362,7 +362,7 @@ def _json_lines(
             and isinstance(item, (str, int, float))
             and len(str(item)) < 500
         }
-        yield _record(
+        yield record_item(
             record_id=record_id,
             title=title if isinstance(title, str) else None,
             abstract=abstract if isinstance(abstract, str) else "",
@@ -405,112 +405,6 @@ def _json_array(
 
 def _capped(text: str, limit: int) -> str | LongLine:
     return LongLine(len(text)) if text_bytes(text) > limit else text
-
-
-# --- PubMed XML ------------------------------------------------------------------------------
-
-_ARTICLE_TAGS = ("PubmedArticle", "PubmedBookArticle")
-
-
-def _all_text(element: Any) -> str:
-    return " ".join("".join(element.itertext()).split())
-
-
-def read_pubmed_xml(
-    handle: BinaryIO, *, name: str, limit: int = MAX_RECORD_BYTES
-) -> Iterator[Item]:
-    """PubMed efetch XML (``PubmedArticleSet``), streamed with ``lxml.etree.iterparse``
-    (one article in memory at a time; an abstract over ``limit`` is reported)."""
-    from lxml import etree  # here, not at the top: ~4 MB that only XML exports need
-
-    count = 0
-    last_id = "start"
-    try:
-        context = etree.iterparse(
-            handle,
-            events=("end",),
-            tag=_ARTICLE_TAGS,
-            resolve_entities=False,
-            no_network=True,
-            huge_tree=True,
-        )
-        for _event, element in context:
-            count += 1
-            item = _pubmed_article(element, name=name, position=count, limit=limit)
-            if isinstance(item, Document):
-                last_id = item.id
-            elif item.record:
-                last_id = item.record
-            yield item
-            element.clear(keep_tail=False)
-            parent = element.getparent()
-            if parent is not None:
-                while element.getprevious() is not None:
-                    del parent[0]
-    except etree.XMLSyntaxError as error:
-        where = f"after record {last_id}" if count else "before the first record"
-        yield InputError(
-            f"malformed XML {where} (line {error.lineno}): {error.msg}",
-            path=name,
-            record=str(count + 1),
-        )
-        return
-    if count == 0:
-        yield InputError("no PubmedArticle records in this XML file", path=name)
-
-
-def _pubmed_article(element: Any, *, name: str, position: int, limit: int) -> Item:
-    pmid_element = element.find(".//PMID")
-    pmid = (pmid_element.text or "").strip() if pmid_element is not None else ""
-    record_id = pmid or str(position)
-    title_element = element.find(".//ArticleTitle")
-    if title_element is None:
-        title_element = element.find(".//BookTitle")
-    title = _all_text(title_element) if title_element is not None else ""
-    parts: list[str] = []
-    abstract_element = element.find(".//Abstract")
-    if abstract_element is not None:
-        for text_element in abstract_element.iterfind("AbstractText"):
-            body = _all_text(text_element)
-            if not body:
-                continue
-            label = text_element.get("Label")
-            parts.append(f"{label}: {body}" if label else body)
-    metadata: dict[str, str] = {}
-    journal = element.find(".//Journal/Title")
-    if journal is not None and journal.text:
-        metadata["journal"] = journal.text.strip()
-    for article_id in element.iterfind(".//ArticleIdList/ArticleId"):
-        kind = article_id.get("IdType")
-        if kind in ("doi", "pmc") and article_id.text:
-            metadata[kind] = article_id.text.strip()
-    if pmid:
-        metadata["pmid"] = pmid
-    authors = [_author_name(author) for author in element.iterfind(".//AuthorList/Author")]
-    if any(authors):
-        metadata["authors"] = "; ".join(name for name in authors if name)
-    year = element.find(".//PubDate/Year")
-    if year is None:
-        year = element.find(".//PubDate/MedlineDate")
-    if year is not None and year.text:
-        metadata["year"] = year.text.strip()
-    return _record(
-        record_id=record_id,
-        title=title,
-        abstract="\n\n".join(parts),
-        origin=name,
-        fmt="pubmed-xml",
-        metadata=metadata,
-        limit=limit,
-    )
-
-
-def _author_name(author: Any) -> str:
-    collective = str(author.findtext("CollectiveName") or "").strip()
-    if collective:
-        return collective
-    last, initials = author.findtext("LastName") or "", author.findtext("Initials") or ""
-    return f"{last.strip()} {initials.strip()}".strip()
 
 
 # --- MEDLINE ---------------------------------------------------------------------------------
@@ -597,7 +491,7 @@ def _medline_record(
         if value.endswith("[doi]"):
             metadata["doi"] = value[: -len("[doi]")].strip()
             break
-    return _record(
+    return record_item(
         record_id=record_id,
         title=title,
         abstract=abstract,
@@ -696,7 +590,7 @@ def _ris_record(lines: list[str], rispy: Any, *, name: str, position: int) -> It
         metadata["authors"] = "; ".join(str(author).strip() for author in authors)
     if "year" not in metadata and first("publication_year", "date"):
         metadata["year"] = first("publication_year", "date")
-    return _record(
+    return record_item(
         record_id=record_id,
         title=first("title", "primary_title", "translated_title"),
         abstract=first("abstract", "notes_abstract"),

@@ -32,7 +32,7 @@ from typing import IO, Any
 from .backends import AnyBackend
 from .config import MAX_RECORD_BYTES, Settings
 from .document import Abstract, Document
-from .errors import ConfigError, InputError
+from .errors import ConfigError, InputError, OwnOutputSkipped
 from .ingest import ColumnMapping
 from .output.targets import OwnFiles, Target, check_output, open_target
 from .pipeline import Cache, RunLog, Summarizer
@@ -90,6 +90,9 @@ class BatchSummary:
     output: str | None = None
     failures: list[tuple[str, str]] = field(default_factory=list)
     """(id, error) of the first failures of this run."""
+    left_out: list[str] = field(default_factory=list)
+    """Inputs that are our own outputs (results, tables, cards, batch files), each with
+    why: left out, not failed."""
 
     @property
     def processed(self) -> int:
@@ -130,6 +133,7 @@ class BatchSummary:
             "records_per_s": round(self.records_per_s, 2),
             "interrupted": self.interrupted,
             "output": self.output,
+            "left_out": self.left_out,
         }
 
 
@@ -143,8 +147,11 @@ def _tokens_spent(outcome: Outcome) -> Usage:
 # --- inputs ------------------------------------------------------------------------------
 
 
-def _items(sources: Iterable[Source], reading: Reading, own: OwnFiles) -> Iterator[Item]:
-    """Every record of the sources, streamed; the run's own output files left out."""
+def _items(
+    sources: Iterable[Source], reading: Reading, own: OwnFiles, left_out: list[str]
+) -> Iterator[Item]:
+    """Every record of the sources, streamed; the run's own output files, and any file
+    that is one of our outputs, left out (the latter named in ``left_out``)."""
     from .ingest import iter_documents
 
     for source in sources:
@@ -160,6 +167,9 @@ def _items(sources: Iterable[Source], reading: Reading, own: OwnFiles) -> Iterat
         for item in records:
             origin = item.path if isinstance(item, InputError) else _origin(item)
             if origin in own:
+                continue
+            if isinstance(item, OwnOutputSkipped):
+                left_out.append(str(item))
                 continue
             yield item
 
@@ -244,6 +254,7 @@ async def arun_batch(
     tpm: float | None = None,
     resume: bool = True,
     retry_failed: bool = False,
+    force: bool = False,
     cache: Cache | None = None,
     run_log: RunLog | None = None,
     progress: bool = False,
@@ -261,7 +272,7 @@ async def arun_batch(
     destination = Path(output) if isinstance(output, str | Path) else output
     if isinstance(destination, Path) and isinstance(sources, list | tuple):
         paths = [source for source in sources if isinstance(source, str | Path)]
-        check_output(destination, paths)
+        check_output(destination, paths, force=force)
     summarizer = Summarizer(
         settings, backend=backend, cache=cache, run_log=run_log, on_progress=on_progress
     )
@@ -311,7 +322,7 @@ async def run_into(
     started = time.perf_counter()
     counts = RunCounts()
     bar = Progress(skipped=len(target.done)) if progress else None
-    items = _items(sources, reading, OwnFiles(target))
+    items = _items(sources, reading, OwnFiles(target), summary.left_out)
     complete = False
     try:
         outcomes = run_records(
@@ -369,6 +380,7 @@ def run_batch(
     tpm: float | None = None,
     resume: bool = True,
     retry_failed: bool = False,
+    force: bool = False,
     cache: Cache | None = None,
     run_log: RunLog | None = None,
     progress: bool = False,
@@ -386,7 +398,9 @@ def run_batch(
     one record, pretty where the format has a pretty form, nothing written if it fails.
     ``concurrency`` bounds records in flight; ``rpm``/``tpm`` are client-side requests
     and tokens per minute. ``retry_failed`` redoes the ids whose line is an error;
-    ``resume=False`` starts the file afresh. ``cache`` and ``run_log`` are handed to the
+    ``resume=False`` starts the file afresh. An existing ``output`` that is not one of our
+    outputs is refused (``OutputError``) unless ``force``; an input never is replaced.
+    ``cache`` and ``run_log`` are handed to the
     ``Summarizer`` (see ``summarizer.cache`` and ``summarizer.runlog``). ``progress``
     shows a bar on stderr; ``on_result`` is called with each ``Result`` or ``Failure``
     after it is written (to collect results: ``on_result=results.append``, or iterate
@@ -409,6 +423,7 @@ def run_batch(
             tpm=tpm,
             resume=resume,
             retry_failed=retry_failed,
+            force=force,
             cache=cache,
             run_log=run_log,
             progress=progress,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import io
+import json
 import sys
 import time
 import tracemalloc
@@ -391,6 +392,16 @@ def test_malformed_csv_row_is_skipped(tmp_path: Path) -> None:
     found = items(broken)
     assert isinstance(found[1], InputError) and found[1].record == "row 2"
     assert [getattr(i, "id", None) for i in found] == ["1", None, "3"]
+
+
+def test_a_pretty_printed_json_object_is_one_record(tmp_path: Path) -> None:
+    path = tmp_path / "one.json"
+    path.write_text(
+        json.dumps({"id": "p1", "abstract": "A 50-year-old man had a cough."}, indent=2)
+    )
+    (document,) = items(path)
+    assert isinstance(document, Document) and document.id == "p1"
+    assert document.text == "A 50-year-old man had a cough."
 
 
 def test_malformed_json_line_is_skipped(tmp_path: Path) -> None:

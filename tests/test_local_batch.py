@@ -156,7 +156,8 @@ def test_no_resume_starts_afresh(tmp_path: Path) -> None:
     source = tmp_path / "in.jsonl"
     write_batch_input(source, 3)
     out = tmp_path / "out.jsonl"
-    out.write_text('{"id": "r00000", "error": "old"}\n{"id": "zzz", "error": "old"}\n')
+    old = '{"id": "%s", "error": "old", "error_type": "InputError"}\n'
+    out.write_text(old % "r00000" + old % "zzz")
     summary = run_batch([source], Settings(backend="rules"), output=out, resume=False)
     assert summary.succeeded == 3 and [line["id"] for line in read_lines(out)] == [
         "r00000",

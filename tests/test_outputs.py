@@ -26,6 +26,8 @@ from summarizer.document import Section
 from summarizer.ground import AlignmentStatus, DroppedItem, EvidenceSpan
 from summarizer.local_batch import run_batch
 from summarizer.output.line_store import LineStore
+from summarizer.ingest.detect import OWN_OUTPUT_MARKERS
+from summarizer.output.table import COLUMNS
 from summarizer.output.targets import RenderedTarget, sidecar_path
 from summarizer.results import Failure, Result
 from tests.conftest import FAKE_KEY, ROOT, batch_case_text, env_without_keys, write_batch_input
@@ -100,6 +102,14 @@ def test_every_format_runs_concurrently_with_resume_and_retry_failed(
     assert len(scripted_server.requests) == 1 + 32 + 1
 
 
+EARLIER = {
+    "csv": ",".join(COLUMNS) + "\r\n",
+    "md": OWN_OUTPUT_MARKERS[1].decode() + "\n\nno records yet\n",
+    "html": f"<!DOCTYPE html><html><head>{OWN_OUTPUT_MARKERS[0].decode()}</head></html>\n",
+}
+"""Earlier outputs of ours in each rendered format (nothing but their marks)."""
+
+
 @pytest.mark.parametrize("format", RENDERED)
 def test_kill_mid_run_then_resume_in_every_format(
     scripted_server: ScriptedServer, tmp_path: Path, format: str
@@ -109,7 +119,7 @@ def test_kill_mid_run_then_resume_in_every_format(
     serve_cases(scripted_server, delay=0.05)
     env = model_env(scripted_server, tmp_path / "home")
     out = tmp_path / f"records.{format}"
-    out.write_text("an earlier output, kept whole until the new one is complete\n")
+    out.write_text(EARLIER[format])  # an earlier output, kept whole until the new one is complete
     earlier = out.read_bytes()
     args = [*CLI, "summarize", str(source), "-o", str(out), "-f", format]
     args += ["--model", "m", "-j", "4", "-q", "--backoff", "0.01"]
@@ -205,6 +215,7 @@ def test_our_own_results_are_not_read_as_abstracts(tmp_path: Path) -> None:
     assert again.returncode == 2, again.stderr
     assert "case-summarizer export" in again.stderr
     assert again.stderr.count("error:") == 1  # once for the file, not once a line
+    assert again.stderr.count("\n") == 1
 
 
 # --- the lock is on the file, not the path ---------------------------------------------------
@@ -227,7 +238,8 @@ def test_the_lock_holds_through_links(tmp_path: Path, link: str) -> None:
 
 def test_two_runs_into_one_rendered_file_are_refused(tmp_path: Path) -> None:
     out = tmp_path / "out.csv"
-    out.write_text("id\n")
+    header = ",".join(COLUMNS) + "\n"  # an earlier, empty table of ours
+    out.write_text(header)
     alias = tmp_path / "alias.csv"
     os.link(out, alias)  # another name for the same file: another sidecar, same inode
     first = RenderedTarget(out, "csv", resume=True, retry_failed=False)
@@ -236,7 +248,7 @@ def test_two_runs_into_one_rendered_file_are_refused(tmp_path: Path) -> None:
         with pytest.raises(OutputError, match="another run"):
             run_batch([document], Settings(backend="rules"), output=target, format="csv")
     first.finish(complete=False)
-    assert out.read_text() == "id\n"
+    assert out.read_text() == header
 
 
 def test_an_unwritable_output_is_a_one_line_error(tmp_path: Path) -> None:
@@ -293,20 +305,30 @@ def test_earlier_outputs_in_an_input_folder_are_left_out(tmp_path: Path) -> None
     folder.mkdir()
     for number in range(3):
         (folder / f"case{number}.txt").write_text(batch_case_text(number))
-    formats = ("md", "html", "jsonl")
+    earlier = tmp_path / "earlier"
+    earlier.mkdir()
+    formats = ("md", "html", "jsonl", "csv")
     for format in formats:
-        earlier = tmp_path / f"earlier.{format}"
-        assert cli("summarize", str(folder), "-o", str(earlier), "-f", format).returncode == 0
-    for format in formats:  # outputs of an earlier run, kept in the folder
-        os.replace(tmp_path / f"earlier.{format}", folder / f"records.{format}")
+        done = cli("summarize", str(folder), "-o", str(earlier / f"records.{format}"), "-f", format)
+        assert done.returncode == 0, done.stderr
+    one = cli("summarize", str(folder / "case0.txt"), "-o", str(earlier / "one.json"))
+    assert one.returncode == 0, one.stderr
+    requests = earlier / "requests.jsonl"
+    prepared = cli("batch", "prepare", str(folder), "-o", str(requests), "--estimate-tokens")
+    assert prepared.returncode == 0, prepared.stderr
+    left = sorted(path.name for path in earlier.iterdir() if not path.name.startswith("."))
+    for name in left:  # outputs of earlier runs, kept in the folder
+        os.replace(earlier / name, folder / name)
     out = tmp_path / "again.jsonl"
     done = cli("summarize", str(folder), "-o", str(out))
+    assert done.returncode == 0, done.stderr
     lines = [json.loads(line) for line in out.read_text().splitlines()]
-    summarized = sorted(line["id"] for line in lines if "record" in line)
-    assert summarized == ["case0", "case1", "case2"]
-    left_out = [line for line in lines if "error" in line]
-    assert len(left_out) == 3 and all("case-summarizer" in line["error"] for line in left_out)
-    assert done.returncode == 1 and done.stderr.count("error:") == 3
+    assert sorted(line["id"] for line in lines) == ["case0", "case1", "case2"]
+    assert all("record" in line for line in lines)  # no error line for our own files
+    notes = [line for line in done.stderr.splitlines() if line.startswith("note: left out")]
+    assert len(notes) == len(left) == 7, done.stderr
+    for name in left:
+        assert any(name in note for note in notes), (name, notes)
 
 
 def test_a_json_line_is_what_json_dumps_writes() -> None:

@@ -246,7 +246,7 @@ async def acollect_batch(
     context = context_path(Path(requests))
     destination = Path(output) if isinstance(output, str | Path) else output
     if isinstance(destination, Path):
-        check_output(destination, [context, *files])
+        check_output(destination, [Path(requests), context, *files])
     header, records = read_context(context)
     check_header(
         header,

@@ -321,8 +321,8 @@ def prepare_batch(
     reading = reading or Reading()
     source_list = list(sources)
     first = Path(output)
-    for path in (first, context_path(first)):
-        check_output(path, source_list)
+    check_output(first, source_list, writes=frozenset({"requests"}))
+    check_output(context_path(first), source_list, writes=frozenset({"context"}))
     if first.name.endswith(".context.jsonl"):
         raise OutputError("name the request file, not its context file", path=str(first))
     steps = OpenAISteps(settings)

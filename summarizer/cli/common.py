@@ -218,6 +218,14 @@ def announce_backend(settings: Any) -> None:
         )
 
 
+FORCE = click.option(
+    "--force",
+    is_flag=True,
+    help="Replace an -o file that exists and is not a case-summarizer output "
+    "(an input is never replaced).",
+)
+
+
 def progress_option(function: F) -> F:
     """``--progress/--no-progress``: the local model's progress lines on stderr."""
     return click.option(

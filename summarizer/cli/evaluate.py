@@ -47,9 +47,11 @@ EXIT_GATE = 1
 def _console() -> Console:
     from rich.console import Console
 
-    console = Console()
+    from .terminal import styled_stdout
+
+    console = Console(file=styled_stdout())
     if not console.is_terminal:
-        console = Console(width=max(console.width, 160))
+        console = Console(file=styled_stdout(), width=max(console.width, 160))
     return console
 
 

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import itertools
 import sys
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import click
 
 from ..backends import Capabilities, ReportsProgress, make_backend
-from ..errors import InputError
+from ..document import Document
+from ..errors import InputError, OwnOutputSkipped
 from ..local_batch import DEFAULT_CONCURRENCY, BatchSummary, run_batch
 from ..output import FORMATS
 from ..output.targets import check_output
@@ -18,6 +20,7 @@ from ..pipeline import Cache, RunLog
 from ..results import Failure, Result
 from .common import (
     EXIT_FAILED_RECORDS,
+    FORCE,
     announce_backend,
     handle_errors,
     input_options,
@@ -47,6 +50,17 @@ def _stores(
     cache = None if no_cache else ResponseCache(paths.cache_path(), refresh=refresh, warn=warn)
     run_log = None if no_log else SqliteRunLog(paths.log_path(), warn=warn)
     return cache, run_log
+
+
+def _without_own_outputs(
+    items: Iterable[Document | InputError], left_out: list[str]
+) -> Iterator[Document | InputError]:
+    """The records, with our own outputs found among the inputs set aside (named later)."""
+    for item in items:
+        if isinstance(item, OwnOutputSkipped):
+            left_out.append(str(item))
+        else:
+            yield item
 
 
 def _describe(summary: BatchSummary) -> str:
@@ -109,6 +123,7 @@ def _describe(summary: BatchSummary) -> str:
 @click.option(
     "--retry-failed", is_flag=True, help="Redo only the ids whose line in the -o file is an error."
 )
+@FORCE
 @click.option("--no-cache", is_flag=True, help="Neither read nor write the response cache.")
 @click.option("--refresh", is_flag=True, help="Ignore cached answers, but store the new ones.")
 @click.option("--no-log", is_flag=True, help="Do not record model calls in the run log.")
@@ -142,6 +157,7 @@ def command(
     backoff: float,
     quiet: bool,
     progress_lines: bool | None,
+    force: bool,
     **options: Any,
 ) -> None:
     """Summarize abstracts into structured, grounded case records.
@@ -182,17 +198,22 @@ def command(
         raise click.UsageError("--retry-failed works on an -o FILE from an earlier run")
     path = Path(output) if output else None
     if path is not None:
-        check_output(path, inputs)  # before anything is read or written
+        check_output(path, inputs, force=force)  # before anything is read or written
     # Inputs are read once: the first two records tell one from many, then the rest follow.
-    documents = iter_documents(
-        inputs,
-        format=reading.format,
-        columns=reading.columns,
-        max_record_bytes=reading.max_record_bytes,
+    left_out: list[str] = []
+    documents = _without_own_outputs(
+        iter_documents(
+            inputs,
+            format=reading.format,
+            columns=reading.columns,
+            max_record_bytes=reading.max_record_bytes,
+        ),
+        left_out,
     )
     peeked = list(itertools.islice(documents, 2))
     if not peeked:
-        raise InputError("no input records found", path=", ".join(inputs))
+        found = f" (left out: {'; '.join(left_out)})" if left_out else ""
+        raise InputError(f"no input records found{found}", path=", ".join(inputs))
     one = len(peeked) == 1
     if one and isinstance(peeked[0], InputError):
         raise peeked[0]
@@ -231,6 +252,7 @@ def command(
             tpm=tpm,
             resume=resume,
             retry_failed=retry_failed,
+            force=force,
             cache=cache,
             run_log=run_log,
             progress=not quiet and not single and sys.stderr.isatty(),
@@ -247,6 +269,9 @@ def command(
         again = " (run the same command again to resume)" if output else ""
         note(f"interrupted{again}")
         sys.exit(EXIT_INTERRUPTED)
+    if not quiet:
+        for why in left_out + summary.left_out:
+            note(f"note: left out {why}")
     if single:
         if failed:
             raise failed[0].error  # one bad input is one line, nothing more

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from ..document import Document
-from ..errors import InputError
+from ..errors import InputError, OwnOutputSkipped
 from .detect import FORMATS, OWN_OUTPUT_HINT, detect_format, is_own_output, normalise_format
 from .exports import (
     ColumnMapping,
@@ -109,7 +109,7 @@ def _read_source(
         sniff = head if encoding in ("utf-8", "utf-8-sig", "cp1252") else _transcode(head, encoding)
         fmt = forced or detect_format(sniff, source.suffix)
         if fmt in ("text", "html") and is_own_output(sniff):
-            yield InputError(OWN_OUTPUT_HINT, path=source.name)
+            yield OwnOutputSkipped(OWN_OUTPUT_HINT, path=source.name)
         elif fmt in ("text", "html"):
             yield from _read_page(handle, source, fmt, limit)
         elif fmt == "pubmed-xml":

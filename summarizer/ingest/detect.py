@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from ..errors import InputError
 
@@ -50,21 +52,62 @@ _HEADER_WORDS = re.compile(
 
 
 OWN_OUTPUT_MARKERS = (
-    b'<meta name="generator" content="case-summarizer">',  # our HTML pages
+    b'<meta name="generator" content="case-summarizer">',  # our HTML pages and reports
     b"<!-- case-summarizer: case cards -->",  # our Markdown cards
+    b"<!-- case-summarizer: evaluation report -->",  # our Markdown evaluation reports
 )
 """Written at the top of our own Markdown and HTML outputs, so they are never read back
 as abstract pages (a rerun into a folder that holds an earlier output)."""
 
 OWN_OUTPUT_HINT = (
-    "is a case-summarizer output, not an abstract page: left out "
+    "is a case-summarizer output, not an abstract page "
     "(render stored results with `case-summarizer export`)"
 )
+OWN_TABLE_HINT = (
+    "is a case-summarizer table (its header is ours), not an export of abstracts "
+    "(its records are in the JSON Lines store it was rendered from)"
+)
+
+OWN_TABLE_COLUMNS = frozenset(
+    {"id", "evidence_count", "unaligned_count", "grounding_rate", "error_type", "error"}
+)
+"""Columns of the review table (``summarizer.output.table``) that no export of abstracts
+has together: a header holding all of them is ours, whatever its order or extra columns
+(a test holds them to the table's header)."""
+
+BATCH_REQUEST_KEYS = frozenset({"custom_id", "method", "url", "body"})
+"""A provider batch's request line (``batch prepare``)."""
+BATCH_CONTEXT_KIND = "case-summarizer/batch-context"
+"""The ``kind`` of a batch context file's first line (``batch prepare``)."""
+EVAL_REPORT_KIND = "case-summarizer/eval-report"
+"""The ``kind`` of a JSON evaluation report (``eval --report FILE.json``)."""
 
 
 def is_own_output(head: bytes) -> bool:
     """Whether a page's first bytes carry our own output marker."""
     return any(marker in head for marker in OWN_OUTPUT_MARKERS)
+
+
+def is_own_table_header(columns: Iterable[str]) -> bool:
+    """Whether a CSV header is our review table's."""
+    return {column.strip().lstrip("\ufeff") for column in columns} >= OWN_TABLE_COLUMNS
+
+
+def own_json_kind(value: Mapping[str, Any]) -> str | None:
+    """Which of our own JSON files a first line (or a whole pretty JSON file) comes from:
+    ``results`` (a result or a failure), ``requests`` or ``context`` (a provider batch's),
+    ``page`` (an evaluation report), or None."""
+    if isinstance(value.get("id"), str) and (
+        {"record", "provenance"} <= value.keys() or {"error", "error_type"} <= value.keys()
+    ):
+        return "results"
+    if value.keys() >= BATCH_REQUEST_KEYS:
+        return "requests"
+    if value.get("kind") == BATCH_CONTEXT_KIND:
+        return "context"
+    if value.get("kind") == EVAL_REPORT_KIND:
+        return "page"
+    return None
 
 
 def normalise_format(name: str) -> str:

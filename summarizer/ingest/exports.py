@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from ..document import Document
-from ..errors import InputError
+from ..errors import InputError, OwnOutputSkipped
+from .detect import OWN_TABLE_HINT, is_own_table_header, own_json_kind
 from .lines import (
     MAX_RECORD_BYTES,
     LongLine,
@@ -210,6 +211,9 @@ def read_csv(
         delimiter = "\t" if first.count("\t") > first.count(",") else ","
     header = next(csv.reader([first], delimiter=delimiter))
     header = [column.strip().lstrip("\ufeff") for column in header]
+    if mapping.abstract is None and is_own_table_header(header):
+        yield OwnOutputSkipped(OWN_TABLE_HINT, path=name)
+        return
     try:
         id_column, title_column, abstract_column = resolve_columns(header, mapping, name=name)
     except InputError as error:
@@ -285,25 +289,37 @@ def read_jsonl(
     mapping: ColumnMapping,
     limit: int = MAX_RECORD_BYTES,
 ) -> Iterator[Item]:
-    """JSON lines (one object a line); a file holding one JSON array of objects is read whole."""
-    if handle.peek(64).lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"["):
-        yield from _json_array(handle, name=name, encoding=encoding, mapping=mapping, limit=limit)
+    """JSON lines (one object a line); a file holding one JSON array of objects, or one
+    pretty-printed object, is read whole."""
+    start = handle.peek(64).lstrip(b"\xef\xbb\xbf \t\r\n")
+    if start.startswith(b"[") or _PRETTY_OBJECT.match(start):
+        yield from _json_document(
+            handle, name=name, encoding=encoding, mapping=mapping, limit=limit
+        )
         return
     lines = read_lines(_text_stream(handle, encoding), limit)
     yield from _json_lines(lines, name=name, mapping=mapping, limit=limit)
 
 
 RESULTS_HINT = (
-    "holds case-summarizer results, not abstracts: render them with "
-    "`case-summarizer export FILE --format csv|md|html`"
+    "holds case-summarizer results, not abstracts (render them with "
+    "`case-summarizer export FILE --format csv|md|html`)"
 )
+BATCH_FILE_HINT = "is a provider batch's {kind} file (made by `batch prepare`), not abstracts"
 
 
 def is_result_line(value: dict[str, Any]) -> bool:
     """One of our own output lines (``summarizer.results``: a result or a failure)."""
-    if not isinstance(value.get("id"), str):
-        return False
-    return {"record", "provenance"} <= value.keys() or {"error", "error_type"} <= value.keys()
+    return own_json_kind(value) == "results"
+
+
+def _own_json_file(value: dict[str, Any], *, name: str) -> OwnOutputSkipped | None:
+    kind = own_json_kind(value)
+    if kind is None:
+        return None
+    if kind == "results":
+        return OwnOutputSkipped(RESULTS_HINT, path=name)
+    return OwnOutputSkipped(BATCH_FILE_HINT.format(kind=kind), path=name)
 
 
 def _json_lines(
@@ -336,8 +352,9 @@ def _json_lines(
             )
             continue
         if columns is None:
-            if mapping.abstract is None and is_result_line(value):
-                yield InputError(RESULTS_HINT, path=name)  # once, not once a line
+            own = _own_json_file(value, name=name) if mapping.abstract is None else None
+            if own is not None:
+                yield own  # once, not once a line
                 return
             try:
                 columns = resolve_columns(list(value), mapping, name=name)
@@ -372,7 +389,11 @@ def _json_lines(
         )
 
 
-def _json_array(
+_PRETTY_OBJECT = re.compile(rb"\{[ \t]*\r?\n")
+"""A JSON object that opens on a line of its own: pretty-printed, not one object a line."""
+
+
+def _json_document(
     handle: io.BufferedReader, *, name: str, encoding: str, mapping: ColumnMapping, limit: int
 ) -> Iterator[Item]:
     # One JSON document cannot be split into records before it is parsed: it is read
@@ -381,7 +402,7 @@ def _json_array(
     data = handle.read(bound + 1)
     if len(data) > bound:
         yield InputError(
-            f"a JSON array file is read whole, up to {describe_size(bound)}; write a larger"
+            f"a JSON file that is not JSON Lines is read whole, up to {describe_size(bound)}; write a larger"
             " export as JSON Lines (one object a line), which is read record by record",
             path=name,
         )
@@ -394,9 +415,12 @@ def _json_array(
     except RecursionError:
         yield InputError("malformed JSON: nested too deeply", path=name)
         return
+    if isinstance(values, dict):
+        values = [values]
     if not isinstance(values, list):
         yield InputError(
-            "a JSON file must hold one array of objects, or one object a line", path=name
+            "a JSON file must hold one array of objects, one object, or one object a line",
+            path=name,
         )
         return
     lines = (_capped(json.dumps(value, ensure_ascii=False), limit) for value in values)

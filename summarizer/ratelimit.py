@@ -20,8 +20,6 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from .errors import ConfigError
-
 __all__ = ["RateLimiter", "TokenBucket", "estimate_tokens"]
 
 CHARS_PER_TOKEN = 4.0
@@ -36,13 +34,12 @@ def estimate_tokens(messages: Sequence[dict[str, Any]]) -> int:
 
 
 class TokenBucket:
-    """``rate`` units a minute, holding at most ``capacity`` (default: ``burst_s`` of rate)."""
+    """``rate`` units a minute, holding at most ``capacity`` (default: ``burst_s`` of rate).
+    The rate comes from ``RunOptions`` (``rpm``/``tpm``), which checks it is positive."""
 
     def __init__(
         self, per_minute: float, *, burst_s: float = 1.0, capacity: float | None = None
     ) -> None:
-        if per_minute <= 0:
-            raise ConfigError("rate limits must be positive")
         self.rate = per_minute / 60.0
         self.capacity = capacity if capacity is not None else max(1.0, self.rate * burst_s)
         self.level = self.capacity

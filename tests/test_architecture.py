@@ -9,7 +9,16 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parent.parent / "summarizer"
 
 GROUPS = {
-    "foundation": {"usage", "errors", "document", "paths", "config", "sinks", "progress"},
+    "foundation": {
+        "usage",
+        "errors",
+        "document",
+        "paths",
+        "config",
+        "options",
+        "sinks",
+        "progress",
+    },
     "stage": {"ingest", "clean", "render", "schema", "ages", "ground", "reference"},
     "backend": {"backends", "ratelimit"},
     "extract": {"extract", "asking"},
@@ -18,7 +27,7 @@ GROUPS = {
     "record": {"pipeline"},
     "output": {"output"},
     "store": {"cache", "runlog", "sqlite_store"},
-    "orchestration": {"local_batch", "evaluation", "review", "batch_api"},
+    "orchestration": {"local_batch", "budget", "evaluation", "review", "batch_api"},
     "interface": {"cli", "__init__"},
 }
 _BELOW_INTERFACE = set(GROUPS) - {"interface"}

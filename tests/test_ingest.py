@@ -9,13 +9,15 @@ import sys
 import time
 import tracemalloc
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from summarizer.clean import clean
 from summarizer.document import Document
-from summarizer.errors import InputError
+from summarizer.errors import ConfigError, InputError
 from summarizer.ingest import ColumnMapping, detect_format, iter_documents
+from summarizer.options import RunOptions
 
 FIXTURES = Path(__file__).parent / "fixtures"
 EXPORTS = FIXTURES / "exports"
@@ -24,8 +26,10 @@ PAGES = FIXTURES / "pages"
 PAGE_TEXT = (PAGES / "readingapp-structured.txt").read_text(encoding="utf-8")
 
 
-def items(*sources: str | Path, **options: object) -> list[Document | InputError]:
-    return list(iter_documents(list(sources), **options))  # type: ignore[arg-type]
+def items(*sources: str | Path, **options: Any) -> list[Document | InputError]:
+    if "format" in options:
+        options["input_format"] = options.pop("format")
+    return list(iter_documents(list(sources), RunOptions(**options)))
 
 
 def documents(*sources: str | Path, **options: object) -> list[Document]:
@@ -205,7 +209,7 @@ def test_format_can_be_forced(tmp_path: Path) -> None:
     html.write_text((PAGES / "pubmed-saved.html").read_text())
     (document,) = documents(html, format="html")
     assert document.format == "html"
-    with pytest.raises(InputError):
+    with pytest.raises(ConfigError, match="unknown input format"):
         items(html, format="docx")
 
 

@@ -24,9 +24,10 @@ from click.testing import CliRunner
 from summarizer import Document, InputError, OutputError, Settings, Summarizer
 from summarizer.document import Section
 from summarizer.ground import AlignmentStatus, DroppedItem, EvidenceSpan
-from summarizer.local_batch import run_batch
-from summarizer.output.line_store import LineStore
 from summarizer.ingest.detect import OWN_OUTPUT_MARKERS
+from summarizer.local_batch import run_batch
+from summarizer.options import RunOptions
+from summarizer.output.line_store import LineStore
 from summarizer.output.table import COLUMNS
 from summarizer.output.targets import RenderedTarget, sidecar_path
 from summarizer.results import Failure, Result
@@ -77,23 +78,27 @@ def test_every_format_runs_concurrently_with_resume_and_retry_failed(
     serve_cases(scripted_server, delay=0.25, failing=frozenset({5}))
     out = tmp_path / f"out.{format}"
     warm = tmp_path / f"warm.{format}"  # imports and first connections, outside the timing
-    run_batch(docs[:1], openai_settings(scripted_server), output=warm, format=format)
+    run_batch(docs[:1], openai_settings(scripted_server), RunOptions(output=warm, format=format))
     started = time.perf_counter()
     first = run_batch(
-        docs, openai_settings(scripted_server), output=out, format=format, concurrency=16
+        docs,
+        openai_settings(scripted_server),
+        RunOptions(output=out, format=format, concurrency=16),
     )
     assert time.perf_counter() - started < 32 * 0.25 / 2  # 8 s one at a time
     assert first.succeeded == 31 and first.failed == 1
     assert sorted(ids_in(out, format)) == sorted(doc.id for doc in docs)
     assert sidecar_path(out).exists()  # the resumable store beside it, hidden
 
-    again = run_batch(docs, openai_settings(scripted_server), output=out, format=format)
+    again = run_batch(docs, openai_settings(scripted_server), RunOptions(output=out, format=format))
     assert again.skipped == 32 and again.processed == 0 and again.previously_failed == 1
 
     serve_cases(scripted_server)
     before = len(scripted_server.requests)
     retried = run_batch(
-        docs, openai_settings(scripted_server), output=out, format=format, retry_failed=True
+        docs,
+        openai_settings(scripted_server),
+        RunOptions(output=out, format=format, retry_failed=True),
     )
     assert retried.retried == 1 and retried.succeeded == 1 and retried.ok
     assert len(scripted_server.requests) - before == 1
@@ -230,9 +235,9 @@ def test_the_lock_holds_through_links(tmp_path: Path, link: str) -> None:
     document = Document.from_text(batch_case_text(1), id="x")
     store = LineStore(real)
     with pytest.raises(OutputError, match="another run"):
-        run_batch([document], Settings(backend="rules"), output=alias)
+        run_batch([document], Settings(backend="rules"), RunOptions(output=alias))
     store.close()
-    run_batch([document], Settings(backend="rules"), output=alias)
+    run_batch([document], Settings(backend="rules"), RunOptions(output=alias))
     assert [json.loads(line)["id"] for line in real.read_text().splitlines()] == ["x"]
 
 
@@ -246,7 +251,9 @@ def test_two_runs_into_one_rendered_file_are_refused(tmp_path: Path) -> None:
     document = Document.from_text(batch_case_text(1), id="x")
     for target in (out, alias):
         with pytest.raises(OutputError, match="another run"):
-            run_batch([document], Settings(backend="rules"), output=target, format="csv")
+            run_batch(
+                [document], Settings(backend="rules"), RunOptions(output=target, format="csv")
+            )
     first.finish(complete=False)
     assert out.read_text() == header
 
@@ -295,7 +302,10 @@ def test_inputs_are_read_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
         assert opened == Counter({str(source): 1}), format
     opened.clear()
     summary = run_batch(
-        [source], Settings(backend="rules"), output=tmp_path / "p.csv", format="csv", progress=True
+        [source],
+        Settings(backend="rules"),
+        RunOptions(output=tmp_path / "p.csv", format="csv"),
+        progress=True,
     )
     assert summary.succeeded == 25 and opened == Counter({str(source): 1})
 

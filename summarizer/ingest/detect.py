@@ -6,9 +6,9 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ..errors import InputError
+from ..options import INPUT_FORMATS
 
-FORMATS = ("text", "html", "pubmed-xml", "medline", "ris", "csv", "tsv", "jsonl")
+FORMATS = INPUT_FORMATS
 """Formats ``--format`` accepts (``tsv`` is read as CSV with tabs)."""
 
 _EXTENSIONS = {
@@ -26,17 +26,6 @@ _EXTENSIONS = {
     ".jsonl": "jsonl",
     ".ndjson": "jsonl",
     ".json": "jsonl",
-}
-
-_ALIASES = {
-    "txt": "text",
-    "plain": "text",
-    "htm": "html",
-    "xml": "pubmed-xml",
-    "pubmed": "pubmed-xml",
-    "nbib": "medline",
-    "json": "jsonl",
-    "ndjson": "jsonl",
 }
 
 _PUBMED_XML = re.compile(rb"<(PubmedArticleSet|PubmedArticle|PubmedBookArticle)[\s>]")
@@ -108,14 +97,6 @@ def own_json_kind(value: Mapping[str, Any]) -> str | None:
     if value.get("kind") == EVAL_REPORT_KIND:
         return "page"
     return None
-
-
-def normalise_format(name: str) -> str:
-    value = name.strip().lower()
-    value = _ALIASES.get(value, value)
-    if value not in FORMATS:
-        raise InputError(f"unknown format {name!r}; choose one of {', '.join(FORMATS)}")
-    return value
 
 
 def detect_format(head: bytes, suffix: str = "") -> str:

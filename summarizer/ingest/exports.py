@@ -13,11 +13,11 @@ import io
 import json
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from ..document import Document
 from ..errors import InputError, OwnOutputSkipped
+from ..options import ColumnMapping
 from .detect import OWN_TABLE_HINT, is_own_table_header, own_json_kind
 from .lines import (
     MAX_RECORD_BYTES,
@@ -31,22 +31,6 @@ from .lines import (
 from .sources import FALLBACK_ERRORS, MAX_PAGE_BYTES
 
 Item = Document | InputError
-
-
-@dataclass(frozen=True, slots=True)
-class ColumnMapping:
-    """Which columns (CSV/TSV) or keys (JSONL) hold a record's id, title and abstract.
-
-    Any left as None is found among common header names (PubMed, Covidence, Rayyan,
-    EndNote/Zotero CSV); matching ignores case, spaces and punctuation.
-    """
-
-    id: str | None = None
-    """Column with the record id (default: PMID, Covidence #, key, id, accession number…)."""
-    title: str | None = None
-    """Column with the title (default: title, article title, TI…)."""
-    abstract: str | None = None
-    """Column with the abstract (default: abstract, AB, text, summary…)."""
 
 
 ID_COLUMNS = (

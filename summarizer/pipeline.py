@@ -12,20 +12,27 @@ import functools
 import hashlib
 import json
 import time
-from collections.abc import AsyncGenerator, Iterable, Iterator
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, cast, runtime_checkable
 
 from pydantic import ValidationError
 
-from .backends import AnyBackend, Extraction, HoldsOpen, ReportsProgress, make_backend
+from .backends import (
+    AnyBackend,
+    Extraction,
+    HoldsOpen,
+    ModelBackend,
+    RecordBackend,
+    ReportsProgress,
+    make_backend,
+)
 from .clean import clean
 from .clean.reuse import cleaning_key
 from .config import Settings
 from .document import Abstract, Document, Text
 from .errors import GroundingError, InputError, SummarizerError
-from .extract import Policy, extract
 from .ground import Aligner, AlignmentStatus, ground, prune
 from .ingest import is_path_name, iter_records
 from .options import RunOptions
@@ -56,6 +63,10 @@ __all__ = [
 Source = Document | Abstract | Text | str | Path
 """What one record can be given as: a Document, a cleaned Abstract, a text (``Text``, or a
 ``str`` that is not a file name), or a file (a ``Path``, or a ``str`` naming one)."""
+
+
+AskModel = Callable[[ModelBackend, RenderedPrompt, Aligner], Awaitable[Extraction]]
+"""Asks a model backend for one record (its requests, re-asks and token counts)."""
 
 
 class Cache(Protocol):
@@ -146,15 +157,30 @@ class Summarizer:
         self._abstract_cache = self.cache if isinstance(self.cache, AbstractCache) else None
         self.run_log = run_log if capabilities.takes_prompt else None  # model calls only
         self.limiter = RateLimiter(rpm=self.options.rpm, tpm=self.options.tpm)
-        self._policy = Policy(
+        self._ask: AskModel | None = None
+        if capabilities.takes_prompt:
+            load_prompt(self.settings.resolved_prompt)  # fail early on an unknown version
+            self._ask = self._asker()
+        self._schema_hash = schema_hash()
+        self._portal = Portal()
+
+    def _asker(self) -> AskModel:
+        """How a model is asked for a record (instructor and the SDK are imported here,
+        only for a backend that takes a prompt)."""
+        from .asking import Policy, ask_model
+
+        policy = Policy(
             validation_attempts=self.settings.resolved_validation_attempts,
             strict_grounding=self.settings.strict_grounding,
             limiter=self.limiter if self.limiter.active else None,
         )
-        self._schema_hash = schema_hash()
-        self._portal = Portal()
-        if capabilities.takes_prompt:
-            load_prompt(self.settings.resolved_prompt)  # fail early on an unknown version
+
+        async def ask(
+            backend: ModelBackend, prompt: RenderedPrompt, aligner: Aligner
+        ) -> Extraction:
+            return await ask_model(backend, prompt, aligner=aligner, policy=policy)
+
+        return ask
 
     # -- preparing -------------------------------------------------------
     def prepare(self, source: Source) -> Abstract:
@@ -233,9 +259,10 @@ class Summarizer:
         if cached is not None:
             return self._finish(call, cached.extraction, aligner, original_latency=cached.latency_s)
         try:
-            extraction = await extract(
-                self.backend, abstract, prompt, aligner=aligner, policy=self._policy
-            )
+            if self._ask is None or prompt is None:  # a backend that fills the record itself
+                extraction = cast(RecordBackend, self.backend).fill(abstract)
+            else:
+                extraction = await self._ask(cast(ModelBackend, self.backend), prompt, aligner)
         except SummarizerError as error:
             self._log(call, error=error)
             raise

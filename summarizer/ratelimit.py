@@ -7,7 +7,7 @@ holds at most ``burst_s`` seconds of its rate, so a run starts gently instead of
 spending a whole minute's allowance at once; a request bigger than the bucket is let
 through when the bucket is full and leaves it in debt.
 
-The extraction loop (``summarizer.extract``) waits for the limiter before each request
+The extraction loop (``summarizer.asking``) waits for the limiter before each request
 it sends, so re-asks and the stages of a staged prompt are counted one by one, and
 cache hits (answered before any request) are never slowed down. The sync API goes
 through the same loop, so it is limited too.

@@ -42,7 +42,7 @@ from summarizer.ground import Aligner, is_grounding_error, validation_context
 from summarizer.options import RunOptions
 from summarizer.render import outline, render
 from summarizer.schema import CaseReport
-from tests.conftest import FAKE_KEY, SEED, seed_record
+from tests.conftest import FAKE_KEY, SEED, needs_module, seed_record
 from tests.openai_server import ScriptedServer, answer, completion_body, error
 
 
@@ -144,7 +144,7 @@ def test_build_is_pure_and_gives_what_the_online_path_sends(
 def test_llamacpp_builds_json_object_with_the_schema_without_loading_the_model(
     seed_abstract: Any,
 ) -> None:
-    pytest.importorskip("llama_cpp")
+    needs_module("llama_cpp", hint="the server extra: make setup")
     backend = make_backend(Settings(backend="llamacpp", prompt="v2"))
     assert isinstance(backend, ModelBackend)
     requests = backend.build(render(seed_abstract, "v2"))
@@ -345,7 +345,7 @@ def test_every_backend_declares_what_it_is() -> None:
     assert isinstance(model, ModelBackend) and not isinstance(model, RecordBackend)
     assert model.capabilities.takes_prompt and not model.capabilities.local
     assert capabilities_of(openai_settings()) == model.capabilities
-    pytest.importorskip("llama_cpp")
+    needs_module("llama_cpp", hint="the server extra: make setup")
     local = make_backend(Settings(backend="llamacpp"))
     assert capabilities_of(Settings(backend="llamacpp")) == local.capabilities
     assert local.capabilities.local and local.capabilities.takes_prompt

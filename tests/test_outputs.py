@@ -31,7 +31,13 @@ from summarizer.output.line_store import LineStore
 from summarizer.output.table import COLUMNS
 from summarizer.output.targets import RenderedTarget, sidecar_path
 from summarizer.results import Failure, Result
-from tests.conftest import FAKE_KEY, ROOT, batch_case_text, env_without_keys, write_batch_input
+from tests.conftest import (
+    FAKE_KEY,
+    batch_case_text,
+    env_without_keys,
+    needs_corpus,
+    write_batch_input,
+)
 from tests.openai_server import ScriptedServer
 from tests.test_local_batch import openai_settings, serve_cases
 
@@ -407,7 +413,7 @@ def test_a_result_line_is_what_json_dumps_writes_of_its_dict(seed_text: str) -> 
     summarizer = Summarizer(Settings(backend="rules"))
     seed = summarizer.summarize(seed_text)
     results = [seed, _awkward(seed), _mistyped(seed), replace(seed, has_abstract=False)]
-    corpus = ROOT.parent / "shared" / "corpus" / "e3c-case-texts.jsonl"
+    corpus = needs_corpus("e3c-case-texts.jsonl")
     if corpus.exists():
         with corpus.open(encoding="utf-8") as lines:
             for line in itertools.islice(lines, 300):

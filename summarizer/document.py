@@ -7,6 +7,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+NOT_UTF8_NOTE = "not_utf8"
+"""The ``Document.metadata`` key that says its file held bytes that are not UTF-8."""
+NOT_UTF8_WARNING = (
+    "the file holds bytes that are not UTF-8, read as Windows-1252 (check accented letters)"
+)
+
 
 @dataclass(frozen=True, slots=True)
 class Document:

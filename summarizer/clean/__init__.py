@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from array import array
 
-from ..document import Abstract, Document, OffsetMap, Section
+from ..document import NOT_UTF8_NOTE, NOT_UTF8_WARNING, Abstract, Document, OffsetMap, Section
 from ..errors import InputError
 from .html import HtmlPage, html_to_text
 from .page import Found, NoAbstract, locate_export, locate_page
@@ -123,6 +123,10 @@ def _assemble(document: Document, text: str, page: HtmlPage | None, found: Found
         offsets=OffsetMap(offsets),
         document=document,
         body_start=body_start,
-        warnings=tuple(found.warnings),
+        warnings=tuple(found.warnings) + _decoding_warnings(document),
         confidence=found.confidence,
     )
+
+
+def _decoding_warnings(document: Document) -> tuple[str, ...]:
+    return (NOT_UTF8_WARNING,) if NOT_UTF8_NOTE in document.metadata else ()

@@ -18,10 +18,11 @@ import io
 import os
 import sys
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import BinaryIO
 
-from ..document import Abstract, Document, Text
+from ..document import NOT_UTF8_NOTE, Abstract, Document, Text
 from ..errors import InputError, OwnOutputSkipped
 from ..options import ColumnMapping, RunOptions
 from .detect import FORMATS, OWN_OUTPUT_HINT, detect_format, is_own_output
@@ -43,6 +44,7 @@ from .sources import (
     decode,
     detect_encoding,
     expand_sources,
+    fallbacks,
 )
 
 __all__ = [
@@ -122,8 +124,13 @@ def iter_documents(
         if isinstance(source, InputError):
             yield source
             continue
+        before = fallbacks()
         try:
-            yield from _read_source(source, forced, mapping, max_record_bytes)
+            for item in _read_source(source, forced, mapping, max_record_bytes):
+                if fallbacks() != before and isinstance(item, Document):
+                    # decoded ahead in chunks: from here on, this file's records are marked
+                    item = replace(item, metadata={**item.metadata, NOT_UTF8_NOTE: "1"})
+                yield item
         except Exception as error:  # a reader's bug costs this source, never the batch
             yield InputError(
                 f"cannot read: unexpected {type(error).__name__}: {error}", path=source.name
@@ -213,6 +220,9 @@ def _read_page(
         return
     if not text.strip():
         yield InputError("the file is empty", path=source.name)
+        return
+    if "\x00" in text:
+        yield InputError("the page holds a NUL byte (a damaged file)", path=source.name)
         return
     yield Document(id=source.stem, text=text, origin=source.name, format=fmt)
 

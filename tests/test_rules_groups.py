@@ -3,14 +3,20 @@ a conclusion about who a disease affects ("…occurs in middle-aged and elderly 
 "a predilection for males") is no patient's age or sex; a descriptor before the noun
 ("A middle-aged Caucasian woman") does not hide the sex; a sex set off by commas ("a child,
 male,") is the patient's; kin reported without a count ("the case of siblings", "a pair of
-brothers") are two patients. Every abstract here is invented for these tests."""
+brothers") are two patients. Every abstract here is invented for these tests; the last
+tests read the real pages and texts in ../shared (skipped where it is absent)."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Any
+
 import pytest
 
-from summarizer import Sex, summarize
+from summarizer import Document, Sex, summarize
 from summarizer.ages import parse_age
+from summarizer.evaluation.scorers import age_tolerance
 from summarizer.schema import CaseReport
 
 
@@ -271,3 +277,45 @@ def test_a_mean_and_its_spread_are_no_patient_s_age() -> None:
         "at onset was 47.1 ± 3.1 years old. Their symptoms included seizures and myoclonus."
     )
     assert record.patient.age_years is None
+
+
+# --- held against the real pages and texts (read in ../shared, never copied) ----------------------
+
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+E3C_LABELS = Path(__file__).resolve().parents[1] / "evals" / "labels" / "e3c-150.jsonl"
+
+
+def _rows(name: str) -> list[dict[str, Any]]:
+    path = CORPUS / name
+    if not path.is_file():
+        pytest.skip("../shared/corpus is not here")
+    return [json.loads(line) for line in path.read_text("utf-8").splitlines() if line.strip()]
+
+
+def test_real_pages_patient_age_sex_and_count() -> None:
+    age = sex = count = counted = 0
+    rows = _rows("real-pages-dev.jsonl")
+    for row in rows:
+        record = summarize(Document(row["id"], row["page"], row["id"], "text"), backend="rules")
+        patient = record.record.patient
+        age += patient.age_years is not None and abs(patient.age_years - row["age_years"]) <= (
+            age_tolerance(row["age_years"]) + 1e-9
+        )
+        sex += patient.sex.value == row["sex"]
+        if row["patient_count"]:
+            counted += 1
+            count += record.record.patient_count == row["patient_count"]
+    # one page's label says 3 patients where its text reports and numbers 4
+    assert (age, sex, count) == (len(rows), len(rows), counted - 1), (age, sex, count)
+
+
+def test_e3c_labelled_texts_patient_count() -> None:
+    texts = {row["id"]: row["text"] for row in _rows("e3c-case-texts.jsonl")}
+    labels = [json.loads(line) for line in E3C_LABELS.read_text("utf-8").splitlines()]
+    wrong = [
+        label["id"]
+        for label in labels
+        if label["patient_count"]
+        and rules(texts[label["id"]]).patient_count != label["patient_count"]
+    ]
+    assert len(wrong) <= 1, wrong  # six patients of which the text describes two

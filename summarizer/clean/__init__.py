@@ -21,7 +21,7 @@ from ..document import NOT_UTF8_NOTE, NOT_UTF8_WARNING, Abstract, Document, Offs
 from ..errors import InputError
 from .html import HtmlPage, html_to_text
 from .page import Found, NoAbstract, locate_export, locate_page
-from .prose import skip_space
+from .prose import chrome_in, sentence_end, skip_space
 from .text import Builder, normalise, span_offsets
 
 __all__ = ["EXPORT_FORMATS", "clean"]
@@ -38,12 +38,13 @@ def clean(document: Document) -> Abstract:
     """
     record = None if document.format in ("text", "html") else document.id
     text = document.text
+    export = document.format in EXPORT_FORMATS and not _looks_like_page(text)
     page: HtmlPage | None = None
-    if document.format == "html" or (document.format == "text" and _looks_like_html(text)):
+    if document.format == "html" or (not export and _looks_like_html(text)):
         page = html_to_text(text)
         text = page.text
     try:
-        if document.format in EXPORT_FORMATS:
+        if export:
             found = locate_export(text)
         elif page is not None:
             found = locate_page(text, known_title=page.title, region=page.abstract)
@@ -63,6 +64,22 @@ def _looks_like_html(text: str) -> bool:
     first = skip_space(text, 0, _HTML_REACH)
     head = text[first : min(first + len(_HTML_STARTS[0]), _HTML_REACH)]  # lower only these
     return head.lower().startswith(_HTML_STARTS)
+
+
+_PAGE_REACH = 600
+"""How far into an export record site chrome is looked for before its first sentence."""
+
+
+def _looks_like_page(text: str) -> bool:
+    """Whether an export record's abstract field holds a whole page (pasted from a browser or a
+    reading app): HTML, or site chrome before its first sentence ends ("Add like Add dislike…").
+    Such a record is cleaned as the page would be; an abstract is kept whole."""
+    if _looks_like_html(text):
+        return True
+    first = skip_space(text, 0)
+    reach = min(len(text), first + _PAGE_REACH)
+    stop = sentence_end(text, first, reach)
+    return chrome_in(text, first, stop[1] if stop else reach)
 
 
 def _assemble(document: Document, text: str, page: HtmlPage | None, found: Found) -> Abstract:

@@ -371,3 +371,59 @@ def test_control_and_bidi_characters_show_and_keep_offsets(tmp_path: Path) -> No
     finally:
         server.stop()
         session.close()
+
+
+# --------------------------------------------------------------------------- bodies
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"[" * 100_000 + b"]" * 100_000, "nests deeper"),
+        (
+            b'{"action": "save", "version": 0, "value": ' + b"[" * 400_000 + b"]" * 400_000 + b"}",
+            "nests deeper",
+        ),
+        (
+            b'{"action": "save", "version": 0, "value": ' + b"[" * 40 + b"]" * 40 + b"}",
+            "nests deeper",
+        ),
+        (
+            b'{"action": "save", "version": 0, "value": ' + b'{"a": ' * 5000 + b"1" + b"}" * 5001,
+            "nests deeper",
+        ),
+        (b"\xff\xfe not utf-8", "not valid JSON"),
+        (b"", "not valid JSON"),
+        (b"[1, 2]", "must be a JSON object"),
+        (b"NaN", "must be a JSON object"),
+    ],
+)
+def test_a_body_it_cannot_parse_is_400_with_one_line(
+    served: Served, body: bytes, message: str
+) -> None:
+    with served.client() as client:
+        headers = {"Content-Type": "application/json", "X-Review-Token": served.token}
+        for path in (field_url("bmc-jmcr", "title"), "/api/records/bmc-jmcr/done"):
+            response = client.post(path, content=body, headers=headers)
+            assert response.status_code == 400, response.text
+            assert message in response.json()["error"]
+            assert "Traceback" not in response.text and "\n" not in response.json()["error"]
+        assert client.get("/api/records/bmc-jmcr").json()["version"] == 0
+        too_big = client.post(
+            field_url("bmc-jmcr", "title"), content=b" " * 1_000_001, headers=headers
+        )
+        assert too_big.status_code == 413 and "too large" in too_big.json()["error"]
+
+
+def test_every_change_says_how_long_the_server_took(served: Served) -> None:
+    with served.client() as client:
+        response = change(
+            client, served.token, field_url("bmc-jmcr", "title"), {"action": "accept", "version": 0}
+        )
+        assert response.status_code == 200
+        timing = response.headers["server-timing"]
+        assert re.fullmatch(r"app;dur=\d+\.\d\d", timing)
+        refused = change(
+            client, served.token, field_url("bmc-jmcr", "title"), {"action": "accept", "version": 0}
+        )
+        assert refused.status_code == 409 and "server-timing" in refused.headers

@@ -330,9 +330,8 @@ class ReviewApp:
         done = body.get("done")
         if not isinstance(done, bool):
             raise EditError("'done' must be true or false")
-        order = [entry.id for entry, _ in self.session.queue()]
         state = self.session.set_done(record_id, done, version=_version(body))
-        following = self.session.next_to_do(record_id, order) if done else None
+        following = self.session.next_to_do(record_id) if done else None
         return self._answer(state, [], next_url=record_url(following) if following else "/queue")
 
     def _answer(self, state: RecordState, names: list[str], **extra: Any) -> Response:

@@ -475,13 +475,6 @@ class ConsensusSession(ReviewSession):
             return last
         return self.first_to_do()
 
-    def next_to_do(self, record_id: str, order: Sequence[str]) -> str | None:
-        start = order.index(record_id) + 1 if record_id in order else 0
-        for ident in [*order[start:], *order[:start]]:
-            if ident != record_id and not self._is_done(ident):
-                return ident
-        return None
-
     # -- settling ----------------------------------------------------------------------
     def _pinned(
         self, review: RecordReview, current: RecordState, names: Sequence[str]

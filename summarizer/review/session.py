@@ -288,15 +288,17 @@ class ReviewSession:
         """The first record of the queue not done (None: all done)."""
         return next((entry.id for entry, review in self.queue() if not review.done), None)
 
-    def next_to_do(self, record_id: str, order: Sequence[str]) -> str | None:
-        """The record to open after ``record_id``: the next one not done in ``order`` (the
-        queue as it was), from there on, then from the start."""
-        reviews = self.store.all()
-        start = order.index(record_id) + 1 if record_id in order else 0
-        for ident in [*order[start:], *order[:start]]:
-            if ident != record_id and not (reviews.get(ident) or RecordReview(id=ident)).done:
-                return ident
-        return None
+    def next_to_do(self, record_id: str) -> str | None:
+        """The record to open once ``record_id`` is done: the first of the queue not done
+        (the one that most needs a person now), other than itself."""
+        return next(
+            (
+                entry.id
+                for entry, review in self.queue()
+                if not review.done and entry.id != record_id
+            ),
+            None,
+        )
 
     @property
     def last_opened(self) -> str | None:

@@ -411,7 +411,7 @@
       if (box) { box.textContent = message; box.hidden = false; }
       card.classList.add("invalid");
     }
-    if (error.status === 409 || !card) banner(message);
+    if (error.status === 409 || !error.status) banner(message); // stale page, or no server
     toast(error.status === 409 ? "Not saved: changed in another tab" : "Not saved: " + message, "error");
   }
 
@@ -619,20 +619,17 @@
     focus(all[Math.max(0, Math.min(all.length - 1, index + delta))] || all[0]);
   }
 
-  // The next field to look at after `from`: unreviewed fields with a strong reason
-  // (unaligned evidence, a disagreement, a conflict), then those with a missing value,
-  // then any unreviewed one; when every field is reviewed, simply the next.
+  // The order `j` walks: unreviewed fields with a strong reason (unaligned evidence, a
+  // disagreement, a conflict), then those with a missing value, then the other
+  // unreviewed ones, then the reviewed ones; page order within each.
+  function lookOrder() {
+    const rank = (card) => card.classList.contains("status-unreviewed") ? 2 - Number(card.dataset.look || 0) : 3;
+    return cards().map((card, index) => [rank(card), index, card]).sort((a, b) => a[0] - b[0] || a[1] - b[1]).map((entry) => entry[2]);
+  }
+
   function nextToLook(from) {
-    const all = cards();
-    const index = all.indexOf(from);
-    const after = [...all.slice(index + 1), ...all.slice(0, Math.max(index, 0))].filter((card) => card !== from);
-    const open = after.filter((card) => card.classList.contains("status-unreviewed"));
-    for (const level of [2, 1]) {
-      const found = open.find((card) => Number(card.dataset.look || 0) >= level);
-      if (found) return found;
-    }
-    if (open.length) return open[0];
-    return all[Math.min(all.length - 1, index + 1)] || all[0];
+    const order = lookOrder();
+    return order[(order.indexOf(from) + 1) % order.length] || order[0];
   }
 
   // Enter on a card: its first value takes the focus (a text's caret at its end, a
@@ -677,6 +674,8 @@
         const card = target.closest(".field") || current;
         target.blur();
         focus(card);
+        commit(card); // what was typed is done: saved now (a no-op save when nothing changed)
+        commitPanel();
       }
       return;
     }
@@ -693,6 +692,8 @@
     const actions = {
       j: () => { commit(current); focus(nextToLook(current)); },
       k: () => { commit(current); step(-1); },
+      J: () => { commit(current); step(1); },
+      K: () => { commit(current); step(-1); },
       n: () => navigate(body.dataset.next),
       p: () => navigate(body.dataset.prev),
       q: () => navigate("/queue"),
@@ -867,11 +868,7 @@
 
   if (recordId) {
     numberItems(document);
-    const all = cards();
-    // the page opens on the field that most needs a look
-    const first = all.find((card) => card.classList.contains("status-unreviewed") && card.dataset.look === "2")
-      || all.find((card) => card.classList.contains("status-unreviewed") && card.dataset.look === "1")
-      || all.find((card) => card.classList.contains("status-unreviewed")) || all[0];
+    const first = lookOrder()[0]; // the page opens on the field that most needs a look
     if (first) focus(first);
   }
 })();

@@ -340,3 +340,43 @@ def _events(records: Path, ident: str) -> list[dict[str, Any]]:
         return store.events(ident)
     finally:
         store.close()
+
+
+# --------------------------------------------------------------------------- adjudication
+
+
+def test_adjudication_serves_only_the_conflicts_side_by_side(page: Any, records: Path) -> None:
+    from tests.test_review_reviewers import ALICE, BOB, review_as
+
+    review_as(records, "alice", ALICE)
+    review_as(records, "bob", BOB)
+    command = ["adjudicate", "alice", "bob", "--records", str(records)]
+    with ReviewServer(records, "--reviewer", "carol", command=command) as server:
+        page.goto(server.url)  # the record with the most conflicts left
+        assert page.url.endswith("/records/pubmed-structured")
+        expect(page.locator(".field")).to_have_count(1)  # only the field in conflict
+        card = page.locator("#field-patient_count")
+        expect(card).to_be_focused()
+        expect(card.locator(".side-0")).to_contain_text("alice")
+        expect(card.locator(".side-0")).to_contain_text("corrected")
+        expect(card.locator(".side-1")).to_contain_text("bob")
+        expect(page.locator("#decision .decision-sides")).to_contain_text("alice: include")
+        keys(page, "2", "i", "d")  # bob's answer, include, done: on to the next
+        page.wait_for_url("**/records/bmc-jmcr")
+        expect(page.locator(".field")).to_have_count(1)
+        keys(page, "1", "d")
+        page.wait_for_url("**/records/europepmc")
+        keys(page, "1", "d")
+        page.wait_for_url("**/queue")
+        expect(page.locator(".brand")).to_have_text("Adjudication")
+    exported = {
+        line["id"]: line
+        for line in map(json.loads, run_cli("review", "export", records).stdout.splitlines())
+    }
+    pubmed = exported["pubmed-structured"]
+    assert pubmed["record"]["patient_count"] == 1  # bob accepted the model's 1
+    assert pubmed["review"]["fields"]["patient_count"]["by"] == "carol"
+    assert pubmed["review"]["decision"] == "include"
+    assert exported["bmc-jmcr"]["review"]["fields"]["title"]["status"] == "accepted"
+    assert exported["europepmc"]["record"]["article_type"] == "case_series"
+    assert all(line["review"]["status"] == "done" for line in exported.values())

@@ -22,7 +22,7 @@ from summarizer.review import ReviewSession, export_gold, export_reviewed
 from summarizer.review.consensus import ConsensusSession, cohen_kappa, compare
 from summarizer.review.review_store import NothingToUndo, ReviewStore, default_store_path
 from summarizer.review.reviewers import consensus_path, login_name, reviewer_store
-from summarizer.review.stats import IDLE_SECONDS, pace_of, review_stats, wilson
+from summarizer.review.stats import IDLE_SECONDS, Pace, pace_of, review_stats, wilson
 from tests.review_helpers import (
     PAGES,
     as_model_line,
@@ -417,6 +417,7 @@ def test_pace_counts_active_time_only(tmp_path: Path) -> None:
         store.close()
     assert (pace.reviewer, pace.records, pace.active_seconds) == ("alice", 2, 150.0)
     assert pace.per_hour == pytest.approx(2 * 3600 / 150)
+    assert Pace("bob", 3, 59.0).per_hour is None  # under a minute: too little to say
 
 
 # --------------------------------------------------------------------------- small things

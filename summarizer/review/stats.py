@@ -7,7 +7,7 @@ with a Wilson 95 % interval, grouped by how the records were made (backend, mode
 prompt version), so two models or two prompts run on the same abstracts and reviewed
 can be told apart by their intervals. It also gives each reviewer's pace: records
 marked done per hour of active reviewing (gaps over ten minutes between two changes
-are breaks, not reviewing).
+are breaks, not reviewing; under a minute of reviewing gives no rate).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ __all__ = ["FieldStats", "GroupStats", "Pace", "ReviewStats", "review_stats", "w
 
 Z_95 = 1.959964
 IDLE_SECONDS = 600.0
+MIN_ACTIVE_SECONDS = 60.0
 ALL_FIELDS = "all fields"
 
 
@@ -131,7 +132,11 @@ class Pace:
 
     @property
     def per_hour(self) -> float | None:
-        return self.records * 3600 / self.active_seconds if self.active_seconds > 0 else None
+        """Records done per active hour (None under a minute of reviewing: too little to
+        say)."""
+        if self.active_seconds < MIN_ACTIVE_SECONDS:
+            return None
+        return self.records * 3600 / self.active_seconds
 
     def to_dict(self) -> dict[str, Any]:
         per_hour = self.per_hour

@@ -301,6 +301,12 @@ def test_done_and_unknown_records(served: Served) -> None:
             client, served.token, "/api/records/europepmc/done", {"done": True, "version": 0}
         )
         assert done.status_code == 200 and done.json()["review"]["status"] == "done"
+        first = served.review.session.queue()[0][0].id
+        assert done.json()["next_url"] == f"/records/{first}"  # the first record to do
+        again = change(
+            client, served.token, "/api/records/europepmc/done", {"done": True, "version": 1}
+        )
+        assert again.json()["version"] == 1  # already done: no change
         bad = change(
             client, served.token, "/api/records/europepmc/done", {"done": "yes", "version": 1}
         )

@@ -14,14 +14,15 @@
 from __future__ import annotations
 
 import getpass
-import os
+import glob
 import re
+import sqlite3
 from pathlib import Path
 
 from ..errors import InputError
 from ..output.targets import sidecar_path
 from ..sinks import terminal_text
-from .review_store import STORE_SUFFIX, default_store_path
+from .review_store import default_store_path
 
 __all__ = [
     "CONSENSUS_SUFFIX",
@@ -80,8 +81,6 @@ def consensus_path(records: Path) -> Path:
 
 def store_owner(path: Path) -> str | None:
     """Whose store ``path`` is: the reviewer recorded in it, else the user owning the file."""
-    import sqlite3
-
     try:
         with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
             row = db.execute("SELECT value FROM state WHERE key = 'reviewer'").fetchone()
@@ -115,15 +114,9 @@ def reviews_of(records: Path) -> list[tuple[str, Path]]:
     legacy = default_store_path(records)
     if legacy.is_file():
         found.append((store_owner(legacy) or "unknown", legacy))
-    for path in sorted(records.parent.glob(f"{glob_escape(records.name)}.review-*.sqlite")):
+    for path in sorted(records.parent.glob(f"{glob.escape(records.name)}.review-*.sqlite")):
         found.append((store_owner(path) or path.name, path))
     return found
-
-
-def glob_escape(name: str) -> str:
-    import glob
-
-    return glob.escape(name)
 
 
 def records_for_store(store: Path) -> Path | None:
@@ -151,14 +144,3 @@ def records_path(path: Path) -> Path:
         f"records.jsonl`); no {sidecar.name} was kept beside it",
         path=str(path),
     )
-
-
-def is_store_name(path: Path) -> bool:
-    """Whether ``path`` is named like a review store (not a records file)."""
-    return path.name.endswith((STORE_SUFFIX, CONSENSUS_SUFFIX)) or bool(
-        _STORE_NAME.match(path.name)
-    )
-
-
-def same_path(first: Path, second: Path) -> bool:
-    return os.path.realpath(first) == os.path.realpath(second)

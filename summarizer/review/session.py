@@ -490,7 +490,10 @@ class ReviewSession:
         return self.state(record_id, review)
 
     def set_done(self, record_id: str, done: bool, *, version: int) -> RecordState:
-        self.result(record_id)
+        """Mark the record done (or not); already so, nothing changes."""
+        current = self.state(record_id)
+        if current.review.done == done:
+            return current
 
         def apply(review: RecordReview) -> RecordReview:
             return replace(review, done_at=now() if done else None)

@@ -433,11 +433,13 @@
     recordAction("/undo", {}, (data) => toast("Undone: " + (data.undone || "the last change").replace("_", " ")));
   }
 
+  // `d` (goOn): done, then the next record to do (a record already done stays done);
+  // the button: done or not done again.
   function setDone(goOn) {
-    const done = body.dataset.done !== "true";
+    const done = goOn || body.dataset.done !== "true";
     recordAction("/done", { done }, (data) => {
       toast(done ? "Marked done" : "Marked not done");
-      if (done && goOn) { leaving = true; window.location.href = data.next_url || "/queue"; }
+      if (goOn) { leaving = true; window.location.href = data.next_url || "/queue"; }
     });
   }
 

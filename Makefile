@@ -2,24 +2,33 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-HASH := $(shell cat pyproject.toml | sha1sum | cut -c1-12)
+# Installs come from the locks, exact versions with hashes: a fresh machine gets what CI
+# tested. `make lock` regenerates them from pyproject.toml; `make test-newest` tries the
+# newest releases so a break is found by us first.
+RUN_LOCK := requirements/run.lock
+TEST_LOCK := requirements/test.lock
+UV_VERSION := 0.13.10
+HASH := $(shell cat pyproject.toml $(RUN_LOCK) $(TEST_LOCK) | sha1sum | cut -c1-12)
 # `make run` needs only the package (wheels, nothing compiles: about a minute on a fresh machine);
 # `make test` adds the dev tools and llama-cpp-python[server], which compiles from source once.
 RUN_STAMP := $(VENV)/.run-$(HASH)
 STAMP := $(VENV)/.installed-$(HASH)
+PIP := pip install --quiet --disable-pip-version-check
 
-.PHONY: run test setup lint typecheck pytest schema bench clean-venv browser spreadsheet
+.PHONY: run test setup lint typecheck pytest schema bench clean-venv browser spreadsheet lock test-newest
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
 
-$(RUN_STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/pip install --quiet -e .
+$(RUN_STAMP): $(BIN)/python pyproject.toml $(RUN_LOCK)
+	$(BIN)/$(PIP) --require-hashes --no-deps -r $(RUN_LOCK)
+	$(BIN)/$(PIP) --no-deps -e .
 	touch $(RUN_STAMP)
 
-$(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/pip install --quiet -e '.[dev,server]'
+$(STAMP): $(BIN)/python pyproject.toml $(TEST_LOCK)
+	$(BIN)/$(PIP) --require-hashes --no-deps -r $(TEST_LOCK)
+	$(BIN)/$(PIP) --no-deps -e .
+	$(BIN)/pip check --quiet >/dev/null || $(BIN)/pip check
 	touch $(STAMP) $(RUN_STAMP)
 
 setup: $(STAMP)
@@ -60,3 +69,24 @@ bench: setup
 
 clean-venv:
 	rm -rf $(VENV)
+
+# Both locks from pyproject.toml, for every platform (uv's universal resolution), with hashes;
+# the run lock takes the test lock's versions, so `make run` and `make test` agree.
+lock: $(BIN)/python
+	$(BIN)/$(PIP) uv==$(UV_VERSION)
+	$(BIN)/uv pip compile pyproject.toml --extra dev --extra server --universal \
+	  --python-version 3.11 --generate-hashes --upgrade --quiet -o $(TEST_LOCK)
+	$(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes \
+	  --quiet -c $(TEST_LOCK) -o $(RUN_LOCK)
+
+# The newest releases of every dependency, in a venv of their own, through the whole of
+# `make test`'s checks; it first lists what differs from the lock. Green: `make lock` and commit.
+NEWEST := .venv-newest
+test-newest: browser spreadsheet
+	rm -rf $(NEWEST) && $(PYTHON) -m venv $(NEWEST)
+	$(NEWEST)/bin/$(PIP) --upgrade pip
+	$(NEWEST)/bin/$(PIP) --upgrade --upgrade-strategy eager -e '.[dev,server]'
+	$(NEWEST)/bin/python requirements/newer.py $(TEST_LOCK)
+	$(NEWEST)/bin/ruff check . && $(NEWEST)/bin/ruff format --check .
+	$(NEWEST)/bin/mypy
+	$(NEWEST)/bin/python -m pytest -q

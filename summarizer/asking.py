@@ -23,13 +23,22 @@ from .backends.base import ChatRequest
 from .backends.chat import REASKABLE
 from .backends.stages import merge
 from .errors import ExtractionError, GroundingError, SummarizerError
-from .extract import Policy
 from .ground import Aligner, is_grounding_error, validation_context
+from .ratelimit import RateLimiter
 from .render import RenderedPrompt
 from .schema import CaseReport
 from .usage import Usage
 
-__all__ = ["ask_model"]
+__all__ = ["Policy", "ask_model"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Policy:
+    """How hard to try for one record."""
+
+    validation_attempts: int = 3
+    strict_grounding: bool = False
+    limiter: RateLimiter | None = None
 
 
 @dataclass(slots=True)

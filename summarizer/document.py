@@ -35,6 +35,15 @@ class Document:
         return cls(id=id, text=text, origin=origin, format=format, title=title)
 
 
+@dataclass(frozen=True, slots=True)
+class Text:
+    """A text to summarize as it is, never read as a file name (a plain ``str`` that names
+    an existing file is read as that file)."""
+
+    text: str
+    id: str | None = None
+
+
 class OffsetMap:
     """Maps every character of a cleaned text back to its index in the original text.
 

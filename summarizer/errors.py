@@ -64,6 +64,12 @@ class InputError(SummarizerError):
         super().__init__(f"{where}: {message}" if where else message)
 
 
+class OwnOutputSkipped(InputError):
+    """An input that is one of our own outputs (results, a table, a card page, a batch's
+    request or context file): left out of a batch with a note, never read as abstracts
+    and never counted as a failed record."""
+
+
 class OutputError(SummarizerError):
     """The output cannot be written where asked: unwritable, locked, or one of the inputs."""
 

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import codecs
 import io
+import json
 import sys
 import time
 import tracemalloc
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from summarizer.clean import clean
 from summarizer.document import Document
-from summarizer.errors import InputError
+from summarizer.errors import ConfigError, InputError
 from summarizer.ingest import ColumnMapping, detect_format, iter_documents
+from summarizer.options import RunOptions
 
 FIXTURES = Path(__file__).parent / "fixtures"
 EXPORTS = FIXTURES / "exports"
@@ -23,8 +26,10 @@ PAGES = FIXTURES / "pages"
 PAGE_TEXT = (PAGES / "readingapp-structured.txt").read_text(encoding="utf-8")
 
 
-def items(*sources: str | Path, **options: object) -> list[Document | InputError]:
-    return list(iter_documents(list(sources), **options))  # type: ignore[arg-type]
+def items(*sources: str | Path, **options: Any) -> list[Document | InputError]:
+    if "format" in options:
+        options["input_format"] = options.pop("format")
+    return list(iter_documents(list(sources), RunOptions(**options)))
 
 
 def documents(*sources: str | Path, **options: object) -> list[Document]:
@@ -204,7 +209,7 @@ def test_format_can_be_forced(tmp_path: Path) -> None:
     html.write_text((PAGES / "pubmed-saved.html").read_text())
     (document,) = documents(html, format="html")
     assert document.format == "html"
-    with pytest.raises(InputError):
+    with pytest.raises(ConfigError, match="unknown input format"):
         items(html, format="docx")
 
 
@@ -326,6 +331,54 @@ def test_malformed_xml_keeps_earlier_records(tmp_path: Path) -> None:
     assert "malformed XML" in str(found[-1]) and "90000002" in str(found[-1])
 
 
+def record_name(item: Document | InputError) -> str:
+    return item.id if isinstance(item, Document) else f"error {item.record}"
+
+
+def test_a_malformed_xml_article_is_its_own_error_and_the_next_ones_are_read(
+    tmp_path: Path,
+) -> None:
+    text = (EXPORTS / "pubmed-3.xml").read_text()
+    second = text.index('<PMID Version="1">90000002')
+    broken = tmp_path / "broken.xml"
+    broken.write_text(text[:second] + "<Unclosed>" + text[second:])
+    found = items(broken)
+    assert [record_name(i) for i in found] == ["90000001", "error 90000002", "error 90000003"]
+    assert "malformed XML after record 90000001" in str(found[1])
+    assert "has no abstract" in str(found[2])  # read past the damage: this one has none
+
+
+def test_an_xml_file_cut_inside_an_article_keeps_the_articles_before(tmp_path: Path) -> None:
+    text = (EXPORTS / "pubmed-3.xml").read_text()
+    cut = tmp_path / "cut.xml"
+    cut.write_text(text[: text.index("</PubmedArticle>", text.index("90000003"))])
+    found = items(cut)
+    assert [getattr(i, "id", None) for i in found] == ["90000001", "90000002", None]
+    assert "ends inside this record" in str(found[-1]) and found[-1].record == "90000003"
+
+
+def test_an_xml_entity_bomb_is_never_expanded(tmp_path: Path) -> None:
+    laughs = "".join(f'<!ENTITY lol{n} "{f"&lol{n - 1};" * 10}">' for n in range(2, 10))
+    path = tmp_path / "bomb.xml"
+    path.write_text(
+        f'<?xml version="1.0"?><!DOCTYPE PubmedArticleSet [<!ENTITY lol1 "lol">{laughs}]>'
+        "<PubmedArticleSet><PubmedArticle><MedlineCitation><PMID>7</PMID><Article>"
+        "<ArticleTitle>A &amp; B</ArticleTitle><Abstract><AbstractText>A 40-year-old woman"
+        " &lol9; had pain &#233;.</AbstractText></Abstract></Article></MedlineCitation>"
+        "</PubmedArticle></PubmedArticleSet>"
+    )
+    (document,) = items(path)
+    assert isinstance(document, Document) and document.title == "A & B"
+    assert document.text == "A 40-year-old woman &lol9; had pain \u00e9."
+
+
+def test_utf16_pubmed_xml_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "utf16.xml"
+    text = (EXPORTS / "pubmed-3.xml").read_text().replace('encoding="UTF-8"', 'encoding="UTF-16"')
+    path.write_bytes(text.encode("utf-16"))
+    assert [record_name(i) for i in items(path)] == ["90000001", "90000002", "error 90000003"]
+
+
 def test_malformed_ris_record_is_skipped(tmp_path: Path) -> None:
     broken = tmp_path / "broken.ris"
     good = (EXPORTS / "records.ris").read_text()
@@ -343,6 +396,16 @@ def test_malformed_csv_row_is_skipped(tmp_path: Path) -> None:
     found = items(broken)
     assert isinstance(found[1], InputError) and found[1].record == "row 2"
     assert [getattr(i, "id", None) for i in found] == ["1", None, "3"]
+
+
+def test_a_pretty_printed_json_object_is_one_record(tmp_path: Path) -> None:
+    path = tmp_path / "one.json"
+    path.write_text(
+        json.dumps({"id": "p1", "abstract": "A 50-year-old man had a cough."}, indent=2)
+    )
+    (document,) = items(path)
+    assert isinstance(document, Document) and document.id == "p1"
+    assert document.text == "A 50-year-old man had a cough."
 
 
 def test_malformed_json_line_is_skipped(tmp_path: Path) -> None:

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from summarizer import InputError, Settings, Summarizer
-from summarizer.config import MAX_RECORD_BYTES
 from summarizer.document import Document
 from summarizer.ingest import iter_documents
+from summarizer.options import MAX_RECORD_BYTES, RunOptions
 from tests.conftest import batch_case_text, env_without_keys
 
 LIMIT = 20_000
@@ -24,7 +24,7 @@ ABSTRACT = "A 40-year-old woman presented with chest pain. She improved."
 
 
 def read(path: Path, limit: int = LIMIT) -> list[Document | InputError]:
-    return list(iter_documents([path], max_record_bytes=limit))
+    return list(iter_documents([path], RunOptions(max_record_bytes=limit)))
 
 
 def shape(found: list[Document | InputError]) -> list[str]:
@@ -62,12 +62,25 @@ def medline(big: str) -> str:
     )
 
 
+XML_ARTICLE = (
+    "<PubmedArticle><MedlineCitation><PMID>{id}</PMID><Article><ArticleTitle>T</ArticleTitle>"
+    "<Abstract><AbstractText>{abstract}</AbstractText></Abstract></Article></MedlineCitation>"
+    "</PubmedArticle>\n"
+)
+
+
+def pubmed_xml(big: str) -> str:
+    articles = (XML_ARTICLE.format(id=n, abstract=text) for n, text in ((1, ABSTRACT), (2, big)))
+    return f"<PubmedArticleSet>\n{''.join(articles)}{XML_ARTICLE.format(id=3, abstract=ABSTRACT)}</PubmedArticleSet>\n"
+
+
 WRITERS: dict[str, tuple[str, Callable[[str], str], list[str]]] = {
     # kind: (file name, writer, ids read: the middle record is the big one)
     "jsonl": ("in.jsonl", jsonl, ["a", "big", "c"]),
     "csv": ("in.csv", csv_text, ["a", "big", "c"]),
     "ris": ("in.ris", ris, ["a", "big", "c"]),
     "medline": ("in.nbib", medline, ["1", "2", "3"]),
+    "xml": ("in.xml", pubmed_xml, ["1", "2", "3"]),
 }
 
 
@@ -136,15 +149,15 @@ def test_pages_text_under_the_record_limit_html_under_the_page_limit(tmp_path: P
     assert shape(read(html)) == ["page"]  # markup is not text: HTML gets the page limit
 
 
-def test_library_setting_bounds_text_and_documents() -> None:
-    summarizer = Summarizer(Settings(backend="rules", max_record_bytes=LIMIT))
+def test_library_option_bounds_text_and_documents() -> None:
+    summarizer = Summarizer(Settings(backend="rules"), RunOptions(max_record_bytes=LIMIT))
     with pytest.raises(InputError, match="limit"):
         summarizer.summarize(batch_case_text(1) + " " + BIG)
     document = Document(id="d", text=BIG, origin="<memory>", format="jsonl")
     [failure] = list(summarizer.summarize_many([document]))
     assert "limit" in str(getattr(failure, "error", ""))
     assert Summarizer(Settings(backend="rules")).summarize(batch_case_text(1)).record
-    assert Settings().max_record_bytes == MAX_RECORD_BYTES == 2 * 1024 * 1024
+    assert RunOptions().max_record_bytes == MAX_RECORD_BYTES == 2 * 1024 * 1024
 
 
 def test_cli_max_record_bytes_on_summarize_and_clean(tmp_path: Path) -> None:
@@ -228,6 +241,13 @@ HUGE: dict[str, tuple[str, str, str, str]] = {
     "csv": ("h.csv", 'id,abstract\na,"', "", ""),
     "ris": ("h.ris", "TY  - JOUR\nAB  - ", "", ""),
     "medline": ("h.nbib", "PMID- 1\nAB  - ", "\n", "\n      "),
+    "xml": (
+        "h.xml",
+        "<PubmedArticleSet><PubmedArticle><MedlineCitation><PMID>1</PMID><Article><Abstract>"
+        "<AbstractText>",
+        "</AbstractText></Abstract></Article></MedlineCitation></PubmedArticle></PubmedArticleSet>",
+        "",
+    ),
 }
 
 

@@ -35,7 +35,7 @@ from ..config import DEFAULT_OPENAI_MODEL, Settings
 from ..errors import ConfigError, InputError, OutputError, SummarizerError
 from ..evaluation.prices import Price, PriceTable
 from ..ingest.exports import is_result_line
-from ..local_batch import Reading
+from ..options import RunOptions
 from ..output.line_store import file_mode, iter_lines, json_line, to_json
 from ..output.targets import check_output, sidecar_path
 from ..pipeline import schema_hash
@@ -294,7 +294,7 @@ def prepare_batch(
     settings: Settings | None = None,
     *,
     output: str | Path,
-    reading: Reading | None = None,
+    options: RunOptions | None = None,
     only: Container[str] | None = None,
     max_requests: int = MAX_REQUESTS,
     max_bytes: int = MAX_BYTES,
@@ -318,11 +318,11 @@ def prepare_batch(
             f"a provider batch asks an OpenAI-compatible endpoint; the {settings.backend} "
             "backend runs here and has no batch path (use summarize)"
         )
-    reading = reading or Reading()
+    options = options or RunOptions()
     source_list = list(sources)
     first = Path(output)
-    for path in (first, context_path(first)):
-        check_output(path, source_list)
+    check_output(first, source_list, writes=frozenset({"requests"}))
+    check_output(context_path(first), source_list, writes=frozenset({"context"}))
     if first.name.endswith(".context.jsonl"):
         raise OutputError("name the request file, not its context file", path=str(first))
     steps = OpenAISteps(settings)
@@ -379,12 +379,7 @@ def prepare_batch(
     part = new_part()
     committed = False
     try:
-        items = iter_documents(
-            source_list,
-            format=reading.format,
-            columns=reading.columns,
-            max_record_bytes=reading.max_record_bytes,
-        )
+        items = iter_documents(source_list, options)
         for position, item in enumerate(items):
             ident = item_id(item, position)
             if only is not None and ident not in only:

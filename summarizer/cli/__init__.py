@@ -8,6 +8,7 @@ import traceback
 import click
 
 from .common import EXIT_USAGE, note
+from .terminal import install as install_visible_stdout
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -52,6 +53,7 @@ _register()
 
 def main() -> None:
     """Console-script entry point."""
+    install_visible_stdout()  # data on a terminal shows its control characters, never runs them
     try:
         cli.main(prog_name="case-summarizer", standalone_mode=False)
     except click.exceptions.Abort:

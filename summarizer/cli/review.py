@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from .common import handle_errors, note
+from .common import FORCE, handle_errors, note
 
 RECORDS = click.argument("records", type=click.Path(dir_okay=False, path_type=Path))
 STORE = click.option(
@@ -161,6 +161,7 @@ def open_command(
 @click.option("--done-only", is_flag=True, help="Only records marked done.")
 @REVIEWER
 @STORE
+@FORCE
 @handle_errors
 def export_command(
     records: Path,
@@ -169,6 +170,7 @@ def export_command(
     done_only: bool,
     reviewer: str | None,
     store: Path | None,
+    force: bool,
 ) -> None:
     """Write the reviewed records of RECORDS: each with the reviewer's edits, its evidence
     re-aligned, and a "review" block (the record's status, each field's status, who set
@@ -183,16 +185,23 @@ def export_command(
       case-summarizer review export records.jsonl -f csv --done-only -o reviewed.csv
       case-summarizer review export records.jsonl --reviewer bob -o bob.jsonl
     """
+    from ..output.line_store import atomic_write
+    from ..output.targets import check_output
     from ..review.export import export_reviewed
 
     session = _reading(records, store, reviewer)
+    count = 0
+
+    def write(stream: Any) -> None:
+        nonlocal count
+        count = export_reviewed(session, stream, format=output_format, done_only=done_only)
+
     try:
-        stream: Any = output.open("w", encoding="utf-8", newline="") if output else sys.stdout
-        try:
-            count = export_reviewed(session, stream, format=output_format, done_only=done_only)
-        finally:
-            if output:
-                stream.close()
+        if output:
+            check_output(output, [records, *_read_files(session)], force=force)
+            atomic_write(output, write)  # an existing export stays whole until this one is
+        else:
+            write(sys.stdout)
     finally:
         session.close()
     note(
@@ -207,6 +216,7 @@ def export_command(
 @OUTPUT
 @REVIEWER
 @STORE
+@FORCE
 @handle_errors
 def stats_command(
     records: tuple[Path, ...],
@@ -214,6 +224,7 @@ def stats_command(
     output: Path | None,
     reviewer: str | None,
     store: Path | None,
+    force: bool,
 ) -> None:
     """What the review says about the model: for each field, the records reviewed,
     accepted, corrected and rejected, and the model's accuracy (accepted ÷ reviewed)
@@ -236,20 +247,30 @@ def stats_command(
     try:
         for path in records:
             sessions.append(_reading(path, store, reviewer))
+        read = [
+            file for session in sessions for file in (session.records_path, *_read_files(session))
+        ]
+        _check_report(output, read, force)
         text = stats_report(review_stats(sessions), output_format)
     finally:
         for session in sessions:
             session.close()
-    _write(text, output, output_format)
+    _write(text, output)
 
 
 @command.command("compare")
 @_sides
 @FORMAT
 @OUTPUT
+@FORCE
 @handle_errors
 def compare_command(
-    first: str, second: str, records: Path | None, output_format: str, output: Path | None
+    first: str,
+    second: str,
+    records: Path | None,
+    output_format: str,
+    output: Path | None,
+    force: bool,
 ) -> None:
     """Agreement of two reviews of the same records: per field, how many records both
     reviewed and the percent they agree on; Cohen's kappa for article type, sex,
@@ -267,11 +288,13 @@ def compare_command(
 
     one, two = _two_reviews(first, second, records)
     try:
+        read = [one.records_path, *_read_files(one), *_read_files(two)]
+        _check_report(output, read, force)
         text = agreement_report(compare(one, two), output_format)
     finally:
         one.close()
         two.close()
-    _write(text, output, output_format)
+    _write(text, output)
 
 
 @command.command("adjudicate")
@@ -316,16 +339,34 @@ def adjudicate_command(
     _serve(session, port, no_browser, "adjudication")  # closes both reviews too
 
 
-def _write(text: str, output: Path | None, output_format: str) -> None:
-    from ..sinks import terminal_text
+def _read_files(session: Any) -> list[Path]:
+    """The stores a review reads (an -o must never be one of them)."""
+    return [store.path for store in session.review_stores()]
+
+
+def _check_report(output: Path | None, read: list[Path], force: bool) -> None:
+    """A report's -o: never a file it reads; an existing file only when it is empty or
+    --force says so (a report is not one of the outputs recognised by their content)."""
+    from ..output.targets import check_output
 
     if output is not None:
-        output.write_text(text, encoding="utf-8")
-        note(f"written to {output}")
-    elif sys.stdout.isatty() and output_format in ("table", "md"):
-        click.echo(terminal_text(text, keep_newlines=True), nl=False)
-    else:
+        check_output(output, read, writes=frozenset(), force=force)
+
+
+def _write(text: str, output: Path | None) -> None:
+    """A report to ``output`` (atomically) or stdout (on a terminal, the CLI shows any
+    control character a record's text holds, ``cli.terminal``)."""
+    from ..output.line_store import atomic_write
+
+    if output is None:
         click.echo(text, nl=False)
+        return
+
+    def write(stream: Any) -> None:
+        stream.write(text)
+
+    atomic_write(output, write)
+    note(f"written to {output}")
 
 
 def _open_store(records: Path, store: Path) -> Any:

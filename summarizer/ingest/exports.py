@@ -13,11 +13,12 @@ import io
 import json
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from ..document import Document
-from ..errors import InputError
+from ..errors import InputError, OwnOutputSkipped
+from ..options import ColumnMapping
+from .detect import OWN_TABLE_HINT, is_own_table_header, own_json_kind
 from .lines import (
     MAX_RECORD_BYTES,
     LongLine,
@@ -30,22 +31,6 @@ from .lines import (
 from .sources import FALLBACK_ERRORS, MAX_PAGE_BYTES
 
 Item = Document | InputError
-
-
-@dataclass(frozen=True, slots=True)
-class ColumnMapping:
-    """Which columns (CSV/TSV) or keys (JSONL) hold a record's id, title and abstract.
-
-    Any left as None is found among common header names (PubMed, Covidence, Rayyan,
-    EndNote/Zotero CSV); matching ignores case, spaces and punctuation.
-    """
-
-    id: str | None = None
-    """Column with the record id (default: PMID, Covidence #, key, id, accession number…)."""
-    title: str | None = None
-    """Column with the title (default: title, article title, TI…)."""
-    abstract: str | None = None
-    """Column with the abstract (default: abstract, AB, text, summary…)."""
 
 
 ID_COLUMNS = (
@@ -116,7 +101,7 @@ def _text_stream(handle: BinaryIO, encoding: str) -> io.TextIOWrapper:
     return io.TextIOWrapper(handle, encoding=encoding, errors="replace", newline="")
 
 
-def _record(
+def record_item(
     *,
     record_id: str,
     title: str | None,
@@ -210,6 +195,9 @@ def read_csv(
         delimiter = "\t" if first.count("\t") > first.count(",") else ","
     header = next(csv.reader([first], delimiter=delimiter))
     header = [column.strip().lstrip("\ufeff") for column in header]
+    if mapping.abstract is None and is_own_table_header(header):
+        yield OwnOutputSkipped(OWN_TABLE_HINT, path=name)
+        return
     try:
         id_column, title_column, abstract_column = resolve_columns(header, mapping, name=name)
     except InputError as error:
@@ -264,7 +252,7 @@ def read_csv(
             and row[position].strip()
             and len(row[position]) < 500
         }
-        yield _record(
+        yield record_item(
             record_id=record_id,
             title=cell(title_column),
             abstract=cell(abstract_column),
@@ -285,25 +273,37 @@ def read_jsonl(
     mapping: ColumnMapping,
     limit: int = MAX_RECORD_BYTES,
 ) -> Iterator[Item]:
-    """JSON lines (one object a line); a file holding one JSON array of objects is read whole."""
-    if handle.peek(64).lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"["):
-        yield from _json_array(handle, name=name, encoding=encoding, mapping=mapping, limit=limit)
+    """JSON lines (one object a line); a file holding one JSON array of objects, or one
+    pretty-printed object, is read whole."""
+    start = handle.peek(64).lstrip(b"\xef\xbb\xbf \t\r\n")
+    if start.startswith(b"[") or _PRETTY_OBJECT.match(start):
+        yield from _json_document(
+            handle, name=name, encoding=encoding, mapping=mapping, limit=limit
+        )
         return
     lines = read_lines(_text_stream(handle, encoding), limit)
     yield from _json_lines(lines, name=name, mapping=mapping, limit=limit)
 
 
 RESULTS_HINT = (
-    "holds case-summarizer results, not abstracts: render them with "
-    "`case-summarizer export FILE --format csv|md|html`"
+    "holds case-summarizer results, not abstracts (render them with "
+    "`case-summarizer export FILE --format csv|md|html`)"
 )
+BATCH_FILE_HINT = "is a provider batch's {kind} file (made by `batch prepare`), not abstracts"
 
 
 def is_result_line(value: dict[str, Any]) -> bool:
     """One of our own output lines (``summarizer.results``: a result or a failure)."""
-    if not isinstance(value.get("id"), str):
-        return False
-    return {"record", "provenance"} <= value.keys() or {"error", "error_type"} <= value.keys()
+    return own_json_kind(value) == "results"
+
+
+def _own_json_file(value: dict[str, Any], *, name: str) -> OwnOutputSkipped | None:
+    kind = own_json_kind(value)
+    if kind is None:
+        return None
+    if kind == "results":
+        return OwnOutputSkipped(RESULTS_HINT, path=name)
+    return OwnOutputSkipped(BATCH_FILE_HINT.format(kind=kind), path=name)
 
 
 def _json_lines(
@@ -336,8 +336,9 @@ def _json_lines(
             )
             continue
         if columns is None:
-            if mapping.abstract is None and is_result_line(value):
-                yield InputError(RESULTS_HINT, path=name)  # once, not once a line
+            own = _own_json_file(value, name=name) if mapping.abstract is None else None
+            if own is not None:
+                yield own  # once, not once a line
                 return
             try:
                 columns = resolve_columns(list(value), mapping, name=name)
@@ -362,7 +363,7 @@ def _json_lines(
             and isinstance(item, (str, int, float))
             and len(str(item)) < 500
         }
-        yield _record(
+        yield record_item(
             record_id=record_id,
             title=title if isinstance(title, str) else None,
             abstract=abstract if isinstance(abstract, str) else "",
@@ -372,7 +373,11 @@ def _json_lines(
         )
 
 
-def _json_array(
+_PRETTY_OBJECT = re.compile(rb"\{[ \t]*\r?\n")
+"""A JSON object that opens on a line of its own: pretty-printed, not one object a line."""
+
+
+def _json_document(
     handle: io.BufferedReader, *, name: str, encoding: str, mapping: ColumnMapping, limit: int
 ) -> Iterator[Item]:
     # One JSON document cannot be split into records before it is parsed: it is read
@@ -381,7 +386,7 @@ def _json_array(
     data = handle.read(bound + 1)
     if len(data) > bound:
         yield InputError(
-            f"a JSON array file is read whole, up to {describe_size(bound)}; write a larger"
+            f"a JSON file that is not JSON Lines is read whole, up to {describe_size(bound)}; write a larger"
             " export as JSON Lines (one object a line), which is read record by record",
             path=name,
         )
@@ -394,9 +399,12 @@ def _json_array(
     except RecursionError:
         yield InputError("malformed JSON: nested too deeply", path=name)
         return
+    if isinstance(values, dict):
+        values = [values]
     if not isinstance(values, list):
         yield InputError(
-            "a JSON file must hold one array of objects, or one object a line", path=name
+            "a JSON file must hold one array of objects, one object, or one object a line",
+            path=name,
         )
         return
     lines = (_capped(json.dumps(value, ensure_ascii=False), limit) for value in values)
@@ -405,112 +413,6 @@ def _json_array(
 
 def _capped(text: str, limit: int) -> str | LongLine:
     return LongLine(len(text)) if text_bytes(text) > limit else text
-
-
-# --- PubMed XML ------------------------------------------------------------------------------
-
-_ARTICLE_TAGS = ("PubmedArticle", "PubmedBookArticle")
-
-
-def _all_text(element: Any) -> str:
-    return " ".join("".join(element.itertext()).split())
-
-
-def read_pubmed_xml(
-    handle: BinaryIO, *, name: str, limit: int = MAX_RECORD_BYTES
-) -> Iterator[Item]:
-    """PubMed efetch XML (``PubmedArticleSet``), streamed with ``lxml.etree.iterparse``
-    (one article in memory at a time; an abstract over ``limit`` is reported)."""
-    from lxml import etree  # here, not at the top: ~4 MB that only XML exports need
-
-    count = 0
-    last_id = "start"
-    try:
-        context = etree.iterparse(
-            handle,
-            events=("end",),
-            tag=_ARTICLE_TAGS,
-            resolve_entities=False,
-            no_network=True,
-            huge_tree=True,
-        )
-        for _event, element in context:
-            count += 1
-            item = _pubmed_article(element, name=name, position=count, limit=limit)
-            if isinstance(item, Document):
-                last_id = item.id
-            elif item.record:
-                last_id = item.record
-            yield item
-            element.clear(keep_tail=False)
-            parent = element.getparent()
-            if parent is not None:
-                while element.getprevious() is not None:
-                    del parent[0]
-    except etree.XMLSyntaxError as error:
-        where = f"after record {last_id}" if count else "before the first record"
-        yield InputError(
-            f"malformed XML {where} (line {error.lineno}): {error.msg}",
-            path=name,
-            record=str(count + 1),
-        )
-        return
-    if count == 0:
-        yield InputError("no PubmedArticle records in this XML file", path=name)
-
-
-def _pubmed_article(element: Any, *, name: str, position: int, limit: int) -> Item:
-    pmid_element = element.find(".//PMID")
-    pmid = (pmid_element.text or "").strip() if pmid_element is not None else ""
-    record_id = pmid or str(position)
-    title_element = element.find(".//ArticleTitle")
-    if title_element is None:
-        title_element = element.find(".//BookTitle")
-    title = _all_text(title_element) if title_element is not None else ""
-    parts: list[str] = []
-    abstract_element = element.find(".//Abstract")
-    if abstract_element is not None:
-        for text_element in abstract_element.iterfind("AbstractText"):
-            body = _all_text(text_element)
-            if not body:
-                continue
-            label = text_element.get("Label")
-            parts.append(f"{label}: {body}" if label else body)
-    metadata: dict[str, str] = {}
-    journal = element.find(".//Journal/Title")
-    if journal is not None and journal.text:
-        metadata["journal"] = journal.text.strip()
-    for article_id in element.iterfind(".//ArticleIdList/ArticleId"):
-        kind = article_id.get("IdType")
-        if kind in ("doi", "pmc") and article_id.text:
-            metadata[kind] = article_id.text.strip()
-    if pmid:
-        metadata["pmid"] = pmid
-    authors = [_author_name(author) for author in element.iterfind(".//AuthorList/Author")]
-    if any(authors):
-        metadata["authors"] = "; ".join(name for name in authors if name)
-    year = element.find(".//PubDate/Year")
-    if year is None:
-        year = element.find(".//PubDate/MedlineDate")
-    if year is not None and year.text:
-        metadata["year"] = year.text.strip()
-    return _record(
-        record_id=record_id,
-        title=title,
-        abstract="\n\n".join(parts),
-        origin=name,
-        fmt="pubmed-xml",
-        metadata=metadata,
-        limit=limit,
-    )
-
-
-def _author_name(author: Any) -> str:
-    collective = str(author.findtext("CollectiveName") or "").strip()
-    if collective:
-        return collective
-    last, initials = author.findtext("LastName") or "", author.findtext("Initials") or ""
-    return f"{last.strip()} {initials.strip()}".strip()
 
 
 # --- MEDLINE ---------------------------------------------------------------------------------
@@ -597,7 +499,7 @@ def _medline_record(
         if value.endswith("[doi]"):
             metadata["doi"] = value[: -len("[doi]")].strip()
             break
-    return _record(
+    return record_item(
         record_id=record_id,
         title=title,
         abstract=abstract,
@@ -696,7 +598,7 @@ def _ris_record(lines: list[str], rispy: Any, *, name: str, position: int) -> It
         metadata["authors"] = "; ".join(str(author).strip() for author in authors)
     if "year" not in metadata and first("publication_year", "date"):
         metadata["year"] = first("publication_year", "date")
-    return _record(
+    return record_item(
         record_id=record_id,
         title=first("title", "primary_title", "translated_title"),
         abstract=first("abstract", "notes_abstract"),

@@ -389,6 +389,17 @@ def test_stats_per_field_by_model_and_prompt(rules_records: Path, tmp_path: Path
     assert "### openai model-a prompt v1" in (tmp_path / "s.md").read_text(encoding="utf-8")
     none = run_cli("review", "stats", tmp_path / "nope.jsonl", ok=(2,))
     assert "no such records file" in none.stderr
+    # -o never writes over what it reads, nor over a file that is not ours without --force
+    before = model_a.read_bytes()
+    onto = run_cli("review", "stats", model_a, "-o", model_a, ok=(2,))
+    assert "input" in onto.stderr and model_a.read_bytes() == before
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my own notes\n", encoding="utf-8")
+    refused = run_cli("review", "stats", model_a, "-o", notes, ok=(2,))
+    assert "not a case-summarizer output" in refused.stderr
+    assert notes.read_text(encoding="utf-8") == "my own notes\n"
+    run_cli("review", "stats", model_a, "-o", notes, "--force")
+    assert "Accuracy" in notes.read_text(encoding="utf-8")
 
 
 def test_pace_counts_active_time_only(tmp_path: Path) -> None:

@@ -6,12 +6,14 @@ from __future__ import annotations
 import io
 import json
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from summarizer.evaluation.gold import validate_gold_dir
+from summarizer.ground import AlignmentStatus
 from summarizer.output import read_results
 from summarizer.output.contract import has_abstract
 from summarizer.review import (
@@ -403,3 +405,33 @@ def test_a_pretty_printed_single_result_reads_too(tmp_path: Path) -> None:
         json.dumps([json.loads(out.read_text(encoding="utf-8"))] * 2), encoding="utf-8"
     )
     assert [item.id for item in read_results(array)] == ["bmc-jmcr", "bmc-jmcr"]
+
+
+def test_a_strong_reason_ranks_above_any_number_of_missing_fields() -> None:
+    empty = seed_record(
+        title=None,
+        diagnosis=None,
+        presentation=[],
+        interventions=[],
+        outcomes=[],
+        conclusion=None,
+        patient={"age_text": None, "age_years": None, "sex": "not_reported"},
+    )
+    made = make_result(empty, id="thin")  # by the rules backend: not compared with itself
+    thin = replace(made, provenance=replace(made.provenance, backend="rules", prompt_version=None))
+    found = review_queue([thin])[0]
+    (missing,) = found.reasons
+    assert missing.weight == 8  # one point per missing field
+    wrong = make_result(seed_record(), id="wrong")
+    wrong.evidence[0] = replace(wrong.evidence[0], status=AlignmentStatus.unaligned)
+    queue = review_queue([thin, wrong])
+    assert [entry.id for entry in queue] == ["wrong", "thin"]
+    assert queue[0].score > queue[1].score
+
+
+def test_reasons_are_computed_again_from_the_reviewed_record(session: ReviewSession) -> None:
+    ident = "bmc-jmcr"
+    assert "not filled: diagnosis" in str(session.reasons(ident))
+    state = session.mark(ident, "diagnosis", "accepted", version=0)  # "not reported", checked
+    assert "diagnosis" not in str(session.reasons(ident, state))
+    assert session.looks(ident, state).get("diagnosis") is None

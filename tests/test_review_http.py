@@ -433,3 +433,50 @@ def test_every_change_says_how_long_the_server_took(served: Served) -> None:
             client, served.token, field_url("bmc-jmcr", "title"), {"action": "accept", "version": 0}
         )
         assert refused.status_code == 409 and "server-timing" in refused.headers
+
+
+# --------------------------------------------------------------------------- the loop
+
+
+def test_the_stats_page_and_api(served: Served) -> None:
+    with served.client() as client:
+        url = field_url("bmc-jmcr", "title")
+        change(client, served.token, url, {"action": "accept", "version": 0})
+        change(
+            client,
+            served.token,
+            field_url("bmc-jmcr", "summary"),
+            {"action": "reject", "version": 1},
+        )
+        page = client.get("/stats")
+        assert page.status_code == 200 and page.headers["content-security-policy"] == CSP
+        assert "rules rules" in page.text and "95 % interval" in page.text
+        assert '<svg class="bar"' in page.text and "style=" not in page.text  # CSP: no inline style
+        data = client.get("/api/stats").json()
+        (group,) = data["groups"]
+        rows = {row["field"]: row for row in group["fields"]}
+        assert (rows["title"]["accepted"], rows["summary"]["rejected"]) == (1, 1)
+        assert rows["all fields"]["reviewed"] == 2 and rows["all fields"]["accuracy"] == 0.5
+        with served.client(login=False) as stranger:
+            assert stranger.get("/stats").status_code == 403
+            assert stranger.get("/api/stats").status_code == 403
+
+
+def test_reasons_and_flags_are_answered_with_every_change(served: Served) -> None:
+    with served.client() as client:
+        patient = client.get("/api/records/bmc-jmcr").json()["record"]["patient"]
+        patient["age_text"] = "68-year-old"
+        body = change(
+            client,
+            served.token,
+            field_url("bmc-jmcr", "patient"),
+            {"action": "save", "value": patient, "version": 0},
+        ).json()
+        assert "Check the evidence:" in body["cards"]["patient"]
+        assert "age 68 years: the evidence reads" in body["cards"]["patient"]
+        assert body["review"]["unsupported"]["patient"]
+        assert "missing fields" in body["reasons_html"]
+        assert set(body["looks"]) <= set(body["record"]) and "decision" in body["decision_html"]
+        page = client.get("/records/bmc-jmcr").text
+        assert "Check the evidence:" in page
+        assert "no model (the rules baseline)" in page

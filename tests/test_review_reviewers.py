@@ -317,6 +317,8 @@ def test_the_adjudicated_consensus_is_what_exports_write(records: Path, tmp_path
     assert '"consensus_of"' not in bob_only
     cli_gold = run_cli("gold", "export", records, "-o", tmp_path / "gold-cli")
     assert "3 gold record(s)" in cli_gold.stderr and "consensus" in cli_gold.stderr
+    opened = run_cli("review", records, "--store", consensus_path(records), "--no-browser", ok=(2,))
+    assert "is an adjudication: run `case-summarizer review adjudicate" in opened.stderr
     # the adjudication of another pair is not mixed into this one
     review_as(records, "carol", {"bmc-jmcr": [("title", "accepted")]})
     mixed = run_cli(

@@ -129,10 +129,17 @@ def open_command(
     any time and run the command again to resume. It listens on 127.0.0.1 only and needs
     the token in the printed URL.
     """
+    from ..errors import InputError
     from ..review.reviewers import records_path
     from ..review.session import ReviewSession
 
     source = records_path(records)
+    if store is not None and store.is_file() and _adjudicated_pair(store) is not None:
+        raise InputError(
+            f"{store.name} is an adjudication: run `case-summarizer review adjudicate A B "
+            f"--records {source}` to open it",
+            path=str(store),
+        )
     session = ReviewSession(source, store=store, reviewer=reviewer)
     owner = session.store.owner
     if owner is not None and owner != session.reviewer:
@@ -369,21 +376,28 @@ def _write(text: str, output: Path | None) -> None:
     note(f"written to {output}")
 
 
+def _adjudicated_pair(store: Path) -> str | None:
+    """The two reviews an adjudication's store settles (None: a reviewer's own store)."""
+    from ..review.consensus import SIDES_STATE
+    from ..review.review_store import ReviewStore
+
+    probe = ReviewStore(store)
+    try:
+        return probe.get_state(SIDES_STATE)
+    finally:
+        probe.close()
+
+
 def _open_store(records: Path, store: Path) -> Any:
     """The review held in ``store`` (an adjudication: with both reviews it settles)."""
     import json
 
     from ..errors import InputError
-    from ..review.consensus import SIDES_STATE, ConsensusSession
-    from ..review.review_store import ReviewStore
+    from ..review.consensus import ConsensusSession
     from ..review.reviewers import login_name, store_owner
     from ..review.session import ReviewSession
 
-    probe = ReviewStore(store)
-    try:
-        sides = probe.get_state(SIDES_STATE)
-    finally:
-        probe.close()
+    sides = _adjudicated_pair(store)
     if sides is None:
         return ReviewSession(records, store=store, reviewer=store_owner(store) or login_name())
     paths = [Path(path) for path in json.loads(sides)]

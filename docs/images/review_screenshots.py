@@ -136,9 +136,13 @@ def serve(session: ReviewSession) -> tuple[uvicorn.Server, threading.Thread, str
 
 
 def small_png(path: Path) -> None:
-    """The screenshot as a palette PNG (a page of flat colours loses nothing visible)."""
-    from PIL import Image
-
+    """The screenshot as a palette PNG (a page of flat colours loses nothing visible);
+    left as Chromium wrote it where Pillow is not installed."""
+    try:
+        from PIL import Image
+    except ImportError:
+        print(f"{path.name}: Pillow is not installed, kept as a full-colour PNG")
+        return
     with Image.open(path) as image:
         image.convert("RGB").quantize(colors=128, dither=Image.Dither.NONE).save(
             path, optimize=True

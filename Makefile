@@ -15,7 +15,7 @@ RUN_STAMP := $(VENV)/.run-$(HASH)
 STAMP := $(VENV)/.installed-$(HASH)
 PIP := pip install --quiet --disable-pip-version-check
 
-.PHONY: run test setup lint typecheck pytest schema bench clean-venv browser spreadsheet lock test-newest
+.PHONY: run test setup lint typecheck pytest schema bench clean-venv browser spreadsheet lock test-newest test-lowest
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -93,3 +93,15 @@ test-newest: browser spreadsheet
 	$(NEWEST)/bin/ruff check . && $(NEWEST)/bin/ruff format --check .
 	$(NEWEST)/bin/mypy
 	$(NEWEST)/bin/python -m pytest -q -n auto --dist loadgroup
+
+# The oldest releases pyproject.toml allows for each direct dependency, in a venv of their
+# own, through pytest: the lower bounds users are promised are ones we tested.
+LOWEST := .venv-lowest
+test-lowest: browser spreadsheet $(BIN)/python
+	rm -rf $(LOWEST) && $(PYTHON) -m venv $(LOWEST)
+	$(BIN)/$(PIP) uv==$(UV_VERSION)
+	$(BIN)/uv pip compile pyproject.toml --extra dev --extra server --universal \
+	  --python-version 3.11 --resolution lowest-direct --quiet -o $(LOWEST)/lowest.txt
+	$(LOWEST)/bin/$(PIP) --no-deps -r $(LOWEST)/lowest.txt
+	$(LOWEST)/bin/$(PIP) --no-deps -e .
+	$(LOWEST)/bin/python -m pytest -q -n auto --dist loadgroup

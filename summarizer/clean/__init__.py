@@ -16,11 +16,13 @@ Deterministic and without network access; about a millisecond for a full-article
 from __future__ import annotations
 
 from array import array
+from bisect import bisect_right
 
 from ..document import Abstract, Document, OffsetMap, Section
 from ..errors import InputError
 from .html import HtmlPage, html_to_text
 from .page import Found, NoAbstract, locate_export, locate_page
+from .pdf import PdfText, reading_text
 from .prose import skip_space
 from .text import Builder, normalise, span_offsets
 
@@ -36,15 +38,21 @@ def clean(document: Document) -> Abstract:
     Raises ``InputError`` (naming ``document.origin`` and the record id) when the text has
     no abstract, or too little text to summarise.
     """
-    record = None if document.format in ("text", "html") else document.id
+    record = None if document.format in ("text", "html", "pdf") else document.id
     text = document.text
-    page: HtmlPage | None = None
-    if document.format == "html" or (document.format == "text" and _looks_like_html(text)):
+    page: HtmlPage | PdfText | None = None
+    if document.format == "pdf":
+        page = reading_text(document)
+        text = page.text
+    elif document.format == "html" or (document.format == "text" and _looks_like_html(text)):
         page = html_to_text(text)
         text = page.text
     try:
         if document.format in EXPORT_FORMATS:
             found = locate_export(text)
+        elif isinstance(page, PdfText):
+            # a PDF is always a page (its front matter is the page's chrome), never a plain text
+            found = locate_page(text, known_title=page.title, always_page=True)
         elif page is not None:
             found = locate_page(text, known_title=page.title, region=page.abstract)
         else:
@@ -65,7 +73,9 @@ def _looks_like_html(text: str) -> bool:
     return head.lower().startswith(_HTML_STARTS)
 
 
-def _assemble(document: Document, text: str, page: HtmlPage | None, found: Found) -> Abstract:
+def _assemble(
+    document: Document, text: str, page: HtmlPage | PdfText | None, found: Found
+) -> Abstract:
     builder = Builder()
     title: str | None = None
     if found.title is not None:
@@ -125,4 +135,20 @@ def _assemble(document: Document, text: str, page: HtmlPage | None, found: Found
         body_start=body_start,
         warnings=tuple(found.warnings),
         confidence=found.confidence,
+        pages=_page_runs(document, offsets),
     )
+
+
+def _page_runs(document: Document, offsets: array[int]) -> tuple[int, ...]:
+    """Flat ``(start, page)`` pairs: where in the cleaned text each page's characters begin
+    (a PDF's; nothing for a source without pages)."""
+    layout = document.layout
+    if layout is None or not layout.pages:
+        return ()
+    starts = [page.start for page in layout.pages]
+    runs: list[int] = []
+    for index, original in enumerate(offsets):
+        number = layout.pages[max(bisect_right(starts, original) - 1, 0)].number
+        if not runs or runs[-1] != number:
+            runs += (index, number)
+    return tuple(runs)

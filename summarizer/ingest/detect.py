@@ -6,7 +6,7 @@ import re
 
 from ..errors import InputError
 
-FORMATS = ("text", "html", "pubmed-xml", "medline", "ris", "csv", "tsv", "jsonl")
+FORMATS = ("text", "html", "pdf", "pubmed-xml", "medline", "ris", "csv", "tsv", "jsonl")
 """Formats ``--format`` accepts (``tsv`` is read as CSV with tabs)."""
 
 _EXTENSIONS = {
@@ -24,6 +24,7 @@ _EXTENSIONS = {
     ".jsonl": "jsonl",
     ".ndjson": "jsonl",
     ".json": "jsonl",
+    ".pdf": "pdf",
 }
 
 _ALIASES = {

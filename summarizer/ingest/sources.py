@@ -24,6 +24,10 @@ MAX_PAGE_BYTES = 20 * 1024 * 1024
 """An HTML page (markup, not text) or a JSON array file larger than this is refused (unless
 the per-record limit is higher); exports stream record by record."""
 
+MAX_PDF_BYTES = 256 * 1024 * 1024
+"""A PDF given on stdin is buffered up to this size (a PDF file is read from its path, by
+the PDF library, as far as the pages it needs)."""
+
 SNIFF_BYTES = 8192
 
 STDIN = "-"

@@ -230,6 +230,7 @@ def abstract_to_dict(abstract: Abstract) -> dict[str, Any]:
         "sections": [_section_dict(section) for section in abstract.sections],
         "warnings": list(abstract.warnings),
         "confidence": abstract.confidence,
+        **({"pages": list(abstract.pages)} if abstract.pages else {}),
     }
 
 
@@ -246,8 +247,10 @@ def _section_dict(section: Section) -> dict[str, Any]:
 def abstract_json(abstract: Abstract) -> str:
     """``abstract_to_dict`` as JSON text (see ``Result.to_json``)."""
     title, text, confidence = abstract.title, abstract.text, abstract.confidence
-    if not (type(text) is type(confidence) is str and (title is None or type(title) is str)):
-        return _encode(abstract_to_dict(abstract))  # not the types it declares
+    if abstract.pages or not (
+        type(text) is type(confidence) is str and (title is None or type(title) is str)
+    ):
+        return _encode(abstract_to_dict(abstract))  # a PDF's, or not the types it declares
     sections = ", ".join(map(_section_json, abstract.sections))
     return (
         f'{{"title": {"null" if title is None else _text(title)}, "text": {_text(text)}, '
@@ -276,18 +279,21 @@ def evidence_json(span: EvidenceSpan) -> str:
     field, quote, status = span.field, span.quote, span.status
     start, end, source_start, source_end = span.start, span.end, span.source_start, span.source_end
     score = round(span.score, 1)
+    page = span.page
     if not (
         type(field) is type(quote) is str
         and isinstance(status, str)
         and type(start) is type(end) is type(source_start) is type(source_end) is int
         and type(score) is float
         and math.isfinite(score)
+        and (page is None or type(page) is int)
     ):
         return _encode(span.to_dict())  # not the types it declares: as the encoder says
     return (
         f'{{"field": {_text(field)}, "quote": {_text(quote)}, "status": {_text(status)}, '
         f'"start": {start}, "end": {end}, "source_start": {source_start}, '
-        f'"source_end": {source_end}, "score": {score!r}}}'
+        f'"source_end": {source_end}, "score": {score!r}'
+        + ("}" if page is None else f', "page": {page}}}')
     )
 
 
@@ -326,6 +332,7 @@ def abstract_from_dict(
         body_start=body_start,
         warnings=tuple(str(warning) for warning in value.get("warnings") or []),
         confidence=str(value.get("confidence") or "high"),
+        pages=tuple(int(number) for number in value.get("pages") or ()),
     )
 
 
@@ -339,6 +346,7 @@ def evidence_from_dict(value: dict[str, Any]) -> EvidenceSpan:
         source_start=int(value["source_start"]),
         source_end=int(value["source_end"]),
         score=float(value.get("score", 0.0)),
+        page=None if value.get("page") is None else int(value["page"]),
     )
 
 

@@ -135,6 +135,13 @@ def record_item(
         )
     if limit is not None and len(abstract) * 4 > limit and text_bytes(abstract) > limit:
         return InputError(too_large(text_bytes(abstract), limit), path=origin, record=record_id)
+    if abstract.lstrip()[:5] == "%PDF-":
+        return InputError(
+            "the abstract field holds a PDF file, not text: give the PDF itself as an input "
+            "(case-summarizer reads PDF files), or export the abstract's text",
+            path=origin,
+            record=record_id,
+        )
     return Document(
         id=record_id,
         text=abstract,

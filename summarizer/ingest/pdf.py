@@ -16,14 +16,17 @@ from __future__ import annotations
 
 import ctypes
 import math
+import os
+import pickle
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
 from ..document import Document, Layout, PageBox, TextLine
 from ..errors import InputError
 
-__all__ = ["MAX_PAGES", "MIN_PAGES", "is_pdf", "read_pdf"]
+__all__ = ["MAX_PAGES", "MEMORY_LIMIT", "MIN_PAGES", "is_pdf", "read_pdf", "read_pdf_here"]
 
 PDF_HEAD = b"%PDF-"
 MIN_PAGES = 3
@@ -31,6 +34,10 @@ MIN_PAGES = 3
 MAX_PAGES = 12
 """Pages read at most, when no page opens an abstract (a cover sheet and a long author
 list come first in a manuscript PDF; the abstract was on page 5 of the longest seen)."""
+MEMORY_LIMIT = 200 * 1024 * 1024
+"""How much the process reading a PDF may grow (bytes)."""
+TIME_LIMIT_S = 30
+"""How many CPU seconds reading a PDF's first pages may take."""
 MIN_TEXT_CHARACTERS = 40
 """Fewer printed characters than this in the pages read: no text layer (a scan)."""
 MAX_PAGE_CHARACTERS = 200_000
@@ -59,11 +66,84 @@ def is_pdf(head: bytes) -> bool:
     return PDF_HEAD in head[:1024]
 
 
-def read_pdf(source: Path | bytes, *, id: str, origin: str) -> Document:
+def read_pdf(
+    source: Path | bytes,
+    *,
+    id: str,
+    origin: str,
+    memory_limit: int = MEMORY_LIMIT,
+    time_limit: int = TIME_LIMIT_S,
+) -> Document:
     """The document of a PDF: its text layer and layout (``InputError`` when there is none).
 
     ``source`` is a path (PDFium reads only what it needs of it) or the file's bytes (stdin).
+    Where the system can fork (Linux), the PDF is read in a child process that may grow by at
+    most ``memory_limit`` bytes and run ``time_limit`` CPU seconds: PDFium decodes a page's
+    streams whole, so a small file can hold gigabytes (a decompression bomb), and that costs
+    the child, never the run.
     """
+    if sys.platform != "linux" or not hasattr(os, "fork"):
+        return read_pdf_here(source, id=id, origin=origin)
+    return _read_in_child(source, id, origin, memory_limit, time_limit)
+
+
+def _read_in_child(
+    source: Path | bytes, id: str, origin: str, memory_limit: int, time_limit: int
+) -> Document:
+    reading, writing = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: read, send the document or the error's message, exit at once
+        status = 0
+        try:
+            os.close(reading)
+            _limit(memory_limit, time_limit)
+            try:
+                answer: tuple[str, Any] = ("document", read_pdf_here(source, id=id, origin=origin))
+            except InputError as error:
+                answer = ("error", _bare_message(error, origin))
+            with os.fdopen(writing, "wb") as pipe:
+                pickle.dump(answer, pipe, protocol=pickle.HIGHEST_PROTOCOL)
+        except BaseException:  # MemoryError and the like: the parent says what it means
+            status = 1
+        finally:
+            os._exit(status)
+    os.close(writing)
+    with os.fdopen(reading, "rb") as pipe:
+        data = pipe.read()
+    os.waitpid(pid, 0)
+    if not data:
+        raise InputError(
+            f"this PDF needs more than {memory_limit // (1024 * 1024)} MB of memory or "
+            f"{time_limit} s to read its first pages (a decompression bomb, or not an "
+            "article): not read",
+            path=origin,
+        )
+    kind, value = pickle.loads(data)
+    if kind == "error":
+        raise InputError(str(value), path=origin)
+    document: Document = value
+    return document
+
+
+def _limit(memory_limit: int, time_limit: int) -> None:
+    """Cap this (child) process: its address space may grow by ``memory_limit`` bytes."""
+    import resource
+
+    with open("/proc/self/statm") as statm:
+        size = int(statm.read().split()[0]) * resource.getpagesize()
+    resource.setrlimit(resource.RLIMIT_AS, (size + memory_limit, size + memory_limit))
+    resource.setrlimit(resource.RLIMIT_CPU, (time_limit, time_limit + 1))
+
+
+def _bare_message(error: InputError, origin: str) -> str:
+    """The message of an error raised with ``path=origin``, without the path."""
+    text = str(error)
+    prefix = f"{origin}: "
+    return text[len(prefix) :] if text.startswith(prefix) else text
+
+
+def read_pdf_here(source: Path | bytes, *, id: str, origin: str) -> Document:
+    """``read_pdf`` in this process, without limits."""
     import pypdfium2
 
     try:

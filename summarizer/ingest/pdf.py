@@ -62,8 +62,9 @@ _ROTATED = math.radians(10)
 
 
 def is_pdf(head: bytes) -> bool:
-    """Whether a file's first bytes are a PDF's (the header may follow up to 1 KB of junk)."""
-    return PDF_HEAD in head[:1024]
+    """Whether a file's first bytes are a PDF's header (after blank space: a text that
+    mentions "%PDF-" further in, a CSV cell, is not a PDF)."""
+    return head.lstrip(b" \t\r\n\x00\xef\xbb\xbf").startswith(PDF_HEAD)
 
 
 def read_pdf(

@@ -66,6 +66,7 @@ def test_real_pdf_evidence_points_at_its_page_and_extracted_text() -> None:
     for span in aligned:
         assert span.page in (5, 6)
         source = document.text[span.source_start : span.source_end]
-        assert words(source) == words(span.quote) or SequenceMatcher(
-            None, words(source), words(span.quote)
-        ).ratio() > 0.9
+        assert (
+            words(source) == words(span.quote)
+            or SequenceMatcher(None, words(source), words(span.quote)).ratio() > 0.9
+        )

@@ -278,3 +278,28 @@ def test_reading_stops_at_max_pages_without_an_abstract_cue(tmp_path: Path) -> N
     path = fx.write(tmp_path / "no-cue.pdf", fx.scanned_then_text(30))
     document = one(path)
     assert document.layout is not None and len(document.layout.pages) == MAX_PAGES
+
+
+def test_the_review_page_shows_the_page_beside_each_quote(
+    pdfs: dict[str, Path], tmp_path: Path
+) -> None:
+    from summarizer.review.session import ReviewSession
+    from tests.test_review_http import Served
+
+    records = tmp_path / "records.jsonl"
+    done = subprocess.run(
+        [*CLI, "summarize", str(pdfs["cover"]), "-o", str(records)],
+        capture_output=True, text=True, env=env_without_keys(), timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    session = ReviewSession(records)
+    server = Served(session)
+    try:
+        with server.client() as client:
+            page = client.get("/records/cover").text
+        shown = re.findall(r'class="ev-status ev-(\w+)"', page)
+        aligned = [status for status in shown if status != "unaligned"]
+        assert aligned and page.count('<span class="ev-page">p. 5</span>') == len(aligned)
+    finally:
+        server.stop()
+        session.close()

@@ -17,14 +17,17 @@ from __future__ import annotations
 
 from array import array
 from bisect import bisect_right
+from typing import TYPE_CHECKING
 
 from ..document import Abstract, Document, OffsetMap, Section
 from ..errors import InputError
 from .html import HtmlPage, html_to_text
 from .page import Found, NoAbstract, locate_export, locate_page
-from .pdf import PdfText, reading_text
 from .prose import skip_space
 from .text import Builder, normalise, span_offsets
+
+if TYPE_CHECKING:
+    from .pdf import PdfText
 
 __all__ = ["EXPORT_FORMATS", "clean"]
 
@@ -41,19 +44,22 @@ def clean(document: Document) -> Abstract:
     record = None if document.format in ("text", "html", "pdf") else document.id
     text = document.text
     page: HtmlPage | PdfText | None = None
+    printed: PdfText | None = None
     if document.format == "pdf":
-        page = reading_text(document)
-        text = page.text
+        from .pdf import reading_text  # here: only PDFs need it
+
+        page = printed = reading_text(document)
+        text = printed.text
     elif document.format == "html" or (document.format == "text" and _looks_like_html(text)):
         page = html_to_text(text)
         text = page.text
     try:
         if document.format in EXPORT_FORMATS:
             found = locate_export(text)
-        elif isinstance(page, PdfText):
+        elif printed is not None:
             # a PDF is always a page (its front matter is the page's chrome), never a plain text
-            found = locate_page(text, known_title=page.title, always_page=True)
-        elif page is not None:
+            found = locate_page(text, known_title=printed.title, always_page=True)
+        elif isinstance(page, HtmlPage):
             found = locate_page(text, known_title=page.title, region=page.abstract)
         else:
             found = locate_page(text)

@@ -30,7 +30,6 @@ from .exports import (
     read_ris,
 )
 from .lines import MAX_RECORD_BYTES, describe_size
-from .pdf import is_pdf, read_pdf
 from .pubmed_xml import read_pubmed_xml
 from .sources import (
     MAX_PAGE_BYTES,
@@ -42,6 +41,7 @@ from .sources import (
     decode,
     detect_encoding,
     expand_sources,
+    is_pdf,
 )
 
 __all__ = [
@@ -188,6 +188,8 @@ def _read_pdf(handle: BinaryIO, source: Source, limit: int) -> Iterator[Document
                 path=source.name,
             )
             return
+    from .pdf import read_pdf  # here, not at the top: only PDFs need it
+
     try:
         document = read_pdf(data, id=source.stem, origin=source.name)
     except InputError as error:

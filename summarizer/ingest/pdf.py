@@ -14,10 +14,8 @@ the page after the one that opens the abstract (at least ``MIN_PAGES``, at most
 
 from __future__ import annotations
 
-import ctypes
 import math
 import os
-import pickle
 import re
 import sys
 from pathlib import Path
@@ -26,9 +24,8 @@ from typing import Any
 from ..document import Document, Layout, PageBox, TextLine
 from ..errors import InputError
 
-__all__ = ["MAX_PAGES", "MEMORY_LIMIT", "MIN_PAGES", "is_pdf", "read_pdf", "read_pdf_here"]
+__all__ = ["MAX_PAGES", "MEMORY_LIMIT", "MIN_PAGES", "read_pdf", "read_pdf_here"]
 
-PDF_HEAD = b"%PDF-"
 MIN_PAGES = 3
 """Pages read at least (when the file has them): running heads show as lines repeated."""
 MAX_PAGES = 12
@@ -61,12 +58,6 @@ _ROTATED = math.radians(10)
 """Characters turned further than this are not upright (a watermark, a side label)."""
 
 
-def is_pdf(head: bytes) -> bool:
-    """Whether a file's first bytes are a PDF's header (after blank space: a text that
-    mentions "%PDF-" further in, a CSV cell, is not a PDF)."""
-    return head.lstrip(b" \t\r\n\x00\xef\xbb\xbf").startswith(PDF_HEAD)
-
-
 def read_pdf(
     source: Path | bytes,
     *,
@@ -91,6 +82,8 @@ def read_pdf(
 def _read_in_child(
     source: Path | bytes, id: str, origin: str, memory_limit: int, time_limit: int
 ) -> Document:
+    import pickle
+
     reading, writing = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: read, send the document or the error's message, exit at once
@@ -221,6 +214,8 @@ def _page_text(
     page: Any, number: int, height: float, offset: int, origin: str
 ) -> tuple[str, list[TextLine]]:
     """A page's text (printed lines joined by newlines) and its runs, indexes from ``offset``."""
+    import ctypes
+
     import pypdfium2.raw as pdfium_c
 
     textpage = page.get_textpage()

@@ -208,6 +208,15 @@ def _walk(top: Path) -> Iterator[Source | InputError]:
             yield _file(Path(entry.path), info)
 
 
+PDF_HEAD = b"%PDF-"
+
+
+def is_pdf(head: bytes) -> bool:
+    """Whether a file's first bytes are a PDF's header (after blank space: a text that
+    mentions "%PDF-" further in, a CSV cell, is not a PDF)."""
+    return head.lstrip(b" \t\r\n\x00\xef\xbb\xbf").startswith(PDF_HEAD)
+
+
 def blank(head: bytes) -> bool:
     """Whether bytes hold no text: whitespace only, after a BOM. NUL bytes count as blank
     only in UTF-16/32 text; a file of NUL bytes is binary, not empty."""

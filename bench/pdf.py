@@ -69,8 +69,12 @@ def main() -> int:
         totals.append(total)
     median = statistics.median(totals)
     name, worst = max(slowest.items(), key=lambda pair: pair[1])
-    print(f"{len(files)} real PDFs, first page to cleaned abstract, median of {arguments.runs} runs")
-    print(f"  {median:.3f} s for all: {len(files) / median:.1f} PDFs/s, {1000 * median / len(files):.0f} ms a PDF")
+    print(
+        f"{len(files)} real PDFs, first page to cleaned abstract, median of {arguments.runs} runs"
+    )
+    print(
+        f"  {median:.3f} s for all: {len(files) / median:.1f} PDFs/s, {1000 * median / len(files):.0f} ms a PDF"
+    )
     print(f"  slowest: {name} {1000 * worst:.0f} ms; pages read {pages_read} of {pages_in}")
     print(
         f"  peak memory: this process {peak_mb(resource.RUSAGE_SELF):.0f} MB "

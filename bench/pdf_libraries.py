@@ -16,6 +16,11 @@ process of its own (so that peak memory is the library's alone). Reported per li
   imports the library and reads nothing.
 
 PyMuPDF is not measured: it is AGPL, which a library that others embed cannot take.
+- interleaved columns: whether an in-house two-column page whose file writes the columns
+  line by line across the page (tests/pdf_fixtures.py) comes out one column after the
+  other; ``pypdfium2+ours`` is pypdfium2 with this project's reading order
+  (summarizer/clean/pdf.py).
+
 No PDF text is written anywhere; only the figures are printed.
 """
 
@@ -33,8 +38,10 @@ import unicodedata
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
 CORPUS = ROOT.parent / "shared" / "corpus" / "pdfs"
-LIBRARIES = ("pypdf", "pypdf-layout", "pdfminer.six", "pypdfium2")
+LIBRARIES = ("pypdf", "pypdf-layout", "pdfminer.six", "pypdfium2", "pypdfium2+ours")
 
 
 def _norm(text: str) -> str:
@@ -45,7 +52,7 @@ def _norm(text: str) -> str:
 
 def _extract(library: str, path: Path, pages: int) -> list[str]:
     """The text of the first ``pages`` pages of ``path``, one string a page."""
-    if library.startswith("pypdf"):
+    if library in ("pypdf", "pypdf-layout"):
         import pypdf
 
         reader = pypdf.PdfReader(path)
@@ -58,6 +65,11 @@ def _extract(library: str, path: Path, pages: int) -> list[str]:
         from pdfminer.high_level import extract_text
 
         return extract_text(path, page_numbers=range(pages)).split("\f")
+    if library == "pypdfium2+ours":
+        from summarizer.clean.pdf import reading_text
+        from summarizer.ingest.pdf import read_pdf_here
+
+        return [reading_text(read_pdf_here(path, id="x", origin=str(path))).text]
     import pypdfium2
 
     document = pypdfium2.PdfDocument(path)
@@ -72,12 +84,16 @@ def _extract(library: str, path: Path, pages: int) -> list[str]:
 
 
 def _import(library: str) -> None:
-    if library.startswith("pypdf"):
+    if library in ("pypdf", "pypdf-layout"):
         import pypdf  # noqa: F401
     elif library == "pdfminer.six":
         import pdfminer.high_level  # noqa: F401
     else:
         import pypdfium2  # noqa: F401
+
+        if library == "pypdfium2+ours":
+            import summarizer.clean.pdf
+            import summarizer.ingest.pdf  # noqa: F401
 
 
 def child(library: str, runs: int, idle: bool) -> None:
@@ -109,8 +125,25 @@ def child(library: str, runs: int, idle: bool) -> None:
                 "in_order": in_order,
                 "titles": titles,
                 "rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                "interleaved": _interleaved(library),
             }
         )
+    )
+
+
+def _interleaved(library: str) -> bool:
+    """Whether the library reads the in-house two-column page whose file writes the columns
+    line by line across the page (tests/pdf_fixtures.py) one column after the other."""
+    import tempfile
+
+    from tests.pdf_fixtures import two_column_case_report
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "two-column.pdf"
+        path.write_bytes(two_column_case_report())
+        text = _norm("\n".join(_extract(library, path, 1)))
+    return _norm("into the tissues they pierce, and a joint close to the skin") in text and (
+        _norm("culture grew an organism found in garden soil") in text
     )
 
 
@@ -165,8 +198,9 @@ def main() -> int:
             continue
         peak = (found["rss_kb"] - idle["rss_kb"]) / 1024
         print(
-            f"{library:<14} {int(found['in_order']):>5}/{count:<3} {int(found['titles']):>3}/{count:<3}"
+            f"{library:<15} {int(found['in_order']):>5}/{count:<3} {int(found['titles']):>3}/{count:<3}"
             f" {found['seconds']:>11.3f} {count / found['seconds']:>7.1f} {peak:>8.1f}"
+            f"  {'read in order' if found['interleaved'] else 'mixed'}"
         )
     return 0
 

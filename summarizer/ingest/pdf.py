@@ -228,10 +228,7 @@ def _page_text(
             )
         box = pdfium_c.FS_RECTF()
         box_pointer = ctypes.byref(box)
-        # the loose box (the font's height) gives the size and the line; the tight box
-        # (the glyph's ink) the horizontal extent: a loose box can be far wider ("T")
-        left, right, bottom, top = (ctypes.c_double() for _ in range(4))
-        edges = [ctypes.byref(value) for value in (left, right, bottom, top)]
+        # the loose box: the glyph's advance across, the font's height up (a line's extent)
         matrix = pdfium_c.FS_MATRIX()
         matrix_pointer = ctypes.byref(matrix)
         builder = _Runs(number, height, offset)
@@ -247,17 +244,15 @@ def _page_text(
             if not character.isprintable():
                 continue  # a glyph with no character (an icon, a logo): not text
             pdfium_c.FPDFText_GetLooseCharBox(raw, index, box_pointer)
-            angle = pdfium_c.FPDFText_GetCharAngle(raw, index)
-            # the printed size: the font's size times the scale its matrix applies
+            # the printed size: the font's size times the scale its matrix applies; the
+            # matrix's turn is the glyph's
             pdfium_c.FPDFText_GetMatrix(raw, index, matrix_pointer)
+            a, b = matrix.a, matrix.b
             size = pdfium_c.FPDFText_GetFontSize(raw, index) * math.sqrt(
-                abs(matrix.a * matrix.d - matrix.b * matrix.c)
+                abs(a * matrix.d - b * matrix.c)
             )
-            if abs(angle) < _ROTATED and pdfium_c.FPDFText_GetCharBox(raw, index, *edges):
-                x0, x1 = left.value, right.value
-            else:
-                x0, x1 = box.left, box.right
-            builder.glyph(character, x0, box.top, x1, box.bottom, size, angle)
+            angle = math.atan2(b, a)
+            builder.glyph(character, box.left, box.top, box.right, box.bottom, size, angle)
         return builder.finish()
     finally:
         textpage.close()

@@ -7,12 +7,12 @@ The cues are the general shapes of article PDFs, not any one journal's:
 - column order: a page whose lines leave a vertical gutter free is read column by column,
   band by band (a full-width title or abstract above two columns is read first), and the
   smaller print at the foot of a column (an author footnote) after the page's columns;
-- the title is the block printed largest near the top of the first page with text; a
+- the title is the block printed largest in the top 60% of the first page with one; a
   footnote mark printed smaller after it is not part of it; a short label above it in the
   same size ("Case Report") is not either;
 - a block is a run of lines in one size with no wider gap than a line's; a paragraph also
   ends at a line that stops short with a sentence end. Lines of a block are joined by a
-  space, blocks by a blank line; a word hyphenated at a line end is joined again, keeping
+  space (by a line break after a line that stops short: a list), blocks by a blank line; a word hyphenated at a line end is joined again, keeping
   the hyphen where the document writes the word with one elsewhere (or it is a compound:
   "medical-history-" + "taking"), and dropping it otherwise ("inci-" + "dence").
 
@@ -95,7 +95,7 @@ def reading_text(document: Document) -> PdfText:
         runs = [
             run
             for run in layout.lines
-            if run.page == page.number and run.upright and not _in(heads, text, run, page)
+            if run.page == page.number and run.upright and not _running_head(heads, text, run, page)
         ]
         gutter = _gutter(runs, page)
         pages.append((page, _blocks(_ordered(_lines(runs, gutter), gutter), text)))
@@ -124,7 +124,7 @@ def _running_heads(text: str, layout: Layout) -> frozenset[str]:
     return frozenset(key for key, pages in pages_of.items() if len(pages) >= 2 and key != "#")
 
 
-def _in(heads: frozenset[str], text: str, run: TextLine, page: PageBox) -> bool:
+def _running_head(heads: frozenset[str], text: str, run: TextLine, page: PageBox) -> bool:
     """Whether ``run`` is a running head or footer, or a page number, of its page."""
     if not _margin(run, page):
         return False
@@ -316,7 +316,7 @@ class _Writer:
         span_start = span_end = -1
         right = max(line.x1 for line in block)
         width = right - min(line.x0 for line in block)
-        pending_join = ""  # how the previous line ends: "", "space", "hyphen", "join"
+        pending_join = ""  # how the previous line ends: "space", "newline" or "join"
         for number, line in enumerate(block):
             for index, run in enumerate(line.runs):
                 start, end = run.start, run.end
@@ -371,12 +371,8 @@ class _Writer:
         if before[:1].isupper() and len(before) <= 3:
             return True
         words = self._vocabulary()
-        hyphenated, joined = f"{before}-{after}".lower(), f"{before}{after}".lower()
-        if hyphenated in words:
-            return True
-        if joined in words:
-            return False
-        return False  # most hyphens at a line end break a word
+        # the document's own spelling decides; in doubt the hyphen breaks a word (most do)
+        return f"{before}-{after}".lower() in words
 
     def _vocabulary(self) -> set[str]:
         if self._words is None:
@@ -388,7 +384,7 @@ def _title_lines(
     pages: list[tuple[PageBox, list[list[_Line]]]], text: str
 ) -> tuple[frozenset[int], float] | None:
     """The lines of the title (their ids) and its size: the block printed largest in the top
-    half of the first page that has a block of three words or more there, without a short
+    60% of the first page that has a block of three words or more there, without a short
     label above it in the same size ("Case Report")."""
     for page, blocks in pages:
         candidates = [

@@ -56,8 +56,9 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy
 
+# Two workers on two cores: most tests wait on subprocesses and servers (see README, Figures).
 pytest: setup browser spreadsheet
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --dist loadgroup
 
 test: lint typecheck pytest
 
@@ -71,11 +72,13 @@ clean-venv:
 	rm -rf $(VENV)
 
 # Both locks from pyproject.toml, for every platform (uv's universal resolution), with hashes;
-# the run lock takes the test lock's versions, so `make run` and `make test` agree.
+# the run lock takes the test lock's versions, so `make run` and `make test` agree. Pins
+# already in the lock are kept (a new dependency is added); `make lock UPGRADE=1` takes the
+# newest releases (run `make test-newest` first).
 lock: $(BIN)/python
 	$(BIN)/$(PIP) uv==$(UV_VERSION)
 	$(BIN)/uv pip compile pyproject.toml --extra dev --extra server --universal \
-	  --python-version 3.11 --generate-hashes --upgrade --quiet -o $(TEST_LOCK)
+	  --python-version 3.11 --generate-hashes $(if $(UPGRADE),--upgrade) --quiet -o $(TEST_LOCK)
 	$(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes \
 	  --quiet -c $(TEST_LOCK) -o $(RUN_LOCK)
 
@@ -89,4 +92,4 @@ test-newest: browser spreadsheet
 	$(NEWEST)/bin/python requirements/newer.py $(TEST_LOCK)
 	$(NEWEST)/bin/ruff check . && $(NEWEST)/bin/ruff format --check .
 	$(NEWEST)/bin/mypy
-	$(NEWEST)/bin/python -m pytest -q
+	$(NEWEST)/bin/python -m pytest -q -n auto --dist loadgroup

@@ -66,6 +66,7 @@ def bench_overhead(count: int, repeat: int) -> dict[str, Any]:
     from summarizer import Document, Summarizer
     from summarizer.clean import clean
     from summarizer.local_batch import run_batch
+    from summarizer.options import RunOptions
     from summarizer.render import render
     from summarizer.schema import CaseReport
 
@@ -122,7 +123,7 @@ def bench_overhead(count: int, repeat: int) -> dict[str, Any]:
 
         def batch() -> None:
             out = Path(folder) / f"o{time.perf_counter_ns()}.jsonl"
-            run_batch(documents, _settings(url), output=out, concurrency=1)
+            run_batch(documents, _settings(url), RunOptions(output=out, concurrency=1))
 
         for _ in range(repeat):
             for name, function_ in (
@@ -172,17 +173,22 @@ def bench_concurrency(
 ) -> dict[str, Any]:
     from summarizer import Document
     from summarizer.local_batch import run_batch
+    from summarizer.options import RunOptions
 
     documents = [Document.from_text(batch_case_text(n), id=f"d{n}") for n in range(count)]
     ideal = count * latency / concurrency
     times = []
     with scripted_server(latency) as url, tempfile.TemporaryDirectory() as folder:
         # warm up: imports, the SDK's lazy modules, pydantic and instructor caches
-        run_batch(documents[:concurrency], _settings(url), output=Path(folder) / "warm.jsonl")
+        run_batch(
+            documents[:concurrency], _settings(url), RunOptions(output=Path(folder) / "warm.jsonl")
+        )
         for attempt in range(repeat):
             out = Path(folder) / f"o{attempt}.jsonl"
             started = time.perf_counter()
-            summary = run_batch(documents, _settings(url), output=out, concurrency=concurrency)
+            summary = run_batch(
+                documents, _settings(url), RunOptions(output=out, concurrency=concurrency)
+            )
             times.append(time.perf_counter() - started)
             assert summary.succeeded == count, summary
     elapsed = median(times)
@@ -206,6 +212,7 @@ def bench_cache(count: int, repeat: int) -> dict[str, Any]:
     from summarizer import Document
     from summarizer.cache import ResponseCache
     from summarizer.local_batch import run_batch
+    from summarizer.options import RunOptions
     from summarizer.runlog import RunLog
 
     documents = [Document.from_text(batch_case_text(n), id=f"d{n}") for n in range(count)]
@@ -214,7 +221,10 @@ def bench_cache(count: int, repeat: int) -> dict[str, Any]:
         home = Path(folder)
         cache = ResponseCache(home / "cache.sqlite")
         fill = run_batch(
-            documents, _settings(url), output=home / "fill.jsonl", cache=cache, concurrency=16
+            documents,
+            _settings(url),
+            RunOptions(output=home / "fill.jsonl", concurrency=16),
+            cache=cache,
         )
         assert fill.succeeded == count
         for with_log in (False, True):
@@ -223,7 +233,9 @@ def bench_cache(count: int, repeat: int) -> dict[str, Any]:
                 log = RunLog(home / "logs.sqlite") if with_log else None
                 out = home / f"warm-{with_log}-{attempt}.jsonl"
                 started = time.perf_counter()
-                summary = run_batch(documents, _settings(url), output=out, cache=cache, run_log=log)
+                summary = run_batch(
+                    documents, _settings(url), RunOptions(output=out), cache=cache, run_log=log
+                )
                 times.append(time.perf_counter() - started)
                 assert summary.cache_hits == count, summary
             rows.append(

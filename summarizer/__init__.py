@@ -8,12 +8,14 @@ result.record.patient.age_years, result.evidence, result.provenance
 with Summarizer(settings) as summarizer:              # many records, through the one runner
     for item in summarizer.summarize_many(paths, concurrency=8):
         ...                                            # a Result or a Failure
+
+run_batch(["export.xml"], settings, RunOptions(output="records.jsonl", concurrency=16))
 """
 
 from __future__ import annotations
 
 from .config import Settings
-from .document import Abstract, Document, OffsetMap, Section
+from .document import Abstract, Document, OffsetMap, Section, Text
 from .errors import (
     ConfigError,
     ExtractionError,
@@ -25,6 +27,7 @@ from .errors import (
 )
 from .ground import AlignmentStatus, EvidenceSpan
 from .local_batch import BatchSummary, arun_batch, run_batch
+from .options import ColumnMapping, RunOptions
 from .pipeline import Summarizer, asummarize, summarize
 from .results import Failure, Provenance, Result
 from .schema import SCHEMA_VERSION, ArticleType, CaseReport, Sex
@@ -37,6 +40,7 @@ __all__ = [
     "ArticleType",
     "BatchSummary",
     "CaseReport",
+    "ColumnMapping",
     "ConfigError",
     "Document",
     "EvidenceSpan",
@@ -49,11 +53,13 @@ __all__ = [
     "OutputError",
     "Provenance",
     "Result",
+    "RunOptions",
     "Section",
     "Settings",
     "Sex",
     "Summarizer",
     "SummarizerError",
+    "Text",
     "Usage",
     "arun_batch",
     "asummarize",

@@ -22,14 +22,23 @@ from .backends import Extraction, ModelBackend
 from .backends.base import ChatRequest
 from .backends.chat import REASKABLE
 from .backends.stages import merge
-from .errors import ExtractionError, GroundingError, SummarizerError
-from .extract import Policy
+from .errors import ExtractionError, GroundingError, MalformedAnswerError, SummarizerError
 from .ground import Aligner, is_grounding_error, validation_context
+from .ratelimit import RateLimiter
 from .render import RenderedPrompt
 from .schema import CaseReport
 from .usage import Usage
 
-__all__ = ["ask_model"]
+__all__ = ["Policy", "ask_model"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Policy:
+    """How hard to try for one record."""
+
+    validation_attempts: int = 3
+    strict_grounding: bool = False
+    limiter: RateLimiter | None = None
 
 
 @dataclass(slots=True)
@@ -85,6 +94,12 @@ async def _answer(
             await limiter.acquire(estimate)
         try:
             completion = await backend.send(request)
+        except MalformedAnswerError as error:  # no answer to re-ask with: ask again as built
+            tally.requests += 1
+            if attempt == attempts:
+                failure = ExtractionError(f"no valid record after {attempt} attempt(s): {error}")
+                raise tally.charge(failure) from error
+            continue
         except SummarizerError as error:
             raise tally.charge(error, unanswered=_tries(error)) from error
         usage = tally.answered(completion)

@@ -1,4 +1,6 @@
-"""Settings: what determines how a record is produced. Immutable; no global state."""
+"""Settings: what shapes a model request (backend, model, prompt, mode, the limits of one
+request). Immutable; no global state. How a run reads, writes and paces is
+``summarizer.options.RunOptions``."""
 
 from __future__ import annotations
 
@@ -15,9 +17,6 @@ BASELINE_BACKEND = "rules"
 the baseline every prompt must beat."""
 MODES = ("tools", "json_schema", "json", "md_json")
 DEFAULT_OPENAI_MODEL = "gpt-4o-mini"
-MAX_RECORD_BYTES = 2 * 1024 * 1024
-"""The default limit on one record's text (a line of JSONL, a CSV row, a RIS or MEDLINE
-record, a text page): larger records are reported, one by one, and skipped."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -126,13 +125,6 @@ class Settings:
     """GGUF file for the llamacpp backend."""
     n_ctx: int | None = None
     n_threads: int | None = None
-    max_record_bytes: int = MAX_RECORD_BYTES
-    """A record whose text is larger (UTF-8 bytes) is refused as an InputError; readers
-    also use it to cap what they hold (``--max-record-bytes``)."""
-    rpm: float | None = None
-    """Client-side limit: requests per minute (None: none)."""
-    tpm: float | None = None
-    """Client-side limit: tokens per minute (None: none)."""
 
     def __post_init__(self) -> None:
         if isinstance(self.api_key, str):  # Settings(api_key="...") from plain code
@@ -149,10 +141,6 @@ class Settings:
             raise ConfigError("attempts must be at least 1")
         if self.timeout <= 0 or self.deadline <= 0:
             raise ConfigError("timeout and deadline must be positive")
-        if self.max_record_bytes < 1:
-            raise ConfigError("max_record_bytes must be at least 1")
-        if (self.rpm is not None and self.rpm <= 0) or (self.tpm is not None and self.tpm <= 0):
-            raise ConfigError("rate limits must be positive")
         for name in ("max_tokens", "grammar_max_items", "grammar_max_string"):
             value = getattr(self, name)
             if value is not None and value < 1:

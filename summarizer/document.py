@@ -8,6 +8,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+NOT_UTF8_NOTE = "not_utf8"
+"""The ``Document.metadata`` key that says its file held bytes that are not UTF-8."""
+NOT_UTF8_WARNING = (
+    "the file holds bytes that are not UTF-8, read as Windows-1252 (check accented letters)"
+)
+
 
 @dataclass(frozen=True, slots=True)
 class Document:
@@ -36,6 +42,15 @@ class Document:
     ) -> Document:
         """A document for a page or an abstract already in memory (a string in a program)."""
         return cls(id=id, text=text, origin=origin, format=format, title=title)
+
+
+@dataclass(frozen=True, slots=True)
+class Text:
+    """A text to summarize as it is, never read as a file name (a plain ``str`` that names
+    an existing file is read as that file)."""
+
+    text: str
+    id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

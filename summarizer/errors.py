@@ -64,6 +64,12 @@ class InputError(SummarizerError):
         super().__init__(f"{where}: {message}" if where else message)
 
 
+class OwnOutputSkipped(InputError):
+    """An input that is one of our own outputs (results, a table, a card page, a batch's
+    request or context file): left out of a batch with a note, never read as abstracts
+    and never counted as a failed record."""
+
+
 class OutputError(SummarizerError):
     """The output cannot be written where asked: unwritable, locked, or one of the inputs."""
 
@@ -84,6 +90,11 @@ class ModelCallError(SummarizerError):
         self.provider = provider
         self.tries = tries
         super().__init__(f"{provider}: {message} (after {tries} attempt(s))", attempts=tries)
+
+
+class MalformedAnswerError(SummarizerError):
+    """The server answered 200 with something that is not a chat completion (not JSON, or
+    JSON of another shape): asked again like an answer that does not validate."""
 
 
 class ExtractionError(SummarizerError):

@@ -1,8 +1,9 @@
-"""Batch summarization at scale: inputs → the runner → an output, in any format.
+"""A local run of many records: inputs → the runner → an output, in any format.
 
-``run_batch`` (or ``arun_batch`` inside an event loop) reads records as they stream from
-``summarizer.ingest.iter_documents`` (once), summarizes up to ``concurrency`` of them at
-once through the one runner (``summarizer.runner``), with client-side rate limits, and
+``run_batch`` (``arun_batch`` in async code) reads records as they stream from
+``summarizer.ingest.iter_records`` (once), summarizes ``RunOptions.concurrency`` of them
+at once through the one runner (``summarizer.runner``), with client-side rate limits and
+a cost budget, and
 writes each outcome as it finishes (completion order; the ``id`` joins them back):
 ``{"id", "record", "evidence", "provenance", "abstract"}`` or ``{"id", "error",
 "error_type"}`` (see ``summarizer.results``).
@@ -21,30 +22,34 @@ order), so every input record has exactly one outcome.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import TYPE_CHECKING, Any
 
 from .backends import AnyBackend
-from .config import MAX_RECORD_BYTES, Settings
-from .document import Abstract, Document
-from .errors import ConfigError, InputError
-from .ingest import ColumnMapping
+from .budget import Budget, BudgetExhausted
+from .config import Settings
+from .document import Abstract, Document, Text
+from .errors import InputError, OwnOutputSkipped
+from .ingest import iter_records
+from .options import DEFAULT_CONCURRENCY, RunOptions
 from .output.targets import OwnFiles, Target, check_output, open_target
 from .pipeline import Cache, RunLog, Summarizer
 from .progress import ProgressListener, RecordFinished
 from .results import Failure, Result
-from .runner import DEFAULT_CONCURRENCY, Item, Outcome, RunCounts, run_records
+from .runner import Item, Outcome, Process, RunCounts, run_records
+from .sync import blocking
 from .usage import Usage
+
+if TYPE_CHECKING:
+    from .evaluation.prices import PriceTable
 
 __all__ = [
     "DEFAULT_CONCURRENCY",
     "BatchSummary",
-    "Reading",
     "arun_batch",
     "run_batch",
     "run_into",
@@ -53,17 +58,7 @@ __all__ = [
 MAX_FAILURE_SAMPLES = 20
 
 
-@dataclass(frozen=True, slots=True)
-class Reading:
-    """How to read sources that are paths: a forced format and export column names."""
-
-    format: str | None = None
-    columns: ColumnMapping | None = None
-    max_record_bytes: int = MAX_RECORD_BYTES
-    """Records with more text are reported, one by one (``--max-record-bytes``)."""
-
-
-Source = str | Path | Document | Abstract | InputError
+Source = str | Path | Text | Document | Abstract | InputError
 
 
 @dataclass(slots=True)
@@ -87,9 +82,16 @@ class BatchSummary:
     completion_tokens: int = 0
     elapsed_s: float = 0.0
     interrupted: bool = False
+    stopped_by_budget: bool = False
+    """No new record started: the run's cost would have passed ``RunOptions.max_cost``."""
+    cost: float | None = None
+    """US dollars this run spent, when a budget priced it."""
     output: str | None = None
     failures: list[tuple[str, str]] = field(default_factory=list)
     """(id, error) of the first failures of this run."""
+    left_out: list[str] = field(default_factory=list)
+    """Inputs that are our own outputs (results, tables, cards, batch files), each with
+    why: left out, not failed."""
 
     @property
     def processed(self) -> int:
@@ -97,7 +99,12 @@ class BatchSummary:
 
     @property
     def ok(self) -> bool:
-        return self.failed == 0 and self.previously_failed == 0 and not self.interrupted
+        return (
+            self.failed == 0
+            and self.previously_failed == 0
+            and not self.interrupted
+            and not self.stopped_by_budget
+        )
 
     @property
     def records_per_s(self) -> float:
@@ -129,7 +136,10 @@ class BatchSummary:
             "elapsed_s": round(self.elapsed_s, 3),
             "records_per_s": round(self.records_per_s, 2),
             "interrupted": self.interrupted,
+            "stopped_by_budget": self.stopped_by_budget,
+            "cost": self.cost,
             "output": self.output,
+            "left_out": self.left_out,
         }
 
 
@@ -143,25 +153,19 @@ def _tokens_spent(outcome: Outcome) -> Usage:
 # --- inputs ------------------------------------------------------------------------------
 
 
-def _items(sources: Iterable[Source], reading: Reading, own: OwnFiles) -> Iterator[Item]:
-    """Every record of the sources, streamed; the run's own output files left out."""
-    from .ingest import iter_documents
-
-    for source in sources:
-        if isinstance(source, Document | Abstract | InputError):
-            records: Iterable[Item] = [source]
-        else:
-            records = iter_documents(
-                [source],
-                format=reading.format,
-                columns=reading.columns,
-                max_record_bytes=reading.max_record_bytes,
-            )
-        for item in records:
-            origin = item.path if isinstance(item, InputError) else _origin(item)
-            if origin in own:
-                continue
-            yield item
+def _items(
+    sources: Iterable[Source], options: RunOptions, own: OwnFiles, left_out: list[str]
+) -> Iterator[Item]:
+    """Every record of the sources, streamed; the run's own output files, and any file
+    that is one of our outputs, left out (the latter named in ``left_out``)."""
+    for item in iter_records(sources, options):
+        origin = item.path if isinstance(item, InputError) else _origin(item)
+        if origin in own:
+            continue
+        if isinstance(item, OwnOutputSkipped):
+            left_out.append(str(item))
+            continue
+        yield item
 
 
 def _origin(item: Document | Abstract) -> str:
@@ -235,51 +239,63 @@ class Progress:
 async def arun_batch(
     sources: Iterable[Source],
     settings: Settings | None = None,
+    options: RunOptions | None = None,
     *,
-    output: str | Path | IO[str] | None = None,
-    format: str = "jsonl",
-    single: bool = False,
-    concurrency: int = DEFAULT_CONCURRENCY,
-    rpm: float | None = None,
-    tpm: float | None = None,
-    resume: bool = True,
-    retry_failed: bool = False,
     cache: Cache | None = None,
     run_log: RunLog | None = None,
+    backend: AnyBackend | None = None,
     progress: bool = False,
     on_result: Callable[[Result | Failure], None] | None = None,
-    backend: AnyBackend | None = None,
-    reading: Reading | None = None,
     on_progress: ProgressListener | None = None,
+    prices: PriceTable | None = None,
 ) -> BatchSummary:
-    """Summarize every record of ``sources``; see ``run_batch``."""
-    if concurrency < 1:
-        raise ConfigError("--concurrency must be at least 1")
+    """Summarize every record of ``sources`` into ``options.output``; one outcome per
+    input record.
+
+    ``sources``: files, folders, globs, exports, ``"-"`` (stdin), texts (``Text``, or a
+    ``str`` that names no file), ``Document`` objects. ``settings`` shape the requests;
+    ``options`` (``RunOptions``) say how the run reads, writes and paces: the output (a
+    path, resumable: ids already there are skipped, a partial last line is repaired; a
+    text stream; or None for stdout) and its ``format`` (``jsonl``, ``json``, ``md``,
+    ``csv``, ``html``), ``single`` (one record, pretty, nothing written if it fails),
+    ``resume``, ``retry_failed``, ``force``, ``concurrency``, ``rpm``/``tpm`` and
+    ``max_cost`` (no new request once the run's priced cost would pass it: the summary
+    says ``stopped_by_budget``; run again to resume). An existing output that is not one
+    of our outputs is refused (``OutputError``) unless ``force``; an input never is
+    replaced. ``cache`` and ``run_log`` are handed to the ``Summarizer``. ``progress``
+    shows a bar on stderr; ``on_result`` is called with each ``Result`` or ``Failure``
+    after it is written (``on_result=results.append`` collects them). ``on_progress``
+    gets ``summarizer.progress`` events (``ProgressPrinter()`` writes them to stderr).
+    ``prices``: the price table the budget uses (default: the built-in one).
+
+    On KeyboardInterrupt what was written stays whole and the exception propagates;
+    rerunning with the same output resumes.
+    """
     settings = settings or Settings.from_env()
-    if rpm is not None or tpm is not None:
-        settings = settings.replace(rpm=rpm or settings.rpm, tpm=tpm or settings.tpm)
-    destination = Path(output) if isinstance(output, str | Path) else output
+    options = options or RunOptions()
+    destination = options.destination
     if isinstance(destination, Path) and isinstance(sources, list | tuple):
         paths = [source for source in sources if isinstance(source, str | Path)]
-        check_output(destination, paths)
+        check_output(destination, paths, force=options.force)
     summarizer = Summarizer(
-        settings, backend=backend, cache=cache, run_log=run_log, on_progress=on_progress
+        settings, options, backend=backend, cache=cache, run_log=run_log, on_progress=on_progress
     )
+    budget = Budget.of(options.max_cost, summarizer, prices)
     try:
         await summarizer.aopen()
         target = open_target(
             destination,
-            format,
-            single=single,
-            resume=resume,
-            retry_failed=retry_failed,
+            options.format,
+            single=options.single,
+            resume=options.resume,
+            retry_failed=options.retry_failed,
         )
         return await run_into(
             summarizer,
             sources,
             target,
-            reading=reading or Reading(),
-            concurrency=concurrency,
+            options=options,
+            budget=budget,
             progress=progress,
             on_result=on_result,
             on_progress=on_progress,
@@ -288,15 +304,18 @@ async def arun_batch(
         await summarizer.aclose()
 
 
+run_batch = blocking(arun_batch, name="run_batch")
+
+
 async def run_into(
     summarizer: Summarizer,
     sources: Iterable[Source],
     target: Target,
     *,
-    reading: Reading,
-    concurrency: int,
-    progress: bool,
-    on_result: Callable[[Result | Failure], None] | None,
+    options: RunOptions,
+    budget: Budget | None = None,
+    progress: bool = False,
+    on_result: Callable[[Result | Failure], None] | None = None,
     on_progress: ProgressListener | None = None,
 ) -> BatchSummary:
     """Every record of ``sources`` through ``summarizer`` and the runner into ``target``
@@ -311,14 +330,23 @@ async def run_into(
     started = time.perf_counter()
     counts = RunCounts()
     bar = Progress(skipped=len(target.done)) if progress else None
-    items = _items(sources, reading, OwnFiles(target))
+    items: Iterator[Item] = _items(sources, options, OwnFiles(target), summary.left_out)
+    process: Process = summarizer.asummarize
+    if budget is not None:
+        items, process = budget.feed(items), budget.guard(process)
     complete = False
     try:
         outcomes = run_records(
-            summarizer.asummarize, items, concurrency=concurrency, skip=target.done, counts=counts
+            process,
+            items,
+            concurrency=options.concurrency,
+            skip=target.done,
+            counts=counts,
         )
         async with aclosing(outcomes):
             async for outcome in outcomes:
+                if isinstance(outcome, Failure) and isinstance(outcome.error, BudgetExhausted):
+                    continue  # not started: left for a rerun
                 target.write(outcome)
                 summary.count(outcome)
                 if bar is not None:
@@ -333,6 +361,8 @@ async def run_into(
         raise
     finally:
         summary.skipped, summary.renamed = counts.skipped, counts.renamed
+        if budget is not None:
+            summary.cost, summary.stopped_by_budget = budget.spent, budget.stopped
         try:
             target.finish(complete=complete)
         finally:
@@ -354,67 +384,4 @@ def _finished(
         done=summary.processed,
         total=total,
         elapsed_s=elapsed,
-    )
-
-
-def run_batch(
-    sources: Iterable[Source],
-    settings: Settings | None = None,
-    *,
-    output: str | Path | IO[str] | None = None,
-    format: str = "jsonl",
-    single: bool = False,
-    concurrency: int = DEFAULT_CONCURRENCY,
-    rpm: float | None = None,
-    tpm: float | None = None,
-    resume: bool = True,
-    retry_failed: bool = False,
-    cache: Cache | None = None,
-    run_log: RunLog | None = None,
-    progress: bool = False,
-    on_result: Callable[[Result | Failure], None] | None = None,
-    backend: AnyBackend | None = None,
-    reading: Reading | None = None,
-    on_progress: ProgressListener | None = None,
-) -> BatchSummary:
-    """Summarize every record of ``sources`` into ``output``; one outcome per input record.
-
-    ``sources``: files, folders, globs, exports, ``"-"`` (stdin), ``Document`` objects.
-    ``output``: a path (resumable: ids already there are skipped, a partial last line is
-    repaired), a text stream, or None for stdout. ``format``: ``jsonl`` (default),
-    ``json``, ``md``, ``csv`` or ``html`` (see ``summarizer.output.targets``); ``single``:
-    one record, pretty where the format has a pretty form, nothing written if it fails.
-    ``concurrency`` bounds records in flight; ``rpm``/``tpm`` are client-side requests
-    and tokens per minute. ``retry_failed`` redoes the ids whose line is an error;
-    ``resume=False`` starts the file afresh. ``cache`` and ``run_log`` are handed to the
-    ``Summarizer`` (see ``summarizer.cache`` and ``summarizer.runlog``). ``progress``
-    shows a bar on stderr; ``on_result`` is called with each ``Result`` or ``Failure``
-    after it is written (to collect results: ``on_result=results.append``, or iterate
-    ``Summarizer.asummarize_many`` instead). ``on_progress`` gets ``summarizer.progress``
-    events: what a local model is doing, and each finished record with the count for
-    an ETA (``ProgressPrinter()`` writes them to stderr).
-
-    On KeyboardInterrupt what was written stays whole and the exception propagates;
-    rerunning with the same output resumes.
-    """
-    return asyncio.run(
-        arun_batch(
-            sources,
-            settings,
-            output=output,
-            format=format,
-            single=single,
-            concurrency=concurrency,
-            rpm=rpm,
-            tpm=tpm,
-            resume=resume,
-            retry_failed=retry_failed,
-            cache=cache,
-            run_log=run_log,
-            progress=progress,
-            on_result=on_result,
-            backend=backend,
-            reading=reading,
-            on_progress=on_progress,
-        )
     )

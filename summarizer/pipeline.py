@@ -12,27 +12,36 @@ import functools
 import hashlib
 import json
 import time
-from collections.abc import AsyncGenerator, Iterable, Iterator
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, cast, runtime_checkable
 
 from pydantic import ValidationError
 
-from .backends import AnyBackend, Extraction, HoldsOpen, ReportsProgress, make_backend
+from .backends import (
+    AnyBackend,
+    Extraction,
+    HoldsOpen,
+    ModelBackend,
+    RecordBackend,
+    ReportsProgress,
+    make_backend,
+)
 from .clean import clean
 from .clean.reuse import cleaning_key
-from .config import MAX_RECORD_BYTES, Settings
-from .document import Abstract, Document
+from .config import Settings
+from .document import Abstract, Document, Text
 from .errors import GroundingError, InputError, SummarizerError
-from .extract import Policy, extract
 from .ground import Aligner, AlignmentStatus, ground, prune
+from .ingest import is_path_name, iter_records
+from .options import RunOptions
 from .progress import ProgressListener
 from .ratelimit import RateLimiter
 from .reference import reference_of
 from .render import RenderedPrompt, load_prompt, render
 from .results import Failure, Provenance, Result, dropped_warning
-from .runner import Item, Outcome, run_records
+from .runner import Outcome, run_records
 from .schema import SCHEMA_VERSION, CaseReport, json_schema
 from .sync import Portal
 from .usage import Usage
@@ -51,8 +60,13 @@ __all__ = [
     "summarize",
 ]
 
-Source = Document | Abstract | str | Path
-"""What one record can be given as: a Document, a cleaned Abstract, text, or a file."""
+Source = Document | Abstract | Text | str | Path
+"""What one record can be given as: a Document, a cleaned Abstract, a text (``Text``, or a
+``str`` that is not a file name), or a file (a ``Path``, or a ``str`` naming one)."""
+
+
+AskModel = Callable[[ModelBackend, RenderedPrompt, Aligner], Awaitable[Extraction]]
+"""Asks a model backend for one record (its requests, re-asks and token counts)."""
 
 
 class Cache(Protocol):
@@ -120,16 +134,20 @@ class Summarizer:
     def __init__(
         self,
         settings: Settings | None = None,
+        options: RunOptions | None = None,
         *,
         backend: AnyBackend | None = None,
         cache: Cache | None = None,
         run_log: RunLog | None = None,
         on_progress: ProgressListener | None = None,
     ) -> None:
-        """``on_progress``: called with what a backend that reports progress is doing
-        (a local model: loading, each request's prefill and generation; see
-        ``summarizer.progress``, whose ``ProgressPrinter`` writes it to stderr)."""
+        """``options``: how records are read and paced (the record size limit, rate
+        limits, concurrency; ``summarizer.options.RunOptions``). ``on_progress``: called
+        with what a backend that reports progress is doing (a local model: loading, each
+        request's prefill and generation; see ``summarizer.progress``, whose
+        ``ProgressPrinter`` writes it to stderr)."""
         self.settings = settings or Settings()
+        self.options = options or RunOptions()
         self.backend: AnyBackend = backend or make_backend(self.settings)
         if on_progress is not None and isinstance(self.backend, ReportsProgress):
             self.backend.report_progress(on_progress)
@@ -138,16 +156,31 @@ class Summarizer:
         # checked once: a runtime Protocol check costs ~20 µs, a tenth of a cached record
         self._abstract_cache = self.cache if isinstance(self.cache, AbstractCache) else None
         self.run_log = run_log if capabilities.takes_prompt else None  # model calls only
-        self.limiter = RateLimiter(rpm=self.settings.rpm, tpm=self.settings.tpm)
-        self._policy = Policy(
+        self.limiter = RateLimiter(rpm=self.options.rpm, tpm=self.options.tpm)
+        self._ask: AskModel | None = None
+        if capabilities.takes_prompt:
+            load_prompt(self.settings.resolved_prompt)  # fail early on an unknown version
+            self._ask = self._asker()
+        self._schema_hash = schema_hash()
+        self._portal = Portal()
+
+    def _asker(self) -> AskModel:
+        """How a model is asked for a record (instructor and the SDK are imported here,
+        only for a backend that takes a prompt)."""
+        from .asking import Policy, ask_model
+
+        policy = Policy(
             validation_attempts=self.settings.resolved_validation_attempts,
             strict_grounding=self.settings.strict_grounding,
             limiter=self.limiter if self.limiter.active else None,
         )
-        self._schema_hash = schema_hash()
-        self._portal = Portal()
-        if capabilities.takes_prompt:
-            load_prompt(self.settings.resolved_prompt)  # fail early on an unknown version
+
+        async def ask(
+            backend: ModelBackend, prompt: RenderedPrompt, aligner: Aligner
+        ) -> Extraction:
+            return await ask_model(backend, prompt, aligner=aligner, policy=policy)
+
+        return ask
 
     # -- preparing -------------------------------------------------------
     def prepare(self, source: Source) -> Abstract:
@@ -156,12 +189,16 @@ class Summarizer:
             return source
         if isinstance(source, Document):
             return self._clean(self._bounded(source))
-        if isinstance(source, Path):
-            return self._clean(read_one(source, max_record_bytes=self.settings.max_record_bytes))
-        if isinstance(source, str):
-            if not source.strip():
+        if isinstance(source, str) and not is_path_name(source):
+            source = Text(source)
+        if isinstance(source, str | Path):
+            return self._clean(read_one(Path(source), options=self.options))
+        if isinstance(source, Text):
+            if not source.text.strip():
                 raise InputError("empty text")
-            return self._clean(self._bounded(Document.from_text(source)))
+            return self._clean(
+                self._bounded(Document.from_text(source.text, id=source.id or "text"))
+            )
         raise TypeError(f"cannot summarize a {type(source).__name__}")
 
     def _clean(self, document: Document) -> Abstract:
@@ -181,10 +218,10 @@ class Summarizer:
         return abstract
 
     def _bounded(self, document: Document) -> Document:
-        """The document, unless its text is over ``settings.max_record_bytes``."""
+        """The document, unless its text is over ``options.max_record_bytes``."""
         from .ingest.lines import text_bytes, too_large
 
-        limit = self.settings.max_record_bytes
+        limit = self.options.max_record_bytes
         if document.format != "html" and len(document.text) * 4 > limit:
             size = text_bytes(document.text)
             if size > limit:
@@ -222,9 +259,10 @@ class Summarizer:
         if cached is not None:
             return self._finish(call, cached.extraction, aligner, original_latency=cached.latency_s)
         try:
-            extraction = await extract(
-                self.backend, abstract, prompt, aligner=aligner, policy=self._policy
-            )
+            if self._ask is None or prompt is None:  # a backend that fills the record itself
+                extraction = cast(RecordBackend, self.backend).fill(abstract)
+            else:
+                extraction = await self._ask(cast(ModelBackend, self.backend), prompt, aligner)
         except SummarizerError as error:
             self._log(call, error=error)
             raise
@@ -237,17 +275,20 @@ class Summarizer:
 
     # -- many records (the runner) --------------------------------------------
     async def asummarize_many(
-        self, sources: Iterable[Source | InputError], *, concurrency: int = 1
+        self, sources: Iterable[Source | InputError], *, concurrency: int | None = None
     ) -> AsyncGenerator[Outcome, None]:
-        """A ``Result`` or ``Failure`` per record, as each finishes (with ``concurrency``
-        1, in input order). A file holding several records (an export) gives them all;
-        texts get the ids ``text-1``, ``text-2``…"""
-        items = _items(sources, max_record_bytes=self.settings.max_record_bytes)
-        async for outcome in run_records(self.asummarize, items, concurrency=concurrency):
+        """A ``Result`` or ``Failure`` per record, as each finishes, ``concurrency`` at a
+        time (default: the options'). A file holding several records (an export) gives
+        them all; texts get the ids ``text-1``, ``text-2``…"""
+        options = (
+            self.options if concurrency is None else self.options.replace(concurrency=concurrency)
+        )
+        items = iter_records(sources, options)
+        async for outcome in run_records(self.asummarize, items, concurrency=options.concurrency):
             yield outcome
 
     def summarize_many(
-        self, sources: Iterable[Source | InputError], *, concurrency: int = 1
+        self, sources: Iterable[Source | InputError], *, concurrency: int | None = None
     ) -> Iterator[Outcome]:
         """Sync ``asummarize_many``."""
         return self._portal.iterate(self.asummarize_many(sources, concurrency=concurrency))
@@ -427,12 +468,10 @@ class Summarizer:
         )
 
 
-def read_one(path: Path, *, max_record_bytes: int = MAX_RECORD_BYTES) -> Document:
+def read_one(path: Path, *, options: RunOptions | None = None) -> Document:
     """The one record in ``path``; an InputError when it holds none, or several (an
     export: summarize those with ``summarize_many`` or ``run_batch``)."""
-    from .ingest import iter_documents
-
-    records = iter_documents([path], max_record_bytes=max_record_bytes)
+    records = iter_records([path], options)
     first = next(records, None)
     if first is None:
         raise InputError("no records", path=str(path))
@@ -444,26 +483,8 @@ def read_one(path: Path, *, max_record_bytes: int = MAX_RECORD_BYTES) -> Documen
             "run_batch() for an export",
             path=str(path),
         )
+    assert isinstance(first, Document)
     return first
-
-
-def _items(sources: Iterable[Source | InputError], *, max_record_bytes: int) -> Iterator[Item]:
-    """Records from mixed sources: files read as they stream (an export gives every
-    record), texts numbered ``text-1``, ``text-2``… in order."""
-    from .ingest import iter_documents
-
-    texts = 0
-    for source in sources:
-        if isinstance(source, str):
-            texts += 1
-            if not source.strip():
-                yield InputError("empty text", record=f"text-{texts}")
-            else:
-                yield Document.from_text(source, id=f"text-{texts}")
-        elif isinstance(source, Path):
-            yield from iter_documents([source], max_record_bytes=max_record_bytes)
-        else:
-            yield source
 
 
 def summarize(source: Source, *, settings: Settings | None = None, **options: Any) -> Result:

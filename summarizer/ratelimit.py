@@ -7,7 +7,7 @@ holds at most ``burst_s`` seconds of its rate, so a run starts gently instead of
 spending a whole minute's allowance at once; a request bigger than the bucket is let
 through when the bucket is full and leaves it in debt.
 
-The extraction loop (``summarizer.extract``) waits for the limiter before each request
+The extraction loop (``summarizer.asking``) waits for the limiter before each request
 it sends, so re-asks and the stages of a staged prompt are counted one by one, and
 cache hits (answered before any request) are never slowed down. The sync API goes
 through the same loop, so it is limited too.
@@ -19,8 +19,6 @@ import asyncio
 import time
 from collections.abc import Sequence
 from typing import Any
-
-from .errors import ConfigError
 
 __all__ = ["RateLimiter", "TokenBucket", "estimate_tokens"]
 
@@ -36,13 +34,12 @@ def estimate_tokens(messages: Sequence[dict[str, Any]]) -> int:
 
 
 class TokenBucket:
-    """``rate`` units a minute, holding at most ``capacity`` (default: ``burst_s`` of rate)."""
+    """``rate`` units a minute, holding at most ``capacity`` (default: ``burst_s`` of rate).
+    The rate comes from ``RunOptions`` (``rpm``/``tpm``), which checks it is positive."""
 
     def __init__(
         self, per_minute: float, *, burst_s: float = 1.0, capacity: float | None = None
     ) -> None:
-        if per_minute <= 0:
-            raise ConfigError("rate limits must be positive")
         self.rate = per_minute / 60.0
         self.capacity = capacity if capacity is not None else max(1.0, self.rate * burst_s)
         self.level = self.capacity

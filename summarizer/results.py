@@ -393,12 +393,6 @@ class Result:
             f'"provenance": {self.provenance.to_json()}{abstract}}}'
         )
 
-    def to_row(self) -> dict[str, Any]:
-        """One flat row of typed values (the CSV review table's columns); see output.table."""
-        from .output.table import typed_row  # late: the table owns its columns
-
-        return typed_row(self)
-
     @classmethod
     def from_dict(cls, value: dict[str, Any]) -> Result:
         """A result line read back; ContractError when it is not one (or no longer valid)."""
@@ -467,12 +461,6 @@ class Failure:
     def to_json(self) -> str:
         """``to_dict`` as JSON text."""
         return _encode(self.to_dict())
-
-    def to_row(self) -> dict[str, Any]:
-        """The review table's row of a failure: id, title, reference and error."""
-        from .output.table import typed_row  # late: the table owns its columns
-
-        return typed_row(self)
 
     @classmethod
     def from_dict(cls, value: dict[str, Any]) -> Failure:

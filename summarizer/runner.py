@@ -21,11 +21,11 @@ from dataclasses import dataclass, replace
 
 from .document import Abstract, Document
 from .errors import InputError, SummarizerError
+from .options import DEFAULT_CONCURRENCY
 from .results import Failure, Result, failure_of
 
 __all__ = ["DEFAULT_CONCURRENCY", "Item", "Outcome", "RunCounts", "item_id", "run_records"]
 
-DEFAULT_CONCURRENCY = 8
 READ_AHEAD = 2
 """Records read beyond the one being done, one at a time (a queue of one job plus the
 job the feeder holds, with workers)."""

@@ -5,7 +5,9 @@ files; each sink has its own dangerous syntax:
 
 - ``csv_cell``: spreadsheet formulas (cells starting ``=``, ``+``, ``-``, ``@``, tab or
   carriage return get a leading apostrophe, as OWASP recommends);
-- ``terminal_text``: escape sequences and control characters (a terminal runs them);
+- ``terminal_text``: escape sequences and control characters (a terminal runs them),
+  removed from a message; ``visible_controls``: the same shown as ``[U+001B]`` in data
+  printed to a terminal (``cli.terminal``);
 - ``markdown_text``: inline and block-level Markdown (``~~~`` fences, lists, headings,
   quotes, tables, HTML) and invisible characters;
 - ``visible_bidi``: bidirectional controls, which reorder what a reader sees, shown as
@@ -30,6 +32,7 @@ __all__ = [
     "shown_text",
     "terminal_text",
     "visible_bidi",
+    "visible_controls",
 ]
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -89,6 +92,20 @@ def terminal_text(text: str, *, keep_newlines: bool = False) -> str:
     else:
         text = _CONTROL_OR_LINE.sub(lambda match: " " if match[0] in "\t\n\r" else "", text)
     return visible_bidi(text)
+
+
+# Every control character but newline and tab, a carriage return not ending a line, and
+# the bidi controls.
+_SHOWN_AS_CODE = re.compile(
+    f"[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f{BIDI_CONTROLS}]|\\r(?!\\n)"
+)
+
+
+def visible_controls(text: str) -> str:
+    """Data for a terminal: each control character (escape sequences included) and bidi
+    control shown as ``[U+001B]``, so the terminal runs none of them; line breaks (``\\n``,
+    ``\\r\\n``) and tabs kept."""
+    return _SHOWN_AS_CODE.sub(lambda match: f"[U+{ord(match[0]):04X}]", text)
 
 
 # Inline syntax anywhere; ``~`` for GFM strikethrough and ``~~~`` fences, ``&`` for

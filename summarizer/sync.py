@@ -11,11 +11,13 @@ the thread (a notebook), the call runs on the same kept loop in a helper thread.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import AsyncGenerator, Callable, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 
 class Portal:
@@ -67,3 +69,20 @@ def _outside_a_running_loop(function: Callable[[], T]) -> T:
         return function()
     with ThreadPoolExecutor(1, thread_name_prefix="summarizer-sync") as helper:
         return helper.submit(function).result()
+
+
+def blocking(function: Callable[P, Coroutine[Any, Any, T]], *, name: str) -> Callable[P, T]:
+    """``name``, the sync twin of an async function: the same signature and docstring (one
+    source for both), run on a portal of its own, so it works in plain code and inside a
+    running event loop (a notebook) alike."""
+
+    @functools.wraps(function)
+    def run(*args: P.args, **kwargs: P.kwargs) -> T:
+        portal = Portal()
+        try:
+            return portal.run(function(*args, **kwargs))
+        finally:
+            portal.close()
+
+    run.__name__ = run.__qualname__ = name
+    return run

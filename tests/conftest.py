@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +16,37 @@ SEED_TITLE = (
     "A rare presentation of leiomyosarcoma metastasis to the cervical spine: "
     "A case report and a brief review."
 )
+SHARED = Path(os.environ.get("CASE_SUMMARIZER_SHARED") or ROOT.parent / "shared")
+"""The workplace's shared data (real pages, texts and PDFs): read by tests, never copied."""
+CORPUS = SHARED / "corpus"
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def needs(what: str, present: bool, *, hint: str) -> None:
+    """Skip a test whose dependency is missing here, or fail it in CI (``CI=true``), where
+    a skip would read as a pass: CI installs everything ``make test`` needs."""
+    if present:
+        return
+    if IN_CI:
+        pytest.fail(f"CI needs {what}: {hint}", pytrace=False)
+    pytest.skip(f"{what} is not here ({hint})")
+
+
+def needs_module(name: str, *, hint: str) -> Any:
+    """``import name``, through ``needs``."""
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        needs(f"the {name} package", False, hint=hint)
+
+
+def needs_corpus(name: str) -> Path:
+    """A file of the shared corpus, through ``needs``."""
+    path = CORPUS / name
+    needs(f"../shared/corpus/{name}", path.is_file(), hint="set CASE_SUMMARIZER_SHARED")
+    return path
+
+
 # A fake key; tests assert it never leaks into outputs, logs, caches or errors.
 FAKE_KEY = "fake-test-key-DO-NOT-LEAK-0123456789abcdef"
 

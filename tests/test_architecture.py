@@ -9,16 +9,25 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parent.parent / "summarizer"
 
 GROUPS = {
-    "foundation": {"usage", "errors", "document", "paths", "config", "sinks", "progress"},
+    "foundation": {
+        "usage",
+        "errors",
+        "document",
+        "paths",
+        "config",
+        "options",
+        "sinks",
+        "progress",
+    },
     "stage": {"ingest", "clean", "render", "schema", "ages", "ground", "reference"},
     "backend": {"backends", "ratelimit"},
-    "extract": {"extract", "asking"},
+    "ask": {"asking"},
     "contract": {"results"},
     "runner": {"runner", "sync"},
     "record": {"pipeline"},
     "output": {"output"},
     "store": {"cache", "runlog", "sqlite_store"},
-    "orchestration": {"local_batch", "evaluation", "review", "batch_api"},
+    "orchestration": {"local_batch", "budget", "evaluation", "review", "batch_api"},
     "interface": {"cli", "__init__"},
 }
 _BELOW_INTERFACE = set(GROUPS) - {"interface"}
@@ -26,19 +35,16 @@ MAY_IMPORT = {
     "foundation": {"foundation"},
     "stage": {"foundation", "stage"},
     "backend": {"foundation", "stage", "backend"},
-    "extract": {"foundation", "stage", "backend"},
+    "ask": {"foundation", "stage", "backend"},
     "contract": {"foundation", "stage"},
     "runner": {"foundation", "contract"},
-    "record": {"foundation", "stage", "backend", "extract", "contract", "runner"},
+    "record": {"foundation", "stage", "backend", "ask", "contract", "runner"},
     "output": {"foundation", "stage", "contract"},
     "store": {"foundation", "store"},
     "orchestration": _BELOW_INTERFACE,
     "interface": set(GROUPS),
 }
 GROUP_OF = {module: group for group, modules in GROUPS.items() for module in modules}
-LATE_EXCEPTIONS = {("results", "output")}
-"""``Result.to_row`` renders through ``output.table`` (a late import: the table owns its
-columns, and the contract keeps the method the review table documents)."""
 
 
 def sources() -> Iterator[tuple[str, Path, ast.Module]]:
@@ -85,7 +91,7 @@ def test_imports_follow_the_layers() -> None:
         for line, target in imported_tops(path, tree):
             if target not in GROUP_OF or GROUP_OF[target] == group:
                 continue  # within a group, anything goes
-            if GROUP_OF[target] not in MAY_IMPORT[group] and (top, target) not in LATE_EXCEPTIONS:
+            if GROUP_OF[target] not in MAY_IMPORT[group]:
                 where = path.relative_to(PACKAGE.parent)
                 broken.append(f"{where}:{line}: {group} {top} imports {GROUP_OF[target]} {target}")
     assert not broken, "\n".join(broken)
@@ -96,6 +102,100 @@ def test_the_rules_detect_a_broken_layer() -> None:
     found = list(imported_tops(PACKAGE / "output" / "x.py", tree))
     assert found == [(1, "pipeline"), (2, "cli")]
     assert "record" not in MAY_IMPORT["output"] and "interface" not in MAY_IMPORT["output"]
+
+
+# --- no import cycles (issue 27) ----------------------------------------------------------
+
+
+def _module(path: Path) -> str:
+    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _checking_only(tree: ast.Module) -> set[int]:
+    """Lines inside ``if TYPE_CHECKING:`` blocks: imports for annotations, never run."""
+    lines: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            for child in node.body:
+                lines.update(getattr(sub, "lineno", 0) for sub in ast.walk(child))
+    return lines
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Module → the package's modules it imports, at the top or late (inside a function)."""
+    paths = {_module(path): path for path in PACKAGE.rglob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for name, path in paths.items():
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        skipped = _checking_only(tree)
+        package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+        targets: set[str] = set()
+        for node in ast.walk(tree):
+            if getattr(node, "lineno", None) in skipped:
+                continue
+            if isinstance(node, ast.ImportFrom):
+                base = package.split(".")[: len(package.split(".")) - max(node.level - 1, 0)]
+                module = ".".join([*base, node.module] if node.module else base)
+                if not node.level:
+                    module = node.module or ""
+                for alias in node.names:  # a name may be a submodule
+                    child = f"{module}.{alias.name}"
+                    targets.add(child if child in paths else module)
+            elif isinstance(node, ast.Import):
+                targets.update(alias.name for alias in node.names)
+        graph[name] = {target for target in targets if target in paths and target != name}
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected groups of more than one module (Tarjan, iterative)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+    for root in graph:
+        if root in index:
+            continue
+        work = [(root, iter(sorted(graph[root])))]
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        while work:
+            node, children = work[-1]
+            child = next(children, None)
+            if child is not None:
+                if child not in index:
+                    index[child] = low[child] = len(index)
+                    stack.append(child)
+                    work.append((child, iter(sorted(graph[child]))))
+                elif child in stack:
+                    low[node] = min(low[node], index[child])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node])
+            if low[node] == index[node]:
+                group = []
+                while True:
+                    member = stack.pop()
+                    group.append(member)
+                    if member == node:
+                        break
+                if len(group) > 1:
+                    found.append(sorted(group))
+    return found
+
+
+def test_no_import_cycles_late_imports_included() -> None:
+    found = cycles(import_graph())
+    assert not found, "import cycles: " + "; ".join(" <-> ".join(group) for group in found)
+
+
+def test_the_cycle_check_finds_a_cycle() -> None:
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    graph = import_graph()
+    assert "summarizer.output.table" in graph["summarizer.output"]  # names and submodules seen
+    assert "summarizer.asking" in graph["summarizer.pipeline"]  # a late import counts
 
 
 # --- no leftovers (issue 11) -------------------------------------------------------------------

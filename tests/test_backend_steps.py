@@ -39,9 +39,10 @@ from summarizer.backends.stages import stage_model
 from summarizer.cache import ResponseCache
 from summarizer.config import BACKEND_DEFAULTS
 from summarizer.ground import Aligner, is_grounding_error, validation_context
+from summarizer.options import RunOptions
 from summarizer.render import outline, render
 from summarizer.schema import CaseReport
-from tests.conftest import FAKE_KEY, SEED, seed_record
+from tests.conftest import FAKE_KEY, SEED, needs_module, seed_record
 from tests.openai_server import ScriptedServer, answer, completion_body, error
 
 
@@ -143,7 +144,7 @@ def test_build_is_pure_and_gives_what_the_online_path_sends(
 def test_llamacpp_builds_json_object_with_the_schema_without_loading_the_model(
     seed_abstract: Any,
 ) -> None:
-    pytest.importorskip("llama_cpp")
+    needs_module("llama_cpp", hint="the server extra: make setup")
     backend = make_backend(Settings(backend="llamacpp", prompt="v2"))
     assert isinstance(backend, ModelBackend)
     requests = backend.build(render(seed_abstract, "v2"))
@@ -246,7 +247,7 @@ def test_reasks_and_failures_log_nothing_from_instructor(
 
 def test_the_sync_path_is_rate_limited(scripted_server: ScriptedServer, seed_text: str) -> None:
     scripted_server.fallback = lambda request: answer(seed_record())
-    with Summarizer(openai_settings(scripted_server.url, rpm=120)) as summarizer:
+    with Summarizer(openai_settings(scripted_server.url), RunOptions(rpm=120)) as summarizer:
         started = time.perf_counter()
         for _ in range(4):  # a bucket of 2, then one every 0.5 s
             summarizer.summarize(seed_text)
@@ -298,7 +299,7 @@ async def test_an_unheld_backend_makes_an_httpx_client_on_first_use_closed_by_ac
 _AT_EXIT = """
 import sys
 from pathlib import Path
-from summarizer import Document, Settings, Summarizer, run_batch
+from summarizer import Document, RunOptions, Settings, Summarizer, run_batch
 settings = Settings.from_env(
     env={"OPENAI_API_KEY": "fake-exit-key"}, backend="openai", base_url=sys.argv[1], model="m"
 )
@@ -310,7 +311,7 @@ elif sys.argv[3] == "context":
         summarizer.summarize(text)
 else:
     documents = [Document.from_text(text, id=str(number)) for number in range(3)]
-    run_batch(documents, settings, output=Path(sys.argv[4]) / "out.jsonl")
+    run_batch(documents, settings, RunOptions(output=Path(sys.argv[4]) / "out.jsonl"))
 print("done")
 """
 
@@ -344,7 +345,7 @@ def test_every_backend_declares_what_it_is() -> None:
     assert isinstance(model, ModelBackend) and not isinstance(model, RecordBackend)
     assert model.capabilities.takes_prompt and not model.capabilities.local
     assert capabilities_of(openai_settings()) == model.capabilities
-    pytest.importorskip("llama_cpp")
+    needs_module("llama_cpp", hint="the server extra: make setup")
     local = make_backend(Settings(backend="llamacpp"))
     assert capabilities_of(Settings(backend="llamacpp")) == local.capabilities
     assert local.capabilities.local and local.capabilities.takes_prompt

@@ -33,6 +33,7 @@ from summarizer.batch_api.context import read_context
 from summarizer.batch_api.tokens import TokenCounter, encoding_for
 from summarizer.document import OffsetMap
 from summarizer.ingest import iter_documents
+from summarizer.options import RunOptions
 from summarizer.reference import reference_of
 from summarizer.runlog import RunLog
 from tests.conftest import (
@@ -207,7 +208,9 @@ def test_collect_grounds_exactly_like_the_online_path(
         )
     )
     summary = collect_batch(
-        results, requests=tmp_path / "requests.jsonl", output=tmp_path / "records.jsonl"
+        results,
+        requests=tmp_path / "requests.jsonl",
+        options=RunOptions(output=tmp_path / "records.jsonl"),
     )
     assert summary.ok and summary.run.succeeded == 1
     (line,) = lines(tmp_path / "records.jsonl")
@@ -228,7 +231,9 @@ def test_an_exports_reference_goes_through_the_batch(tmp_path: Path) -> None:
     assert (prepared.records, prepared.failed) == (2, 1)
     results = tmp_path / "results.jsonl"
     assert write_rules_results(requests, results) == 2
-    summary = collect_batch(results, requests=requests, output=tmp_path / "records.jsonl")
+    summary = collect_batch(
+        results, requests=requests, options=RunOptions(output=tmp_path / "records.jsonl")
+    )
     found = by_id(tmp_path / "records.jsonl")
     assert (summary.run.succeeded, summary.run.failed) == (2, 1) and len(found) == 3
     for ident, reference in expected.items():
@@ -314,7 +319,9 @@ def test_a_record_that_cannot_be_prepared_is_collected_as_its_error(tmp_path: Pa
     assert len(lines(requests)) == 3
     results = tmp_path / "results.jsonl"
     answer_every_request(requests, results)
-    summary = collect_batch(results, requests=requests, output=tmp_path / "records.jsonl")
+    summary = collect_batch(
+        results, requests=requests, options=RunOptions(output=tmp_path / "records.jsonl")
+    )
     found = by_id(tmp_path / "records.jsonl")
     assert set(found) == {"r00000", "r00001", "r00002", "blank"}
     assert found["blank"]["error_type"] == "InputError" and summary.run.failed == 1
@@ -478,7 +485,7 @@ def test_one_thousand_records_end_to_end(scripted_server: ScriptedServer, tmp_pa
     with pytest.raises(BatchStateError, match=f"already submitted as {batch_id}"):
         submit_batch(requests, settings, run_log=log)
     before = out.read_bytes()
-    rerun = collect_batch(batch_id, output=out, settings=settings, run_log=log)
+    rerun = collect_batch(batch_id, settings=settings, run_log=log, options=RunOptions(output=out))
     assert rerun.run.skipped == 996 and rerun.run.retried == 4 and not rerun.ok
     assert by_id(out) == found and out.read_bytes() != before  # the errors redone, last
     assert BatchStateError("x").exit_code == 2  # the CLI's exit status for a refusal
@@ -510,11 +517,19 @@ def test_expired_failed_and_cancelled_batches(
     prepare_batch([source], settings, output=tmp_path / "a.jsonl")
     expired = submit_batch(tmp_path / "a.jsonl", settings, run_log=log)
     with pytest.raises(BatchStateError, match="wait for it"):
-        collect_batch(expired.id, output=tmp_path / "a.out.jsonl", settings=settings, run_log=log)
+        collect_batch(
+            expired.id,
+            settings=settings,
+            run_log=log,
+            options=RunOptions(output=tmp_path / "a.out.jsonl"),
+        )
     info = wait_for_batch(expired.id, settings, run_log=log, poll_s=0.01)
     assert (info.status, info.completed, info.failed) == ("expired", 4, 2)
     summary = collect_batch(
-        expired.id, output=tmp_path / "a.out.jsonl", settings=settings, run_log=log
+        expired.id,
+        settings=settings,
+        run_log=log,
+        options=RunOptions(output=tmp_path / "a.out.jsonl"),
     )
     found = by_id(tmp_path / "a.out.jsonl")
     assert summary.run.succeeded == 4 and summary.run.failed == 2 and len(found) == 6
@@ -529,7 +544,10 @@ def test_expired_failed_and_cancelled_batches(
     info = wait_for_batch(failed.id, settings, run_log=log, poll_s=0.01)
     assert info.status == "failed" and "scripted validation failure" in info.errors[0]
     summary = collect_batch(
-        failed.id, output=tmp_path / "b.out.jsonl", settings=settings, run_log=log
+        failed.id,
+        settings=settings,
+        run_log=log,
+        options=RunOptions(output=tmp_path / "b.out.jsonl"),
     )
     errors = by_id(tmp_path / "b.out.jsonl")
     assert summary.run.failed == 3 and {e["error_type"] for e in errors.values()} == {
@@ -547,7 +565,10 @@ def test_expired_failed_and_cancelled_batches(
     assert cancel_batch(started.id, settings, run_log=log).status == "cancelling"
     assert batch_status(started.id, settings, run_log=log).status == "cancelled"
     summary = collect_batch(
-        started.id, output=tmp_path / "c.out.jsonl", settings=settings, run_log=log
+        started.id,
+        settings=settings,
+        run_log=log,
+        options=RunOptions(output=tmp_path / "c.out.jsonl"),
     )
     assert (summary.run.succeeded, summary.run.failed) == (1, 2)
     statuses = {info.id: info.status for info in list_batches(settings, run_log=log)}
@@ -655,7 +676,9 @@ def test_every_failure_shape_is_reported_and_nothing_is_lost_or_duplicated(
     for ident in ("r00001", "r00003", "r00006"):
         assert f"error: {ident}:" in done.stderr
 
-    library = collect_batch(results, requests=requests, output=tmp_path / "library.jsonl")
+    library = collect_batch(
+        results, requests=requests, options=RunOptions(output=tmp_path / "library.jsonl")
+    )
     assert (library.unknown, library.unknown_count) == (["zzz-not-ours"], 1)
     assert library.answered_twice == ["r00007", "r00008"] and library.unreadable == 2
     assert (library.run.succeeded, library.run.failed, library.ok) == (3, 6, False)
@@ -709,7 +732,9 @@ def test_json_content_answers_and_vllm_result_files(tmp_path: Path) -> None:
         )
     results = tmp_path / "vllm-output.jsonl"
     results.write_text("".join(json.dumps(line) + "\n" for line in vllm))
-    summary = collect_batch(results, requests=requests, output=tmp_path / "records.jsonl")
+    summary = collect_batch(
+        results, requests=requests, options=RunOptions(output=tmp_path / "records.jsonl")
+    )
     found = by_id(tmp_path / "records.jsonl")
     assert summary.run.succeeded == 2 and summary.run.failed == 1
     assert found["r00000"]["record"]["patient"]["age_years"] == 20
@@ -729,11 +754,15 @@ def test_retry_failed_asks_online_what_the_batch_could_not_answer(
     results = tmp_path / "results.jsonl"
     results.write_text(failure_shapes(requests))
     out = tmp_path / "records.jsonl"
-    first = collect_batch(results, requests=requests, output=out)
+    first = collect_batch(results, requests=requests, options=RunOptions(output=out))
     assert first.run.failed == 6
 
     summary = collect_batch(
-        results, requests=requests, output=out, settings=settings, retry_failed=True
+        results,
+        requests=requests,
+        settings=settings,
+        retry_failed=True,
+        options=RunOptions(output=out),
     )
     found = by_id(out)
     assert summary.run.retried == 6 and summary.run.skipped == 3
@@ -762,15 +791,17 @@ def test_collect_writes_every_format_and_resumes(tmp_path: Path) -> None:
     answer_every_request(requests, results)
     for fmt, marker in (("csv", "r00004"), ("md", "r00004"), ("html", "r00004")):
         target = tmp_path / f"records.{fmt}"
-        summary = collect_batch(results, requests=requests, output=target, format=fmt)
+        summary = collect_batch(
+            results, requests=requests, options=RunOptions(output=target, format=fmt)
+        )
         assert summary.ok and marker in target.read_text()
     out = tmp_path / "records.jsonl"
-    collect_batch(results, requests=requests, output=out)
+    collect_batch(results, requests=requests, options=RunOptions(output=out))
     kept = out.read_text().splitlines()
     out.write_text(
         "\n".join(kept[:2]) + "\n" + kept[2][:30]
     )  # a crash: 2 whole lines, half a third
-    summary = collect_batch(results, requests=requests, output=out)
+    summary = collect_batch(results, requests=requests, options=RunOptions(output=out))
     assert summary.run.skipped == 2 and summary.run.succeeded == 3 and summary.run.repaired == 1
     assert sorted(by_id(out)) == [f"r{n:05d}" for n in range(5)]
 
@@ -783,7 +814,7 @@ def test_prepare_only_failed_writes_the_failed_ids(tmp_path: Path) -> None:
     results = tmp_path / "results.jsonl"
     results.write_text(failure_shapes(requests))
     out = tmp_path / "records.jsonl"
-    collect_batch(results, requests=requests, output=out)
+    collect_batch(results, requests=requests, options=RunOptions(output=out))
     retry = tmp_path / "retry.jsonl"
     done = run_cli(
         "batch", "prepare", str(source), "-o", str(retry), "--only-failed", str(out), home=tmp_path
@@ -792,7 +823,7 @@ def test_prepare_only_failed_writes_the_failed_ids(tmp_path: Path) -> None:
     failed = sorted(ident for ident, line in by_id(out).items() if "error" in line)
     assert sorted(prepared_bodies(retry)) == failed
     table = tmp_path / "records.csv"  # a rendered output: its records are in its sidecar
-    collect_batch(results, requests=requests, output=table, format="csv")
+    collect_batch(results, requests=requests, options=RunOptions(output=table, format="csv"))
     from_table = run_cli(
         "batch", "prepare", str(source), "-o", str(tmp_path / "retry-csv.jsonl"),
         "--only-failed", str(table), home=tmp_path,
@@ -809,7 +840,7 @@ def test_prepare_only_failed_writes_the_failed_ids(tmp_path: Path) -> None:
     # the retry batch's answers replace those errors in the same output
     retry_results = tmp_path / "retry-results.jsonl"
     answer_every_request(retry, retry_results)
-    summary = collect_batch(retry_results, requests=retry, output=out)
+    summary = collect_batch(retry_results, requests=retry, options=RunOptions(output=out))
     assert summary.ok and summary.run.retried == len(failed)
     assert all("record" in line for line in by_id(out).values())
 

@@ -28,7 +28,8 @@ from summarizer.document import Abstract, Document
 from summarizer.errors import InputError
 
 SHAPES = Path(__file__).parent / "fixtures" / "real-shapes"
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+from tests.conftest import needs_corpus  # noqa: E402
+
 SCORER_CHROME = (
     "skip to main content", "requires javascript", "similar articles", "send to",
     "services on demand", "explore journals", "my account", "advertisement", "declarations",
@@ -258,9 +259,7 @@ def test_a_batch_with_a_record_that_is_not_an_abstract_exits_1_and_keeps_the_oth
 
 
 def real_pages() -> list[dict[str, object]]:
-    path = CORPUS / "real-pages-dev.jsonl"
-    if not path.is_file():
-        pytest.skip("../shared/corpus is not here")
+    path = needs_corpus("real-pages-dev.jsonl")
     return [json.loads(line) for line in path.read_text("utf-8").splitlines()]
 
 
@@ -301,9 +300,7 @@ def _case_texts() -> Iterator[tuple[str, str]]:
         "e3c-case-texts.jsonl": ("text", 7),  # every 7th: the whole file takes a minute
     }
     for name, (field, step) in files.items():
-        path = CORPUS / name
-        if not path.is_file():
-            pytest.skip("../shared/corpus is not here")
+        path = needs_corpus(name)
         with path.open(encoding="utf-8") as handle:
             for number, line in enumerate(handle):
                 if number % step == 0:

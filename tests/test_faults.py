@@ -24,6 +24,7 @@ from typing import Any
 
 from summarizer import Settings
 from summarizer.local_batch import run_batch
+from summarizer.options import RunOptions
 from tests.conftest import (
     BATCH_CASE_ID,
     FAKE_KEY,
@@ -128,7 +129,7 @@ def test_500_records_with_random_faults(scripted_server: ScriptedServer, tmp_pat
     scripted_server.fallback = plan
     out = tmp_path / "out.jsonl"
     started = time.perf_counter()
-    summary = run_batch([source], settings(scripted_server), output=out, concurrency=16)
+    summary = run_batch([source], settings(scripted_server), RunOptions(output=out, concurrency=16))
     elapsed = time.perf_counter() - started
 
     lines = [json.loads(line) for line in out.read_text().splitlines()]

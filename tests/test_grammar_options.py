@@ -25,7 +25,7 @@ from summarizer.cli import cli
 from summarizer.config import BACKEND_DEFAULTS, DEFAULTS
 from summarizer.render import load_prompt
 from summarizer.schema import SUMMARY_MAX_WORDS, CaseReport
-from tests.conftest import SEED, seed_record
+from tests.conftest import SEED, needs_module, seed_record
 from tests.openai_server import ScriptedServer, answer, completion_body
 
 
@@ -71,7 +71,7 @@ def test_openai_itself_gets_no_grammar_bounds() -> None:
 def test_grammar_options_reach_the_llamacpp_grammar(monkeypatch: pytest.MonkeyPatch) -> None:
     """The in-process request, as ``create`` receives it (the model itself is not run:
     ``create`` answers as the model would, so only the plumbing is under test)."""
-    pytest.importorskip("llama_cpp")
+    needs_module("llama_cpp", hint="the server extra: make setup")
     from summarizer.backends.llamacpp import LlamaCppBackend
 
     sent: list[dict[str, Any]] = []
@@ -98,7 +98,7 @@ def test_grammar_options_reach_the_llamacpp_grammar(monkeypatch: pytest.MonkeyPa
 
 
 def test_llamacpp_defaults_are_its_own() -> None:
-    pytest.importorskip("llama_cpp")
+    needs_module("llama_cpp", hint="the server extra: make setup")
     settings = Settings(backend="llamacpp")
     local = BACKEND_DEFAULTS["llamacpp"]
     assert settings.resolved_prompt == local.prompt

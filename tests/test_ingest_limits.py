@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from summarizer import InputError, Settings, Summarizer
-from summarizer.config import MAX_RECORD_BYTES
 from summarizer.document import Document
 from summarizer.ingest import iter_documents
+from summarizer.options import MAX_RECORD_BYTES, RunOptions
 from tests.conftest import batch_case_text, env_without_keys
 
 LIMIT = 20_000
@@ -24,7 +24,7 @@ ABSTRACT = "A 40-year-old woman presented with chest pain. She improved."
 
 
 def read(path: Path, limit: int = LIMIT) -> list[Document | InputError]:
-    return list(iter_documents([path], max_record_bytes=limit))
+    return list(iter_documents([path], RunOptions(max_record_bytes=limit)))
 
 
 def shape(found: list[Document | InputError]) -> list[str]:
@@ -117,12 +117,16 @@ def test_an_unterminated_last_line_over_the_limit(tmp_path: Path) -> None:
     assert shape(read(path)) == ["a", "ERROR", "ERROR"]
 
 
-def test_an_unterminated_csv_quote_is_one_error_not_the_rest_of_the_file(tmp_path: Path) -> None:
+def test_an_unterminated_csv_quote_is_one_error_and_the_rows_after_it_are_read(
+    tmp_path: Path,
+) -> None:
     path = tmp_path / "in.csv"
     lines = [f'a,"{ABSTRACT}"', 'broken,"an opening quote that never closes']
-    lines += [f"row{n},some text that is now inside the quote" for n in range(2000)]
+    lines += [f"row{n},{ABSTRACT}" for n in range(2000)]
     path.write_text("id,abstract\n" + "\n".join(lines) + "\n")
-    assert shape(read(path)) == ["a", "ERROR"]
+    found = read(path)
+    assert shape(found) == ["a", "ERROR", *(f"row{n}" for n in range(2000))]
+    assert "row 2" in str(found[1]) and "(line 3)" in str(found[1]) and "quote" in str(found[1])
 
 
 def test_pubmed_xml_abstract_over_the_limit(tmp_path: Path) -> None:
@@ -149,15 +153,15 @@ def test_pages_text_under_the_record_limit_html_under_the_page_limit(tmp_path: P
     assert shape(read(html)) == ["page"]  # markup is not text: HTML gets the page limit
 
 
-def test_library_setting_bounds_text_and_documents() -> None:
-    summarizer = Summarizer(Settings(backend="rules", max_record_bytes=LIMIT))
+def test_library_option_bounds_text_and_documents() -> None:
+    summarizer = Summarizer(Settings(backend="rules"), RunOptions(max_record_bytes=LIMIT))
     with pytest.raises(InputError, match="limit"):
         summarizer.summarize(batch_case_text(1) + " " + BIG)
     document = Document(id="d", text=BIG, origin="<memory>", format="jsonl")
     [failure] = list(summarizer.summarize_many([document]))
     assert "limit" in str(getattr(failure, "error", ""))
     assert Summarizer(Settings(backend="rules")).summarize(batch_case_text(1)).record
-    assert Settings().max_record_bytes == MAX_RECORD_BYTES == 2 * 1024 * 1024
+    assert RunOptions().max_record_bytes == MAX_RECORD_BYTES == 2 * 1024 * 1024
 
 
 def test_cli_max_record_bytes_on_summarize_and_clean(tmp_path: Path) -> None:

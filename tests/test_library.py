@@ -20,6 +20,7 @@ from summarizer import (
     summarize,
 )
 from summarizer.config import Secret
+from summarizer.options import RunOptions
 from tests.conftest import FAKE_KEY, ROOT, batch_case_record, batch_case_text, seed_record
 from tests.openai_server import ScriptedServer, answer
 from tests.test_local_batch import openai_settings, serve_cases
@@ -70,7 +71,10 @@ def test_run_batch_hands_over_every_result(tmp_path: Path) -> None:
     documents = [Document.from_text(batch_case_text(n), id=f"d{n}") for n in range(5)]
     seen: list[Result | Failure] = []
     summary = run_batch(
-        documents, Settings(backend="rules"), output=tmp_path / "o.jsonl", on_result=seen.append
+        documents,
+        Settings(backend="rules"),
+        RunOptions(output=tmp_path / "o.jsonl"),
+        on_result=seen.append,
     )
     assert summary.succeeded == 5 and sorted(item.id for item in seen) == [d.id for d in documents]
     assert all(isinstance(item, Result) and item.record.summary for item in seen)

@@ -18,6 +18,7 @@ import pytest
 from summarizer import Document, Settings
 from summarizer.cache import ResponseCache
 from summarizer.local_batch import run_batch
+from summarizer.options import RunOptions
 from summarizer.output.line_store import read_output_state
 from summarizer.ratelimit import RateLimiter, estimate_tokens
 from summarizer.runlog import RunLog
@@ -79,8 +80,7 @@ def test_batch_writes_one_line_per_record(scripted_server: ScriptedServer, tmp_p
     summary = run_batch(
         [source],
         openai_settings(scripted_server),
-        output=out,
-        concurrency=8,
+        RunOptions(output=out, concurrency=8),
         on_result=lambda item: seen.append(item.id),
     )
     lines = read_lines(out)
@@ -103,7 +103,9 @@ def test_concurrency_overlaps_requests(scripted_server: ScriptedServer, tmp_path
     serve_cases(scripted_server, delay=0.25)
     started = time.perf_counter()
     summary = run_batch(
-        docs, openai_settings(scripted_server), output=tmp_path / "o.jsonl", concurrency=16
+        docs,
+        openai_settings(scripted_server),
+        RunOptions(output=tmp_path / "o.jsonl", concurrency=16),
     )
     elapsed = time.perf_counter() - started
     assert summary.succeeded == 32
@@ -121,12 +123,12 @@ def test_resume_skips_done_ids_and_repairs_a_partial_line(
     out.write_text("\n".join(first) + "\n" + '{"id": "r00005", "rec')  # killed mid-line
     state = read_output_state(out)
     assert state.partial_tail and len(state.done) == 5
-    summary = run_batch([source], openai_settings(scripted_server), output=out)
+    summary = run_batch([source], openai_settings(scripted_server), RunOptions(output=out))
     assert summary.skipped == 5 and summary.succeeded == 7 and summary.repaired == 1
     assert len(scripted_server.requests) == 7
     lines = read_lines(out)
     assert sorted(line["id"] for line in lines) == ids
-    again = run_batch([source], openai_settings(scripted_server), output=out)
+    again = run_batch([source], openai_settings(scripted_server), RunOptions(output=out))
     assert again.skipped == 12 and again.processed == 0 and again.ok
     assert len(read_lines(out)) == 12
 
@@ -138,12 +140,14 @@ def test_retry_failed_redoes_only_error_lines(
     ids = write_batch_input(source, 10)
     out = tmp_path / "out.jsonl"
     serve_cases(scripted_server, failing=frozenset({2, 7}))
-    assert run_batch([source], openai_settings(scripted_server), output=out).failed == 2
-    plain = run_batch([source], openai_settings(scripted_server), output=out)
+    assert run_batch([source], openai_settings(scripted_server), RunOptions(output=out)).failed == 2
+    plain = run_batch([source], openai_settings(scripted_server), RunOptions(output=out))
     assert plain.processed == 0 and plain.previously_failed == 2 and not plain.ok
     serve_cases(scripted_server)
     before = len(scripted_server.requests)
-    summary = run_batch([source], openai_settings(scripted_server), output=out, retry_failed=True)
+    summary = run_batch(
+        [source], openai_settings(scripted_server), RunOptions(output=out, retry_failed=True)
+    )
     assert summary.retried == 2 and summary.succeeded == 2 and summary.ok
     assert len(scripted_server.requests) - before == 2
     lines = read_lines(out)
@@ -156,8 +160,9 @@ def test_no_resume_starts_afresh(tmp_path: Path) -> None:
     source = tmp_path / "in.jsonl"
     write_batch_input(source, 3)
     out = tmp_path / "out.jsonl"
-    out.write_text('{"id": "r00000", "error": "old"}\n{"id": "zzz", "error": "old"}\n')
-    summary = run_batch([source], Settings(backend="rules"), output=out, resume=False)
+    old = '{"id": "%s", "error": "old", "error_type": "InputError"}\n'
+    out.write_text(old % "r00000" + old % "zzz")
+    summary = run_batch([source], Settings(backend="rules"), RunOptions(output=out, resume=False))
     assert summary.succeeded == 3 and [line["id"] for line in read_lines(out)] == [
         "r00000",
         "r00001",
@@ -171,7 +176,9 @@ def test_repeated_ids_get_a_suffix_and_stdout_stream(tmp_path: Path) -> None:
         (tmp_path / folder / "case.txt").write_text(batch_case_text(1))
     stream = io.StringIO()
     summary = run_batch(
-        [tmp_path / "a", tmp_path / "b"], Settings(backend="rules"), output=stream, concurrency=2
+        [tmp_path / "a", tmp_path / "b"],
+        Settings(backend="rules"),
+        RunOptions(output=stream, concurrency=2),
     )
     ids = [json.loads(line)["id"] for line in stream.getvalue().splitlines()]
     assert sorted(ids) == ["case", "case#2"] and summary.renamed == 1
@@ -186,7 +193,9 @@ def test_an_input_that_breaks_while_read_raises_its_error(concurrency: int, tmp_
 
     out = tmp_path / "out.jsonl"
     with pytest.raises(OSError, match="went away"):
-        run_batch(documents(), Settings(backend="rules"), output=out, concurrency=concurrency)
+        run_batch(
+            documents(), Settings(backend="rules"), RunOptions(output=out, concurrency=concurrency)
+        )
     ids = [line["id"] for line in read_lines(out)]
     assert len(ids) == len(set(ids)) and set(ids) <= {f"d{n}" for n in range(5)}
     if concurrency == 1:  # one at a time: what was read before the failure is done, in order
@@ -201,7 +210,7 @@ def test_one_at_a_time_keeps_input_order_and_renames_repeated_ids(tmp_path: Path
         for n in range(5)
     ]
     stream = io.StringIO()
-    summary = run_batch(texts, Settings(backend="rules"), output=stream, concurrency=1)
+    summary = run_batch(texts, Settings(backend="rules"), RunOptions(output=stream, concurrency=1))
     ids = [json.loads(line)["id"] for line in stream.getvalue().splitlines()]
     assert ids == ["d0", "x", "d2", "x#2", "d4"] and summary.renamed == 1
 
@@ -212,7 +221,7 @@ def test_input_errors_become_error_lines(tmp_path: Path) -> None:
     (folder / "good.txt").write_text(batch_case_text(1))
     (folder / "empty.txt").write_text("")
     out = tmp_path / "out.jsonl"
-    summary = run_batch([folder], Settings(backend="rules"), output=out)
+    summary = run_batch([folder], Settings(backend="rules"), RunOptions(output=out))
     lines = read_lines(out)
     assert len(lines) == 2 and summary.failed == 1
     assert next(line for line in lines if "error" in line)["error_type"] == "InputError"
@@ -225,8 +234,10 @@ def test_cache_and_log_in_a_batch(scripted_server: ScriptedServer, tmp_path: Pat
     cache = ResponseCache(tmp_path / "c.sqlite")
     log = RunLog(tmp_path / "l.sqlite")
     settings = openai_settings(scripted_server)
-    run_batch([source], settings, output=tmp_path / "a.jsonl", cache=cache, run_log=log)
-    summary = run_batch([source], settings, output=tmp_path / "b.jsonl", cache=cache, run_log=log)
+    run_batch([source], settings, RunOptions(output=tmp_path / "a.jsonl"), cache=cache, run_log=log)
+    summary = run_batch(
+        [source], settings, RunOptions(output=tmp_path / "b.jsonl"), cache=cache, run_log=log
+    )
     assert summary.cache_hits == 10 and summary.prompt_tokens == 0
     assert len(scripted_server.requests) == 10
     assert len(log) == 20 and sum(row["cache_hit"] for row in log.query(limit=None)) == 10
@@ -240,7 +251,7 @@ def test_another_run_on_the_same_output_is_refused(tmp_path: Path) -> None:
     store = LineStore(out)
     with pytest.raises(OutputError, match="another run"):
         document = Document(id="x", text=batch_case_text(1), origin="<test>", format="text")
-        run_batch([document], Settings(backend="rules"), output=out)
+        run_batch([document], Settings(backend="rules"), RunOptions(output=out))
     store.close()
 
 
@@ -280,9 +291,7 @@ def test_rpm_limits_a_batch(scripted_server: ScriptedServer, tmp_path: Path) -> 
     summary = run_batch(
         [source],
         openai_settings(scripted_server),
-        output=tmp_path / "o.jsonl",
-        rpm=300,
-        concurrency=10,
+        RunOptions(output=tmp_path / "o.jsonl", rpm=300, concurrency=10),
     )
     assert summary.succeeded == 10
     assert time.perf_counter() - started >= 0.9  # a burst of 5, then 5 a second
@@ -292,7 +301,7 @@ def test_progress_bar_does_not_disturb_output(tmp_path: Path) -> None:
     source = tmp_path / "in.jsonl"
     write_batch_input(source, 5)
     out = tmp_path / "o.jsonl"
-    summary = run_batch([source], Settings(backend="rules"), output=out, progress=True)
+    summary = run_batch([source], Settings(backend="rules"), RunOptions(output=out), progress=True)
     assert summary.succeeded == 5 and len(read_lines(out)) == 5
 
 

@@ -14,7 +14,7 @@ import pytest
 import summarizer
 from summarizer.output import render_html
 from summarizer.pipeline import Result
-from tests.conftest import SEED
+from tests.conftest import SEED, needs
 
 pytestmark = pytest.mark.browser
 
@@ -23,8 +23,8 @@ PLANTED = '<script>document.title="pwned"</script>'
 
 
 def chromium(page: Path, profile: Path, *args: str) -> str:
-    if CHROMIUM is None:
-        pytest.skip("chromium is not installed (make browser)")
+    needs("chromium", CHROMIUM is not None, hint="make browser")
+    assert CHROMIUM is not None
     command = [
         CHROMIUM,
         "--headless",

@@ -24,11 +24,20 @@ from click.testing import CliRunner
 from summarizer import Document, InputError, OutputError, Settings, Summarizer
 from summarizer.document import Section
 from summarizer.ground import AlignmentStatus, DroppedItem, EvidenceSpan
+from summarizer.ingest.detect import OWN_OUTPUT_MARKERS
 from summarizer.local_batch import run_batch
+from summarizer.options import RunOptions
 from summarizer.output.line_store import LineStore
+from summarizer.output.table import COLUMNS
 from summarizer.output.targets import RenderedTarget, sidecar_path
 from summarizer.results import Failure, Result
-from tests.conftest import FAKE_KEY, ROOT, batch_case_text, env_without_keys, write_batch_input
+from tests.conftest import (
+    FAKE_KEY,
+    batch_case_text,
+    env_without_keys,
+    needs_corpus,
+    write_batch_input,
+)
 from tests.openai_server import ScriptedServer
 from tests.test_local_batch import openai_settings, serve_cases
 
@@ -75,29 +84,41 @@ def test_every_format_runs_concurrently_with_resume_and_retry_failed(
     serve_cases(scripted_server, delay=0.25, failing=frozenset({5}))
     out = tmp_path / f"out.{format}"
     warm = tmp_path / f"warm.{format}"  # imports and first connections, outside the timing
-    run_batch(docs[:1], openai_settings(scripted_server), output=warm, format=format)
+    run_batch(docs[:1], openai_settings(scripted_server), RunOptions(output=warm, format=format))
     started = time.perf_counter()
     first = run_batch(
-        docs, openai_settings(scripted_server), output=out, format=format, concurrency=16
+        docs,
+        openai_settings(scripted_server),
+        RunOptions(output=out, format=format, concurrency=16),
     )
     assert time.perf_counter() - started < 32 * 0.25 / 2  # 8 s one at a time
     assert first.succeeded == 31 and first.failed == 1
     assert sorted(ids_in(out, format)) == sorted(doc.id for doc in docs)
     assert sidecar_path(out).exists()  # the resumable store beside it, hidden
 
-    again = run_batch(docs, openai_settings(scripted_server), output=out, format=format)
+    again = run_batch(docs, openai_settings(scripted_server), RunOptions(output=out, format=format))
     assert again.skipped == 32 and again.processed == 0 and again.previously_failed == 1
 
     serve_cases(scripted_server)
     before = len(scripted_server.requests)
     retried = run_batch(
-        docs, openai_settings(scripted_server), output=out, format=format, retry_failed=True
+        docs,
+        openai_settings(scripted_server),
+        RunOptions(output=out, format=format, retry_failed=True),
     )
     assert retried.retried == 1 and retried.succeeded == 1 and retried.ok
     assert len(scripted_server.requests) - before == 1
     assert Counter(ids_in(out, format)) == Counter(doc.id for doc in docs)
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
     assert len(scripted_server.requests) == 1 + 32 + 1
+
+
+EARLIER = {
+    "csv": ",".join(COLUMNS) + "\r\n",
+    "md": OWN_OUTPUT_MARKERS[1].decode() + "\n\nno records yet\n",
+    "html": f"<!DOCTYPE html><html><head>{OWN_OUTPUT_MARKERS[0].decode()}</head></html>\n",
+}
+"""Earlier outputs of ours in each rendered format (nothing but their marks)."""
 
 
 @pytest.mark.parametrize("format", RENDERED)
@@ -109,7 +130,7 @@ def test_kill_mid_run_then_resume_in_every_format(
     serve_cases(scripted_server, delay=0.05)
     env = model_env(scripted_server, tmp_path / "home")
     out = tmp_path / f"records.{format}"
-    out.write_text("an earlier output, kept whole until the new one is complete\n")
+    out.write_text(EARLIER[format])  # an earlier output, kept whole until the new one is complete
     earlier = out.read_bytes()
     args = [*CLI, "summarize", str(source), "-o", str(out), "-f", format]
     args += ["--model", "m", "-j", "4", "-q", "--backoff", "0.01"]
@@ -205,6 +226,7 @@ def test_our_own_results_are_not_read_as_abstracts(tmp_path: Path) -> None:
     assert again.returncode == 2, again.stderr
     assert "case-summarizer export" in again.stderr
     assert again.stderr.count("error:") == 1  # once for the file, not once a line
+    assert again.stderr.count("\n") == 1
 
 
 # --- the lock is on the file, not the path ---------------------------------------------------
@@ -219,24 +241,27 @@ def test_the_lock_holds_through_links(tmp_path: Path, link: str) -> None:
     document = Document.from_text(batch_case_text(1), id="x")
     store = LineStore(real)
     with pytest.raises(OutputError, match="another run"):
-        run_batch([document], Settings(backend="rules"), output=alias)
+        run_batch([document], Settings(backend="rules"), RunOptions(output=alias))
     store.close()
-    run_batch([document], Settings(backend="rules"), output=alias)
+    run_batch([document], Settings(backend="rules"), RunOptions(output=alias))
     assert [json.loads(line)["id"] for line in real.read_text().splitlines()] == ["x"]
 
 
 def test_two_runs_into_one_rendered_file_are_refused(tmp_path: Path) -> None:
     out = tmp_path / "out.csv"
-    out.write_text("id\n")
+    header = ",".join(COLUMNS) + "\n"  # an earlier, empty table of ours
+    out.write_text(header)
     alias = tmp_path / "alias.csv"
     os.link(out, alias)  # another name for the same file: another sidecar, same inode
     first = RenderedTarget(out, "csv", resume=True, retry_failed=False)
     document = Document.from_text(batch_case_text(1), id="x")
     for target in (out, alias):
         with pytest.raises(OutputError, match="another run"):
-            run_batch([document], Settings(backend="rules"), output=target, format="csv")
+            run_batch(
+                [document], Settings(backend="rules"), RunOptions(output=target, format="csv")
+            )
     first.finish(complete=False)
-    assert out.read_text() == "id\n"
+    assert out.read_text() == header
 
 
 def test_an_unwritable_output_is_a_one_line_error(tmp_path: Path) -> None:
@@ -283,7 +308,10 @@ def test_inputs_are_read_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
         assert opened == Counter({str(source): 1}), format
     opened.clear()
     summary = run_batch(
-        [source], Settings(backend="rules"), output=tmp_path / "p.csv", format="csv", progress=True
+        [source],
+        Settings(backend="rules"),
+        RunOptions(output=tmp_path / "p.csv", format="csv"),
+        progress=True,
     )
     assert summary.succeeded == 25 and opened == Counter({str(source): 1})
 
@@ -293,20 +321,30 @@ def test_earlier_outputs_in_an_input_folder_are_left_out(tmp_path: Path) -> None
     folder.mkdir()
     for number in range(3):
         (folder / f"case{number}.txt").write_text(batch_case_text(number))
-    formats = ("md", "html", "jsonl")
+    earlier = tmp_path / "earlier"
+    earlier.mkdir()
+    formats = ("md", "html", "jsonl", "csv")
     for format in formats:
-        earlier = tmp_path / f"earlier.{format}"
-        assert cli("summarize", str(folder), "-o", str(earlier), "-f", format).returncode == 0
-    for format in formats:  # outputs of an earlier run, kept in the folder
-        os.replace(tmp_path / f"earlier.{format}", folder / f"records.{format}")
+        done = cli("summarize", str(folder), "-o", str(earlier / f"records.{format}"), "-f", format)
+        assert done.returncode == 0, done.stderr
+    one = cli("summarize", str(folder / "case0.txt"), "-o", str(earlier / "one.json"))
+    assert one.returncode == 0, one.stderr
+    requests = earlier / "requests.jsonl"
+    prepared = cli("batch", "prepare", str(folder), "-o", str(requests), "--estimate-tokens")
+    assert prepared.returncode == 0, prepared.stderr
+    left = sorted(path.name for path in earlier.iterdir() if not path.name.startswith("."))
+    for name in left:  # outputs of earlier runs, kept in the folder
+        os.replace(earlier / name, folder / name)
     out = tmp_path / "again.jsonl"
     done = cli("summarize", str(folder), "-o", str(out))
+    assert done.returncode == 0, done.stderr
     lines = [json.loads(line) for line in out.read_text().splitlines()]
-    summarized = sorted(line["id"] for line in lines if "record" in line)
-    assert summarized == ["case0", "case1", "case2"]
-    left_out = [line for line in lines if "error" in line]
-    assert len(left_out) == 3 and all("case-summarizer" in line["error"] for line in left_out)
-    assert done.returncode == 1 and done.stderr.count("error:") == 3
+    assert sorted(line["id"] for line in lines) == ["case0", "case1", "case2"]
+    assert all("record" in line for line in lines)  # no error line for our own files
+    notes = [line for line in done.stderr.splitlines() if line.startswith("note: left out")]
+    assert len(notes) == len(left) == 7, done.stderr
+    for name in left:
+        assert any(name in note for note in notes), (name, notes)
 
 
 def test_a_json_line_is_what_json_dumps_writes() -> None:
@@ -375,7 +413,7 @@ def test_a_result_line_is_what_json_dumps_writes_of_its_dict(seed_text: str) -> 
     summarizer = Summarizer(Settings(backend="rules"))
     seed = summarizer.summarize(seed_text)
     results = [seed, _awkward(seed), _mistyped(seed), replace(seed, has_abstract=False)]
-    corpus = ROOT.parent / "shared" / "corpus" / "e3c-case-texts.jsonl"
+    corpus = needs_corpus("e3c-case-texts.jsonl")
     if corpus.exists():
         with corpus.open(encoding="utf-8") as lines:
             for line in itertools.islice(lines, 300):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import zipfile
@@ -76,3 +77,73 @@ def test_wheel_ships_prompts_and_templates_and_runs_from_anywhere(tmp_path: Path
     )
     assert ran.returncode == 0, ran.stderr
     assert "'v1'" in ran.stdout and "30.0" in ran.stdout
+
+
+# --- installs that reproduce (issue 25) -------------------------------------------------------
+
+LOCKS = {"run": ROOT / "requirements" / "run.lock", "test": ROOT / "requirements" / "test.lock"}
+
+
+def _pins(lock: Path) -> dict[str, list[str]]:
+    """name → every version the lock pins (one per environment marker)."""
+    from packaging.utils import canonicalize_name
+
+    pins: dict[str, list[str]] = {}
+    for line in lock.read_text(encoding="utf-8").splitlines():
+        if line[:1].isalnum() and "==" in line:
+            name, version = line.split("==", 1)
+            name = name.split("[", 1)[0]
+            pins.setdefault(canonicalize_name(name), []).append(version.split()[0].rstrip(" \\;"))
+    return pins
+
+
+def _declared() -> dict[str, list[str]]:
+    """Each lock's name → the requirements pyproject.toml gives it."""
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    extras = project["optional-dependencies"]
+    return {
+        "run": project["dependencies"],
+        "test": project["dependencies"] + extras["dev"] + extras["server"],
+    }
+
+
+def test_the_locks_pin_every_declared_dependency_within_its_range() -> None:
+    """A dependency added to pyproject.toml without `make lock` fails here, not on a fresh
+    machine; every pin is hashed, so pip installs exactly what was tested."""
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    for lock_name, requirements in _declared().items():
+        lock = LOCKS[lock_name]
+        pins = _pins(lock)
+        for text in requirements:
+            requirement = Requirement(text)
+            versions = pins.get(canonicalize_name(requirement.name))
+            assert versions, f"{requirement.name} is not in {lock.name}: run `make lock`"
+            assert any(requirement.specifier.contains(v) for v in versions), (text, versions)
+        lines = lock.read_text(encoding="utf-8").splitlines()
+        unhashed = [
+            line.split("==")[0]
+            for line, following in zip(lines, [*lines[1:], ""], strict=True)
+            if line[:1].isalnum() and "==" in line and "--hash=sha256:" not in following
+        ]
+        assert not unhashed, f"pins without hashes in {lock.name}: {unhashed}"
+
+
+def test_ci_fails_a_test_that_would_skip_for_a_missing_dependency(tmp_path: Path) -> None:
+    probe = tmp_path / "test_probe.py"
+    probe.write_text(
+        "from tests.conftest import needs\n\n"
+        "def test_it():\n    needs('a tool', False, hint='install it')\n"
+    )
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(probe)]
+    command += ["--rootdir", str(ROOT), "-c", str(ROOT / "pyproject.toml")]
+    outcomes = {}
+    for ci in ("", "true"):
+        env = {**os.environ, "CI": ci}
+        done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, env=env)
+        outcomes[ci] = (done.returncode, done.stdout)
+    assert outcomes[""][0] == 0 and "1 skipped" in outcomes[""][1], outcomes
+    assert outcomes["true"][0] == 1 and "CI needs a tool" in outcomes["true"][1], outcomes

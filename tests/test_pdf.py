@@ -306,7 +306,7 @@ def test_the_review_page_shows_the_page_beside_each_quote(
 
 
 def test_a_provider_batch_keeps_the_pages(pdfs: dict[str, Path], tmp_path: Path) -> None:
-    from summarizer import Settings
+    from summarizer import RunOptions, Settings
     from summarizer.batch_api import collect_batch, prepare_batch
     from tests.conftest import write_rules_results
 
@@ -315,7 +315,9 @@ def test_a_provider_batch_keeps_the_pages(pdfs: dict[str, Path], tmp_path: Path)
     assert (prepared.records, prepared.failed) == (1, 1)
     results = tmp_path / "results.jsonl"
     assert write_rules_results(requests, results) == 1
-    collect_batch(results, requests=requests, output=tmp_path / "records.jsonl")
+    collect_batch(
+        results, requests=requests, options=RunOptions(output=tmp_path / "records.jsonl")
+    )
     lines = [json.loads(line) for line in (tmp_path / "records.jsonl").read_text().splitlines()]
     [record] = [line for line in lines if "record" in line]
     assert {span["page"] for span in record["evidence"]} == {5}

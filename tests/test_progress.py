@@ -12,6 +12,7 @@ import pytest
 
 from summarizer import Settings, Summarizer
 from summarizer.local_batch import run_batch
+from summarizer.options import RunOptions
 from summarizer.progress import (
     CallFinished,
     CallStarted,
@@ -137,8 +138,7 @@ def test_a_batch_reports_each_record_with_the_count(
     run_batch(
         [source],
         scripted_settings(scripted_server),
-        output=io.StringIO(),
-        concurrency=1,
+        RunOptions(output=io.StringIO(), concurrency=1),
         on_progress=events.append,
     )
     finished = [event for event in events if isinstance(event, RecordFinished)]

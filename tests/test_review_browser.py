@@ -6,14 +6,15 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright import sync_api
 
+from tests.conftest import needs
 from tests.review_helpers import (
     BIDI_PAGE,
     CHROMIUM_ARGS,
@@ -24,7 +25,7 @@ from tests.review_helpers import (
 )
 
 pytestmark = pytest.mark.browser
-playwright_api = pytest.importorskip("playwright.sync_api")
+playwright_api = sync_api  # the dev extra's Playwright drives Debian's chromium
 expect = playwright_api.expect
 
 CHROMIUM = "/usr/bin/chromium"
@@ -33,8 +34,7 @@ QUOTE = "Ethiopian woman"
 
 @pytest.fixture
 def page() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists() or shutil.which("chromium") is None:
-        pytest.skip("chromium is not installed (make browser)")
+    needs("chromium", Path(CHROMIUM).exists(), hint="make browser")
     with playwright_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         context = browser.new_context(viewport={"width": 1400, "height": 1000})

@@ -1,7 +1,7 @@
 """The CSV review table: pass-through of the export's reference, evidence columns, a list
 encoding that survives a round trip (through the csv module and through a spreadsheet),
 failed rows that keep their id and title, formula injection neutralised; typed rows
-(``Result.to_row``) and ``to_dataframe``."""
+(``typed_row``) and ``to_dataframe``."""
 
 from __future__ import annotations
 
@@ -18,10 +18,10 @@ import pytest
 
 from summarizer.errors import ExtractionError
 from summarizer.output import COLUMNS, Writer, decode_row, read_results, to_dataframe
-from summarizer.output.table import COLUMN_KINDS, csv_row
+from summarizer.output.table import COLUMN_KINDS, csv_row, typed_row
 from summarizer.pipeline import Failure
 from summarizer.sinks import csv_cell, csv_cell_text
-from tests.conftest import seed_record
+from tests.conftest import needs, needs_module, seed_record
 from tests.review_helpers import ROOT, run_cli
 from tests.test_output import full_record, make_result
 
@@ -59,8 +59,8 @@ def read_dicts(text: str) -> list[dict[str, str]]:
 def test_rows_round_trip_through_csv_exactly() -> None:
     result = tricky_result()
     rows = read_dicts(write_csv([result]))
-    assert decode_row(rows[0]) == result.to_row()
-    assert result.to_row()["patient_descriptors"] == TRICKY_ITEMS
+    assert decode_row(rows[0]) == typed_row(result)
+    assert typed_row(result)["patient_descriptors"] == TRICKY_ITEMS
 
 
 def test_lists_are_json_arrays_and_separators_inside_items_survive() -> None:
@@ -83,7 +83,7 @@ def test_formula_cells_are_neutralised_and_restored() -> None:
 
 
 def test_numbers_are_not_text_and_keep_their_sign() -> None:
-    typed = tricky_result().to_row()
+    typed = typed_row(tricky_result())
     assert isinstance(typed["patient_age_years"], float)
     assert isinstance(typed["patient_count"], int)
     cells = csv_row({**typed, "patient_age_years": 0.5})
@@ -104,7 +104,7 @@ def test_failed_rows_keep_id_title_and_reference() -> None:
     assert (row["key"], row["doi"], row["year"]) == ("#101", "10.9999/x", "2024")
     assert row["error_type"] == "ExtractionError"
     assert failure.to_dict()["title"] == "=A title from the export"
-    typed = failure.to_row()
+    typed = typed_row(failure)
     assert typed["title"] == "=A title from the export"
     assert typed["presentation"] is None  # nothing extracted, not "none reported"
 
@@ -186,7 +186,7 @@ def test_jsonl_read_back_gives_the_same_table(tmp_path: Path) -> None:
 
 
 def test_to_dataframe_has_typed_columns() -> None:
-    pandas = pytest.importorskip("pandas")
+    pandas = needs_module("pandas", hint="the dev extra: make setup")
     frame = to_dataframe([make_result(seed_record()), tricky_result()])
     assert isinstance(frame, pandas.DataFrame)
     assert list(frame.columns) == list(COLUMNS)
@@ -203,9 +203,9 @@ def test_to_dataframe_without_pandas_says_how_to_get_it(monkeypatch: pytest.Monk
 SOFFICE = shutil.which("soffice") or shutil.which("libreoffice")
 
 
-@pytest.mark.skipif(SOFFICE is None, reason="LibreOffice is not installed (make spreadsheet)")
 def test_lists_survive_a_round_trip_through_a_spreadsheet(tmp_path: Path) -> None:
     """CSV → LibreOffice Calc (.ods) → CSV: every cell comes back, lists split back."""
+    needs("LibreOffice", SOFFICE is not None, hint="make spreadsheet")
     source = tmp_path / "table.csv"
     source.write_text(write_csv([tricky_result()]), encoding="utf-8", newline="")
     profile = f"-env:UserInstallation=file://{tmp_path / 'profile'}"

@@ -28,6 +28,7 @@ import uvicorn  # noqa: E402
 from playwright.sync_api import expect, sync_playwright  # noqa: E402
 
 import summarizer  # noqa: E402
+from summarizer.options import RunOptions  # noqa: E402
 from summarizer.review.app import build_app  # noqa: E402
 from summarizer.review.server import bind  # noqa: E402
 from summarizer.review.session import ReviewSession  # noqa: E402
@@ -91,7 +92,7 @@ def make_records(folder: Path) -> Path:
         )
         records = folder / "records.jsonl"
         pages = [PAGES.relative_to(ROOT) / f"{name}.txt" for name in NAMES]
-        summarizer.run_batch(pages, settings, output=records)
+        summarizer.run_batch(pages, settings, RunOptions(output=records))
     return records
 
 

@@ -8,7 +8,7 @@ needs to know which backend it is. It is one of two kinds:
   used on their own: ``build`` the requests for a rendered prompt (pure), ``send`` one
   (I/O, with transport retries), ``parse`` an answer into the response model (pure,
   validated with the grounding context), plus ``reask`` (pure: the next request after an
-  answer that did not validate). ``summarizer.extract`` drives the three steps and the
+  answer that did not validate). ``summarizer.asking`` drives the three steps and the
   re-asks; the provider batch path builds and parses without sending.
 - ``RecordBackend``: fills the case schema itself, without a prompt (``rules``).
 """

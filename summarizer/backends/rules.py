@@ -28,7 +28,7 @@ from ..schema import (
 from .base import Capabilities, Extraction
 from .rules_patient import describes_patient, find_patient, patient_count
 
-RULES_VERSION = "rules-2"
+RULES_VERSION = "rules-3"
 SUMMARY_WORDS = 60
 NOT_A_CASE_SUMMARY = "Not a case report: the text describes no individual patient."
 

@@ -1,7 +1,7 @@
 """Transport retries (tenacity): rate limits, 5xx, timeouts and dropped connections.
 
 This is the ``send`` step of a backend: one request, retried on its own when the
-transport fails, without re-asking the model; a validation re-ask (``summarizer.extract``)
+transport fails, without re-asking the model; a validation re-ask (``summarizer.asking``)
 never re-sends because of a transport fault. The OpenAI SDK's own retries are switched
 off (``max_retries=0``) so this is the one policy.
 """

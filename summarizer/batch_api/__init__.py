@@ -14,20 +14,17 @@ self-hosted ones ``vllm run-batch`` (the same JSON Lines in and out):
 - ``collect_batch``: the answers (by batch id, or local result files) parsed, validated
   and grounded as the online path does it, into any output format, resumable.
 
-Each has an async twin (``asubmit_batch``…) for code inside an event loop. Pass a
+Each is the sync twin of an async function (``asubmit_batch``…: one signature for both;
+the sync one works inside a running event loop too). Pass a
 ``RunLog`` (``summarizer.runlog.RunLog()``: the CLI's) to record the batches and check
 for a double submission there too; without one only the server's list is checked.
 """
 
 from __future__ import annotations
 
-import asyncio
 import importlib
-from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..config import Settings
 from .context import context_path
 from .prepare import (
     MAX_BYTES,
@@ -40,7 +37,6 @@ from .prepare import (
 from .tokens import TokenCount
 
 if TYPE_CHECKING:
-    from ..runlog import RunLog
     from .answers import BatchAnswerError, MissingAnswerError
     from .collect import CollectSummary, acollect_batch, collect_batch
     from .remote import (
@@ -52,6 +48,11 @@ if TYPE_CHECKING:
         alist_batches,
         asubmit_batch,
         await_batch,
+        batch_status,
+        cancel_batch,
+        list_batches,
+        submit_batch,
+        wait_for_batch,
     )
 
 _LAZY = {
@@ -67,6 +68,11 @@ _LAZY = {
             "alist_batches",
             "asubmit_batch",
             "await_batch",
+            "batch_status",
+            "cancel_batch",
+            "list_batches",
+            "submit_batch",
+            "wait_for_batch",
         ),
         ".remote",
     ),
@@ -116,73 +122,3 @@ __all__ = [
     "submit_batch",
     "wait_for_batch",
 ]
-
-
-def submit_batch(
-    requests: str | Path,
-    settings: Settings | None = None,
-    *,
-    run_log: RunLog | None = None,
-    force: bool = False,
-) -> BatchInfo:
-    """Upload a request file and create its batch (24-hour window); recorded in the run
-    log. ``BatchStateError`` when the file was already submitted (``force`` submits it
-    again, and pays again)."""
-    from .remote import asubmit_batch
-
-    return asyncio.run(
-        asubmit_batch(requests, settings or Settings.from_env(), run_log=run_log, force=force)
-    )
-
-
-def batch_status(
-    batch_id: str, settings: Settings | None = None, *, run_log: RunLog | None = None
-) -> BatchInfo:
-    """One batch's state and request counts, from its server."""
-    from .remote import abatch_status
-
-    return asyncio.run(abatch_status(batch_id, settings or Settings.from_env(), run_log=run_log))
-
-
-def list_batches(
-    settings: Settings | None = None, *, run_log: RunLog | None = None
-) -> list[BatchInfo]:
-    """Every submitted batch in the run log (the unfinished ones refreshed)."""
-    from .remote import alist_batches
-
-    return asyncio.run(alist_batches(settings or Settings.from_env(), run_log=run_log))
-
-
-def wait_for_batch(
-    batch_id: str,
-    settings: Settings | None = None,
-    *,
-    run_log: RunLog | None = None,
-    poll_s: float = 5.0,
-    max_poll_s: float = 300.0,
-    timeout_s: float | None = None,
-    on_poll: Callable[[BatchInfo], None] | None = None,
-) -> BatchInfo:
-    """Poll a batch, with backoff, until it ends (completed, failed, expired, cancelled)."""
-    from .remote import await_batch
-
-    return asyncio.run(
-        await_batch(
-            batch_id,
-            settings or Settings.from_env(),
-            run_log=run_log,
-            poll_s=poll_s,
-            max_poll_s=max_poll_s,
-            timeout_s=timeout_s,
-            on_poll=on_poll,
-        )
-    )
-
-
-def cancel_batch(
-    batch_id: str, settings: Settings | None = None, *, run_log: RunLog | None = None
-) -> BatchInfo:
-    """Cancel a batch (what it answered before stays collectable)."""
-    from .remote import acancel_batch
-
-    return asyncio.run(acancel_batch(batch_id, settings or Settings.from_env(), run_log=run_log))

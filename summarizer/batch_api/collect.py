@@ -21,12 +21,11 @@ online what the batch could not answer (re-asks included).
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from ..backends import ModelBackend
 from ..backends.openai_compat import OpenAIBackend, OpenAISteps
@@ -34,14 +33,15 @@ from ..config import Settings
 from ..document import Abstract, Document
 from ..errors import ConfigError, SummarizerError
 from ..evaluation.prices import Price, PriceTable
-from ..local_batch import BatchSummary, Reading, run_into
+from ..local_batch import BatchSummary, run_into
+from ..options import RunOptions
 from ..output.targets import check_output, open_target
 from ..pipeline import RunLog as RunLogProtocol
 from ..pipeline import Summarizer, schema_hash
 from ..render import RenderedPrompt, load_prompt, outline
 from ..results import Failure, Result
 from ..runlog import RunLog
-from ..runner import DEFAULT_CONCURRENCY
+from ..sync import blocking
 from ..usage import Usage
 from .answers import Answers
 from .context import ContextHeader, Prepared, check_header, context_ids, context_path, read_context
@@ -77,8 +77,14 @@ class CollectSummary:
 
     @property
     def ok(self) -> bool:
-        """No record failed (now or before), and every answer line was ours and readable."""
-        return self.run.ok and not self.unknown_count and not self.unreadable
+        """No record failed (now or before), and every answer line was ours, readable and
+        the only one for its request."""
+        return (
+            self.run.ok
+            and not self.unknown_count
+            and not self.unreadable
+            and not self.answered_twice
+        )
 
     @property
     def cost(self) -> float | None:
@@ -210,19 +216,29 @@ def _is_batch_id(value: str | Path | Sequence[str | Path]) -> bool:
 
 async def acollect_batch(
     results: str | Path | Sequence[str | Path],
+    settings: Settings | None = None,
+    options: RunOptions | None = None,
     *,
     requests: str | Path | None = None,
-    output: str | Path | IO[str] | None = None,
-    format: str = "jsonl",
-    settings: Settings | None = None,
     retry_failed: bool = False,
-    concurrency: int = DEFAULT_CONCURRENCY,
     run_log: RunLog | None = None,
     progress: bool = False,
     on_result: Callable[[Result | Failure], None] | None = None,
     prices: PriceTable | None = None,
 ) -> CollectSummary:
-    """Collect a batch; see ``collect_batch``."""
+    """Parse, validate and ground a provider batch's answers into ``options.output``.
+
+    ``results``: a batch id (its output and error files are downloaded, once, with
+    ``settings``' key and server; the request file comes from the run log unless
+    given), or the local result file(s) (``vllm run-batch``'s output, or downloaded
+    files). ``requests``: the request file ``prepare_batch`` wrote (its context file
+    beside it is what is read). ``options``: the output and its format as in
+    ``run_batch`` (a path is resumable, and this batch's error lines are redone; None:
+    stdout) and, with ``retry_failed``, the concurrency of the online requests.
+    ``retry_failed`` asks online (with ``settings``) what the batch could not answer,
+    re-asks included. ``run_log`` records every record's tokens and the batch's
+    collection.
+    """
     settings = settings or Settings.from_env()
     batch_id: str | None = None
     missing: str | None = None
@@ -243,10 +259,11 @@ async def acollect_batch(
         files = [Path(path) for path in listed]
     if requests is None:
         raise ConfigError("name the request file the batch was made from (--requests)")
+    options = options or RunOptions()
     context = context_path(Path(requests))
-    destination = Path(output) if isinstance(output, str | Path) else output
+    destination = options.destination
     if isinstance(destination, Path):
-        check_output(destination, [context, *files])
+        check_output(destination, [Path(requests), context, *files], force=options.force)
     header, records = read_context(context)
     check_header(
         header,
@@ -264,13 +281,13 @@ async def acollect_batch(
     collector.sends = backend.sends
     known: set[str] = set()
     try:
-        target = open_target(destination, format, resume=True, retry_failed=_IdsOf(context))
+        target = open_target(destination, options.format, resume=True, retry_failed=_IdsOf(context))
         summary = await run_into(
             collector,
             _items(records, known, collector.unprepared),
             target,
-            reading=Reading(),
-            concurrency=concurrency if retry_failed else 1,
+            # answers are read, not asked: one at a time, unless asked online again
+            options=options if retry_failed else options.replace(concurrency=1),
             progress=progress,
             on_result=on_result,
         )
@@ -310,43 +327,4 @@ async def acollect_batch(
     return collected
 
 
-def collect_batch(
-    results: str | Path | Sequence[str | Path],
-    *,
-    requests: str | Path | None = None,
-    output: str | Path | IO[str] | None = None,
-    format: str = "jsonl",
-    settings: Settings | None = None,
-    retry_failed: bool = False,
-    concurrency: int = DEFAULT_CONCURRENCY,
-    run_log: RunLog | None = None,
-    progress: bool = False,
-    on_result: Callable[[Result | Failure], None] | None = None,
-    prices: PriceTable | None = None,
-) -> CollectSummary:
-    """Parse, validate and ground a provider batch's answers into ``output``.
-
-    ``results``: a batch id (its output and error files are downloaded, once, with
-    ``settings``' key and server; the request file comes from the run log unless
-    given), or the local result file(s) (``vllm run-batch``'s output, or downloaded
-    files). ``requests``: the request file ``prepare_batch`` wrote (its context file
-    beside it is what is read). ``output`` and ``format`` as in ``run_batch`` (a path is
-    resumable; None: stdout). ``retry_failed`` asks online (with ``settings``) what the
-    batch could not answer, re-asks included. ``run_log`` records every record's tokens
-    and the batch's collection.
-    """
-    return asyncio.run(
-        acollect_batch(
-            results,
-            requests=requests,
-            output=output,
-            format=format,
-            settings=settings,
-            retry_failed=retry_failed,
-            concurrency=concurrency,
-            run_log=run_log,
-            progress=progress,
-            on_result=on_result,
-            prices=prices,
-        )
-    )
+collect_batch = blocking(acollect_batch, name="collect_batch")

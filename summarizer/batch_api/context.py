@@ -32,6 +32,7 @@ from typing import IO, Any
 
 from ..document import Abstract, Document
 from ..errors import ConfigError, InputError
+from ..ingest.detect import BATCH_CONTEXT_KIND
 from ..reference import reference_of
 from ..results import Failure
 
@@ -48,7 +49,7 @@ __all__ = [
     "record_line",
 ]
 
-CONTEXT_KIND = "case-summarizer/batch-context"
+CONTEXT_KIND = BATCH_CONTEXT_KIND
 CONTEXT_VERSION = 1
 READ_BUFFER = 1 << 16
 """Bytes read at a time (a record's line holds its abstract: ~1 KiB)."""

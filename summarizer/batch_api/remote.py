@@ -34,6 +34,7 @@ from ..backends.transport import TransportPolicy, send_with_retries
 from ..config import Settings
 from ..errors import ConfigError, InputError, SummarizerError
 from ..runlog import RunLog
+from ..sync import blocking
 from .context import ContextHeader, context_path, read_header
 from .prepare import MAX_BYTES, MAX_REQUESTS
 
@@ -290,10 +291,17 @@ def _refusal(batch_id: str, status: str) -> str:
 
 
 async def asubmit_batch(
-    path: str | Path, settings: Settings, *, run_log: RunLog | None, force: bool = False
+    path: str | Path,
+    settings: Settings | None = None,
+    *,
+    run_log: RunLog | None = None,
+    force: bool = False,
 ) -> BatchInfo:
     """Upload a request file (purpose ``batch``), create its batch (24-hour window) and
-    record it in ``run_log``; refuses a file already submitted (see the module doc)."""
+    record it in ``run_log``. ``BatchStateError`` when the file was already submitted (by
+    the run log, or the server's list): ``force`` submits it again, and pays again.
+    ``settings``: the key and server (default: from the environment)."""
+    settings = settings or Settings.from_env()
     path = Path(path)
     sha, requests = request_file_digest(path)
     base_url = public_url(settings.base_url)
@@ -404,15 +412,23 @@ async def _on_batch(
     return info
 
 
-async def abatch_status(batch_id: str, settings: Settings, *, run_log: RunLog | None) -> BatchInfo:
+async def abatch_status(
+    batch_id: str, settings: Settings | None = None, *, run_log: RunLog | None = None
+) -> BatchInfo:
     """The batch's state and request counts, from the server (the run log is updated)."""
     return await _on_batch(
-        batch_id, settings, run_log, lambda client: client.batches.retrieve(batch_id)
+        batch_id,
+        settings or Settings.from_env(),
+        run_log,
+        lambda client: client.batches.retrieve(batch_id),
     )
 
 
-async def alist_batches(settings: Settings, *, run_log: RunLog | None) -> list[BatchInfo]:
+async def alist_batches(
+    settings: Settings | None = None, *, run_log: RunLog | None = None
+) -> list[BatchInfo]:
     """Every batch in the run log, the unfinished ones refreshed from their server."""
+    settings = settings or Settings.from_env()
     infos = []
     for row in run_log.batches() if run_log is not None else []:
         info = BatchInfo.from_log(row)
@@ -427,16 +443,18 @@ async def alist_batches(settings: Settings, *, run_log: RunLog | None) -> list[B
 
 async def await_batch(
     batch_id: str,
-    settings: Settings,
+    settings: Settings | None = None,
     *,
-    run_log: RunLog | None,
+    run_log: RunLog | None = None,
     poll_s: float = 5.0,
     max_poll_s: float = 300.0,
     timeout_s: float | None = None,
     on_poll: Callable[[BatchInfo], None] | None = None,
 ) -> BatchInfo:
     """Poll until the batch ends (backoff from ``poll_s`` doubling to ``max_poll_s``, with
-    jitter); ``BatchStateError`` when ``timeout_s`` passes first."""
+    jitter) is completed, failed, expired or cancelled; ``BatchStateError`` when
+    ``timeout_s`` passes first."""
+    settings = settings or Settings.from_env()
     started = time.monotonic()
     wait = poll_s
     while True:
@@ -451,12 +469,24 @@ async def await_batch(
         wait = min(wait * 2, max_poll_s)
 
 
-async def acancel_batch(batch_id: str, settings: Settings, *, run_log: RunLog | None) -> BatchInfo:
+async def acancel_batch(
+    batch_id: str, settings: Settings | None = None, *, run_log: RunLog | None = None
+) -> BatchInfo:
     """Ask the server to cancel the batch (it goes through ``cancelling``; what it answered
     before stays collectable)."""
     return await _on_batch(
-        batch_id, settings, run_log, lambda client: client.batches.cancel(batch_id)
+        batch_id,
+        settings or Settings.from_env(),
+        run_log,
+        lambda client: client.batches.cancel(batch_id),
     )
+
+
+submit_batch = blocking(asubmit_batch, name="submit_batch")
+batch_status = blocking(abatch_status, name="batch_status")
+list_batches = blocking(alist_batches, name="list_batches")
+wait_for_batch = blocking(await_batch, name="wait_for_batch")
+cancel_batch = blocking(acancel_batch, name="cancel_batch")
 
 
 # --- download ------------------------------------------------------------------------------

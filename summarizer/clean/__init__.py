@@ -19,11 +19,11 @@ from array import array
 from bisect import bisect_right
 from typing import TYPE_CHECKING
 
-from ..document import Abstract, Document, OffsetMap, Section
+from ..document import NOT_UTF8_NOTE, NOT_UTF8_WARNING, Abstract, Document, OffsetMap, Section
 from ..errors import InputError
 from .html import HtmlPage, html_to_text
 from .page import Found, NoAbstract, locate_export, locate_page
-from .prose import skip_space
+from .prose import chrome_in, sentence_end, skip_space
 from .text import Builder, normalise, span_offsets
 
 if TYPE_CHECKING:
@@ -43,6 +43,7 @@ def clean(document: Document) -> Abstract:
     """
     record = None if document.format in ("text", "html", "pdf") else document.id
     text = document.text
+    export = document.format in EXPORT_FORMATS and not _looks_like_page(text)
     page: HtmlPage | PdfText | None = None
     printed: PdfText | None = None
     if document.format == "pdf":
@@ -50,11 +51,11 @@ def clean(document: Document) -> Abstract:
 
         page = printed = reading_text(document)
         text = printed.text
-    elif document.format == "html" or (document.format == "text" and _looks_like_html(text)):
+    elif document.format == "html" or (not export and _looks_like_html(text)):
         page = html_to_text(text)
         text = page.text
     try:
-        if document.format in EXPORT_FORMATS:
+        if export:
             found = locate_export(text)
         elif printed is not None:
             # a PDF is always a page (its front matter is the page's chrome), never a plain text
@@ -77,6 +78,22 @@ def _looks_like_html(text: str) -> bool:
     first = skip_space(text, 0, _HTML_REACH)
     head = text[first : min(first + len(_HTML_STARTS[0]), _HTML_REACH)]  # lower only these
     return head.lower().startswith(_HTML_STARTS)
+
+
+_PAGE_REACH = 600
+"""How far into an export record site chrome is looked for before its first sentence."""
+
+
+def _looks_like_page(text: str) -> bool:
+    """Whether an export record's abstract field holds a whole page (pasted from a browser or a
+    reading app): HTML, or site chrome before its first sentence ends ("Add like Add dislike…").
+    Such a record is cleaned as the page would be; an abstract is kept whole."""
+    if _looks_like_html(text):
+        return True
+    first = skip_space(text, 0)
+    reach = min(len(text), first + _PAGE_REACH)
+    stop = sentence_end(text, first, reach)
+    return chrome_in(text, first, stop[1] if stop else reach)
 
 
 def _assemble(
@@ -139,10 +156,14 @@ def _assemble(
         offsets=OffsetMap(offsets),
         document=document,
         body_start=body_start,
-        warnings=tuple(found.warnings),
+        warnings=tuple(found.warnings) + _decoding_warnings(document),
         confidence=found.confidence,
         pages=_page_runs(document, offsets),
     )
+
+
+def _decoding_warnings(document: Document) -> tuple[str, ...]:
+    return (NOT_UTF8_WARNING,) if NOT_UTF8_NOTE in document.metadata else ()
 
 
 def _page_runs(document: Document, offsets: array[int]) -> tuple[int, ...]:

@@ -14,18 +14,20 @@ from ..output import FORMATS
 from ..sinks import terminal_text
 from .common import (
     EXIT_FAILED_RECORDS,
+    PRICES,
     connection_options,
     handle_errors,
     input_options,
+    load_prices,
     note,
-    reading_from_options,
+    run_options_from,
     warn,
 )
 
 if TYPE_CHECKING:
     from ..batch_api import BatchInfo, CollectSummary, PrepareSummary
     from ..config import Settings
-    from ..evaluation.prices import Price, PriceTable
+    from ..evaluation.prices import Price
     from ..runlog import RunLog
 
 
@@ -63,14 +65,6 @@ def _server_options(function: Any) -> Any:
     return function
 
 
-def _prices_option(function: Any) -> Any:
-    return click.option(
-        "--prices",
-        type=click.Path(dir_okay=False, exists=True, path_type=Path),
-        help="A price table (TOML or JSON) on top of the built-in one.",
-    )(function)
-
-
 def _settings(options: dict[str, Any], **extra: Any) -> Settings:
     from ..config import Settings
 
@@ -99,12 +93,6 @@ def _price_line(price: Price | None, model: str) -> str:
 
 def _money(value: float | None) -> str:
     return "unknown" if value is None else f"${value:,.2f}"
-
-
-def _table(prices: Path | None) -> PriceTable:
-    from ..evaluation.prices import PriceTable
-
-    return PriceTable.load(prices)
 
 
 # --- prepare -------------------------------------------------------------------------------
@@ -171,7 +159,7 @@ def _describe_prepare(summary: PrepareSummary) -> list[str]:
     help="Estimate prompt tokens (characters / 4) instead of loading the tokenizer (~60 MB).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as a JSON object.")
-@_prices_option
+@PRICES
 @input_options
 @handle_errors
 def prepare(
@@ -208,7 +196,7 @@ def prepare(
     from ..batch_api import MAX_BYTES, MAX_REQUESTS, failed_ids, prepare_batch
     from ..config import Settings
 
-    reading = reading_from_options(options)
+    run_options = run_options_from(options)
     settings = Settings.from_env(
         env={},
         backend=OpenAISteps.name,
@@ -217,7 +205,6 @@ def prepare(
         mode=mode,
         max_tokens=max_tokens,
         base_url=base_url,
-        max_record_bytes=reading.max_record_bytes,
     )
     _refuse_when_every_input_is_missing(inputs)
     only = None
@@ -230,11 +217,11 @@ def prepare(
         inputs,
         settings,
         output=output,
-        reading=reading,
+        options=run_options,
         only=only,
         max_requests=max_requests or MAX_REQUESTS,
         max_bytes=max_bytes or MAX_BYTES,
-        prices=_table(prices),
+        prices=load_prices(prices),
         count_tokens=not estimate_tokens,
     )
     if as_json:
@@ -498,7 +485,7 @@ def _describe_collect(summary: CollectSummary) -> list[str]:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stderr.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar, no per-record error lines.")
-@_prices_option
+@PRICES
 @_server_options
 @handle_errors
 def collect(
@@ -551,18 +538,18 @@ def collect(
             if not quiet:
                 note(f"error: {item.id}: {item.error}")
 
+    from ..options import RunOptions
+
     summary = collect_batch(
         source,
+        settings,
+        RunOptions(output=output, format=output_format, concurrency=concurrency),
         requests=requests,
-        output=Path(output) if output else None,
-        format=output_format,
-        settings=settings,
         retry_failed=retry_failed,
-        concurrency=concurrency,
         run_log=run_log,
         progress=not quiet and sys.stderr.isatty(),
         on_result=report,
-        prices=_table(prices),
+        prices=load_prices(prices),
     )
     if as_json:
         note(json.dumps(summary.to_dict()))

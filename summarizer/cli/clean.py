@@ -18,7 +18,7 @@ from .common import (
     handle_errors,
     input_options,
     note,
-    reading_from_options,
+    run_options_from,
 )
 
 
@@ -106,16 +106,11 @@ def command(
       case-summarizer clean covidence.csv --id-col "Covidence #" --abstract-col Abstract
       case-summarizer clean 'pages/**/*.txt'
     """
-    reading = reading_from_options(options)
+    run_options = run_options_from(options)
     total = failed = 0
     last_error: InputError | None = None
     first = True
-    items = iter_documents(
-        paths,
-        format=reading.format,
-        columns=reading.columns,
-        max_record_bytes=reading.max_record_bytes,
-    )
+    items = iter_documents(paths, run_options)
     for item in items:
         total += 1
         try:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import functools
 import sys
 import traceback
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -55,6 +57,12 @@ def handle_errors(function: F) -> F:
             sys.exit(130)
         except BrokenPipeError:
             sys.exit(0)  # `| head` closed the pipe: not an error
+        except OSError as error:
+            if error.errno not in (errno.ENOSPC, errno.EDQUOT):
+                raise
+            where = f" ({error.filename})" if error.filename else ""
+            note(f"error: no space left on the device{where}: free some space and run again")
+            sys.exit(EXIT_USAGE)
 
     return wrapper  # type: ignore[return-value]
 
@@ -218,6 +226,14 @@ def announce_backend(settings: Any) -> None:
         )
 
 
+FORCE = click.option(
+    "--force",
+    is_flag=True,
+    help="Replace an -o file that exists and is not a case-summarizer output "
+    "(an input is never replaced).",
+)
+
+
 def progress_option(function: F) -> F:
     """``--progress/--no-progress``: the local model's progress lines on stderr."""
     return click.option(
@@ -244,8 +260,8 @@ def progress_listener(*, asked: bool | None, quiet: bool, reports: bool) -> Any:
 def input_options(function: F) -> F:
     """How inputs are read: a forced format, export column names, the record size limit
     (summarize, clean)."""
-    from ..config import MAX_RECORD_BYTES
     from ..ingest import FORMATS
+    from ..options import MAX_RECORD_BYTES
 
     options = [
         click.option(
@@ -273,18 +289,31 @@ def input_options(function: F) -> F:
     return function
 
 
-def reading_from_options(options: dict[str, Any]) -> Any:
-    """The batch ``Reading`` (format + ColumnMapping) from the input_options values."""
-    from ..ingest import ColumnMapping
-    from ..local_batch import Reading
+def run_options_from(given: dict[str, Any], **options: Any) -> Any:
+    """The ``RunOptions`` of a command: the input_options values (taken out of ``given``)
+    and the command's own writing and pacing ``options``; checked where RunOptions is."""
+    from ..options import ColumnMapping, RunOptions
 
     columns = ColumnMapping(
-        id=options.pop("id_col"),
-        title=options.pop("title_col"),
-        abstract=options.pop("abstract_col"),
+        id=given.pop("id_col"), title=given.pop("title_col"), abstract=given.pop("abstract_col")
     )
-    return Reading(
-        format=options.pop("input_format"),
+    return RunOptions(
+        input_format=given.pop("input_format"),
         columns=columns,
-        max_record_bytes=options.pop("max_record_bytes"),
+        max_record_bytes=given.pop("max_record_bytes"),
+        **options,
     )
+
+
+PRICES = click.option(
+    "--prices",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="A price table (TOML or JSON, $ per 1M tokens) on top of the built-in one.",
+)
+
+
+def load_prices(path: Path | None) -> Any:
+    """The price table: the built-in one, with ``path``'s entries on top."""
+    from ..evaluation.prices import PriceTable
+
+    return PriceTable.load(path)

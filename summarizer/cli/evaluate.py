@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # the rest loads on use, so `case-summarizer` starts without 
     from ..evaluation.compare import Comparison
     from ..evaluation.eval_runs import StoredRun
 from .common import (
+    PRICES,
     handle_errors,
     no_model_configured,
     note,
@@ -47,9 +48,11 @@ EXIT_GATE = 1
 def _console() -> Console:
     from rich.console import Console
 
-    console = Console()
+    from .terminal import styled_stdout
+
+    console = Console(file=styled_stdout())
     if not console.is_terminal:
-        console = Console(width=max(console.width, 160))
+        console = Console(file=styled_stdout(), width=max(console.width, 160))
     return console
 
 
@@ -192,11 +195,7 @@ def _cache(enabled: bool, refresh: bool) -> Any:
     is_flag=True,
     help="Ask the model again and update the cache; run the rules baseline again too.",
 )
-@click.option(
-    "--prices",
-    type=click.Path(dir_okay=False, exists=True, path_type=Path),
-    help="Price table (TOML/JSON, $ per 1M tokens) on top of the built-in one.",
-)
+@PRICES
 @click.option(
     "--concurrency",
     type=click.IntRange(min=1),

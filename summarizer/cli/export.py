@@ -8,7 +8,7 @@ import click
 
 from ..output import FORMATS
 from ..output.export import VIEWS_WITH_THE_ABSTRACT, export_results
-from .common import handle_errors, note
+from .common import FORCE, handle_errors, note
 
 
 @click.command("export")
@@ -19,8 +19,9 @@ from .common import handle_errors, note
 @click.option(
     "-o", "--output", type=click.Path(dir_okay=False), help="Write here (atomically), not stdout."
 )
+@FORCE
 @handle_errors
-def command(results: tuple[str, ...], output_format: str, output: str | None) -> None:
+def command(results: tuple[str, ...], output_format: str, output: str | None, force: bool) -> None:
     """Render finished results (the JSON Lines `summarize -o` writes) in any format.
 
     No model is called: records, evidence and provenance are read back as written, and
@@ -36,6 +37,7 @@ def command(results: tuple[str, ...], output_format: str, output: str | None) ->
         [Path(path) for path in results],
         format=output_format,
         output=Path(output) if output else None,
+        force=force,
     )
     if summary.without_abstract and output_format in VIEWS_WITH_THE_ABSTRACT:
         note(

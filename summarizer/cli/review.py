@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from .common import handle_errors, note
+from .common import FORCE, handle_errors, note
 
 RECORDS = click.argument("records", type=click.Path(dir_okay=False, path_type=Path))
 STORE = click.option(
@@ -104,9 +104,15 @@ def open_command(records: Path, port: int, no_browser: bool, store: Path | None)
 )
 @click.option("--done-only", is_flag=True, help="Only records marked done.")
 @STORE
+@FORCE
 @handle_errors
 def export_command(
-    records: Path, output_format: str, output: Path | None, done_only: bool, store: Path | None
+    records: Path,
+    output_format: str,
+    output: Path | None,
+    done_only: bool,
+    store: Path | None,
+    force: bool,
 ) -> None:
     """Write the reviewed records of RECORDS: each with the reviewer's edits, its evidence
     re-aligned, and a "review" block (the record's status, each field's status and when
@@ -117,16 +123,23 @@ def export_command(
       case-summarizer review export records.jsonl -o reviewed.jsonl
       case-summarizer review export records.jsonl -f csv --done-only -o reviewed.csv
     """
+    from ..output.line_store import atomic_write
+    from ..output.targets import check_output
     from ..review.export import export_reviewed
 
     session = _session(records, store)
+    count = 0
+
+    def write(stream: Any) -> None:
+        nonlocal count
+        count = export_reviewed(session, stream, format=output_format, done_only=done_only)
+
     try:
-        stream: Any = output.open("w", encoding="utf-8", newline="") if output else sys.stdout
-        try:
-            count = export_reviewed(session, stream, format=output_format, done_only=done_only)
-        finally:
-            if output:
-                stream.close()
+        if output:
+            check_output(output, [records, session.store_path], force=force)
+            atomic_write(output, write)  # an existing export stays whole until this one is
+        else:
+            write(sys.stdout)
     finally:
         session.close()
     note(f"{count} record(s) exported" + (f" -> {output}" if output else ""))

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import itertools
 import sys
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import click
 
 from ..backends import Capabilities, ReportsProgress, make_backend
-from ..errors import InputError
+from ..document import Abstract, Document
+from ..errors import InputError, OwnOutputSkipped
 from ..local_batch import DEFAULT_CONCURRENCY, BatchSummary, run_batch
 from ..output import FORMATS
 from ..output.targets import check_output
@@ -18,14 +20,17 @@ from ..pipeline import Cache, RunLog
 from ..results import Failure, Result
 from .common import (
     EXIT_FAILED_RECORDS,
+    FORCE,
+    PRICES,
     announce_backend,
     handle_errors,
     input_options,
+    load_prices,
     model_options,
     note,
     progress_listener,
     progress_option,
-    reading_from_options,
+    run_options_from,
     settings_from_options,
     warn,
 )
@@ -47,6 +52,17 @@ def _stores(
     cache = None if no_cache else ResponseCache(paths.cache_path(), refresh=refresh, warn=warn)
     run_log = None if no_log else SqliteRunLog(paths.log_path(), warn=warn)
     return cache, run_log
+
+
+def _without_own_outputs(
+    items: Iterable[Document | Abstract | InputError], left_out: list[str]
+) -> Iterator[Document | Abstract | InputError]:
+    """The records, with our own outputs found among the inputs set aside (named later)."""
+    for item in items:
+        if isinstance(item, OwnOutputSkipped):
+            left_out.append(str(item))
+        else:
+            yield item
 
 
 def _describe(summary: BatchSummary) -> str:
@@ -109,6 +125,14 @@ def _describe(summary: BatchSummary) -> str:
 @click.option(
     "--retry-failed", is_flag=True, help="Redo only the ids whose line in the -o file is an error."
 )
+@FORCE
+@click.option(
+    "--max-cost",
+    type=click.FloatRange(min=0),
+    help="US dollars: start no new request once the run's priced cost would pass this "
+    "(what is in flight finishes; run again to go on).",
+)
+@PRICES
 @click.option("--no-cache", is_flag=True, help="Neither read nor write the response cache.")
 @click.option("--refresh", is_flag=True, help="Ignore cached answers, but store the new ones.")
 @click.option("--no-log", is_flag=True, help="Do not record model calls in the run log.")
@@ -142,7 +166,10 @@ def command(
     backoff: float,
     quiet: bool,
     progress_lines: bool | None,
-    **options: Any,
+    force: bool,
+    max_cost: float | None,
+    prices: Path | None,
+    **given: Any,
 ) -> None:
     """Summarize abstracts into structured, grounded case records.
 
@@ -172,31 +199,36 @@ def command(
       case-summarizer summarize rayyan.csv --id-col key --abstract-col abstract -o out.jsonl
       case-summarizer summarize page.txt --base-url http://localhost:8080/v1 --model local
     """
-    from ..ingest import iter_documents
+    from ..ingest import iter_records
 
-    reading = reading_from_options(options)
-    settings = settings_from_options(
-        options, prompt=prompt, backoff=backoff, max_record_bytes=reading.max_record_bytes
+    settings = settings_from_options(given, prompt=prompt, backoff=backoff)
+    options = run_options_from(
+        given,
+        output=output,
+        format=output_format,
+        resume=resume,
+        retry_failed=retry_failed,
+        force=force,
+        concurrency=concurrency,
+        rpm=rpm,
+        tpm=tpm,
+        max_cost=max_cost,
     )
-    if retry_failed and not output:
-        raise click.UsageError("--retry-failed works on an -o FILE from an earlier run")
-    path = Path(output) if output else None
-    if path is not None:
-        check_output(path, inputs)  # before anything is read or written
+    paths = [Path(name) if name != "-" else name for name in inputs]  # arguments are names
+    if options.output_path is not None:  # before anything is read or written
+        check_output(options.output_path, paths, force=force)
     # Inputs are read once: the first two records tell one from many, then the rest follow.
-    documents = iter_documents(
-        inputs,
-        format=reading.format,
-        columns=reading.columns,
-        max_record_bytes=reading.max_record_bytes,
-    )
+    left_out: list[str] = []
+    documents = _without_own_outputs(iter_records(paths, options), left_out)
     peeked = list(itertools.islice(documents, 2))
     if not peeked:
-        raise InputError("no input records found", path=", ".join(inputs))
+        found = f" (left out: {'; '.join(left_out)})" if left_out else ""
+        raise InputError(f"no input records found{found}", path=", ".join(inputs))
     one = len(peeked) == 1
     if one and isinstance(peeked[0], InputError):
         raise peeked[0]
-    single = one and output_format != "jsonl"  # one pretty object, card or page
+    # one record: one pretty object, card or page
+    options = options.replace(single=one and output_format != "jsonl")
     backend = make_backend(settings)
     cache, run_log = _stores(
         backend.capabilities, no_cache=no_cache, refresh=refresh, no_log=no_log
@@ -206,13 +238,13 @@ def command(
 
     def report(item: Result | Failure) -> None:
         nonlocal announced
-        if not announced and (isinstance(item, Result) or not single):
+        if not announced and (isinstance(item, Result) or not options.single):
             announce_backend(settings)  # once the output is open (its errors come alone)
             announced = True
         if isinstance(item, Result):
             return
         failed.append(item)
-        if not quiet and not single:
+        if not quiet and not options.single:
             note(
                 f"error: {item.id}: {item.error}"
                 if item.id not in str(item.error)
@@ -223,20 +255,13 @@ def command(
         summary = run_batch(
             itertools.chain(peeked, documents),
             settings,
-            output=path,
-            format=output_format,
-            single=single,
-            concurrency=concurrency,
-            rpm=rpm,
-            tpm=tpm,
-            resume=resume,
-            retry_failed=retry_failed,
+            options,
             cache=cache,
             run_log=run_log,
-            progress=not quiet and not single and sys.stderr.isatty(),
+            progress=not quiet and not options.single and sys.stderr.isatty(),
             on_result=report,
             backend=backend,
-            reading=reading,
+            prices=load_prices(prices),
             on_progress=progress_listener(
                 asked=progress_lines,
                 quiet=quiet,
@@ -247,7 +272,10 @@ def command(
         again = " (run the same command again to resume)" if output else ""
         note(f"interrupted{again}")
         sys.exit(EXIT_INTERRUPTED)
-    if single:
+    if not quiet:
+        for why in left_out + summary.left_out:
+            note(f"note: left out {why}")
+    if options.single:
         if failed:
             raise failed[0].error  # one bad input is one line, nothing more
         return
@@ -257,7 +285,15 @@ def command(
         note(
             f"{summary.previously_failed} record(s) failed in an earlier run (--retry-failed redoes them)"
         )
+    if summary.stopped_by_budget:
+        note(
+            f"stopped: the run spent ${summary.cost or 0:.4f}, and another record would pass "
+            f"--max-cost ${options.max_cost}; run the same command again (with a higher "
+            "--max-cost) to go on"
+        )
     if summary.failed or summary.previously_failed:
         if summary.failed:
             note(f"{summary.failed} record(s) failed")
+        sys.exit(EXIT_FAILED_RECORDS)
+    if summary.stopped_by_budget:
         sys.exit(EXIT_FAILED_RECORDS)

@@ -16,7 +16,6 @@ nothing.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import hashlib
 import json
@@ -39,12 +38,14 @@ from ..backends import capabilities_of
 from ..config import BASELINE_BACKEND, Settings
 from ..document import Document
 from ..errors import ConfigError, InputError
+from ..options import RunOptions
 from ..pipeline import Cache, Summarizer, read_one
 from ..progress import ProgressListener, RecordFinished
 from ..render import load_prompt
 from ..results import Failure, Result
 from ..runner import run_records
 from ..schema import SCHEMA_VERSION, CaseReport, json_schema_text
+from ..sync import blocking
 from .compare import run_intervals
 from .gold import LoadedGold
 from .metrics import (
@@ -214,7 +215,7 @@ async def _summarize_all(
     return [lines[item.id] for item in gold]
 
 
-def summarize_gold(
+async def asummarize_gold(
     settings: Settings,
     gold: Sequence[LoadedGold],
     *,
@@ -227,12 +228,12 @@ def summarize_gold(
 
     ``progress`` is called with each finished id; ``on_progress`` gets the
     ``summarizer.progress`` events (a local model's steps, each record with an ETA)."""
+    options = RunOptions(concurrency=concurrency)
+    async with Summarizer(settings, options, cache=cache, on_progress=on_progress) as summarizer:
+        return await _summarize_all(summarizer, gold, concurrency, progress, on_progress)
 
-    async def run() -> list[dict[str, Any]]:
-        async with Summarizer(settings, cache=cache, on_progress=on_progress) as summarizer:
-            return await _summarize_all(summarizer, gold, concurrency, progress, on_progress)
 
-    return asyncio.run(run())
+summarize_gold = blocking(asummarize_gold, name="summarize_gold")
 
 
 # -- scoring ---------------------------------------------------------------------------

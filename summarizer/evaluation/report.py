@@ -20,10 +20,15 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Group, RenderableType
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
 from ..errors import ConfigError
+from ..ingest.detect import EVAL_REPORT_KIND, OWN_OUTPUT_MARKERS
+from ..output.line_store import atomic_write
+from ..output.ownership import check_overwrite
+from ..sinks import terminal_text
 from .compare import Comparison, MetricDiff
 from .eval_runs import StoredRun
 from .gate import Verdict
@@ -183,6 +188,7 @@ def check_report_path(path: Path) -> None:
         )
     if path.is_dir():
         raise ConfigError(f"cannot write report {path}: it is a folder")
+    check_overwrite(path, writes=frozenset({"page"}))  # an earlier report, never the user's file
     for ancestor in path.parents:
         if ancestor.exists():
             if not ancestor.is_dir():
@@ -224,7 +230,8 @@ def terminal_report(
     )
     table.add_column("metric", style="bold")
     for run in runs:
-        table.add_column(f"{run.label}\n[dim]{run.run_id}[/dim]", justify="right")
+        label, run_id = (escape(terminal_text(text)) for text in (run.label, run.run_id))
+        table.add_column(f"{label}\n[dim]{run_id}[/dim]", justify="right")
     table.add_row("records", *(str(_n_records(run)) for run in runs), end_section=True)
     for metric in METRICS:
         cells = []
@@ -299,6 +306,7 @@ def json_report(
     verdict: Verdict | None = None,
 ) -> dict[str, Any]:
     return {
+        "kind": EVAL_REPORT_KIND,
         "verdict": None if verdict is None else verdict.to_dict(),
         "comparisons": [comparison.to_dict() for comparison in comparisons],
         "price_notes": _price_notes(runs),
@@ -326,13 +334,16 @@ def _md(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
+MARKDOWN_MARKER = OWN_OUTPUT_MARKERS[2].decode()
+
+
 def markdown_report(
     runs: Sequence[StoredRun],
     comparisons: Sequence[Comparison] = (),
     *,
     verdict: Verdict | None = None,
 ) -> str:
-    lines = ["# Evaluation report", ""]
+    lines = [MARKDOWN_MARKER, "", "# Evaluation report", ""]
     if verdict is not None:
         headline, *failures = _verdict_lines(verdict)
         lines += ["## Verdict", "", f"**{_md(headline)}**", ""]
@@ -556,6 +567,7 @@ def html_report(
 ) -> str:
     out: list[str] = [
         "<!doctype html><html lang=en><head><meta charset=utf-8>",
+        '<meta name="generator" content="case-summarizer">',
         '<meta name="viewport" content="width=device-width,initial-scale=1">',
         f"<title>{_e(title)}</title><style>{_STYLE}</style></head><body>",
         f"<h1>{_e(title)}</h1>",
@@ -692,6 +704,6 @@ def write_report(
         )
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+        atomic_write(path, lambda out: print(text, end="", file=out))
     except OSError as error:
         raise ConfigError(f"cannot write report {path}: {error}") from error

@@ -13,17 +13,20 @@ Formats are detected from the extension and the first bytes unless ``format`` is
 
 from __future__ import annotations
 
+import glob
 import io
+import os
 import sys
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import BinaryIO
 
-from ..document import Document
-from ..errors import InputError
-from .detect import FORMATS, OWN_OUTPUT_HINT, detect_format, is_own_output, normalise_format
+from ..document import NOT_UTF8_NOTE, Abstract, Document, Text
+from ..errors import InputError, OwnOutputSkipped
+from ..options import ColumnMapping, RunOptions
+from .detect import FORMATS, OWN_OUTPUT_HINT, detect_format, is_own_output
 from .exports import (
-    ColumnMapping,
     read_csv,
     read_jsonl,
     read_medline,
@@ -35,12 +38,14 @@ from .sources import (
     MAX_PAGE_BYTES,
     MAX_PDF_BYTES,
     SNIFF_BYTES,
+    STDIN,
     Source,
     binary_kind,
     blank,
     decode,
     detect_encoding,
     expand_sources,
+    fallbacks,
     is_pdf,
 )
 
@@ -50,36 +55,84 @@ __all__ = [
     "MAX_RECORD_BYTES",
     "ColumnMapping",
     "detect_format",
+    "is_path_name",
     "iter_documents",
+    "iter_records",
 ]
 
 
+def is_path_name(value: str) -> bool:
+    """Whether a plain string is read as a file name rather than as a text: ``-`` (stdin),
+    a file or folder that exists, a glob that matches, or one word (a text to summarize
+    has spaces; a name that does not exist is then reported as missing)."""
+    if value == STDIN:
+        return True
+    if "\n" in value or len(value) > 4096 or not value.strip():
+        return False
+    try:
+        if Path(value).expanduser().exists():
+            return True
+    except OSError:  # too long to be a name
+        return False
+    if glob.has_magic(value) and glob.glob(os.path.expanduser(value), recursive=True):
+        return True
+    return not any(character.isspace() for character in value)
+
+
+def iter_records(
+    sources: Iterable[str | Path | Text | Document | Abstract | InputError],
+    options: RunOptions | None = None,
+) -> Iterator[Document | Abstract | InputError]:
+    """Every record of mixed sources, in order: files, folders, globs and ``-`` read as
+    they stream (an export gives every record), ``Text`` and plain texts as one record each
+    (ids ``text-1``, ``text-2``… unless given), documents, abstracts and errors as they are.
+    A ``str`` is a file name when ``is_path_name`` says so, else a text."""
+    options = options or RunOptions()
+    texts = 0
+    for source in sources:
+        if isinstance(source, str) and not is_path_name(source):
+            source = Text(source)
+        if isinstance(source, Text):
+            texts += 1
+            ident = source.id or f"text-{texts}"
+            if not source.text.strip():
+                yield InputError("empty text", record=ident)
+            else:
+                yield Document.from_text(source.text, id=ident)
+        elif isinstance(source, str | Path):
+            yield from iter_documents([source], options)
+        else:
+            yield source
+
+
 def iter_documents(
-    sources: Iterable[str | Path],
-    *,
-    format: str | None = None,
-    columns: ColumnMapping | None = None,
-    max_record_bytes: int = MAX_RECORD_BYTES,
+    sources: Iterable[str | Path], options: RunOptions | None = None
 ) -> Iterator[Document | InputError]:
     """Every record of every source, in order, as a ``Document`` or an ``InputError``.
 
     A source is a file, a folder (read recursively in sorted order, hidden files
-    skipped), a glob pattern, or ``"-"`` for stdin. ``format`` forces one reader for
-    all sources (``text``, ``html``, ``pubmed-xml``, ``medline``, ``ris``, ``csv``,
-    ``tsv``, ``jsonl``); ``columns`` names the id/title/abstract columns of CSV/TSV and
-    JSONL exports (common header names are found without it). A record over
-    ``max_record_bytes`` of text is reported as an ``InputError`` and skipped.
+    skipped), a glob pattern, or ``"-"`` for stdin. ``options`` (``RunOptions``) say how
+    to read them: ``input_format`` forces one reader for all sources (``text``, ``html``,
+    ``pubmed-xml``, ``medline``, ``ris``, ``csv``, ``tsv``, ``jsonl``); ``columns`` names
+    the id/title/abstract columns of CSV/TSV and JSONL exports (common header names are
+    found without it); a record over ``max_record_bytes`` of text is reported as an
+    ``InputError`` and skipped.
     """
-    if max_record_bytes < 1:
-        raise InputError("the record size limit must be at least 1 byte")
-    forced = normalise_format(format) if format else None
-    mapping = columns or ColumnMapping()
+    options = options or RunOptions()
+    forced = options.input_format
+    mapping = options.columns
+    max_record_bytes = options.max_record_bytes
     for source in expand_sources(sources):
         if isinstance(source, InputError):
             yield source
             continue
+        before = fallbacks()
         try:
-            yield from _read_source(source, forced, mapping, max_record_bytes)
+            for item in _read_source(source, forced, mapping, max_record_bytes):
+                if fallbacks() != before and isinstance(item, Document):
+                    # decoded ahead in chunks: from here on, this file's records are marked
+                    item = replace(item, metadata={**item.metadata, NOT_UTF8_NOTE: "1"})
+                yield item
         except Exception as error:  # a reader's bug costs this source, never the batch
             yield InputError(
                 f"cannot read: unexpected {type(error).__name__}: {error}", path=source.name
@@ -114,7 +167,7 @@ def _read_source(
         sniff = head if encoding in ("utf-8", "utf-8-sig", "cp1252") else _transcode(head, encoding)
         fmt = forced or detect_format(sniff, source.suffix)
         if fmt in ("text", "html") and is_own_output(sniff):
-            yield InputError(OWN_OUTPUT_HINT, path=source.name)
+            yield OwnOutputSkipped(OWN_OUTPUT_HINT, path=source.name)
         elif fmt in ("text", "html"):
             yield from _read_page(handle, source, fmt, limit)
         elif fmt == "pubmed-xml":
@@ -172,6 +225,9 @@ def _read_page(
         return
     if not text.strip():
         yield InputError("the file is empty", path=source.name)
+        return
+    if "\x00" in text:
+        yield InputError("the page holds a NUL byte (a damaged file)", path=source.name)
         return
     yield Document(id=source.stem, text=text, origin=source.name, format=fmt)
 

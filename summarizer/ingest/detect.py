@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
+from typing import Any
 
-from ..errors import InputError
+from ..options import INPUT_FORMATS
 
-FORMATS = ("text", "html", "pdf", "pubmed-xml", "medline", "ris", "csv", "tsv", "jsonl")
+FORMATS = INPUT_FORMATS
 """Formats ``--format`` accepts (``tsv`` is read as CSV with tabs)."""
 
 _EXTENSIONS = {
@@ -27,17 +29,6 @@ _EXTENSIONS = {
     ".pdf": "pdf",
 }
 
-_ALIASES = {
-    "txt": "text",
-    "plain": "text",
-    "htm": "html",
-    "xml": "pubmed-xml",
-    "pubmed": "pubmed-xml",
-    "nbib": "medline",
-    "json": "jsonl",
-    "ndjson": "jsonl",
-}
-
 _PUBMED_XML = re.compile(rb"<(PubmedArticleSet|PubmedArticle|PubmedBookArticle)[\s>]")
 _HTML = re.compile(
     rb"<(!doctype\s+html|html|head|body|meta|div|p|article|section|h1|title)[\s>/]", re.I
@@ -51,16 +42,35 @@ _HEADER_WORDS = re.compile(
 
 
 OWN_OUTPUT_MARKERS = (
-    b'<meta name="generator" content="case-summarizer">',  # our HTML pages
+    b'<meta name="generator" content="case-summarizer">',  # our HTML pages and reports
     b"<!-- case-summarizer: case cards -->",  # our Markdown cards
+    b"<!-- case-summarizer: evaluation report -->",  # our Markdown evaluation reports
 )
 """Written at the top of our own Markdown and HTML outputs, so they are never read back
 as abstract pages (a rerun into a folder that holds an earlier output)."""
 
 OWN_OUTPUT_HINT = (
-    "is a case-summarizer output, not an abstract page: left out "
+    "is a case-summarizer output, not an abstract page "
     "(render stored results with `case-summarizer export`)"
 )
+OWN_TABLE_HINT = (
+    "is a case-summarizer table (its header is ours), not an export of abstracts "
+    "(its records are in the JSON Lines store it was rendered from)"
+)
+
+OWN_TABLE_COLUMNS = frozenset(
+    {"id", "evidence_count", "unaligned_count", "grounding_rate", "error_type", "error"}
+)
+"""Columns of the review table (``summarizer.output.table``) that no export of abstracts
+has together: a header holding all of them is ours, whatever its order or extra columns
+(a test holds them to the table's header)."""
+
+BATCH_REQUEST_KEYS = frozenset({"custom_id", "method", "url", "body"})
+"""A provider batch's request line (``batch prepare``)."""
+BATCH_CONTEXT_KIND = "case-summarizer/batch-context"
+"""The ``kind`` of a batch context file's first line (``batch prepare``)."""
+EVAL_REPORT_KIND = "case-summarizer/eval-report"
+"""The ``kind`` of a JSON evaluation report (``eval --report FILE.json``)."""
 
 
 def is_own_output(head: bytes) -> bool:
@@ -68,12 +78,26 @@ def is_own_output(head: bytes) -> bool:
     return any(marker in head for marker in OWN_OUTPUT_MARKERS)
 
 
-def normalise_format(name: str) -> str:
-    value = name.strip().lower()
-    value = _ALIASES.get(value, value)
-    if value not in FORMATS:
-        raise InputError(f"unknown format {name!r}; choose one of {', '.join(FORMATS)}")
-    return value
+def is_own_table_header(columns: Iterable[str]) -> bool:
+    """Whether a CSV header is our review table's."""
+    return {column.strip().lstrip("\ufeff") for column in columns} >= OWN_TABLE_COLUMNS
+
+
+def own_json_kind(value: Mapping[str, Any]) -> str | None:
+    """Which of our own JSON files a first line (or a whole pretty JSON file) comes from:
+    ``results`` (a result or a failure), ``requests`` or ``context`` (a provider batch's),
+    ``page`` (an evaluation report), or None."""
+    if isinstance(value.get("id"), str) and (
+        {"record", "provenance"} <= value.keys() or {"error", "error_type"} <= value.keys()
+    ):
+        return "results"
+    if value.keys() >= BATCH_REQUEST_KEYS:
+        return "requests"
+    if value.get("kind") == BATCH_CONTEXT_KIND:
+        return "context"
+    if value.get("kind") == EVAL_REPORT_KIND:
+        return "page"
+    return None
 
 
 def detect_format(head: bytes, suffix: str = "") -> str:

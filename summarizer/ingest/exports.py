@@ -17,7 +17,9 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from ..document import Document
-from ..errors import InputError
+from ..errors import InputError, OwnOutputSkipped
+from ..options import ColumnMapping
+from .detect import OWN_TABLE_HINT, is_own_table_header, own_json_kind
 from .lines import (
     MAX_RECORD_BYTES,
     LongLine,
@@ -31,21 +33,7 @@ from .sources import FALLBACK_ERRORS, MAX_PAGE_BYTES
 
 Item = Document | InputError
 
-
-@dataclass(frozen=True, slots=True)
-class ColumnMapping:
-    """Which columns (CSV/TSV) or keys (JSONL) hold a record's id, title and abstract.
-
-    Any left as None is found among common header names (PubMed, Covidence, Rayyan,
-    EndNote/Zotero CSV); matching ignores case, spaces and punctuation.
-    """
-
-    id: str | None = None
-    """Column with the record id (default: PMID, Covidence #, key, id, accession number…)."""
-    title: str | None = None
-    """Column with the title (default: title, article title, TI…)."""
-    abstract: str | None = None
-    """Column with the abstract (default: abstract, AB, text, summary…)."""
+NUL_MESSAGE = "the record holds a NUL byte (damaged); the records around it are read"
 
 
 ID_COLUMNS = (
@@ -135,6 +123,8 @@ def record_item(
         )
     if limit is not None and len(abstract) * 4 > limit and text_bytes(abstract) > limit:
         return InputError(too_large(text_bytes(abstract), limit), path=origin, record=record_id)
+    if "\x00" in abstract or (title and "\x00" in title):
+        return InputError(NUL_MESSAGE, path=origin, record=record_id)
     if abstract.lstrip()[:5] == "%PDF-":
         return InputError(
             "the abstract field holds a PDF file, not text: give the PDF itself as an input "
@@ -155,42 +145,87 @@ def record_item(
 # --- CSV / TSV -------------------------------------------------------------------------------
 
 
-class _CsvFeed:
-    """Physical lines for ``csv.reader``, counted per row against the limit.
+@dataclass(slots=True)
+class _Row:
+    """One CSV row's physical lines, as read."""
 
-    A row over the limit is cut off: the rest of it is read and dropped, up to the line
-    end where its quotes balance (a quoted field may span lines), and the reader sees
-    the end of its input; ``over`` tells the caller to report the row and go on.
+    lines: list[str | LongLine]
+    line: int
+    """The file's line number of the row's first line."""
+    runaway: bool = False
+    """A quote was still open where the input or the record limit ended."""
+
+
+class _CsvLines:
+    """The physical lines of a CSV file, gathered into rows.
+
+    A row is its first line plus, while a quoted field is open (an odd count of ``"``),
+    the lines after it, up to the record limit. Lines can be given back (``give_back``):
+    when a row turns out to be a quote opened by mistake, the lines it took are read
+    again as rows of their own, so a stray quote costs its own row, never the next ones.
     """
 
     def __init__(self, stream: io.TextIOWrapper, limit: int) -> None:
-        self.lines = read_lines(stream, limit)
-        self.budget = RecordBudget(limit)
-        self.quotes = 0
-        self.over = False
+        self._lines = read_lines(stream, limit)
+        self._given_back: list[tuple[int, str | LongLine]] = []
+        self._number = 1  # the header was line 1
+        self.limit = limit
 
-    def start_row(self) -> None:
-        self.budget.reset()
-        self.quotes = 0
-        self.over = False
+    def _next(self) -> tuple[int, str | LongLine] | None:
+        if self._given_back:
+            return self._given_back.pop()
+        line = next(self._lines, None)
+        if line is None:
+            return None
+        self._number += 1
+        return self._number, line
 
-    def __iter__(self) -> _CsvFeed:
-        return self
+    def header(self) -> str | LongLine:
+        """The first line (before any row)."""
+        return next(self._lines, "")
 
-    def __next__(self) -> str:
-        line = next(self.lines)
-        within = self.budget.add(line)
-        self.quotes += line.quotes if isinstance(line, LongLine) else line.count('"')
-        if within and isinstance(line, str):
-            return line
-        while self.quotes % 2:  # inside a quoted field: the row goes on
-            more = next(self.lines, None)
-            if more is None:
+    def give_back(self, lines: list[str | LongLine], first: int) -> None:
+        for offset, line in reversed(list(enumerate(lines))):
+            self._given_back.append((first + offset, line))
+
+    def skip_quoted(self, quotes: int) -> int:
+        """Read and drop lines until an open quoted field closes (``quotes`` odd so far);
+        how many characters went."""
+        dropped = 0
+        while quotes % 2:
+            following = self._next()
+            if following is None:
                 break
-            self.budget.add(more)
-            self.quotes += more.quotes if isinstance(more, LongLine) else more.count('"')
-        self.over = True
-        raise StopIteration
+            dropped += (
+                following[1].size if isinstance(following[1], LongLine) else len(following[1])
+            )
+            quotes += _quotes(following[1])
+        return dropped
+
+    def row(self) -> _Row | None:
+        start = self._next()
+        if start is None:
+            return None
+        number, line = start
+        row = _Row([line], number)
+        budget = RecordBudget(self.limit)
+        budget.add(line)
+        quotes = _quotes(line)
+        while quotes % 2 and not isinstance(line, LongLine):
+            following = self._next()
+            if following is None or not budget.add(following[1]):
+                if following is not None:
+                    row.lines.append(following[1])  # read already: given back with the rest
+                row.runaway = True
+                break
+            line = following[1]
+            row.lines.append(line)
+            quotes += _quotes(line)
+        return row
+
+
+def _quotes(line: str | LongLine) -> int:
+    return line.quotes if isinstance(line, LongLine) else line.count('"')
 
 
 def read_csv(
@@ -205,8 +240,8 @@ def read_csv(
     # csv's own field limit (128 KB) would refuse an abstract the record limit allows;
     # rows are already capped by _CsvFeed, so the field limit follows the record limit.
     csv.field_size_limit(max(csv.field_size_limit(), limit))
-    feed = _CsvFeed(_text_stream(handle, encoding), limit)
-    first = next(feed.lines, "")
+    feed = _CsvLines(_text_stream(handle, encoding), limit)
+    first = feed.header()
     if isinstance(first, LongLine):
         yield InputError(f"the header line is over the {describe_size(limit)} limit", path=name)
         return
@@ -217,46 +252,27 @@ def read_csv(
         delimiter = "\t" if first.count("\t") > first.count(",") else ","
     header = next(csv.reader([first], delimiter=delimiter))
     header = [column.strip().lstrip("\ufeff") for column in header]
+    if mapping.abstract is None and is_own_table_header(header):
+        yield OwnOutputSkipped(OWN_TABLE_HINT, path=name)
+        return
     try:
         id_column, title_column, abstract_column = resolve_columns(header, mapping, name=name)
     except InputError as error:
         yield error
         return
     index = {column: position for position, column in enumerate(header)}
-    reader = csv.reader(feed, delimiter=delimiter)
     row_number = 0
-    while True:
+    while (row := feed.row()) is not None:
         row_number += 1
-        feed.start_row()
-        row: list[str] | None = None
-        try:
-            row = next(reader)
-        except StopIteration:
-            row = None
-        except csv.Error as error:
-            if not feed.over:
-                yield InputError(
-                    f"malformed CSV row: {error}", path=name, record=f"row {row_number}"
-                )
-                continue
-        if feed.over:
-            yield InputError(feed.budget.error(), path=name, record=f"row {row_number}")
-            reader = csv.reader(feed, delimiter=delimiter)  # a fresh parser after the cut
+        parsed = _parse_row(row, feed, delimiter=delimiter, fields=len(header), limit=limit)
+        if isinstance(parsed, str):
+            yield InputError(f"{parsed} (line {row.line})", path=name, record=f"row {row_number}")
             continue
-        if row is None:
-            return
-        if not row or not any(cell.strip() for cell in row):
+        if not parsed or not any(cell.strip() for cell in parsed):
             row_number -= 1
             continue
-        if len(row) > len(header):
-            yield InputError(
-                f"malformed CSV row: {len(row)} fields, the header has {len(header)}",
-                path=name,
-                record=f"row {row_number}",
-            )
-            continue
 
-        def cell(column: str | None, row: list[str] = row) -> str:
+        def cell(column: str | None, row: list[str] = parsed) -> str:
             if column is None:
                 return ""
             position = index[column]
@@ -264,12 +280,12 @@ def read_csv(
 
         record_id = cell(id_column).strip() or str(row_number)
         metadata = {
-            column: row[position].strip()
+            column: parsed[position].strip()
             for column, position in index.items()
-            if position < len(row)
+            if position < len(parsed)
             and column not in (abstract_column, title_column)
-            and row[position].strip()
-            and len(row[position]) < 500
+            and parsed[position].strip()
+            and len(parsed[position]) < 500
         }
         yield record_item(
             record_id=record_id,
@@ -279,6 +295,70 @@ def read_csv(
             fmt="csv",
             metadata=metadata,
         )
+
+
+def _parse_row(
+    row: _Row, feed: _CsvLines, *, delimiter: str, fields: int, limit: int
+) -> list[str] | str:
+    """The row's cells, or why it is an error.
+
+    A row that ran over several lines is either one with a long quoted field, or a quote
+    opened by mistake that swallowed the rows after it. The lines it took tell which: when
+    they read as rows of the header's width, they are given back and read again as rows;
+    otherwise they are the field, and the row is too large or malformed as a whole.
+    """
+    lines = row.lines
+    size = sum(line.size if isinstance(line, LongLine) else len(line) for line in lines)
+    if isinstance(lines[0], LongLine):
+        return too_large(size, limit)
+    taken = [line for line in lines[1:] if isinstance(line, str)]
+    if row.runaway or any(isinstance(line, LongLine) for line in lines):
+        if _looks_like_rows(taken, delimiter=delimiter, fields=fields):
+            feed.give_back(lines[1:], row.line + 1)
+            return _stray_quote(len(lines) - 1)
+        size += feed.skip_quoted(sum(_quotes(line) for line in lines))
+        return too_large(size, limit)
+    text_lines = [line for line in lines if isinstance(line, str)]
+    reader = csv.reader(text_lines, delimiter=delimiter)
+    try:
+        cells = next(reader, [])
+        consumed = max(reader.line_num, 1)
+    except csv.Error as error:
+        return f"malformed CSV row: {error}"
+    if consumed < len(lines):  # the row ended before its quotes balanced: a literal quote
+        feed.give_back(lines[consumed:], row.line + consumed)
+    elif (
+        consumed > 1
+        and len(cells) != fields
+        and _looks_like_rows(taken, delimiter=delimiter, fields=fields)
+    ):
+        feed.give_back(lines[1:], row.line + 1)
+        return _stray_quote(consumed - 1)
+    if len(cells) > fields:
+        return f"malformed CSV row: {len(cells)} fields, the header has {fields}"
+    if any("\x00" in cell for cell in cells):
+        return "the row holds a NUL byte (a damaged row); the rows around it are read"
+    return cells
+
+
+def _stray_quote(lines: int) -> str:
+    return (
+        "malformed CSV row: a quote opened in this row is not closed where the row ends (it "
+        f"took the next {lines} line(s), which are read again as rows)"
+    )
+
+
+def _looks_like_rows(lines: list[str], *, delimiter: str, fields: int) -> bool:
+    """Whether lines a quoted field took are rows of their own: most of the first ones
+    split into the header's number of fields."""
+    sample = [line for line in lines[:20] if line.strip()]
+    if not sample:
+        return False
+    try:
+        widths = [len(next(csv.reader([line], delimiter=delimiter), [])) for line in sample]
+    except csv.Error:
+        return False
+    return sum(width == fields for width in widths) * 2 >= len(sample) and fields > 1
 
 
 # --- JSONL -----------------------------------------------------------------------------------
@@ -292,25 +372,37 @@ def read_jsonl(
     mapping: ColumnMapping,
     limit: int = MAX_RECORD_BYTES,
 ) -> Iterator[Item]:
-    """JSON lines (one object a line); a file holding one JSON array of objects is read whole."""
-    if handle.peek(64).lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"["):
-        yield from _json_array(handle, name=name, encoding=encoding, mapping=mapping, limit=limit)
+    """JSON lines (one object a line); a file holding one JSON array of objects, or one
+    pretty-printed object, is read whole."""
+    start = handle.peek(64).lstrip(b"\xef\xbb\xbf \t\r\n")
+    if start.startswith(b"[") or _PRETTY_OBJECT.match(start):
+        yield from _json_document(
+            handle, name=name, encoding=encoding, mapping=mapping, limit=limit
+        )
         return
     lines = read_lines(_text_stream(handle, encoding), limit)
     yield from _json_lines(lines, name=name, mapping=mapping, limit=limit)
 
 
 RESULTS_HINT = (
-    "holds case-summarizer results, not abstracts: render them with "
-    "`case-summarizer export FILE --format csv|md|html`"
+    "holds case-summarizer results, not abstracts (render them with "
+    "`case-summarizer export FILE --format csv|md|html`)"
 )
+BATCH_FILE_HINT = "is a provider batch's {kind} file (made by `batch prepare`), not abstracts"
 
 
 def is_result_line(value: dict[str, Any]) -> bool:
     """One of our own output lines (``summarizer.results``: a result or a failure)."""
-    if not isinstance(value.get("id"), str):
-        return False
-    return {"record", "provenance"} <= value.keys() or {"error", "error_type"} <= value.keys()
+    return own_json_kind(value) == "results"
+
+
+def _own_json_file(value: dict[str, Any], *, name: str) -> OwnOutputSkipped | None:
+    kind = own_json_kind(value)
+    if kind is None:
+        return None
+    if kind == "results":
+        return OwnOutputSkipped(RESULTS_HINT, path=name)
+    return OwnOutputSkipped(BATCH_FILE_HINT.format(kind=kind), path=name)
 
 
 def _json_lines(
@@ -343,8 +435,9 @@ def _json_lines(
             )
             continue
         if columns is None:
-            if mapping.abstract is None and is_result_line(value):
-                yield InputError(RESULTS_HINT, path=name)  # once, not once a line
+            own = _own_json_file(value, name=name) if mapping.abstract is None else None
+            if own is not None:
+                yield own  # once, not once a line
                 return
             try:
                 columns = resolve_columns(list(value), mapping, name=name)
@@ -379,7 +472,11 @@ def _json_lines(
         )
 
 
-def _json_array(
+_PRETTY_OBJECT = re.compile(rb"\{[ \t]*\r?\n")
+"""A JSON object that opens on a line of its own: pretty-printed, not one object a line."""
+
+
+def _json_document(
     handle: io.BufferedReader, *, name: str, encoding: str, mapping: ColumnMapping, limit: int
 ) -> Iterator[Item]:
     # One JSON document cannot be split into records before it is parsed: it is read
@@ -388,7 +485,7 @@ def _json_array(
     data = handle.read(bound + 1)
     if len(data) > bound:
         yield InputError(
-            f"a JSON array file is read whole, up to {describe_size(bound)}; write a larger"
+            f"a JSON file that is not JSON Lines is read whole, up to {describe_size(bound)}; write a larger"
             " export as JSON Lines (one object a line), which is read record by record",
             path=name,
         )
@@ -401,9 +498,12 @@ def _json_array(
     except RecursionError:
         yield InputError("malformed JSON: nested too deeply", path=name)
         return
+    if isinstance(values, dict):
+        values = [values]
     if not isinstance(values, list):
         yield InputError(
-            "a JSON file must hold one array of objects, or one object a line", path=name
+            "a JSON file must hold one array of objects, one object, or one object a line",
+            path=name,
         )
         return
     lines = (_capped(json.dumps(value, ensure_ascii=False), limit) for value in values)

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TextIO
 
-from ..config import MAX_RECORD_BYTES
+from ..options import MAX_RECORD_BYTES
 
 __all__ = ["MAX_RECORD_BYTES", "LongLine", "RecordBudget", "describe_size", "read_lines"]
 

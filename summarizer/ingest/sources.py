@@ -236,10 +236,15 @@ def binary_kind(head: bytes) -> str | None:
     for magic, what in _MAGIC:
         if what and head.startswith(magic):
             return what
-    if b"\x00" in head[:SNIFF_BYTES]:
+    sample = head[:SNIFF_BYTES]
+    nuls = sample.count(0)
+    if nuls:
         if _looks_utf16(head):
             return None
-        return "a binary file (it contains NUL bytes)"
+        # A stray NUL or two in text is a damaged record (its reader reports it), not a
+        # binary file: binary formats are full of them.
+        if nuls > max(2, len(sample) // 100):
+            return "a binary file (it contains NUL bytes)"
     return None
 
 
@@ -288,10 +293,21 @@ def decode(data: bytes, *, name: str) -> str:
         raise InputError(f"cannot decode the file as {encoding}", path=name) from None
 
 
+class _Fallbacks:
+    """How many undecodable bytes the fallback has read as Windows-1252 (this process)."""
+
+    count = 0
+
+
+def fallbacks() -> int:
+    return _Fallbacks.count
+
+
 def _cp1252_fallback(error: UnicodeError) -> tuple[str, int]:
     if not isinstance(error, UnicodeDecodeError):
         raise error
     bad = error.object[error.start : error.end]
+    _Fallbacks.count += len(bad)
     return "".join(_legacy_character(byte) for byte in bad), error.end
 
 

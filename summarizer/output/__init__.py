@@ -12,6 +12,7 @@ import json
 from typing import IO, Any, Protocol
 
 from ..errors import ConfigError
+from ..options import OUTPUT_FORMATS
 from ..results import Failure, Result
 from .card import build_card, build_error_card
 from .contract import read_results, result_from_dict
@@ -19,7 +20,7 @@ from .markdown import MarkdownFormat, render_markdown
 from .table import COLUMNS, CsvFormat, csv_row, decode_row, to_dataframe, typed_row
 from .webpage import HtmlFormat, render_html
 
-FORMATS = ("json", "jsonl", "md", "csv", "html")
+FORMATS = OUTPUT_FORMATS
 
 __all__ = [
     "COLUMNS",

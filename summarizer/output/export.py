@@ -73,14 +73,15 @@ def read_results(
 
 
 def export_results(
-    paths: list[Path], *, format: str, output: Path | IO[str] | None = None
+    paths: list[Path], *, format: str, output: Path | IO[str] | None = None, force: bool = False
 ) -> ExportSummary:
     """Write the results in ``paths`` in ``format`` to ``output`` (a file, atomically; a
-    stream; or stdout). The output is never one of the result files."""
+    stream; or stdout). The output is never one of the result files, nor an existing file
+    that is not one of our outputs unless ``force``."""
     summary = ExportSummary()
     items = read_results(paths, summary, format=format)
     if isinstance(output, Path):
-        check_output(output, paths)
+        check_output(output, paths, force=force)
         render_file(items, output, format)
     else:
         with Writer(output or sys.stdout, format) as writer:

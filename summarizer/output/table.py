@@ -25,7 +25,7 @@ apostrophe: a record's text comes from the abstract, which is untrusted input.
 ``decode_row`` takes it off again.
 
 ``typed_row`` is the same row with typed values (``int``, ``float``, ``list[str]``,
-``None`` for not reported): ``Result.to_row()`` and ``to_dataframe``.
+``None`` for not reported): ``typed_row(result)`` and ``to_dataframe``.
 """
 
 from __future__ import annotations

@@ -13,7 +13,8 @@
   atomically once it succeeded; nothing is touched when it failed.
 
 ``check_output`` refuses, before anything is touched, an output that is one of the
-inputs (same device and inode, whatever the path) or lies inside an input folder.
+inputs (same device and inode, whatever the path) or lies inside an input folder, and an
+existing file that is not one of our outputs (``ownership``).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from ..results import Failure, Result
 from . import Writer
 from .contract import read_results
 from .line_store import FileLock, LineStore, Retry, atomic_write, same_file
+from .ownership import RESULT_KINDS, check_overwrite
 
 __all__ = [
     "LINE_FORMATS",
@@ -139,7 +141,9 @@ class RenderedTarget:
         self.sidecar = sidecar_path(path)
         self._lock = _lock_existing(path)
         try:
-            self._store = LineStore(self.sidecar, resume=resume, retry_failed=retry_failed)
+            self._store = LineStore(
+                self.sidecar, resume=resume, retry_failed=retry_failed, hidden=True
+            )
         except BaseException:
             self._release()
             raise
@@ -248,9 +252,17 @@ def _inside(path: Path, folder: Path) -> bool:
     return folder == path or folder in path.parents
 
 
-def check_output(output: Path, inputs: Iterable[str | Path]) -> None:
-    """Refuse an output that is an input (same file by device and inode) or lies inside
-    an input folder, before anything is read or written."""
+def check_output(
+    output: Path,
+    inputs: Iterable[str | Path],
+    *,
+    writes: frozenset[str] = RESULT_KINDS,
+    force: bool = False,
+) -> None:
+    """Refuse, before anything is read or written, an output that is an input (same file
+    by device and inode) or lies inside an input folder, whatever ``force`` says; and an
+    existing file that is not one of our outputs of a kind in ``writes``
+    (``ownership.check_overwrite``; ``force`` replaces a file that is not ours)."""
     targets = [output, sidecar_path(output)]
     real = [Path(os.path.realpath(target)) for target in targets]
     stats = [target.stat() for target in targets if target.exists()]
@@ -269,6 +281,7 @@ def check_output(output: Path, inputs: Iterable[str | Path]) -> None:
             continue
         if any(same_file(found, existing) for existing in stats):
             raise OutputError(f"is the input {path}; write the output elsewhere", path=str(output))
+    check_overwrite(output, writes=writes, force=force)
 
 
 class OwnFiles:

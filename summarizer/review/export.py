@@ -13,6 +13,7 @@ rejected or unreviewed field is left out, which the gold format reads as "not sc
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -20,8 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from ..errors import InputError
+from ..errors import InputError, OutputError
 from ..evaluation.gold import GOLD_SCHEMA_FILE, GoldExpected, GoldRecord
+from ..output.line_store import atomic_write
 from ..output.table import CsvFormat
 from ..schema import CaseReport
 from .session import RecordState, ReviewSession
@@ -105,10 +107,18 @@ def gold_expected(record: CaseReport, fields: set[str]) -> GoldExpected:
     return GoldExpected.model_validate(data)
 
 
+MAX_SLUG = 80
+"""Characters of an id kept in a gold file's name; a longer id is cut and given a hash of
+the whole id, so every name fits any file system (255 bytes) and stays unique."""
+
+
 def _slug(ident: str, taken: set[str]) -> str:
     base = _UNSAFE.sub("-", ident).strip("-._") or "record"
     if not base[0].isalnum():
         base = f"r{base}"
+    if len(base) > MAX_SLUG:
+        digest = hashlib.sha256(ident.encode("utf-8")).hexdigest()[:12]
+        base = f"{base[:MAX_SLUG].rstrip('-._')}-{digest}"
     slug, number = base, 2
     while slug in taken:
         slug, number = f"{base}-{number}", number + 1
@@ -161,7 +171,7 @@ def export_gold(
             skipped.append(state.id)
             continue
         slug = _slug(state.id, taken)
-        (inputs / f"{slug}.txt").write_text(state.result.abstract.text + "\n", encoding="utf-8")
+        _write(inputs / f"{slug}.txt", state.result.abstract.text + "\n")
         record = GoldRecord.model_validate(
             {
                 **({"$schema": schema} if schema else {}),
@@ -177,10 +187,17 @@ def export_gold(
         path = directory / f"{slug}.json"
         # unset expected fields stay absent ("not scored"); null ones mean "not reported"
         data = record.model_dump(mode="json", by_alias=True, exclude_unset=True)
-        text = json.dumps(data, indent=2, ensure_ascii=False)
-        path.write_text(text + "\n", encoding="utf-8")
+        _write(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
         written.append(path)
     return GoldExport(written, skipped)
+
+
+def _write(path: Path, text: str) -> None:
+    """One gold file, whole or not at all; a failure is a one-line OutputError."""
+    try:
+        atomic_write(path, lambda out: print(text, end="", file=out))
+    except OSError as error:
+        raise OutputError(f"cannot write: {error.strerror or error}", path=str(path)) from error
 
 
 def _notes(session: ReviewSession, state: RecordState, fields: set[str]) -> str:

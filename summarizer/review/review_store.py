@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -24,6 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import SummarizerError
+from ..private import exposure, make_private_file
+from ..sqlite_store import StoreWarning
 
 __all__ = ["ConflictError", "FieldReview", "RecordReview", "ReviewStore", "default_store_path"]
 
@@ -133,9 +136,17 @@ class ReviewStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         try:
+            if path.is_symlink():
+                raise OSError(
+                    f"{path} is a symbolic link; a review store is never opened through one"
+                )
+            make_private_file(path)  # 0600: it holds the abstracts; -wal/-shm follow its mode
             self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        except sqlite3.Error as error:
+        except (OSError, sqlite3.Error) as error:
             raise SummarizerError(f"{path}: cannot open the review store: {error}") from None
+        exposed = exposure(path)
+        if exposed:
+            warnings.warn(f"the review store {path} is {exposed}", StoreWarning, stacklevel=2)
         self._db.row_factory = sqlite3.Row
         self._lock = threading.Lock()
         self._db.execute("PRAGMA journal_mode=WAL")

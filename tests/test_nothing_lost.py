@@ -188,8 +188,8 @@ def test_stores_are_created_0600_in_0700_folders(tmp_path: Path) -> None:
     records = tmp_path / "records.jsonl"
     run_batch([source], Settings(backend="rules"), RunOptions(output=records))
     session = ReviewSession(records)
+    store = session.store_path
     session.close()
-    store = records.with_name("records.jsonl.review.sqlite")
     assert _mode(store) == 0o600
     for suffix in ("-wal", "-shm"):
         sibling = store.with_name(store.name + suffix)

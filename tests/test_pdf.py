@@ -315,9 +315,7 @@ def test_a_provider_batch_keeps_the_pages(pdfs: dict[str, Path], tmp_path: Path)
     assert (prepared.records, prepared.failed) == (1, 1)
     results = tmp_path / "results.jsonl"
     assert write_rules_results(requests, results) == 1
-    collect_batch(
-        results, requests=requests, options=RunOptions(output=tmp_path / "records.jsonl")
-    )
+    collect_batch(results, requests=requests, options=RunOptions(output=tmp_path / "records.jsonl"))
     lines = [json.loads(line) for line in (tmp_path / "records.jsonl").read_text().splitlines()]
     [record] = [line for line in lines if "record" in line]
     assert {span["page"] for span in record["evidence"]} == {5}

@@ -243,7 +243,7 @@ def binary_kind(head: bytes) -> str | None:
             return None
         # A stray NUL or two in text is a damaged record (its reader reports it), not a
         # binary file: binary formats are full of them.
-        if nuls > max(2, len(sample) // 100):
+        if nuls > max(1, len(sample) // 1000):
             return "a binary file (it contains NUL bytes)"
     return None
 

@@ -10,7 +10,9 @@ hold (an empty record, a full one, a failure, a reviewed one). The columns:
   unaligned), so a reviewer reads a value beside the words that support it;
 - ``evidence_pages``: for a PDF, the page each quote was printed on (``patient: p. 1``);
 - how the record was made (backend, model, prompt, tokens, warnings), a failure's error,
-  and, for ``review export``, the review status of the record and of its fields.
+  and, for ``review export``, the review: the record's status and each field's, who
+  reviewed, the include/exclude decision and its reason, the notes, and corrected values
+  their evidence does not support.
 
 Lists (a field's items, their quotes and statuses item for item, descriptors,
 differentials, warnings) are one cell each holding a JSON array of strings
@@ -102,6 +104,12 @@ _REVIEW: dict[str, Kind] = {
     "review_accepted": "list",
     "review_corrected": "list",
     "review_rejected": "list",
+    "review_reviewer": "text",
+    "review_decision": "text",
+    "review_decision_reason": "text",
+    "review_note": "text",
+    "review_field_notes": "list",
+    "review_unsupported": "list",
 }
 
 
@@ -151,14 +159,27 @@ def _statuses(result: Result) -> dict[str, str]:
 
 
 def _review_columns(review: Mapping[str, Any] | None) -> dict[str, Any]:
+    lists = ("field_notes", "unsupported", *REVIEW_STATUSES)
     if review is None:
-        return {"review_status": None} | {f"review_{status}": [] for status in REVIEW_STATUSES}
+        return dict.fromkeys(_REVIEW) | {f"review_{name}": [] for name in lists}
     fields: Mapping[str, Mapping[str, Any]] = review.get("fields", {})
     row: dict[str, Any] = {"review_status": review.get("status")}
     for status in REVIEW_STATUSES:
         row[f"review_{status}"] = [
             name for name, state in fields.items() if state.get("status") == status
         ]
+    row.update(
+        review_reviewer=review.get("reviewer"),
+        review_decision=review.get("decision"),
+        review_decision_reason=review.get("decision_reason"),
+        review_note=review.get("note"),
+        review_field_notes=[
+            f"{name}: {state['note']}" for name, state in fields.items() if state.get("note")
+        ],
+        review_unsupported=[
+            line for lines in (review.get("unsupported") or {}).values() for line in lines
+        ],
+    )
     return row
 
 

@@ -9,6 +9,11 @@ pass through unchanged.
 validate`` accepts, each with its input (the cleaned abstract text) beside it in
 ``inputs/``. Only the fields a reviewer accepted or corrected go into ``expected``; a
 rejected or unreviewed field is left out, which the gold format reads as "not scored".
+A corrected value its evidence does not support is flagged (``GoldExport.unsupported``
+and the gold file's notes) for a person to check.
+
+Both work on one reviewer's review or on an adjudication (``ConsensusSession``): its
+lines carry the consensus, and both reviewers' judgements in the ``review`` block.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import hashlib
 import json
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
@@ -133,6 +138,8 @@ class GoldExport:
     written: list[Path]
     skipped: list[str]
     """Records marked done with no accepted or corrected field (nothing to score)."""
+    unsupported: list[tuple[str, str]] = field(default_factory=list)
+    """(record id, finding): corrected values whose evidence does not support them."""
 
 
 def export_gold(
@@ -161,6 +168,7 @@ def export_gold(
     taken = {path.stem for path in directory.glob("*.json")}
     written: list[Path] = []
     skipped: list[str] = []
+    flagged: list[tuple[str, str]] = []
     for state in states:
         fields = {
             name
@@ -170,6 +178,8 @@ def export_gold(
         if not fields:
             skipped.append(state.id)
             continue
+        findings = [line for lines in state.unsupported().values() for line in lines]
+        flagged.extend((state.id, line) for line in findings)
         slug = _slug(state.id, taken)
         _write(inputs / f"{slug}.txt", state.result.abstract.text + "\n")
         record = GoldRecord.model_validate(
@@ -181,7 +191,7 @@ def export_gold(
                 "expected": gold_expected(state.record, fields).model_dump(
                     mode="json", exclude_unset=True
                 ),
-                "notes": _notes(session, state, fields),
+                "notes": _notes(session, state, fields, findings),
             }
         )
         path = directory / f"{slug}.json"
@@ -189,7 +199,7 @@ def export_gold(
         data = record.model_dump(mode="json", by_alias=True, exclude_unset=True)
         _write(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
         written.append(path)
-    return GoldExport(written, skipped)
+    return GoldExport(written, skipped, flagged)
 
 
 def _write(path: Path, text: str) -> None:
@@ -200,18 +210,31 @@ def _write(path: Path, text: str) -> None:
         raise OutputError(f"cannot write: {error.strerror or error}", path=str(path)) from error
 
 
-def _notes(session: ReviewSession, state: RecordState, fields: set[str]) -> str:
+def _notes(
+    session: ReviewSession, state: RecordState, fields: set[str], findings: list[str]
+) -> str:
     provenance = state.result.provenance
-    rejected = sorted(
-        name for name, review in state.review.fields.items() if review.status == "rejected"
+    review = state.review
+    rejected = sorted(name for name, value in review.fields.items() if value.status == "rejected")
+    who = (
+        f"adjudicated by {state.reviewer} from {' and '.join(state.extra['consensus_of'])}"
+        if state.extra.get("consensus_of")
+        else f"by {state.reviewer}"
     )
     parts = [
-        f"Reviewed from {session.records_path.name} (record {state.id}; "
+        f"Reviewed {who} from {session.records_path.name} (record {state.id}; "
         f"{provenance.backend} {provenance.model}"
         + (f", prompt {provenance.prompt_version}" if provenance.prompt_version else "")
-        + f"), done {state.review.done_at or 'no'}.",
+        + f"), done {review.done_at or 'no'}.",
         f"Scored fields: {', '.join(sorted(fields))}.",
     ]
     if rejected:
         parts.append(f"Rejected, not scored: {', '.join(rejected)}.")
+    if review.decision:
+        reason = f" ({review.decision_reason})" if review.decision_reason else ""
+        parts.append(f"Decision: {review.decision}{reason}.")
+    if review.note:
+        parts.append(f"Note: {review.note}")
+    if findings:
+        parts.append(f"Check: the evidence does not support {'; '.join(findings)}.")
     return " ".join(parts)

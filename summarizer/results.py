@@ -233,6 +233,7 @@ def abstract_to_dict(abstract: Abstract, *, offsets: bool = True) -> dict[str, A
         "sections": [_section_dict(section) for section in abstract.sections],
         "warnings": list(abstract.warnings),
         "confidence": abstract.confidence,
+        **({"pages": list(abstract.pages)} if abstract.pages else {}),
     }
     if offsets:
         value["offsets"] = abstract.offsets.runs()
@@ -252,8 +253,11 @@ def _section_dict(section: Section) -> dict[str, Any]:
 def abstract_json(abstract: Abstract, *, offsets: bool = True) -> str:
     """``abstract_to_dict`` as JSON text (see ``Result.to_json``)."""
     title, text, confidence = abstract.title, abstract.text, abstract.confidence
-    if not (type(text) is type(confidence) is str and (title is None or type(title) is str)):
-        return _encode(abstract_to_dict(abstract, offsets=offsets))  # not the types it declares
+    if abstract.pages or not (
+        type(text) is type(confidence) is str and (title is None or type(title) is str)
+    ):
+        # a PDF's (its pages), or not the types it declares: as the encoder says
+        return _encode(abstract_to_dict(abstract, offsets=offsets))
     sections = ", ".join(map(_section_json, abstract.sections))
     runs = f', "offsets": [{", ".join(map(str, abstract.offsets.runs()))}]' if offsets else ""
     return (
@@ -283,18 +287,21 @@ def evidence_json(span: EvidenceSpan) -> str:
     field, quote, status = span.field, span.quote, span.status
     start, end, source_start, source_end = span.start, span.end, span.source_start, span.source_end
     score = round(span.score, 1)
+    page = span.page
     if not (
         type(field) is type(quote) is str
         and isinstance(status, str)
         and type(start) is type(end) is type(source_start) is type(source_end) is int
         and type(score) is float
         and math.isfinite(score)
+        and (page is None or type(page) is int)
     ):
         return _encode(span.to_dict())  # not the types it declares: as the encoder says
     return (
         f'{{"field": {_text(field)}, "quote": {_text(quote)}, "status": {_text(status)}, '
         f'"start": {start}, "end": {end}, "source_start": {source_start}, '
-        f'"source_end": {source_end}, "score": {score!r}}}'
+        f'"source_end": {source_end}, "score": {score!r}'
+        + ("}" if page is None else f', "page": {page}}}')
     )
 
 
@@ -340,6 +347,7 @@ def _abstract(
         body_start=body_start,
         warnings=tuple(str(warning) for warning in value.get("warnings") or []),
         confidence=str(value.get("confidence") or "high"),
+        pages=tuple(int(number) for number in value.get("pages") or ()),
     )
 
 
@@ -365,6 +373,7 @@ def evidence_from_dict(value: dict[str, Any]) -> EvidenceSpan:
         source_start=int(value["source_start"]),
         source_end=int(value["source_end"]),
         score=float(value.get("score", 0.0)),
+        page=None if value.get("page") is None else int(value["page"]),
     )
 
 

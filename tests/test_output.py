@@ -82,6 +82,7 @@ EXPECTED_COLUMNS = [
     "summary",
     "evidence_count",
     "unaligned_count",
+    "evidence_pages",
     "grounding_rate",
     "source",
     "backend",

@@ -16,6 +16,8 @@ Deterministic and without network access; about a millisecond for a full-article
 from __future__ import annotations
 
 from array import array
+from bisect import bisect_right
+from typing import TYPE_CHECKING
 
 from ..document import NOT_UTF8_NOTE, NOT_UTF8_WARNING, Abstract, Document, OffsetMap, Section
 from ..errors import InputError
@@ -23,6 +25,9 @@ from .html import HtmlPage, html_to_text
 from .page import Found, NoAbstract, locate_export, locate_page
 from .prose import chrome_in, sentence_end, skip_space
 from .text import Builder, normalise, span_offsets
+
+if TYPE_CHECKING:
+    from .pdf import PdfText
 
 __all__ = ["EXPORT_FORMATS", "clean"]
 
@@ -36,17 +41,26 @@ def clean(document: Document) -> Abstract:
     Raises ``InputError`` (naming ``document.origin`` and the record id) when the text has
     no abstract, or too little text to summarise.
     """
-    record = None if document.format in ("text", "html") else document.id
+    record = None if document.format in ("text", "html", "pdf") else document.id
     text = document.text
     export = document.format in EXPORT_FORMATS and not _looks_like_page(text)
-    page: HtmlPage | None = None
-    if document.format == "html" or (not export and _looks_like_html(text)):
+    page: HtmlPage | PdfText | None = None
+    printed: PdfText | None = None
+    if document.format == "pdf":
+        from .pdf import reading_text  # here: only PDFs need it
+
+        page = printed = reading_text(document)
+        text = printed.text
+    elif document.format == "html" or (not export and _looks_like_html(text)):
         page = html_to_text(text)
         text = page.text
     try:
         if export:
             found = locate_export(text)
-        elif page is not None:
+        elif printed is not None:
+            # a PDF is always a page (its front matter is the page's chrome), never a plain text
+            found = locate_page(text, known_title=printed.title, always_page=True)
+        elif isinstance(page, HtmlPage):
             found = locate_page(text, known_title=page.title, region=page.abstract)
         else:
             found = locate_page(text)
@@ -82,7 +96,9 @@ def _looks_like_page(text: str) -> bool:
     return chrome_in(text, first, stop[1] if stop else reach)
 
 
-def _assemble(document: Document, text: str, page: HtmlPage | None, found: Found) -> Abstract:
+def _assemble(
+    document: Document, text: str, page: HtmlPage | PdfText | None, found: Found
+) -> Abstract:
     builder = Builder()
     title: str | None = None
     if found.title is not None:
@@ -142,8 +158,24 @@ def _assemble(document: Document, text: str, page: HtmlPage | None, found: Found
         body_start=body_start,
         warnings=tuple(found.warnings) + _decoding_warnings(document),
         confidence=found.confidence,
+        pages=_page_runs(document, offsets),
     )
 
 
 def _decoding_warnings(document: Document) -> tuple[str, ...]:
     return (NOT_UTF8_WARNING,) if NOT_UTF8_NOTE in document.metadata else ()
+
+
+def _page_runs(document: Document, offsets: array[int]) -> tuple[int, ...]:
+    """Flat ``(start, page)`` pairs: where in the cleaned text each page's characters begin
+    (a PDF's; nothing for a source without pages)."""
+    layout = document.layout
+    if layout is None or not layout.pages:
+        return ()
+    starts = [page.start for page in layout.pages]
+    runs: list[int] = []
+    for index, original in enumerate(offsets):
+        number = layout.pages[max(bisect_right(starts, original) - 1, 0)].number
+        if not runs or runs[-1] != number:
+            runs += (index, number)
+    return tuple(runs)

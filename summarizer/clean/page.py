@@ -67,11 +67,15 @@ def locate_page(
     *,
     known_title: tuple[int, int] | None = None,
     region: tuple[int, int] | None = None,
+    always_page: bool = False,
 ) -> Found:
-    """The abstract of a page (or of a plain text), its title and its confidence."""
+    """The abstract of a page (or of a plain text), its title and its confidence.
+
+    ``always_page``: the text is a page even with no chrome (a PDF: its front matter,
+    authors and affiliations, is never part of the abstract)."""
     low, high = region or (0, len(text))
     chrome = chrome_in(text)
-    if region is None and not chrome:
+    if region is None and not chrome and not always_page:
         heading = find_heading(text, low, high)
         if _plain(text, heading):
             return _plain_text(text, heading)

@@ -36,6 +36,7 @@ from .lines import MAX_RECORD_BYTES, describe_size
 from .pubmed_xml import read_pubmed_xml
 from .sources import (
     MAX_PAGE_BYTES,
+    MAX_PDF_BYTES,
     SNIFF_BYTES,
     STDIN,
     Source,
@@ -45,6 +46,7 @@ from .sources import (
     detect_encoding,
     expand_sources,
     fallbacks,
+    is_pdf,
 )
 
 __all__ = [
@@ -150,6 +152,9 @@ def _read_source(
         if len(head) < SNIFF_BYTES and blank(head):
             yield InputError("the file is empty", path=source.name)
             return
+        if is_pdf(head) or forced == "pdf" or (forced is None and source.suffix == ".pdf"):
+            yield from _read_pdf(handle, source, limit)
+            return
         what = binary_kind(head)
         if what:
             yield InputError(
@@ -225,6 +230,35 @@ def _read_page(
         yield InputError("the page holds a NUL byte (a damaged file)", path=source.name)
         return
     yield Document(id=source.stem, text=text, origin=source.name, format=fmt)
+
+
+def _read_pdf(handle: BinaryIO, source: Source, limit: int) -> Iterator[Document | InputError]:
+    """A PDF: its text layer, one record (read from the file by PDFium; stdin is buffered)."""
+    if source.path is not None:
+        data: Path | bytes = source.path
+    else:
+        data = handle.read(MAX_PDF_BYTES + 1)
+        if len(data) > MAX_PDF_BYTES:
+            yield InputError(
+                f"a PDF on stdin is limited to {describe_size(MAX_PDF_BYTES)}; give its path",
+                path=source.name,
+            )
+            return
+    from .pdf import read_pdf  # here, not at the top: only PDFs need it
+
+    try:
+        document = read_pdf(data, id=source.stem, origin=source.name)
+    except InputError as error:
+        yield error
+        return
+    size = len(document.text.encode("utf-8", "surrogatepass"))
+    if size > limit:
+        yield InputError(
+            f"the text read from the PDF is larger than the {describe_size(limit)} limit",
+            path=source.name,
+        )
+        return
+    yield document
 
 
 def _stream_encoding(encoding: str) -> str:

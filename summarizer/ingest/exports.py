@@ -125,6 +125,13 @@ def record_item(
         return InputError(too_large(text_bytes(abstract), limit), path=origin, record=record_id)
     if "\x00" in abstract or (title and "\x00" in title):
         return InputError(NUL_MESSAGE, path=origin, record=record_id)
+    if abstract.lstrip()[:5] == "%PDF-":
+        return InputError(
+            "the abstract field holds a PDF file, not text: give the PDF itself as an input "
+            "(case-summarizer reads PDF files), or export the abstract's text",
+            path=origin,
+            record=record_id,
+        )
     return Document(
         id=record_id,
         text=abstract,

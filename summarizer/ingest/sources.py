@@ -24,6 +24,10 @@ MAX_PAGE_BYTES = 20 * 1024 * 1024
 """An HTML page (markup, not text) or a JSON array file larger than this is refused (unless
 the per-record limit is higher); exports stream record by record."""
 
+MAX_PDF_BYTES = 256 * 1024 * 1024
+"""A PDF given on stdin is buffered up to this size (a PDF file is read from its path, by
+the PDF library, as far as the pages it needs)."""
+
 SNIFF_BYTES = 8192
 
 STDIN = "-"
@@ -202,6 +206,15 @@ def _walk(top: Path) -> Iterator[Source | InputError]:
                 yield problem
         else:
             yield _file(Path(entry.path), info)
+
+
+PDF_HEAD = b"%PDF-"
+
+
+def is_pdf(head: bytes) -> bool:
+    """Whether a file's first bytes are a PDF's header (after blank space: a text that
+    mentions "%PDF-" further in, a CSV cell, is not a PDF)."""
+    return head.lstrip(b" \t\r\n\x00\xef\xbb\xbf").startswith(PDF_HEAD)
 
 
 def blank(head: bytes) -> bool:

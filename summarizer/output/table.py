@@ -8,6 +8,7 @@ hold (an empty record, a full one, a failure, a reviewed one). The columns:
 - every schema field; each grounded field is followed by ``<field>_evidence`` (its
   verbatim quote) and ``<field>_evidence_status`` (exact / normalised / fuzzy /
   unaligned), so a reviewer reads a value beside the words that support it;
+- ``evidence_pages``: for a PDF, the page each quote was printed on (``patient: p. 1``);
 - how the record was made (backend, model, prompt, tokens, warnings), a failure's error,
   and, for ``review export``, the review: the record's status and each field's, who
   reviewed, the include/exclude decision and its reason, the notes, and corrected values
@@ -84,6 +85,7 @@ _STATEMENTS = ("why_reported", "conclusion")
 _RUN: dict[str, Kind] = {
     "evidence_count": "int",
     "unaligned_count": "int",
+    "evidence_pages": "list",
     "grounding_rate": "float",
     "source": "text",
     "backend": "text",
@@ -236,6 +238,9 @@ def typed_row(item: Result | Failure, *, review: Mapping[str, Any] | None = None
     row.update(
         evidence_count=len(item.evidence),
         unaligned_count=sum(span.status.value == "unaligned" for span in item.evidence),
+        evidence_pages=[
+            f"{span.field}: p. {span.page}" for span in item.evidence if span.page is not None
+        ],
         grounding_rate=round(item.grounding_rate, 3),
         source=provenance.source or None,
         backend=provenance.backend,

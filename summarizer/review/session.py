@@ -598,7 +598,12 @@ class ReviewSession:
             chosen = review.offsets.get(span.field)
             if chosen is not None and result.abstract.text[chosen[0] : chosen[1]] == span.quote:
                 span = replace(
-                    span, status=AlignmentStatus.exact, start=chosen[0], end=chosen[1], score=100.0
+                    span,
+                    status=AlignmentStatus.exact,
+                    start=chosen[0],
+                    end=chosen[1],
+                    score=100.0,
+                    page=result.abstract.page_at(chosen[0]),
                 )
             before = original.get((span.field, span.quote, span.start))
             if before is not None:

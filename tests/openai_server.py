@@ -62,7 +62,9 @@ def completion_body(
     finish = "stop"
     tools = request.get("tools") or []
     if tools:
-        name = tools[0]["function"]["name"]
+        chosen = request.get("tool_choice")
+        forced = chosen.get("function", {}).get("name") if isinstance(chosen, dict) else None
+        name = forced or tools[0]["function"]["name"]
         message = {
             "role": "assistant",
             "content": None,

@@ -326,10 +326,27 @@ def test_a_stage_question_listing_an_enum_lists_all_of_it() -> None:
 
 @pytest.mark.parametrize("version", ["v1", "v2"])
 def test_sent_tools_snapshot(version: str) -> None:
-    spec = RequestSpec(model="m", mode=INSTRUCTOR_MODES["tools"])
+    spec = RequestSpec(model="m", mode=INSTRUCTOR_MODES["tools"], share_stage_tools=True)
     (first, *rest) = build_requests(render(seed_abstract(), version), spec)
     assert all(request.body["tools"] == first.body["tools"] for request in rest)
     check_snapshot(
         f"{version}-tools.json",
         json.dumps(first.body["tools"], indent=1, ensure_ascii=False) + "\n",
     )
+
+
+def test_stages_offer_every_tool_only_where_a_shared_prefix_is_free() -> None:
+    """OpenAI and Azure bill every token: each stage sends its own tool. A self-hosted
+    server (a base URL elsewhere) reuses the shared prefix: every stage offers them all."""
+    from summarizer.backends.openai_compat import request_spec
+
+    prompt = render(seed_abstract(), "v2")
+    billed = build_requests(prompt, request_spec(Settings(backend="openai", api_key="k")))
+    assert [len(request.body["tools"]) for request in billed] == [1] * 5
+    assert [r.body["tools"][0]["function"]["name"] for r in billed] == [
+        r.body["tool_choice"]["function"]["name"] for r in billed
+    ]
+    local = Settings(backend="openai", base_url="http://127.0.0.1:8080/v1", model="m")
+    shared = build_requests(prompt, request_spec(local))
+    assert all(request.body["tools"] == shared[0].body["tools"] for request in shared)
+    assert len(shared[0].body["tools"]) == 5

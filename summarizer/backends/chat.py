@@ -27,10 +27,10 @@ What instructor adds carries the schema as a model is sent it (``sent_schema``: 
 titles or defaults, single-use definitions inlined, compact where it is text), and is
 laid out so that what every request repeats comes first, as providers' prompt caches
 and llama.cpp's KV cache need it: tools, then the system prompt, then the abstract.
-The stages of a staged prompt offer the same tools (one per stage; ``tool_choice``
-names the stage's), and in the ``json``/``md_json`` modes a stage's schema text follows
-its question instead of sitting in the system message, so every stage of a record
-shares the tools, system prompt and abstract as one prefix.
+In the ``json``/``md_json`` modes a stage's schema text follows its question instead
+of sitting in the system message, so a record's stages share system prompt and
+abstract as one prefix; with ``RequestSpec.share_stage_tools`` (self-hosted servers)
+the stages also offer the same tools, one per stage, ``tool_choice`` naming the stage's.
 """
 
 from __future__ import annotations
@@ -83,6 +83,13 @@ class RequestSpec:
     params: tuple[tuple[str, Any], ...] = ()
     """temperature, max_tokens, seed… in the order they are sent."""
     dialect: Dialect | None = None
+    share_stage_tools: bool = False
+    """Offer every stage's tool in each stage's request (``tool_choice`` names its own),
+    so a record's stages share tools + system + abstract as one prefix: for servers
+    where a reused prefix is free (llama.cpp's KV cache, vLLM's prefix cache). Against a
+    provider that bills each token (OpenAI, Azure) each stage sends its own tool: five
+    stages' tools in every request cost more than the cached-token discount gives back
+    (bench/requests.py measures both)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,14 +222,15 @@ def _stage_request(
     stage: str,
 ) -> ChatRequest:
     """One stage's request, laid out so that every stage of a record shares its prefix:
-    the tools of every stage (``tool_choice`` picks this one's), and in the json modes the
-    schema text after the question rather than in the system message."""
+    in the json modes the schema text after the question rather than in the system
+    message, and when the spec says so the tools of every stage (``tool_choice`` picks
+    this one's)."""
     request = _request(models[index], messages, spec, stage)
     shape = _shape(models[index], spec.mode, spec.dialect)
     if shape is None or [m["role"] for m in messages] != [p["role"] for p in _PROBE]:
         return request
     body = dict(request.body)
-    tools = _stage_tools(models, spec.mode, spec.dialect)
+    tools = _stage_tools(models, spec.mode, spec.dialect) if spec.share_stage_tools else None
     if tools is not None:
         body["tools"] = tools
     system_suffix, user_suffix = shape.suffixes

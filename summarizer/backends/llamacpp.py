@@ -173,6 +173,7 @@ class LlamaCppBackend(ChatSteps):
             mode=INSTRUCTOR_MODES[INSTRUCTOR_MODE[self.mode]],
             params=tuple(self._request.items()),
             dialect=LlamaCppDialect(self.bounds),
+            share_stage_tools=True,  # tools mode: one prefix for llama.cpp's KV cache
         )
         self.stats = PrefillStats()
 

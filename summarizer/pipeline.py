@@ -366,6 +366,7 @@ class Summarizer:
                 "usage": {
                     "prompt_tokens": extraction.usage.prompt_tokens,
                     "completion_tokens": extraction.usage.completion_tokens,
+                    "cached_tokens": extraction.usage.cached_tokens,
                 },
                 "latency_s": round(latency, 4),
             },
@@ -398,6 +399,7 @@ class Summarizer:
                 "cache_hit": cache_hit,
                 "prompt_tokens": usage.prompt_tokens,
                 "completion_tokens": usage.completion_tokens,
+                "cached_tokens": usage.cached_tokens,
                 "duration_s": time.perf_counter() - call.started,
                 "attempts": attempts,
                 "error": f"{type(error).__name__}: {error}" if error else None,

@@ -23,13 +23,14 @@ from pydantic import BaseModel
 
 from ..document import Abstract
 from ..progress import ProgressListener
-from ..render import RenderedPrompt
 from ..schema import CaseReport
 from ..usage import Usage
 
-if TYPE_CHECKING:  # the rules path never imports instructor or the OpenAI SDK
+if TYPE_CHECKING:  # the rules path never imports instructor, the OpenAI SDK or jinja2
     from instructor import Mode
     from openai.types.chat import ChatCompletion
+
+    from ..render import RenderedPrompt
 
 __all__ = [
     "AnyBackend",

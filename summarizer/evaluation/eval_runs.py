@@ -330,8 +330,9 @@ def expected_cache(
     for the record (none sent), counted in order with the model's tokenizer (characters
     / 4 for a model it does not know), under the table's ``prompt_cache`` rule. None for a
     backend that is not billed per token."""
-    if settings.resolved_backend != "openai":
-        return None
+    capabilities = capabilities_of(settings)
+    if not capabilities.takes_prompt or capabilities.local:
+        return None  # nothing is billed per token
     from ..backends.openai_compat import OpenAISteps
     from ..batch_api.tokens import TokenCounter
 

@@ -323,7 +323,7 @@ def test_the_defaults_finish_and_say_what_they_do(tmp_path: Path) -> None:
     )
     assert re.fullmatch(
         r"  patient: prefill [\d,]+ tokens(, [\d,]+ reused)? in .+ generated [\d,]+ tokens "
-        r"in .+ tok/s\)",
+        r"in .+ tok/s\), sampling .+ s; .+ s in all",
         lines[1],
     )
     assert lines[-1].startswith("record case done (1 of 1, ")

@@ -89,7 +89,7 @@ class RequestSpec:
     where a reused prefix is free (llama.cpp's KV cache, vLLM's prefix cache). Against a
     provider that bills each token (OpenAI, Azure) each stage sends its own tool: five
     stages' tools in every request cost more than the cached-token discount gives back
-    (bench/requests.py measures both)."""
+    (bench/request_tokens.py measures both)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,7 +31,7 @@ if str(ROOT) not in sys.path:
 
 from bench.common import print_table, write_results  # noqa: E402
 from bench.local import gold_inputs  # noqa: E402
-from summarizer import Settings, run_batch  # noqa: E402
+from summarizer import RunOptions, Settings, run_batch  # noqa: E402
 from summarizer.backends.llamacpp import LlamaCppBackend  # noqa: E402
 
 
@@ -41,7 +41,10 @@ def measure(settings: Settings, inputs: list[Path], jobs: int, *, turns: bool) -
         backend.record_turn = contextlib.nullcontext  # type: ignore[assignment, method-assign]
     backend.llama().reset()
     started = time.perf_counter()
-    summary = run_batch(inputs, settings, output=io.StringIO(), concurrency=jobs, backend=backend)
+    summary = run_batch(
+        inputs, settings, RunOptions(output=io.StringIO(), concurrency=jobs), backend=backend
+    )
+
     seconds = time.perf_counter() - started
     stats = backend.stats
     records = len(inputs)

@@ -163,7 +163,7 @@ class Patient(_Record):
     )
     descriptors: list[str] = Field(
         default_factory=list,
-        description="Other descriptors the text gives: ethnicity, occupation, pregnancy, etc.",
+        description="Other descriptors given: ethnicity, occupation, pregnancy, etc.",
     )
     evidence: Evidence | None = Field(None, description="The quote naming age and/or sex.")
 
@@ -236,9 +236,7 @@ class Symptom(ListItem):
 
 
 class HistoryItem(ListItem):
-    description: str = Field(
-        description="A relevant past condition, intervention, exposure or context (e.g. pregnancy)."
-    )
+    description: str
     negative: bool = Field(
         False, description='True for stated absent history ("no previous surgery").'
     )
@@ -334,7 +332,8 @@ class CaseReport(_Record):
         default_factory=list, description="Main concerns and symptoms at presentation."
     )
     history: list[HistoryItem] = Field(
-        default_factory=list, description="Relevant past medical history, with timing."
+        default_factory=list,
+        description="Relevant past conditions, interventions, exposures or context (e.g. pregnancy).",
     )
     clinical_findings: list[Finding] = Field(
         default_factory=list, description="Physical examination findings."

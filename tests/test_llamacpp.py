@@ -182,7 +182,7 @@ def test_a_records_stages_run_back_to_back_whatever_the_concurrency(
 
     from openai.types.chat import ChatCompletion
 
-    from summarizer import run_batch
+    from summarizer import RunOptions, run_batch
     from tests.conftest import batch_case_record, write_batch_input
     from tests.openai_server import completion_body
 
@@ -201,7 +201,9 @@ def test_a_records_stages_run_back_to_back_whatever_the_concurrency(
     monkeypatch.setattr(LlamaCppBackend, "create", create)
     source = tmp_path / "cases.jsonl"
     ids = write_batch_input(source, 4)
-    summary = run_batch([source], Settings(backend="llamacpp"), output=io.StringIO(), concurrency=4)
+    summary = run_batch(
+        [source], Settings(backend="llamacpp"), RunOptions(output=io.StringIO(), concurrency=4)
+    )
     assert summary.succeeded == 4
     order = [ident for ident, _ in sent]
     assert len(order) == 4 * 5

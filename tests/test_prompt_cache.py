@@ -18,7 +18,7 @@ import pytest
 from click.testing import CliRunner
 from openai.types import CompletionUsage
 
-from summarizer import Settings, Summarizer, Usage
+from summarizer import RunOptions, Settings, Summarizer, Usage
 from summarizer.batch_api import collect_batch, prepare_batch
 from summarizer.batch_api.tokens import TokenCounter
 from summarizer.cli import cli
@@ -317,7 +317,7 @@ def test_batch_collect_prices_the_cached_tokens_of_the_answers(tmp_path: Path) -
     results.write_text("".join(lines), encoding="utf-8")
     log = RunLog(tmp_path / "log.sqlite")
     summary = collect_batch(
-        results, requests=requests, output=tmp_path / "out.jsonl", settings=settings, run_log=log
+        results, settings, RunOptions(output=tmp_path / "out.jsonl"), requests=requests, run_log=log
     )
     assert summary.batch_tokens == Usage(300, 150, 180)
     price = PriceTable.load().price("openai", "gpt-4o-mini", batch=True)

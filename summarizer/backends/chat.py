@@ -159,10 +159,14 @@ def _lean(kwargs: dict[str, Any], model: type[BaseModel]) -> dict[str, Any]:
 
 
 def _lean_tool(tool: Any) -> Any:
+    """The tool with the sent schema as its parameters, and without the model's docstring
+    as its description (the system prompt says what the record is; a stage's tool is
+    named for its stage)."""
     function = tool.get("function") if isinstance(tool, dict) else None
     if not isinstance(function, dict) or not isinstance(function.get("parameters"), dict):
         return tool
-    return {**tool, "function": {**function, "parameters": sent_schema(function["parameters"])}}
+    kept = {key: value for key, value in function.items() if key != "description"}
+    return {**tool, "function": {**kept, "parameters": sent_schema(function["parameters"])}}
 
 
 def _request(

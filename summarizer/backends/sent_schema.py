@@ -10,6 +10,7 @@ so the schema sent drops what changes nothing a model can be told or an answer c
   is parsed; what the value means is in the field's description or the system prompt);
 - ``$defs`` used once, inlined where they are referenced (a definition used twice stays),
   with the referencing field's description in place of the definition's own;
+- the ``type`` of an ``enum`` whose values are all of that type (the values say it);
 - ``anyOf: [S, {"type": "null"}]`` (pydantic's ``X | None``) written as S with
   ``"type": [T, "null"]``, where S says nothing that would also reject null (no
   ``enum``, ``const``, reference or combinator). Grammar compilers that drop a type
@@ -105,7 +106,21 @@ def _visit(node: Any, definitions: dict[str, Any], inlined: set[str]) -> Any:
             out[key] = copy.deepcopy(value)
         else:
             out[key] = _visit(value, definitions, inlined)
-    return _nullable(out)
+    return _nullable(_untyped_enum(out))
+
+
+_JSON_TYPES: dict[str, type | tuple[type, ...]] = {"string": str, "boolean": bool}
+
+
+def _untyped_enum(node: dict[str, Any]) -> dict[str, Any]:
+    """An ``enum`` of strings (or booleans) without the ``type`` its values already have."""
+    values, kind = node.get("enum"), node.get("type")
+    expected = _JSON_TYPES.get(kind) if isinstance(kind, str) else None
+    if not isinstance(values, list) or not values or expected is None:
+        return node
+    if not all(isinstance(value, expected) for value in values):
+        return node
+    return {key: value for key, value in node.items() if key != "type"}
 
 
 def _nullable(node: dict[str, Any]) -> dict[str, Any]:

@@ -265,7 +265,10 @@ def command(
             progress=not quiet and not options.single and sys.stderr.isatty(),
             on_result=report,
             backend=backend,
-            prices=load_prices(prices),
+            # only a budget prices anything here: no table to read for a run without one
+            prices=(
+                load_prices(prices) if prices is not None or options.max_cost is not None else None
+            ),
             on_progress=progress_listener(
                 asked=progress_lines,
                 quiet=quiet,

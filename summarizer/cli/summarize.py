@@ -17,6 +17,7 @@ from ..local_batch import DEFAULT_CONCURRENCY, BatchSummary, run_batch
 from ..output import FORMATS
 from ..output.targets import check_output
 from ..pipeline import Cache, RunLog
+from ..progress import pace_text as pace
 from ..results import Failure, Result
 from .common import (
     EXIT_FAILED_RECORDS,
@@ -77,8 +78,11 @@ def _describe(summary: BatchSummary) -> str:
         parts.append(f"{summary.retried} retried")
     tokens = summary.prompt_tokens + summary.completion_tokens
     if tokens:
-        parts.append(f"{tokens:,} tokens")
-    parts.append(f"{summary.elapsed_s:.1f}s ({summary.records_per_s:.1f}/s)")
+        cached = (
+            f" ({summary.cached_tokens:,} prompt tokens cached)" if summary.cached_tokens else ""
+        )
+        parts.append(f"{tokens:,} tokens{cached}")
+    parts.append(f"{summary.elapsed_s:.1f}s ({pace(summary.processed, summary.elapsed_s)})")
     where = f" -> {summary.output}" if summary.output else ""
     return ", ".join(parts) + where
 
@@ -261,7 +265,10 @@ def command(
             progress=not quiet and not options.single and sys.stderr.isatty(),
             on_result=report,
             backend=backend,
-            prices=load_prices(prices),
+            # only a budget prices anything here: no table to read for a run without one
+            prices=(
+                load_prices(prices) if prices is not None or options.max_cost is not None else None
+            ),
             on_progress=progress_listener(
                 asked=progress_lines,
                 quiet=quiet,

@@ -5,10 +5,8 @@ skipped where ../shared is absent, unless CI=true): title and abstract as
 from __future__ import annotations
 
 import json
-import os
 import re
 from difflib import SequenceMatcher
-from pathlib import Path
 
 import pytest
 
@@ -16,8 +14,9 @@ from summarizer import Summarizer
 from summarizer.clean import clean
 from summarizer.document import Document
 from summarizer.ingest import iter_documents
+from tests.conftest import CORPUS, needs_corpus
 
-PDFS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "pdfs"
+PDFS = CORPUS / "pdfs"
 LIGATURES = re.compile("[\ufb00-\ufb06\u00ad\ufffe]")
 
 
@@ -26,11 +25,7 @@ def words(text: str | None) -> str:
 
 
 def labels() -> list[dict[str, str]]:
-    path = PDFS / "labels.jsonl"
-    if not path.is_file():
-        if os.environ.get("CI") == "true":
-            pytest.fail("../shared/corpus/pdfs is missing on CI")
-        pytest.skip("../shared/corpus/pdfs is not here")
+    path = needs_corpus("pdfs/labels.jsonl")
     return [json.loads(line) for line in path.read_text("utf-8").splitlines()]
 
 

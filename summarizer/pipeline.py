@@ -13,6 +13,7 @@ import hashlib
 import json
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, cast, runtime_checkable
@@ -471,18 +472,18 @@ class Summarizer:
 def read_one(path: Path, *, options: RunOptions | None = None) -> Document:
     """The one record in ``path``; an InputError when it holds none, or several (an
     export: summarize those with ``summarize_many`` or ``run_batch``)."""
-    records = iter_records([path], options)
-    first = next(records, None)
-    if first is None:
-        raise InputError("no records", path=str(path))
-    if isinstance(first, InputError):
-        raise first
-    if next(records, None) is not None:
-        raise InputError(
-            "holds several records; summarize() takes one: use summarize_many() or "
-            "run_batch() for an export",
-            path=str(path),
-        )
+    with closing(iter_records([path], options)) as records:  # the file closed at once
+        first = next(records, None)
+        if first is None:
+            raise InputError("no records", path=str(path))
+        if isinstance(first, InputError):
+            raise first
+        if next(records, None) is not None:
+            raise InputError(
+                "holds several records; summarize() takes one: use summarize_many() or "
+                "run_batch() for an export",
+                path=str(path),
+            )
     assert isinstance(first, Document)
     return first
 

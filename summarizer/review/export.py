@@ -14,14 +14,13 @@ rejected or unreviewed field is left out, which the gold format reads as "not sc
 from __future__ import annotations
 
 import json
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
 from ..errors import InputError
-from ..evaluation.gold import GOLD_SCHEMA_FILE, GoldExpected, GoldRecord
+from ..evaluation.gold import GoldExpected, GoldRecord, write_gold_schema
 from ..output.table import CsvFormat
 from ..schema import CaseReport
 from .session import RecordState, ReviewSession
@@ -143,11 +142,7 @@ def export_gold(
         raise InputError(f"no record is {what} yet: nothing to export as gold")
     inputs = directory / INPUTS_FOLDER
     inputs.mkdir(parents=True, exist_ok=True)
-    schema = (
-        os.path.relpath(GOLD_SCHEMA_FILE, directory.resolve())
-        if GOLD_SCHEMA_FILE.is_file()
-        else None
-    )
+    schema = write_gold_schema(directory)  # the package's own copy, beside the files
     taken = {path.stem for path in directory.glob("*.json")}
     written: list[Path] = []
     skipped: list[str] = []

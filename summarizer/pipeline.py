@@ -12,11 +12,12 @@ import functools
 import hashlib
 import json
 import time
+import weakref
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Iterator
-from contextlib import closing
+from contextlib import aclosing, closing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, cast, runtime_checkable
+from typing import Any, Literal, Protocol, cast, runtime_checkable
 
 from pydantic import ValidationError
 
@@ -164,6 +165,9 @@ class Summarizer:
             self._ask = self._asker()
         self._schema_hash = schema_hash()
         self._portal = Portal()
+        # One dropped without close (a notebook's one-off ``Summarizer(...).summarize``)
+        # still commits what its stores queued and releases its event loop and sockets.
+        weakref.finalize(self, _release, self._portal, self.backend, (self.cache, self.run_log))
 
     def _asker(self) -> AskModel:
         """How a model is asked for a record (instructor and the SDK are imported here,
@@ -276,23 +280,41 @@ class Summarizer:
 
     # -- many records (the runner) --------------------------------------------
     async def asummarize_many(
-        self, sources: Iterable[Source | InputError], *, concurrency: int | None = None
+        self,
+        sources: Iterable[Source | InputError],
+        *,
+        concurrency: int | None = None,
+        order: Literal["input", "completion"] | None = None,
     ) -> AsyncGenerator[Outcome, None]:
-        """A ``Result`` or ``Failure`` per record, as each finishes, ``concurrency`` at a
-        time (default: the options'). A file holding several records (an export) gives
-        them all; texts get the ids ``text-1``, ``text-2``…"""
-        options = (
-            self.options if concurrency is None else self.options.replace(concurrency=concurrency)
+        """A ``Result`` or ``Failure`` per record, ``concurrency`` at a time, in input
+        order, or as each finishes with ``order="completion"`` (defaults: the options').
+        A file holding several records (an export) gives them all; texts get the ids
+        ``text-1``, ``text-2``…"""
+        changes = {"concurrency": concurrency, "order": order}
+        options = self.options.replace(
+            **{name: value for name, value in changes.items() if value is not None}
         )
-        items = iter_records(sources, options)
-        async for outcome in run_records(self.asummarize, items, concurrency=options.concurrency):
-            yield outcome
+        outcomes = run_records(
+            self.asummarize,
+            iter_records(sources, options),
+            concurrency=options.concurrency,
+            ordered=options.order == "input",
+        )
+        async with aclosing(outcomes):
+            async for outcome in outcomes:
+                yield outcome
 
     def summarize_many(
-        self, sources: Iterable[Source | InputError], *, concurrency: int | None = None
+        self,
+        sources: Iterable[Source | InputError],
+        *,
+        concurrency: int | None = None,
+        order: Literal["input", "completion"] | None = None,
     ) -> Iterator[Outcome]:
         """Sync ``asummarize_many``."""
-        return self._portal.iterate(self.asummarize_many(sources, concurrency=concurrency))
+        return self._portal.iterate(
+            self.asummarize_many(sources, concurrency=concurrency, order=order)
+        )
 
     # -- lifecycle -----------------------------------------------------------
     async def aopen(self) -> None:
@@ -308,11 +330,8 @@ class Summarizer:
 
     def close(self) -> None:
         """Release the backend (and the event loop the sync methods used); commit what
-        the cache and run log queued."""
-        self._flush_stores()
-        if self._portal.started:
-            self._portal.run(self.backend.aclose())
-            self._portal.close()
+        the cache and run log queued. (Done when the object is collected too.)"""
+        _release(self._portal, self.backend, (self.cache, self.run_log))
 
     def __enter__(self) -> Summarizer:
         if isinstance(self.backend, HoldsOpen):  # else no event loop is needed yet
@@ -467,6 +486,18 @@ class Summarizer:
             provenance=provenance,
             abstract=abstract,
         )
+
+
+def _release(portal: Portal, backend: AnyBackend, stores: tuple[object, ...]) -> None:
+    """What ``Summarizer.close`` does, kept apart from the object so that its finalizer
+    can do it too."""
+    for store in stores:
+        flush = getattr(store, "flush", None)
+        if callable(flush):
+            flush()
+    if portal.started:
+        portal.run(backend.aclose())
+        portal.close()
 
 
 def read_one(path: Path, *, options: RunOptions | None = None) -> Document:

@@ -134,7 +134,7 @@ def test_kill_mid_run_then_resume_in_every_format(
     earlier = out.read_bytes()
     args = [*CLI, "summarize", str(source), "-o", str(out), "-f", format]
     args += ["--model", "m", "-j", "4", "-q", "--backoff", "0.01"]
-    process = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     store = sidecar_path(out)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and process.poll() is None:

@@ -9,7 +9,9 @@ from typing import Any
 
 import click
 
-from .common import FORCE, handle_errors, note
+from .common import FORCE, chosen_format, format_option, handle_errors, note
+
+REVIEW_EXPORT_FORMATS = ("jsonl", "csv")
 
 RECORDS = click.argument("records", type=click.Path(dir_okay=False, path_type=Path))
 STORE = click.option(
@@ -91,14 +93,7 @@ def open_command(records: Path, port: int, no_browser: bool, store: Path | None)
 
 @command.command("export")
 @RECORDS
-@click.option(
-    "-f",
-    "--format",
-    "output_format",
-    type=click.Choice(["jsonl", "csv"]),
-    default="jsonl",
-    show_default=True,
-)
+@format_option(default="jsonl", choices=REVIEW_EXPORT_FORMATS)
 @click.option(
     "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Default: stdout."
 )
@@ -108,7 +103,7 @@ def open_command(records: Path, port: int, no_browser: bool, store: Path | None)
 @handle_errors
 def export_command(
     records: Path,
-    output_format: str,
+    output_format: str | None,
     output: Path | None,
     done_only: bool,
     store: Path | None,
@@ -127,6 +122,9 @@ def export_command(
     from ..output.targets import check_output
     from ..review.export import export_reviewed
 
+    output_format = chosen_format(
+        output, output_format, default="jsonl", choices=REVIEW_EXPORT_FORMATS
+    )
     session = _session(records, store)
     count = 0
 

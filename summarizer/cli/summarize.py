@@ -75,25 +75,25 @@ def _describe(summary: BatchSummary) -> list[str]:
     where = f" -> {summary.output}" if summary.output else ""
     lines = []
     if summary.processed or not summary.skipped or summary.stopped_by_budget:
-        parts = [f"{summary.succeeded} record(s) summarized"]
+        parts = [f"{summary.succeeded:,} record(s) summarized"]
         if summary.cache_hits:
-            parts.append(f"{summary.cache_hits} from the cache")
+            parts.append(f"{summary.cache_hits:,} from the cache")
         if summary.failed:
-            parts.append(f"{summary.failed} failed")
+            parts.append(f"{summary.failed:,} failed")
         if summary.retried:
-            parts.append(f"{summary.retried} failed earlier and retried")
+            parts.append(f"{summary.retried:,} failed earlier and retried")
         tokens = summary.prompt_tokens + summary.completion_tokens
         if tokens:
             parts.append(f"{tokens:,} tokens")
         parts.append(f"{summary.elapsed_s:.1f}s ({summary.records_per_s:.1f}/s)")
         lines.append(", ".join(parts) + where)
     if summary.skipped:
-        earlier = f"{summary.skipped} record(s) already in {summary.output or 'the output'}"
+        earlier = f"{summary.skipped:,} record(s) already in {summary.output or 'the output'}"
         if not lines:
             earlier = f"nothing left to do: all {earlier}"
         if 0 < summary.previously_failed <= summary.skipped:
             done = summary.skipped - summary.previously_failed
-            earlier += f": {done} done, {summary.previously_failed} failed in an earlier run"
+            earlier += f": {done:,} done, {summary.previously_failed:,} failed in an earlier run"
         lines.append(earlier)
     return lines
 
@@ -102,10 +102,10 @@ def _exit_reasons(summary: BatchSummary, max_cost: float | None) -> list[str]:
     """Why the exit status is 1, each reason in a few words (nothing: it is 0)."""
     reasons = []
     if summary.failed:
-        reasons.append(f"{summary.failed} record(s) failed in this run")
+        reasons.append(f"{summary.failed:,} record(s) failed in this run")
     if summary.previously_failed:
         reasons.append(
-            f"{summary.previously_failed} record(s) that failed in an earlier run are still "
+            f"{summary.previously_failed:,} record(s) that failed in an earlier run are still "
             "errors in the output (--retry-failed redoes them)"
         )
     if summary.stopped_by_budget:
@@ -120,7 +120,9 @@ def _partial(output: str | None, output_format: str) -> str:
     """What a run that stopped early left in a rendered output file, and how to finish it."""
     if output is None or output_format not in RENDERED_FORMATS or not Path(output).is_file():
         return ""
-    held = f"{output} holds only the {_records_in(Path(output))} record(s) done so far"
+    if not sidecar_path(Path(output)).is_file():
+        return ""  # one record (never rendered unless it succeeded), not a batch
+    held = f"{output} holds only the {_records_in(Path(output)):,} record(s) done so far"
     if output_format in MARKED_FORMATS:
         return f"{held}, marked partial by a comment line; run the same command again to finish it"
     return (

@@ -15,7 +15,7 @@ RUN_STAMP := $(VENV)/.run-$(HASH)
 STAMP := $(VENV)/.installed-$(HASH)
 PIP := pip install --quiet --disable-pip-version-check
 
-.PHONY: run test setup lint typecheck pytest schema bench clean-venv browser spreadsheet lock test-newest
+.PHONY: run test setup lint typecheck pytest schema bench clean-venv browser spreadsheet lock test-newest test-lowest
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -56,8 +56,9 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy
 
+# Two workers on two cores: most tests wait on subprocesses and servers (see README, Figures).
 pytest: setup browser spreadsheet
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --dist loadgroup
 
 test: lint typecheck pytest
 
@@ -65,17 +66,19 @@ schema: setup
 	$(BIN)/case-summarizer schema > schemas/case_report.schema.json
 
 bench: setup
-	for script in bench/clean.py bench/local_batch.py bench/batch_api.py bench/ingest_memory.py bench/local.py; do $(BIN)/python $$script || exit 1; done
+	for script in bench/clean.py bench/local_batch.py bench/batch_api.py bench/ingest_memory.py bench/local.py bench/review.py; do $(BIN)/python $$script || exit 1; done
 
 clean-venv:
 	rm -rf $(VENV)
 
 # Both locks from pyproject.toml, for every platform (uv's universal resolution), with hashes;
-# the run lock takes the test lock's versions, so `make run` and `make test` agree.
+# the run lock takes the test lock's versions, so `make run` and `make test` agree. Pins
+# already in the lock are kept (a new dependency is added); `make lock UPGRADE=1` takes the
+# newest releases (run `make test-newest` first).
 lock: $(BIN)/python
 	$(BIN)/$(PIP) uv==$(UV_VERSION)
 	$(BIN)/uv pip compile pyproject.toml --extra dev --extra server --universal \
-	  --python-version 3.11 --generate-hashes --upgrade --quiet -o $(TEST_LOCK)
+	  --python-version 3.11 --generate-hashes $(if $(UPGRADE),--upgrade) --quiet -o $(TEST_LOCK)
 	$(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes \
 	  --quiet -c $(TEST_LOCK) -o $(RUN_LOCK)
 
@@ -89,4 +92,16 @@ test-newest: browser spreadsheet
 	$(NEWEST)/bin/python requirements/newer.py $(TEST_LOCK)
 	$(NEWEST)/bin/ruff check . && $(NEWEST)/bin/ruff format --check .
 	$(NEWEST)/bin/mypy
-	$(NEWEST)/bin/python -m pytest -q
+	$(NEWEST)/bin/python -m pytest -q -n auto --dist loadgroup
+
+# The oldest releases pyproject.toml allows for each direct dependency, in a venv of their
+# own, through pytest: the lower bounds users are promised are ones we tested.
+LOWEST := .venv-lowest
+test-lowest: browser spreadsheet $(BIN)/python
+	rm -rf $(LOWEST) && $(PYTHON) -m venv $(LOWEST)
+	$(BIN)/$(PIP) uv==$(UV_VERSION)
+	$(BIN)/uv pip compile pyproject.toml --extra dev --extra server --universal \
+	  --python-version 3.11 --resolution lowest-direct --quiet -o $(LOWEST)/lowest.txt
+	$(LOWEST)/bin/$(PIP) --no-deps -r $(LOWEST)/lowest.txt
+	$(LOWEST)/bin/$(PIP) --no-deps -e .
+	$(LOWEST)/bin/python -m pytest -q -n auto --dist loadgroup

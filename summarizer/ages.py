@@ -125,7 +125,8 @@ _AGE_BARE = re.compile(
 _AGE_YO = re.compile(rf"{_START}(?P<num>{_COUNT})\s*(?:y/o\b|y\.o\.|yo\b)", re.IGNORECASE)
 _AGE_AT = re.compile(
     rf"(?=[Aa])(?<!gestational )(?<!corrected )(?<!bone )(?<!mean )(?<!median )(?<!postmenstrual )"
-    rf"\b(?:aged?|at (?:the )?age(?: of)?)\s+(?P<num>{_NUM})(?:\s*(?P<unit>{_UNIT})\b)?",
+    rf"(?<!-)\b(?:aged?|at (?:the )?age(?: of)?)\s+(?P<num>{_COUNT}|an?(?=\s+{_UNIT}\b))"
+    rf"(?:\s*(?P<unit>{_UNIT})\b)?",
     re.IGNORECASE,
 )
 _AGE_OF_AGE = re.compile(

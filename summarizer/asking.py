@@ -22,7 +22,7 @@ from .backends import Extraction, ModelBackend
 from .backends.base import ChatRequest
 from .backends.chat import REASKABLE
 from .backends.stages import merge
-from .errors import ExtractionError, GroundingError, SummarizerError
+from .errors import ExtractionError, GroundingError, MalformedAnswerError, SummarizerError
 from .ground import Aligner, is_grounding_error, validation_context
 from .ratelimit import RateLimiter
 from .render import RenderedPrompt
@@ -94,6 +94,12 @@ async def _answer(
             await limiter.acquire(estimate)
         try:
             completion = await backend.send(request)
+        except MalformedAnswerError as error:  # no answer to re-ask with: ask again as built
+            tally.requests += 1
+            if attempt == attempts:
+                failure = ExtractionError(f"no valid record after {attempt} attempt(s): {error}")
+                raise tally.charge(failure) from error
+            continue
         except SummarizerError as error:
             raise tally.charge(error, unanswered=_tries(error)) from error
         usage = tally.answered(completion)

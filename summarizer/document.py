@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 from array import array
+from bisect import bisect_right
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+NOT_UTF8_NOTE = "not_utf8"
+"""The ``Document.metadata`` key that says its file held bytes that are not UTF-8."""
+NOT_UTF8_WARNING = (
+    "the file holds bytes that are not UTF-8, read as Windows-1252 (check accented letters)"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,10 +23,12 @@ class Document:
     text: str
     origin: str
     format: str
-    """text | html | pubmed-xml | medline | ris | csv | jsonl"""
+    """text | html | pdf | pubmed-xml | medline | ris | csv | jsonl"""
     title: str | None = None
     """Set when the source carries the title in its own field (exports)."""
     metadata: Mapping[str, str] = field(default_factory=dict)
+    layout: Layout | None = None
+    """Where each line of ``text`` was printed (a PDF's text layer); None for text sources."""
 
     @classmethod
     def from_text(
@@ -42,6 +51,56 @@ class Text:
 
     text: str
     id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TextLine:
+    """A run of text printed on one baseline in one size: ``Document.text[start:end]``.
+
+    Coordinates are PDF points from the page's top-left corner. A printed line is cut into
+    several runs where the size changes (a footnote mark) or a wide gap opens (a gutter
+    between two columns that the file wrote as one line)."""
+
+    start: int
+    end: int
+    page: int
+    """1-based page number."""
+    x0: float
+    top: float
+    x1: float
+    bottom: float
+    size: float
+    """Glyph height in points (the font size as printed)."""
+    upright: bool = True
+    """False for rotated text: a margin watermark, a vertical side label."""
+
+
+@dataclass(frozen=True, slots=True)
+class PageBox:
+    """One page read from a PDF: its number, size in points, and span of ``Document.text``."""
+
+    number: int
+    width: float
+    height: float
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """The pages read from a PDF and the lines printed on them (in the file's order)."""
+
+    pages: tuple[PageBox, ...]
+    lines: tuple[TextLine, ...]
+    page_count: int
+    """Pages in the file (only the first ``len(pages)`` were read)."""
+
+    def page_at(self, index: int) -> int:
+        """The page number of ``Document.text[index]``."""
+        if not self.pages:
+            return 1
+        position = bisect_right([page.start for page in self.pages], index) - 1
+        return self.pages[max(position, 0)].number
 
 
 class OffsetMap:
@@ -163,6 +222,17 @@ class Abstract:
     warnings: tuple[str, ...] = ()
     confidence: str = "high"
     """high | medium | low: how sure the cleaner is that ``text`` is the abstract."""
+    pages: tuple[int, ...] = ()
+    """For a PDF, flat ``(start, page)`` pairs: from ``text[start]`` on, the text was printed
+    on ``page`` (until the next pair). Empty for sources without pages."""
+
+    def page_at(self, index: int) -> int | None:
+        """The page ``text[index]`` was printed on, or None for a source without pages."""
+        if not self.pages:
+            return None
+        starts = self.pages[0::2]
+        position = bisect_right(starts, index) - 1
+        return self.pages[2 * max(position, 0) + 1]
 
     def section_text(self, section: Section) -> str:
         return self.text[section.start : section.end]
@@ -191,6 +261,7 @@ class Abstract:
             "confidence": self.confidence,
             "body_start": self.body_start,
             "offsets": self.offsets.runs(),
+            **({"pages": list(self.pages)} if self.pages else {}),
         }
 
     @classmethod
@@ -222,4 +293,5 @@ class Abstract:
             body_start=int(value.get("body_start", 0)),
             warnings=tuple(str(warning) for warning in value.get("warnings") or ()),
             confidence=str(value.get("confidence", "high")),
+            pages=tuple(int(number) for number in value.get("pages") or ()),
         )

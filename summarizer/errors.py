@@ -92,6 +92,11 @@ class ModelCallError(SummarizerError):
         super().__init__(f"{provider}: {message} (after {tries} attempt(s))", attempts=tries)
 
 
+class MalformedAnswerError(SummarizerError):
+    """The server answered 200 with something that is not a chat completion (not JSON, or
+    JSON of another shape): asked again like an answer that does not validate."""
+
+
 class ExtractionError(SummarizerError):
     """The model answered, but never with a valid case record.
 

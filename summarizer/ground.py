@@ -64,9 +64,11 @@ class EvidenceSpan:
     source_start: int
     source_end: int
     score: float
+    page: int | None = None
+    """The page the quote was printed on (a PDF's; None for a source without pages)."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        value = {
             "field": self.field,
             "quote": self.quote,
             "status": str(self.status),  # a StrEnum: its text (``.value`` is a slow property)
@@ -76,6 +78,9 @@ class EvidenceSpan:
             "source_end": self.source_end,
             "score": round(self.score, 1),
         }
+        if self.page is not None:
+            value["page"] = self.page
+        return value
 
 
 _TRANSLATE = {
@@ -302,8 +307,11 @@ def ground(
         alignment = aligner.align(quote)
         status, start, end = alignment.status, alignment.start, alignment.end
         source = (-1, -1) if status is AlignmentStatus.unaligned else to_original(start, end)
-        # (field, quote, status, start, end, source_start, source_end, score)
-        spans.append(EvidenceSpan(field_path, quote, status, start, end, *source, alignment.score))
+        page = None if status is AlignmentStatus.unaligned else abstract.page_at(start)
+        # (field, quote, status, start, end, source_start, source_end, score, page)
+        spans.append(
+            EvidenceSpan(field_path, quote, status, start, end, *source, alignment.score, page)
+        )
     return spans
 
 

@@ -38,7 +38,7 @@ MAX_RECORD_BYTES = 2 * 1024 * 1024
 record, a PubMed XML article, a text page): larger records are reported, one by one, and
 skipped."""
 
-INPUT_FORMATS = ("text", "html", "pubmed-xml", "medline", "ris", "csv", "tsv", "jsonl")
+INPUT_FORMATS = ("text", "html", "pdf", "pubmed-xml", "medline", "ris", "csv", "tsv", "jsonl")
 """Input formats (``tsv`` is read as CSV with tabs)."""
 OUTPUT_FORMATS = ("json", "jsonl", "md", "csv", "html")
 ORDERS = ("input", "completion")

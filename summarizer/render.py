@@ -15,7 +15,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from jinja2 import StrictUndefined, Template, TemplateError, meta, nodes
+from jinja2 import StrictUndefined, Template, TemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from .document import Abstract
@@ -112,82 +112,15 @@ def fence(text: str) -> str:
 
 @lru_cache(maxsize=64)
 def _compiled(source: str) -> Template:
-    """Compile each template source once (compiling costs ~0.4 ms a template)."""
+    """Each template source compiled once."""
     return _environment().from_string(source)
-
-
-@lru_cache(maxsize=64)
-def _constant(source: str) -> str | None:
-    """The text of a template that uses no variable (the system prompt, a stage's
-    question), rendered once; None for a template that does."""
-    if meta.find_undeclared_variables(_environment().parse(source)):
-        return None
-    return _compiled(source).render().strip()
-
-
-@lru_cache(maxsize=64)
-def _substitution(source: str) -> tuple[str | _Name, ...] | None:
-    """A template that is only text and ``{{ name }}``s (the user message), as its parts;
-    None for any other. Rendering it is joining the parts with the variables' text, what
-    Jinja's compiled template does for string values, without its ~20 µs of context
-    set-up a render (``substitution_is_faithful`` checks it against Jinja)."""
-    parts: list[str | _Name] = []
-    for node in _environment().parse(source).body:
-        if not isinstance(node, nodes.Output):
-            return None
-        for child in node.nodes:
-            if isinstance(child, nodes.TemplateData):
-                parts.append(child.data)
-            elif isinstance(child, nodes.Name) and child.ctx == "load":
-                parts.append(_Name(child.name))
-            else:
-                return None
-    return tuple(parts)
-
-
-@dataclass(frozen=True, slots=True)
-class _Name:
-    """A ``{{ name }}`` in a template's parts."""
-
-    name: str
-
-
-def _substitute(parts: tuple[str | _Name, ...], variables: dict[str, Any]) -> str | None:
-    """The parts with each name's text; None when a value is not text or not given (Jinja
-    then renders it: its globals, its conversions, its undefined error)."""
-    pieces: list[str] = []
-    for part in parts:
-        if isinstance(part, str):
-            pieces.append(part)
-            continue
-        value = variables.get(part.name)
-        if type(value) is not str:
-            return None
-        pieces.append(value)
-    return "".join(pieces)
 
 
 def render_template(prompt: PromptVersion, name: str, **variables: Any) -> str:
     try:
-        source = prompt.template(name)
-        constant = _constant(source)
-        if constant is not None:
-            return constant
-        parts = _substitution(source)
-        text = _substitute(parts, variables) if parts is not None else None
-        if text is None:
-            text = _compiled(source).render(**variables)
-        return text.strip()
+        return _compiled(prompt.template(name)).render(**variables).strip()
     except TemplateError as error:
         raise ConfigError(f"prompt {prompt.version}/{name}.j2: {error}") from error
-
-
-def substitution_is_faithful(prompt: PromptVersion, name: str, **variables: Any) -> bool:
-    """Whether ``render_template`` gives what Jinja renders for these variables (tests)."""
-    source = prompt.template(name)
-    return render_template(prompt, name, **variables) == (
-        _compiled(source).render(**variables).strip()
-    )
 
 
 def render(abstract: Abstract, prompt: PromptVersion | str = "v1") -> RenderedPrompt:

@@ -7,8 +7,11 @@ Lines output, the sidecar of a Markdown/CSV/HTML output, an evaluation run)::
     {"id", "error", "error_type"}                             # a failure
 
 ``abstract`` is the cleaned text the record was grounded in (``{"title", "text",
-"sections": [{"kind", "heading", "start", "end"}], "warnings"}``), so finished results
-can be rendered and reviewed without the source. ``from_dict`` reads a line back (lines
+"sections": [{"kind", "heading", "start", "end"}], "warnings", "confidence",
+"offsets"}``), so finished results can be rendered and reviewed without the source;
+``offsets`` is the map from the text back to the original page as ``(start, original,
+length)`` runs (``OffsetMap.runs``), so a quote chosen later (in review) gets its page
+offsets too. ``from_dict`` reads a line back (lines
 written before ``abstract`` existed still read; ``Result.has_abstract`` says so).
 """
 
@@ -223,14 +226,18 @@ def _strings(value: Any) -> dict[str, str]:
     return {str(key): str(item) for key, item in (value or {}).items()}
 
 
-def abstract_to_dict(abstract: Abstract) -> dict[str, Any]:
-    return {
+def abstract_to_dict(abstract: Abstract, *, offsets: bool = True) -> dict[str, Any]:
+    value: dict[str, Any] = {
         "title": abstract.title,
         "text": abstract.text,
         "sections": [_section_dict(section) for section in abstract.sections],
         "warnings": list(abstract.warnings),
         "confidence": abstract.confidence,
+        **({"pages": list(abstract.pages)} if abstract.pages else {}),
     }
+    if offsets:
+        value["offsets"] = abstract.offsets.runs()
+    return value
 
 
 def _section_dict(section: Section) -> dict[str, Any]:
@@ -243,16 +250,20 @@ def _section_dict(section: Section) -> dict[str, Any]:
     }
 
 
-def abstract_json(abstract: Abstract) -> str:
+def abstract_json(abstract: Abstract, *, offsets: bool = True) -> str:
     """``abstract_to_dict`` as JSON text (see ``Result.to_json``)."""
     title, text, confidence = abstract.title, abstract.text, abstract.confidence
-    if not (type(text) is type(confidence) is str and (title is None or type(title) is str)):
-        return _encode(abstract_to_dict(abstract))  # not the types it declares
+    if abstract.pages or not (
+        type(text) is type(confidence) is str and (title is None or type(title) is str)
+    ):
+        # a PDF's (its pages), or not the types it declares: as the encoder says
+        return _encode(abstract_to_dict(abstract, offsets=offsets))
     sections = ", ".join(map(_section_json, abstract.sections))
+    runs = f', "offsets": [{", ".join(map(str, abstract.offsets.runs()))}]' if offsets else ""
     return (
         f'{{"title": {"null" if title is None else _text(title)}, "text": {_text(text)}, '
         f'"sections": [{sections}], "warnings": {_texts(abstract.warnings)}, '
-        f'"confidence": {_text(confidence)}}}'
+        f'"confidence": {_text(confidence)}{runs}}}'
     )
 
 
@@ -276,27 +287,37 @@ def evidence_json(span: EvidenceSpan) -> str:
     field, quote, status = span.field, span.quote, span.status
     start, end, source_start, source_end = span.start, span.end, span.source_start, span.source_end
     score = round(span.score, 1)
+    page = span.page
     if not (
         type(field) is type(quote) is str
         and isinstance(status, str)
         and type(start) is type(end) is type(source_start) is type(source_end) is int
         and type(score) is float
         and math.isfinite(score)
+        and (page is None or type(page) is int)
     ):
         return _encode(span.to_dict())  # not the types it declares: as the encoder says
     return (
         f'{{"field": {_text(field)}, "quote": {_text(quote)}, "status": {_text(status)}, '
         f'"start": {start}, "end": {end}, "source_start": {source_start}, '
-        f'"source_end": {source_end}, "score": {score!r}}}'
+        f'"source_end": {source_end}, "score": {score!r}'
+        + ("}" if page is None else f', "page": {page}}}')
     )
 
 
 def abstract_from_dict(
     ident: str, value: dict[str, Any] | None, provenance: Provenance
 ) -> Abstract:
-    """The stored abstract (offsets into the original page are not stored: identity)."""
+    """The stored abstract, its map to the original page from ``offsets`` (a line
+    written before the map was stored, or whose map does not cover its text: identity)."""
     value = value or {}
     text = str(value.get("text") or "")
+    return _abstract(ident, value, provenance, text, stored_offsets(value, text))
+
+
+def _abstract(
+    ident: str, value: dict[str, Any], provenance: Provenance, text: str, mapped: OffsetMap | None
+) -> Abstract:
     title = value.get("title")
     document = Document(
         id=ident,
@@ -321,12 +342,25 @@ def abstract_from_dict(
         title=title,
         text=text,
         sections=sections,
-        offsets=OffsetMap.identity(len(text)),
+        offsets=mapped or OffsetMap.identity(len(text)),
         document=document,
         body_start=body_start,
         warnings=tuple(str(warning) for warning in value.get("warnings") or []),
         confidence=str(value.get("confidence") or "high"),
+        pages=tuple(int(number) for number in value.get("pages") or ()),
     )
+
+
+def stored_offsets(value: dict[str, Any] | None, text: str) -> OffsetMap | None:
+    """The map an abstract block stores for ``text`` (None: none, or not one)."""
+    runs = (value or {}).get("offsets")
+    if not isinstance(runs, list):
+        return None
+    try:
+        offsets = OffsetMap.from_runs([int(number) for number in runs])
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return offsets if len(offsets) == len(text) else None
 
 
 def evidence_from_dict(value: dict[str, Any]) -> EvidenceSpan:
@@ -339,6 +373,7 @@ def evidence_from_dict(value: dict[str, Any]) -> EvidenceSpan:
         source_start=int(value["source_start"]),
         source_end=int(value["source_end"]),
         score=float(value.get("score", 0.0)),
+        page=None if value.get("page") is None else int(value["page"]),
     )
 
 
@@ -353,6 +388,9 @@ class Result:
     abstract: Abstract
     has_abstract: bool = True
     """False when read back from a line written before the contract carried the abstract."""
+    has_source_map: bool = True
+    """False when read back from a line that carries no map to the original page (its
+    abstract's offsets are then the identity)."""
 
     @property
     def grounding_rate(self) -> float:
@@ -369,7 +407,7 @@ class Result:
             "provenance": self.provenance.to_dict(),
         }
         if self.has_abstract:  # a line read back without one is written back without one
-            value["abstract"] = abstract_to_dict(self.abstract)
+            value["abstract"] = abstract_to_dict(self.abstract, offsets=self.has_source_map)
         return value
 
     def to_json(self) -> str:
@@ -377,7 +415,11 @@ class Result:
         ensure_ascii=False)``, written directly: the encoder spends most of a line on the
         keys of its fixed parts (evidence, provenance, abstract), a fifth of collecting a
         provider batch. Only the record's own dump goes through the encoder."""
-        abstract = f', "abstract": {abstract_json(self.abstract)}' if self.has_abstract else ""
+        abstract = (
+            f', "abstract": {abstract_json(self.abstract, offsets=self.has_source_map)}'
+            if self.has_abstract
+            else ""
+        )
         return (
             f'{{"id": {_value(self.id)}, '
             f'"record": {_encode(self.record.model_dump(mode="json"))}, '
@@ -401,14 +443,20 @@ class Result:
             ) from None
         except (KeyError, TypeError, ValueError) as error:
             raise ContractError(f"not a result line: {type(error).__name__}: {error}") from None
-        stored = isinstance(value.get("abstract"), dict)
+        block = value.get("abstract")
+        stored = isinstance(block, dict)
+        text = str(block.get("text") or "") if isinstance(block, dict) else ""
+        mapped = stored_offsets(block, text) if isinstance(block, dict) else None
         return cls(
             id=ident,
             record=record,
             evidence=evidence,
             provenance=provenance,
-            abstract=abstract_from_dict(ident, value.get("abstract"), provenance),
+            abstract=_abstract(
+                ident, block if isinstance(block, dict) else {}, provenance, text, mapped
+            ),
             has_abstract=stored,
+            has_source_map=mapped is not None,
         )
 
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections import deque
 from collections.abc import AsyncGenerator, Awaitable, Callable, Container, Generator, Iterable
 from dataclasses import dataclass, field, replace
 
@@ -29,12 +28,9 @@ from .results import Failure, Result, failure_of
 
 __all__ = ["DEFAULT_CONCURRENCY", "Item", "Outcome", "RunCounts", "item_id", "run_records"]
 
-READ_AHEAD = 2
 ORDER_WINDOW = 4
 """In input order, records started but not yet yielded: at most this many times the
 concurrency (what a slow record can hold back, and what waits in memory)."""
-"""Records read beyond the one being done, one at a time (a queue of one job plus the
-job the feeder holds, with workers)."""
 
 Item = Document | Abstract | InputError
 Outcome = Result | Failure
@@ -56,8 +52,7 @@ class RunCounts:
     finished_reading: bool = False
     held_back: list[Outcome] = field(default_factory=list)
     """In input order, outcomes finished but still waiting for an earlier record when
-    the run stopped early (interrupted, or an input that could not be read): done, so
-    the caller can keep them."""
+    the run stopped early (interrupted): done, so the caller can keep them."""
 
 
 def item_id(item: Item, position: int) -> str:
@@ -87,13 +82,6 @@ class _Done:
     """A worker has no more jobs."""
 
 
-class _Crashed:
-    """Reading the inputs failed: the error goes to the consumer."""
-
-    def __init__(self, error: BaseException) -> None:
-        self.error = error
-
-
 def run_records(
     process: Process,
     items: Iterable[Item],
@@ -111,8 +99,6 @@ def run_records(
     """
     counts = counts if counts is not None else RunCounts()
     jobs = _jobs(items, skip, counts)
-    if concurrency == 1:  # one at a time is input order
-        return _in_turn(process, jobs)
     return _in_parallel(process, jobs, concurrency, counts, ordered=ordered)
 
 
@@ -138,45 +124,16 @@ def _jobs(items: Iterable[Item], skip: Container[str], counts: RunCounts) -> _Jo
         counts.finished_reading = True
 
 
-async def _in_turn(process: Process, jobs: _Jobs) -> AsyncGenerator[Outcome, None]:
-    """One record at a time, in input order, without tasks or queues (they cost ~15 µs a
-    record, a tenth of what collecting a provider batch's answer costs).
-
-    Reading keeps ``READ_AHEAD`` records ahead, as the feeder of ``_in_parallel`` does for
-    one worker, so the total is known before the last records finish. When reading fails,
-    the records read before are done, then the error is raised."""
-    ahead: deque[_Job] = deque()
-    failed: Exception | None = None
-    try:
-        while True:
-            while failed is None and len(ahead) <= READ_AHEAD:
-                try:
-                    job = next(jobs, None)
-                except Exception as error:  # an input that cannot be read at all
-                    failed = error
-                    break
-                if job is None:
-                    break
-                ahead.append(job)
-            if not ahead:
-                break
-            yield await _outcome(process, *ahead.popleft())
-        if failed is not None:
-            raise failed
-    finally:
-        jobs.close()
-
-
 async def _in_parallel(
     process: Process, jobs: _Jobs, concurrency: int, counts: RunCounts, *, ordered: bool
 ) -> AsyncGenerator[Outcome, None]:
-    """Up to ``concurrency`` records at once: a feeder task reads the jobs into a bounded
-    queue that ``concurrency`` worker tasks take from; each outcome is yielded as it
-    finishes, or (``ordered``) once every record read before it was."""
+    """Up to ``concurrency`` records at once, each outcome as it finishes (with one, in
+    input order) or, ``ordered``, once every record read before it was: a feeder task
+    reads the jobs into a bounded queue that ``concurrency`` worker tasks take from.
+    When reading fails, the records read before are done, then the error is raised."""
     queue: asyncio.Queue[tuple[int, _Job] | None] = asyncio.Queue(maxsize=concurrency)
-    outcomes: asyncio.Queue[tuple[int, Outcome] | _Done | _Crashed] = asyncio.Queue(
-        maxsize=concurrency
-    )
+    outcomes: asyncio.Queue[tuple[int, Outcome] | _Done] = asyncio.Queue(maxsize=concurrency)
+    failed: list[Exception] = []
     window = asyncio.Semaphore(concurrency * ORDER_WINDOW) if ordered else None
 
     async def feed() -> None:
@@ -185,9 +142,8 @@ async def _in_parallel(
                 if window is not None:
                     await window.acquire()
                 await queue.put((number, job))
-        except Exception as error:  # an input that cannot be read at all: the consumer raises
-            await outcomes.put(_Crashed(error))
-            return
+        except Exception as error:  # an input that cannot be read at all: raised at the end
+            failed.append(error)
         for _ in range(concurrency):
             await queue.put(None)
 
@@ -207,8 +163,6 @@ async def _in_parallel(
             entry = await outcomes.get()
             if isinstance(entry, _Done):
                 finished += 1
-            elif isinstance(entry, _Crashed):
-                raise entry.error
             elif window is None:
                 yield entry[1]
             else:
@@ -218,6 +172,8 @@ async def _in_parallel(
                     following += 1
                     window.release()
                     yield outcome
+        if failed:
+            raise failed[0]
     finally:
         counts.held_back.extend(held[number] for number in sorted(held))
         for task in tasks:

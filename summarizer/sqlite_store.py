@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import ClassVar, TypeVar
 
 from .errors import StoreError
+from .private import exposure, make_private_file, private_folder
 
 __all__ = ["BUSY_TIMEOUT_MS", "SqliteStore", "StoreWarning", "Warn", "open_database"]
 
@@ -81,7 +82,8 @@ def open_database(path: Path, *, read_only: bool = False) -> sqlite3.Connection:
             connection = _connect(f"{path.resolve().as_uri()}?mode=ro&immutable=1")
             connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
         return connection
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_folder(path.parent)
+    make_private_file(path)  # 0600 before SQLite makes it; -wal and -shm follow its mode
     connection = _connect(str(path), uri=False)
     try:
         connection.execute("PRAGMA journal_mode = WAL")
@@ -182,6 +184,9 @@ class SqliteStore:
             return
         self._db = db
         self.writable = True
+        exposed = exposure(self.path)
+        if exposed:
+            self._warn_once("exposed", f"the {self.label} {self.path} is {exposed}")
 
     def _open_failed(self, error: BaseException) -> None:
         """A read-only file still serves reads; anything else turns the store off."""

@@ -67,10 +67,43 @@ def read_lines(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
 
 
-class ReviewServer:
-    """``case-summarizer review RECORDS --no-browser`` in its own process."""
+def write_lines(path: Path, lines: list[dict[str, Any]]) -> Path:
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    return path
 
-    def __init__(self, records: Path, *, port: int = 0) -> None:
+
+def as_model_line(
+    line: dict[str, Any], *, model: str = "a-model", prompt: str = "v1"
+) -> dict[str, Any]:
+    """A result line as a model backend would have written it (so the queue compares it
+    with the rules backend, which reads the same abstract for free)."""
+    changed = json.loads(json.dumps(line))
+    changed["provenance"].update(backend="openai", model=model, prompt_version=prompt)
+    return changed
+
+
+def wrong_age(line: dict[str, Any], years: int) -> dict[str, Any]:
+    """``line`` with the patient's age as written changed to ``years`` (a model's slip;
+    the evidence quote still reads the true age)."""
+    changed = json.loads(json.dumps(line))
+    patient = changed["record"]["patient"]
+    patient["age_text"] = f"{years}-year-old"
+    patient["age_years"] = float(years)
+    return changed
+
+
+class ReviewServer:
+    """``case-summarizer review RECORDS --no-browser`` in its own process (``args``: more
+    options, e.g. ``--reviewer alice``; ``command``: another review command's arguments
+    instead of RECORDS, e.g. ``["adjudicate", "alice", "bob", "--records", path]``)."""
+
+    def __init__(
+        self,
+        records: Path,
+        *args: str,
+        port: int = 0,
+        command: list[str] | None = None,
+    ) -> None:
         self.records = records
         self.process = subprocess.Popen(
             [
@@ -78,10 +111,11 @@ class ReviewServer:
                 "-m",
                 "summarizer.cli",
                 "review",
-                str(records),
+                *(command or [str(records)]),
                 "--no-browser",
                 "--port",
                 str(port),
+                *args,
             ],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

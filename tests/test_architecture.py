@@ -16,6 +16,7 @@ GROUPS = {
         "paths",
         "config",
         "options",
+        "private",
         "sinks",
         "progress",
     },

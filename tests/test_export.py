@@ -41,8 +41,13 @@ def test_results_read_back_exactly(results: Path) -> None:
     lines = [json.loads(line) for line in results.read_text().splitlines()]
     for line in lines:
         if "record" in line:
-            assert set(line["abstract"]) == {"title", "text", "sections", "warnings", "confidence"}
+            block = line["abstract"]
+            assert set(block) == {"title", "text", "sections", "warnings", "confidence", "offsets"}
             assert Result.from_dict(line).to_dict() == line  # the contract round-trips
+            without_map = json.loads(json.dumps(line))
+            del without_map["abstract"]["offsets"]  # a line from before the map was kept
+            again = Result.from_dict(without_map)
+            assert not again.has_source_map and again.to_dict() == without_map
 
 
 @pytest.mark.parametrize("format", ["jsonl", "json", "csv", "md", "html"])

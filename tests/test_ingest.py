@@ -6,7 +6,6 @@ import codecs
 import io
 import json
 import sys
-import time
 import tracemalloc
 from pathlib import Path
 from typing import Any
@@ -433,7 +432,6 @@ def test_100k_row_csv_streams_with_bounded_memory(tmp_path: Path) -> None:
         for n in range(100_000):
             handle.write(row.format(n=n, age=20 + n % 60))
     size = export.stat().st_size
-    started = time.perf_counter()
     tracemalloc.start()
     count = 0
     last = ""
@@ -445,8 +443,7 @@ def test_100k_row_csv_streams_with_bounded_memory(tmp_path: Path) -> None:
     tracemalloc.stop()
     assert count == 100_000 and last == "99999"
     assert peak < 2 * 1024 * 1024, peak  # one record at a time, not the file
-    assert size > 15 * 1024 * 1024
-    assert time.perf_counter() - started < 30  # ~5 s on an idle core, tracing included
+    assert size > 15 * 1024 * 1024  # speed is bench/ingest_memory.py's, not a test's
 
 
 def test_json_array_file(tmp_path: Path) -> None:

@@ -117,12 +117,16 @@ def test_an_unterminated_last_line_over_the_limit(tmp_path: Path) -> None:
     assert shape(read(path)) == ["a", "ERROR", "ERROR"]
 
 
-def test_an_unterminated_csv_quote_is_one_error_not_the_rest_of_the_file(tmp_path: Path) -> None:
+def test_an_unterminated_csv_quote_is_one_error_and_the_rows_after_it_are_read(
+    tmp_path: Path,
+) -> None:
     path = tmp_path / "in.csv"
     lines = [f'a,"{ABSTRACT}"', 'broken,"an opening quote that never closes']
-    lines += [f"row{n},some text that is now inside the quote" for n in range(2000)]
+    lines += [f"row{n},{ABSTRACT}" for n in range(2000)]
     path.write_text("id,abstract\n" + "\n".join(lines) + "\n")
-    assert shape(read(path)) == ["a", "ERROR"]
+    found = read(path)
+    assert shape(found) == ["a", "ERROR", *(f"row{n}" for n in range(2000))]
+    assert "row 2" in str(found[1]) and "(line 3)" in str(found[1]) and "quote" in str(found[1])
 
 
 def test_pubmed_xml_abstract_over_the_limit(tmp_path: Path) -> None:

@@ -30,7 +30,8 @@ from summarizer.render import render
 from summarizer.schema import CaseReport
 from tests.test_llamacpp import SHORT_CASE
 
-pytestmark = pytest.mark.slow
+# one worker runs every test that loads the model, one at a time (two would starve each other)
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("llama")]
 
 STARTUP_SECONDS = 90
 

@@ -186,6 +186,7 @@ def short_abstract() -> Abstract:
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("llama")
 def test_grammar_is_really_applied(backend: LlamaCppBackend) -> None:
     """What instructor's JSON_SCHEMA mode sends is ignored by llama.cpp in process: the
     answer is prose. Adapted to llama.cpp's json_object + schema, it parses as the model."""
@@ -212,6 +213,7 @@ def test_grammar_is_really_applied(backend: LlamaCppBackend) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("llama")
 def test_v1_record_in_process(backend: LlamaCppBackend) -> None:
     summarizer = Summarizer(backend.settings, backend=backend)
     calls = backend.stats.calls
@@ -227,6 +229,7 @@ def test_v1_record_in_process(backend: LlamaCppBackend) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("llama")
 async def test_v2_staged_reuses_the_cached_abstract() -> None:
     # validation_attempts=1: one request per stage, accepted as is (grounding relaxed).
     backend = LlamaCppBackend(llama_settings(prompt="v2", validation_attempts=1), bounds=TIGHT)
@@ -255,6 +258,7 @@ async def test_v2_staged_reuses_the_cached_abstract() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("llama")
 def test_the_defaults_finish_and_say_what_they_do(tmp_path: Path) -> None:
     """``--backend llamacpp`` and nothing else (the measured defaults) gives a record;
     ``--progress`` shows the model loading, each stage and the record on stderr."""

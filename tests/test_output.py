@@ -69,6 +69,12 @@ EXPECTED_COLUMNS = [
     "review_accepted",
     "review_corrected",
     "review_rejected",
+    "review_reviewer",
+    "review_decision",
+    "review_decision_reason",
+    "review_note",
+    "review_field_notes",
+    "review_unsupported",
     "patient_evidence_status",
     "presentation_count",
     "presentation_evidence_status",
@@ -87,6 +93,7 @@ EXPECTED_COLUMNS = [
     "conclusion_evidence_status",
     "evidence_count",
     "unaligned_count",
+    "evidence_pages",
     "grounding_rate",
     "source",
     "backend",
@@ -325,7 +332,7 @@ def test_markdown_marks_not_reported_and_unaligned() -> None:
     assert "## Diagnosis\n\n*Not reported.*" in card
     assert "## Clinical findings\n\n*Not reported.*" in card
     assert "**unaligned (not found in the abstract)**" in card
-    assert "**Grounding:** 5/6 quotes aligned (83%)" in card
+    assert "**Evidence:** 5 of 6 quotes found in the abstract (83%; the quotes, not" in card
 
 
 def test_markdown_escapes_markup_in_text() -> None:

@@ -6,12 +6,14 @@ from __future__ import annotations
 import io
 import json
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from summarizer.evaluation.gold import validate_gold_dir
+from summarizer.ground import AlignmentStatus
 from summarizer.output import read_results
 from summarizer.output.contract import has_abstract
 from summarizer.review import (
@@ -57,7 +59,7 @@ def session(records: Path) -> Any:
 def test_result_lines_carry_the_abstract_and_read_back(records: Path) -> None:
     line = read_lines(records)[0]
     block = line["abstract"]
-    assert set(block) == {"title", "text", "sections", "warnings", "confidence"}
+    assert set(block) == {"title", "text", "sections", "warnings", "confidence", "offsets"}
     for span in line["evidence"]:
         if span["status"] != "unaligned":
             assert block["text"][span["start"] : span["end"]]  # offsets index abstract.text
@@ -189,15 +191,36 @@ def test_an_invalid_edit_says_why_and_changes_nothing(
 
 
 def test_an_age_number_must_agree_with_the_age_as_written(session: ReviewSession) -> None:
+    # a number changed alone rewrites the number written in digits: one field, few keys
+    state = session.edit(
+        "bmc-jmcr", "patient", patient_value(session, "bmc-jmcr", age_years=60), version=0
+    )
+    assert (state.record.patient.age_text, state.record.patient.age_years) == ("60-year-old", 60)
+    # a text and a number changed together that disagree: refused, nothing changes
     with pytest.raises(
-        EditError, match=r"60 years disagrees with the age as written '43-year-old'"
+        EditError, match=r"61 years disagrees with the age as written 'sixty-two-year-old'"
     ):
         session.edit(
-            "bmc-jmcr", "patient", patient_value(session, "bmc-jmcr", age_years=60), version=0
+            "bmc-jmcr",
+            "patient",
+            patient_value(session, "bmc-jmcr", age_text="sixty-two-year-old", age_years=61),
+            version=1,
+        )
+    # a text in words with the number changed alone: no digits to rewrite, refused
+    state = session.edit(
+        "bmc-jmcr",
+        "patient",
+        patient_value(session, "bmc-jmcr", age_text="sixty-two-year-old"),
+        version=1,
+    )
+    assert state.record.patient.age_years == 62
+    with pytest.raises(EditError, match=r"50 years disagrees"):
+        session.edit(
+            "bmc-jmcr", "patient", patient_value(session, "bmc-jmcr", age_years=50), version=2
         )
     # a new text with the number left alone: the number follows the text
     state = session.edit(
-        "bmc-jmcr", "patient", patient_value(session, "bmc-jmcr", age_text="six-day-old"), version=0
+        "bmc-jmcr", "patient", patient_value(session, "bmc-jmcr", age_text="six-day-old"), version=2
     )
     assert state.record.patient.age_years == pytest.approx(6 / 365.25, abs=1e-4)
 
@@ -232,7 +255,13 @@ def test_statuses_reset_and_done(session: ReviewSession) -> None:
     assert block["status"] == "done"
     assert block["fields"]["summary"]["status"] == "rejected"
     assert block["fields"]["summary"]["set_at"]
-    assert block["fields"]["history"] == {"status": "unreviewed", "set_at": None}
+    assert block["fields"]["history"] == {
+        "status": "unreviewed",
+        "set_at": None,
+        "by": None,
+        "note": None,
+    }
+    assert block["fields"]["summary"]["by"] == session.reviewer
 
 
 def test_selected_offsets_pick_the_occurrence(tmp_path: Path) -> None:
@@ -314,7 +343,10 @@ def test_gold_export_validates_and_its_inputs_summarize(
     ident = "bmc-jmcr"
     session.edit(ident, "patient", patient_value(session, ident, age_text="52-year-old"), version=0)
     session.mark(ident, "article_type", "accepted", version=1)
-    session.edit(ident, "diagnosis", None, version=2)  # "not reported", a checked answer
+    assert session.state(ident).record.diagnosis is None
+    unchanged = session.edit(ident, "diagnosis", None, version=2)  # an edit that changes nothing
+    assert unchanged.review.version == 2 and unchanged.field_status("diagnosis") == "unreviewed"
+    session.mark(ident, "diagnosis", "accepted", version=2)  # "not reported", a checked answer
     session.mark(ident, "summary", "rejected", version=3)
     session.set_done(ident, True, version=4)
     session.mark("europepmc", "title", "accepted", version=0)  # reviewed but not done
@@ -345,7 +377,7 @@ def test_gold_export_needs_a_done_record(tmp_path: Path, session: ReviewSession)
 
 def test_cli_exports_need_a_review_first(tmp_path: Path, records: Path) -> None:
     done = run_cli("review", "export", records, ok=(2,))
-    assert "no review yet" in done.stderr and "Traceback" not in done.stderr
+    assert "no review by" in done.stderr and "Traceback" not in done.stderr
     missing = run_cli("review", tmp_path / "nope.jsonl", "--no-browser", ok=(2,))
     assert "no such records file" in missing.stderr
 
@@ -354,8 +386,9 @@ def test_the_store_is_plain_sqlite_beside_the_records(
     records: Path, session: ReviewSession
 ) -> None:
     session.edit("bmc-jmcr", "title", "Edited", version=0)
-    path = default_store_path(records)
-    assert path == records.with_name("records.jsonl.review.sqlite") and path.is_file()
+    path = session.store_path
+    assert path == records.with_name(f"records.jsonl.review-{session.reviewer}.sqlite")
+    assert path.is_file() and not default_store_path(records).exists()
     with sqlite3.connect(path) as db:
         (stored,) = db.execute("SELECT record FROM reviews WHERE id = 'bmc-jmcr'").fetchone()
     assert json.loads(stored)["title"] == "Edited"
@@ -372,3 +405,33 @@ def test_a_pretty_printed_single_result_reads_too(tmp_path: Path) -> None:
         json.dumps([json.loads(out.read_text(encoding="utf-8"))] * 2), encoding="utf-8"
     )
     assert [item.id for item in read_results(array)] == ["bmc-jmcr", "bmc-jmcr"]
+
+
+def test_a_strong_reason_ranks_above_any_number_of_missing_fields() -> None:
+    empty = seed_record(
+        title=None,
+        diagnosis=None,
+        presentation=[],
+        interventions=[],
+        outcomes=[],
+        conclusion=None,
+        patient={"age_text": None, "age_years": None, "sex": "not_reported"},
+    )
+    made = make_result(empty, id="thin")  # by the rules backend: not compared with itself
+    thin = replace(made, provenance=replace(made.provenance, backend="rules", prompt_version=None))
+    found = review_queue([thin])[0]
+    (missing,) = found.reasons
+    assert missing.weight == 8  # one point per missing field
+    wrong = make_result(seed_record(), id="wrong")
+    wrong.evidence[0] = replace(wrong.evidence[0], status=AlignmentStatus.unaligned)
+    queue = review_queue([thin, wrong])
+    assert [entry.id for entry in queue] == ["wrong", "thin"]
+    assert queue[0].score > queue[1].score
+
+
+def test_reasons_are_computed_again_from_the_reviewed_record(session: ReviewSession) -> None:
+    ident = "bmc-jmcr"
+    assert "not filled: diagnosis" in str(session.reasons(ident))
+    state = session.mark(ident, "diagnosis", "accepted", version=0)  # "not reported", checked
+    assert "diagnosis" not in str(session.reasons(ident, state))
+    assert session.looks(ident, state).get("diagnosis") is None

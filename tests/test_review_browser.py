@@ -94,9 +94,11 @@ def check_edits(page: Any) -> None:
 def test_review_in_a_browser(page: Any, tmp_path: Path) -> None:
     records = make_records(tmp_path, "bmc-jmcr.txt", "pubmed-structured.txt")
     with ReviewServer(records) as server:
-        # 1. open: the printed URL sets the token cookie and lands on the queue
+        # 1. open: the printed URL sets the token cookie and lands on the first record to do
         page.goto(server.url)
-        assert page.url == f"{server.base}/queue"
+        first = page.url
+        page.goto(f"{server.base}/queue")
+        assert first == server.base + page.locator("tr.row a").first.get_attribute("href")
         rows = page.locator("tr.row")
         assert rows.count() == 2
         page.locator("tr.row a", has_text="retained surgical sponge").click()

@@ -101,8 +101,9 @@ def test_the_printed_url_sets_a_strict_cookie_and_drops_the_token(served: Served
         cookie = response.headers["set-cookie"]
         assert f"review-token-{served.port}={served.token}" in cookie
         assert "HttpOnly" in cookie and "SameSite=strict" in cookie
-        home = client.get("/")
-        assert (home.status_code, home.headers["location"]) == (303, "/queue")
+        home = client.get("/")  # the page opens on the first record to do
+        first = served.review.session.queue()[0][0].id
+        assert (home.status_code, home.headers["location"]) == (303, f"/records/{first}")
 
 
 @pytest.mark.parametrize("path", ["/", "/queue", "/records/bmc-jmcr", "/api/records/bmc-jmcr"])
@@ -219,7 +220,7 @@ def test_field_actions_over_http(served: Served) -> None:
         assert body["version"] == 1
         assert body["record"]["patient_count"] == 2
         assert body["review"]["fields"]["patient_count"]["status"] == "corrected"
-        assert 'id="field-patient_count"' in body["card_html"]
+        assert 'id="field-patient_count"' in body["cards"]["patient_count"]
         assert 'id="abstract"' in body["abstract_html"]
         steps = [("accept", "corrected"), ("clear", "unreviewed"), ("reject", "rejected")]
         for version, (action, status) in enumerate(steps, 1):
@@ -246,7 +247,7 @@ def test_evidence_offsets_over_http(served: Served) -> None:
             "offsets": {"patient": [start, start + 15]},
         }
         body = change(client, served.token, field_url("bmc-jmcr", "patient"), payload).json()
-        assert f'data-start="{start}"' in body["card_html"]
+        assert f'data-start="{start}"' in body["cards"]["patient"]
         assert 'data-paths="patient"' in body["abstract_html"]
 
 
@@ -277,7 +278,7 @@ def test_an_invalid_edit_gets_a_message_and_changes_nothing(served: Served) -> N
             content="{not json",
             headers={"Content-Type": "application/json", "X-Review-Token": served.token},
         )
-        assert broken.status_code == 422 and "not valid JSON" in broken.json()["error"]
+        assert broken.status_code == 400 and "not valid JSON" in broken.json()["error"]
         assert client.get("/api/records/bmc-jmcr").json() == before
 
 
@@ -300,6 +301,12 @@ def test_done_and_unknown_records(served: Served) -> None:
             client, served.token, "/api/records/europepmc/done", {"done": True, "version": 0}
         )
         assert done.status_code == 200 and done.json()["review"]["status"] == "done"
+        first = served.review.session.queue()[0][0].id
+        assert done.json()["next_url"] == f"/records/{first}"  # the first record to do
+        again = change(
+            client, served.token, "/api/records/europepmc/done", {"done": True, "version": 1}
+        )
+        assert again.json()["version"] == 1  # already done: no change
         bad = change(
             client, served.token, "/api/records/europepmc/done", {"done": "yes", "version": 1}
         )
@@ -356,13 +363,120 @@ def test_control_and_bidi_characters_show_and_keep_offsets(tmp_path: Path) -> No
                 code = re.search(r'data-c="([0-9a-f]+)"', attributes)
                 rebuilt += chr(int(code[1], 16)) if code else htmllib.unescape(shown)
             assert rebuilt == text
-            # a title sent back as shown keeps its character: unchanged, so "accepted"
+            # a title sent back as shown keeps its character: unchanged, so no change at all
             title = client.get("/api/records/odd").json()["record"]["title"]
             shown_title = title.replace("\u202e", "[U+202E]").replace("\u202c", "[U+202C]")
             payload = {"action": "save", "value": shown_title, "version": 0}
             body = change(client, server.token, field_url("odd", "title"), payload).json()
             assert body["record"]["title"] == title
-            assert body["review"]["fields"]["title"]["status"] == "accepted"
+            assert body["version"] == 0
+            assert body["review"]["fields"]["title"]["status"] == "unreviewed"
+            edited = dict(payload, value=shown_title + " (checked)")
+            body = change(client, server.token, field_url("odd", "title"), edited).json()
+            assert body["record"]["title"] == title + " (checked)"  # the character kept
     finally:
         server.stop()
         session.close()
+
+
+# --------------------------------------------------------------------------- bodies
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"[" * 100_000 + b"]" * 100_000, "nests deeper"),
+        (
+            b'{"action": "save", "version": 0, "value": ' + b"[" * 400_000 + b"]" * 400_000 + b"}",
+            "nests deeper",
+        ),
+        (
+            b'{"action": "save", "version": 0, "value": ' + b"[" * 40 + b"]" * 40 + b"}",
+            "nests deeper",
+        ),
+        (
+            b'{"action": "save", "version": 0, "value": ' + b'{"a": ' * 5000 + b"1" + b"}" * 5001,
+            "nests deeper",
+        ),
+        (b"\xff\xfe not utf-8", "not valid JSON"),
+        (b"", "not valid JSON"),
+        (b"[1, 2]", "must be a JSON object"),
+        (b"NaN", "must be a JSON object"),
+    ],
+)
+def test_a_body_it_cannot_parse_is_400_with_one_line(
+    served: Served, body: bytes, message: str
+) -> None:
+    with served.client() as client:
+        headers = {"Content-Type": "application/json", "X-Review-Token": served.token}
+        for path in (field_url("bmc-jmcr", "title"), "/api/records/bmc-jmcr/done"):
+            response = client.post(path, content=body, headers=headers)
+            assert response.status_code == 400, response.text
+            assert message in response.json()["error"]
+            assert "Traceback" not in response.text and "\n" not in response.json()["error"]
+        assert client.get("/api/records/bmc-jmcr").json()["version"] == 0
+        too_big = client.post(
+            field_url("bmc-jmcr", "title"), content=b" " * 1_000_001, headers=headers
+        )
+        assert too_big.status_code == 413 and "too large" in too_big.json()["error"]
+
+
+def test_every_change_says_how_long_the_server_took(served: Served) -> None:
+    with served.client() as client:
+        response = change(
+            client, served.token, field_url("bmc-jmcr", "title"), {"action": "accept", "version": 0}
+        )
+        assert response.status_code == 200
+        timing = response.headers["server-timing"]
+        assert re.fullmatch(r"app;dur=\d+\.\d\d", timing)
+        refused = change(
+            client, served.token, field_url("bmc-jmcr", "title"), {"action": "accept", "version": 0}
+        )
+        assert refused.status_code == 409 and "server-timing" in refused.headers
+
+
+# --------------------------------------------------------------------------- the loop
+
+
+def test_the_stats_page_and_api(served: Served) -> None:
+    with served.client() as client:
+        url = field_url("bmc-jmcr", "title")
+        change(client, served.token, url, {"action": "accept", "version": 0})
+        change(
+            client,
+            served.token,
+            field_url("bmc-jmcr", "summary"),
+            {"action": "reject", "version": 1},
+        )
+        page = client.get("/stats")
+        assert page.status_code == 200 and page.headers["content-security-policy"] == CSP
+        assert "rules rules" in page.text and "95 % interval" in page.text
+        assert '<svg class="bar"' in page.text and "style=" not in page.text  # CSP: no inline style
+        data = client.get("/api/stats").json()
+        (group,) = data["groups"]
+        rows = {row["field"]: row for row in group["fields"]}
+        assert (rows["title"]["accepted"], rows["summary"]["rejected"]) == (1, 1)
+        assert rows["all fields"]["reviewed"] == 2 and rows["all fields"]["accuracy"] == 0.5
+        with served.client(login=False) as stranger:
+            assert stranger.get("/stats").status_code == 403
+            assert stranger.get("/api/stats").status_code == 403
+
+
+def test_reasons_and_flags_are_answered_with_every_change(served: Served) -> None:
+    with served.client() as client:
+        patient = client.get("/api/records/bmc-jmcr").json()["record"]["patient"]
+        patient["age_text"] = "68-year-old"
+        body = change(
+            client,
+            served.token,
+            field_url("bmc-jmcr", "patient"),
+            {"action": "save", "value": patient, "version": 0},
+        ).json()
+        assert "Check the evidence:" in body["cards"]["patient"]
+        assert "age 68 years: the evidence reads" in body["cards"]["patient"]
+        assert body["review"]["unsupported"]["patient"]
+        assert "missing fields" in body["reasons_html"]
+        assert set(body["looks"]) <= set(body["record"]) and "decision" in body["decision_html"]
+        page = client.get("/records/bmc-jmcr").text
+        assert "Check the evidence:" in page
+        assert "no model (the rules baseline)" in page

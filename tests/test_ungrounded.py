@@ -167,7 +167,8 @@ def test_markdown_card_says_how_many_facts_were_dropped(
 ) -> None:
     card = render_markdown(dropped_result(scripted_server, seed_text))
     assert (
-        "**Grounding:** 7/7 quotes aligned (100%)  \n"
+        "**Evidence:** 7 of 7 quotes found in the abstract (100%; the quotes, not the values, "
+        "are checked)  \n"
         "**Dropped:** 2 facts whose evidence was not found in the abstract "
         "(listed under *Dropped facts*)\n"
     ) in card

@@ -5,9 +5,10 @@
 Records come from our own fixture pages through the real OpenAI path, answered by the
 scripted test server (tests/openai_server.py) with the rules backend's record plus the
 mistakes a model makes: a wrong age, a paraphrased quote, a wrong article type, an answer
-that fails validation and is re-asked. The review page then runs in headless Chromium
-(Playwright, Debian's build), a few fields are reviewed, and the queue and a record are
-captured into docs/images/.
+that fails validation and is re-asked. Two reviewers (alice and bob) review some of them
+through the library, as the page would; the review page then runs in headless Chromium
+(Playwright, Debian's build) and the queue, a record, the adjudication of the two
+reviews and the stats page are captured into docs/images/ as small palette PNGs.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from playwright.sync_api import expect, sync_playwright  # noqa: E402
 import summarizer  # noqa: E402
 from summarizer.options import RunOptions  # noqa: E402
 from summarizer.review.app import build_app  # noqa: E402
+from summarizer.review.consensus import ConsensusSession  # noqa: E402
 from summarizer.review.server import bind  # noqa: E402
 from summarizer.review.session import ReviewSession  # noqa: E402
 from tests.openai_server import ScriptedServer, answer  # noqa: E402
@@ -96,56 +98,149 @@ def make_records(folder: Path) -> Path:
     return records
 
 
+ALICE = "alice"
+BOB = "bob"
+
+
+def review(records: Path, name: str, steps: list[tuple[str, str, str]], done: list[str]) -> None:
+    """``name``'s review: (record, field, status) steps, then records marked done."""
+    session = ReviewSession(records, reviewer=name)
+    try:
+        for ident, field, status in steps:
+            version = session.state(ident).review.version
+            if status.startswith("corrected:"):
+                session.edit(ident, field, json.loads(status.split(":", 1)[1]), version=version)
+            elif status.startswith("decision:"):
+                _, decision, reason = status.split(":", 2)
+                session.decide(ident, decision, reason, version=version)
+            else:
+                session.mark(ident, field, status, version=version)
+        for ident in done:
+            state = session.state(ident)
+            state, _ = session.accept_all(ident, version=state.review.version)
+            session.set_done(ident, True, version=state.review.version)
+    finally:
+        session.close()
+
+
+def serve(session: ReviewSession) -> tuple[uvicorn.Server, threading.Thread, str, str]:
+    sock = bind(0)
+    port = sock.getsockname()[1]
+    app, app_state = build_app(session, port=port)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    return server, thread, app_state.url, f"http://127.0.0.1:{port}"
+
+
+def small_png(path: Path) -> None:
+    """The screenshot as a palette PNG (a page of flat colours loses nothing visible);
+    left as Chromium wrote it where Pillow is not installed."""
+    try:
+        from PIL import Image
+    except ImportError:
+        print(f"{path.name}: Pillow is not installed, kept as a full-colour PNG")
+        return
+    with Image.open(path) as image:
+        image.convert("RGB").quantize(colors=128, dither=Image.Dither.NONE).save(
+            path, optimize=True
+        )
+
+
 def main() -> None:
     with tempfile.TemporaryDirectory() as temporary:
         records = make_records(Path(temporary))
-        session = ReviewSession(records)
-        sock = bind(0)
-        port = sock.getsockname()[1]
-        app, review = build_app(session, port=port)
-        server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-        thread.start()
-        while not server.started:
-            time.sleep(0.05)
+        review(
+            records,
+            ALICE,
+            [
+                ("scielo", "article_type", 'corrected:"case_report"'),
+                ("scielo", "patient_count", "corrected:1"),
+                ("scielo", "decision", "decision:include:one patient, a case report"),
+                ("europepmc", "presentation", "rejected"),
+                ("pmc-fulltext", "title", "accepted"),
+            ],
+            ["medicine-care", "readingapp-structured", "publisher-elsevier", "scielo", "europepmc"],
+        )
+        review(
+            records,
+            BOB,
+            [
+                ("scielo", "article_type", "accepted"),
+                ("scielo", "patient_count", "accepted"),
+                ("scielo", "decision", "decision:exclude:a series of two"),
+                ("europepmc", "presentation", "accepted"),
+                ("readingapp-structured", "summary", "rejected"),
+            ],
+            ["medicine-care", "readingapp-structured", "publisher-elsevier", "scielo", "europepmc"],
+        )
+        session = ReviewSession(records, reviewer=ALICE)
+        server, thread, url, base = serve(session)
         try:
-            shoot(review.url, f"http://127.0.0.1:{port}")
+            shoot_review(url, base)
         finally:
             server.should_exit = True
             thread.join(timeout=20)
             session.close()
+        first = ReviewSession(records, reviewer=ALICE)
+        second = ReviewSession(records, reviewer=BOB)
+        consensus = ConsensusSession(records, first, second, reviewer="carol")
+        server, thread, url, base = serve(consensus)
+        try:
+            shoot_adjudication(url, base)
+        finally:
+            server.should_exit = True
+            thread.join(timeout=20)
+            consensus.close()
+    for name in SHOTS:
+        small_png(OUT / name)
+    print("wrote " + ", ".join(str(OUT / name) for name in SHOTS))
 
 
-def shoot(url: str, base: str) -> None:
+SHOTS = ("review-queue.png", "review-record.png", "review-adjudication.png", "review-stats.png")
+
+
+def browser_page(playwright: Any) -> Any:
+    browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+    return browser, browser.new_page(viewport={"width": 1440, "height": 900}, device_scale_factor=1)
+
+
+def shoot_review(url: str, base: str) -> None:
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
-        )
-        page = browser.new_page(viewport={"width": 1440, "height": 900}, device_scale_factor=1)
+        browser, page = browser_page(playwright)
         page.goto(url)
-        # review a little first, so the queue shows progress
-        page.goto(f"{base}/records/medicine-care")
-        for field in ("title", "article_type", "patient_count", "patient"):
-            page.locator(f"#field-{field} [data-act='accept']").click()
-            expect(page.locator(f"#field-{field} .badge")).to_have_text("accepted")
-        page.locator("#done-button").click()
-        expect(page.locator("#done-button")).to_have_text("Done ✓")
-        page.goto(f"{base}/records/pmc-fulltext")
-        page.locator("#field-title [data-act='accept']").click()
-        expect(page.locator("#field-title .badge")).to_have_text("accepted")
-
         page.goto(f"{base}/queue")
         expect(page.locator("#toast")).to_be_hidden()
         page.screenshot(path=str(OUT / "review-queue.png"))
 
         page.goto(f"{base}/records/bmc-jmcr")
+        expect(page.locator("#field-patient")).to_be_focused()  # the field that needs a look
+        page.keyboard.press("Shift+J")
+        page.keyboard.press("Shift+K")
         page.locator("#field-title [data-act='accept']").click()
         expect(page.locator("#field-title .badge")).to_have_text("accepted")
         page.locator("#field-patient h2").click()
-        expect(page.locator("#toast")).to_be_hidden()
+        expect(page.locator("#toast")).to_be_hidden(timeout=5000)
+        page.evaluate("window.scrollTo(0, 0)")
         page.screenshot(path=str(OUT / "review-record.png"))
+
+        page.goto(f"{base}/stats")
+        page.screenshot(path=str(OUT / "review-stats.png"), full_page=True)
         browser.close()
-    print(f"wrote {OUT / 'review-queue.png'} and {OUT / 'review-record.png'}")
+
+
+def shoot_adjudication(url: str, base: str) -> None:
+    with sync_playwright() as playwright:
+        browser, page = browser_page(playwright)
+        page.goto(url)
+        expect(page.locator(".field.current")).to_have_count(1)
+        page.goto(f"{base}/records/scielo")
+        expect(page.locator(".field.current")).to_have_count(1)
+        page.evaluate("window.scrollTo(0, 0)")
+        page.screenshot(path=str(OUT / "review-adjudication.png"))
+        browser.close()
 
 
 if __name__ == "__main__":

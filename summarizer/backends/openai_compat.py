@@ -24,7 +24,7 @@ from openai.types.chat import ChatCompletion
 from pydantic import ValidationError
 
 from ..config import DEFAULT_OPENAI_MODEL, Settings
-from ..errors import ConfigError
+from ..errors import ConfigError, MalformedAnswerError
 from ..schema import SCHEMA_VERSION
 from .adapters import GrammarServer, accepts_schema_in_json_object, bounds_for
 from .base import Capabilities, ChatRequest
@@ -77,7 +77,29 @@ def as_completion(answer: object) -> ChatCompletion:
     try:
         return ChatCompletion.model_validate(answer)
     except ValidationError:
+        if not _has_a_message(answer):
+            raise MalformedAnswerError(
+                f"the server's answer is not a chat completion: {_glimpse(answer)}"
+            ) from None
         return cast(ChatCompletion, construct_type(value=answer, type_=ChatCompletion))
+
+
+def _has_a_message(answer: object) -> bool:
+    """Whether an answer off the OpenAI schema still carries a first choice's message."""
+    if not isinstance(answer, dict):
+        return False
+    choices = answer.get("choices")
+    return (
+        isinstance(choices, list)
+        and bool(choices)
+        and isinstance(choices[0], dict)
+        and isinstance(choices[0].get("message"), dict)
+    )
+
+
+def _glimpse(answer: object) -> str:
+    text = answer if isinstance(answer, str) else json.dumps(answer)[:200]
+    return " ".join(str(text).split())[:80] or "(empty)"
 
 
 class OpenAISteps(ChatSteps):
@@ -142,12 +164,17 @@ class OpenAIBackend(ChatSteps):
             # SDK's TypedDicts: our body is plain JSON already (tests/test_openai_backend.py
             # checks the walk changes nothing), and the walk was 1.2 ms of CPU a request,
             # a quarter of the SDK's cost and what bounded 32 requests in flight.
-            answer = await client.post(
-                "/chat/completions",
-                body=body,
-                cast_to=object,  # the JSON as read: as_completion makes the model
-                options={"security": {"bearer_auth": True}},  # the key, as create sends it
-            )
+            try:
+                answer = await client.post(
+                    "/chat/completions",
+                    body=body,
+                    cast_to=object,  # the JSON as read: as_completion makes the model
+                    options={"security": {"bearer_auth": True}},  # the key, as create sends it
+                )
+            except json.JSONDecodeError as error:  # a 200 whose body is not JSON
+                raise MalformedAnswerError(
+                    f"the server's answer is not JSON ({error.msg} at character {error.pos})"
+                ) from None
             return as_completion(answer)
 
         return await send_with_retries(post, request.body, self._policy)

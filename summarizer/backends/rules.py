@@ -7,6 +7,7 @@ every prompt must beat. Every fact it emits quotes a span of the abstract verbat
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..document import Abstract
@@ -28,7 +29,7 @@ from ..schema import (
 from .base import Capabilities, Extraction
 from .rules_patient import describes_patient, find_patient, patient_count
 
-RULES_VERSION = "rules-2"
+RULES_VERSION = "rules-3"
 SUMMARY_WORDS = 60
 NOT_A_CASE_SUMMARY = "Not a case report: the text describes no individual patient."
 
@@ -188,117 +189,167 @@ def extract_rules(abstract: Abstract) -> CaseReport:
     """A schema-valid CaseReport from phrases and sections alone."""
     text = abstract.text
     sentences = _body_sentences(abstract)
-    body = text[abstract.body_start :]
     title = _title_span(abstract)
     if not describes_patient(text, sentences, title=title):
         return _not_a_case(abstract)
     count = patient_count(text, sentences, title=title)
-    if count >= 2:
-        article_type = ArticleType.case_series
-    elif _REVIEW.search(f"{abstract.title or ''}\n{body}"):
-        article_type = ArticleType.review_with_case
-    else:
-        article_type = ArticleType.case_report
-    # The title is the last place to look for the patient's age (after the whole body).
-    patient = find_patient(text, [*sentences, title] if title else sentences)
+    facts = _case_facts(text, _case_sentences(abstract) or sentences)
+    return CaseReport(
+        title=abstract.title,
+        article_type=_article_type(abstract, count),
+        patient_count=count,
+        # the title is the last place to look for the patient's age (after the whole body)
+        patient=find_patient(text, [*sentences, title] if title else sentences),
+        presentation=facts.presentation,
+        history=facts.history,
+        diagnostic_assessment=facts.tests,
+        diagnosis=facts.diagnosis,
+        interventions=facts.interventions[:6],
+        outcomes=facts.outcomes[:4],
+        why_reported=_why_reported(text, sentences),
+        conclusion=_conclusion(abstract, sentences),
+        summary=_summary(abstract, sentences),
+    )
 
-    presentation: list[Symptom] = []
-    history: list[HistoryItem] = []
-    tests: list[DiagnosticTest] = []
+
+def _article_type(abstract: Abstract, count: int) -> ArticleType:
+    if count >= 2:
+        return ArticleType.case_series
+    body = abstract.text[abstract.body_start :]
+    if _REVIEW.search(f"{abstract.title or ''}\n{body}"):
+        return ArticleType.review_with_case
+    return ArticleType.case_report
+
+
+@dataclass(slots=True)
+class _CaseFacts:
+    """What the case sentences say, field by field, in sentence order."""
+
+    presentation: list[Symptom] = field(default_factory=list)
+    history: list[HistoryItem] = field(default_factory=list)
+    tests: list[DiagnosticTest] = field(default_factory=list)
     diagnosis: Diagnosis | None = None
-    interventions: list[Intervention] = []
-    outcomes: list[Outcome] = []
-    why: Statement | None = None
-    case_sentences = _case_sentences(abstract) or sentences
-    for start, end in case_sentences:
+    interventions: list[Intervention] = field(default_factory=list)
+    outcomes: list[Outcome] = field(default_factory=list)
+
+
+def _case_facts(text: str, spans: list[tuple[int, int]]) -> _CaseFacts:
+    facts = _CaseFacts()
+    for start, end in spans:
         sentence = text[start:end]
-        if (found := _PRESENTED.search(sentence)) and len(presentation) < 3:
-            what = _CLAUSE_END.split(found["what"], maxsplit=1)[0]
-            duration = _DURATION.search(what)
-            presentation.append(
-                Symptom(
-                    description=_clause(_DURATION.sub("", what)),
-                    duration=duration["d"] if duration else None,
-                    evidence=found.group(0)[: len(found.group(0)) - len(found["what"]) + len(what)],
-                )
+        if len(facts.presentation) < 3 and (symptom := _symptom(sentence)) is not None:
+            facts.presentation.append(symptom)
+        if len(facts.history) < 4:
+            facts.history.extend(_history(sentence))
+        facts.tests.extend(_tests(sentence, room=5 - len(facts.tests)))
+        if facts.diagnosis is None:
+            facts.diagnosis = _diagnosis(sentence)
+        if (intervention := _intervention(sentence)) is not None:
+            facts.interventions.append(intervention)
+        seen = any(outcome.evidence == sentence for outcome in facts.outcomes)
+        if not seen and (outcome := _outcome(sentence)) is not None:
+            facts.outcomes.append(outcome)
+    return facts
+
+
+def _symptom(sentence: str) -> Symptom | None:
+    found = _PRESENTED.search(sentence)
+    if found is None:
+        return None
+    what = _CLAUSE_END.split(found["what"], maxsplit=1)[0]
+    duration = _DURATION.search(what)
+    return Symptom(
+        description=_clause(_DURATION.sub("", what)),
+        duration=duration["d"] if duration else None,
+        evidence=found.group(0)[: len(found.group(0)) - len(found["what"]) + len(what)],
+    )
+
+
+def _history(sentence: str) -> list[HistoryItem]:
+    found = _HISTORY.search(sentence)
+    if found is None:
+        return []
+    what = _CLAUSE_END.split(found["what"], maxsplit=1)[0]
+    items = []
+    for part in _HISTORY_PARTS.split(what)[:3]:
+        timing = _TIMING.search(part)
+        items.append(
+            HistoryItem(
+                description=_clause(_TIMING.sub("", part)),
+                timing=timing.group(0) if timing else None,
+                evidence=part.strip() or found.group(0),
             )
-        if (found := _HISTORY.search(sentence)) and len(history) < 4:
-            what = _CLAUSE_END.split(found["what"], maxsplit=1)[0]
-            for part in re.split(
-                r"\s+and\s+(?=(?:a |an |the )?\w+ (?:of|for)\b|resection|surgery)", what
-            )[:3]:
-                timing = _TIMING.search(part)
-                history.append(
-                    HistoryItem(
-                        description=_clause(_TIMING.sub("", part)),
-                        timing=timing.group(0) if timing else None,
-                        evidence=part.strip() or found.group(0),
-                    )
-                )
-        for found in _TESTS.finditer(sentence):
-            if len(tests) >= 5:
-                break
-            result = _CLAUSE_END.split(found["result"], maxsplit=1)[0]
-            name = _LEADING_FILLER.sub("", found["name"].strip())
-            start_at = found.start("name") + found["name"].find(name)
-            tests.append(
-                DiagnosticTest(
-                    name=name,
-                    result=_clause(result),
-                    negative=bool(_NEGATIVE_RESULT.match(result))
-                    or "negative" in found["verb"].lower(),
-                    evidence=sentence[start_at : found.start("result") + len(result)],
-                )
+        )
+    return items
+
+
+def _tests(sentence: str, *, room: int) -> list[DiagnosticTest]:
+    tests: list[DiagnosticTest] = []
+    for found in _TESTS.finditer(sentence):
+        if len(tests) >= room:
+            break
+        result = _CLAUSE_END.split(found["result"], maxsplit=1)[0]
+        name = _LEADING_FILLER.sub("", found["name"].strip())
+        start_at = found.start("name") + found["name"].find(name)
+        tests.append(
+            DiagnosticTest(
+                name=name,
+                result=_clause(result),
+                negative=bool(_NEGATIVE_RESULT.match(result))
+                or "negative" in found["verb"].lower(),
+                evidence=sentence[start_at : found.start("result") + len(result)],
             )
-        if diagnosis is None and (found := _DIAGNOSIS.search(sentence)):
-            final = _clause(found["what"], 120)
-            if len(final.split()) <= 12:
-                diagnosis = Diagnosis(final=final, evidence=found.group(0))
-        if found := _UNDERWENT.search(sentence):
-            what = found["what"]
-            kind = next((k for k, p in _KIND_WORDS if p.search(what)), InterventionKind.other)
-            interventions.append(
-                Intervention(kind=kind, detail=_clause(what), evidence=_clause(found.group(0), 200))
+        )
+    return tests
+
+
+def _diagnosis(sentence: str) -> Diagnosis | None:
+    found = _DIAGNOSIS.search(sentence)
+    if found is None:
+        return None
+    final = _clause(found["what"], 120)
+    return Diagnosis(final=final, evidence=found.group(0)) if len(final.split()) <= 12 else None
+
+
+def _intervention(sentence: str) -> Intervention | None:
+    found = _UNDERWENT.search(sentence)
+    if found is None:
+        return None
+    what = found["what"]
+    kind = next((k for k, p in _KIND_WORDS if p.search(what)), InterventionKind.other)
+    return Intervention(kind=kind, detail=_clause(what), evidence=_clause(found.group(0), 200))
+
+
+def _outcome(sentence: str) -> Outcome | None:
+    for status, pattern in _OUTCOMES:
+        if pattern.search(sentence):
+            when = _TIMEPOINT.search(sentence)
+            return Outcome(
+                timepoint=when.group(0).strip() if when else None,
+                description=_clause(sentence, 200),
+                status=status,
+                evidence=sentence,
             )
-        for status, pattern in _OUTCOMES:
-            if pattern.search(sentence) and not any(o.evidence == sentence for o in outcomes):
-                when = _TIMEPOINT.search(sentence)
-                outcomes.append(
-                    Outcome(
-                        timepoint=when.group(0).strip() if when else None,
-                        description=_clause(sentence, 200),
-                        status=status,
-                        evidence=sentence,
-                    )
-                )
-                break
+    return None
+
+
+def _why_reported(text: str, sentences: list[tuple[int, int]]) -> Statement | None:
     for start, end in sentences:
         sentence = text[start:end]
         if _RARE.search(sentence):
-            why = Statement(text=sentence, evidence=sentence)
-            break
+            return Statement(text=sentence, evidence=sentence)
+    return None
 
-    conclusion_spans = _section_sentences(abstract, "conclusion") or sentences[-1:]
-    conclusion = None
-    if conclusion_spans:
-        s, e = conclusion_spans[0]
-        conclusion = Statement(text=text[s:e], evidence=text[s:e])
 
-    return CaseReport(
-        title=abstract.title,
-        article_type=article_type,
-        patient_count=count,
-        patient=patient,
-        presentation=presentation,
-        history=history,
-        diagnostic_assessment=tests,
-        diagnosis=diagnosis,
-        interventions=interventions[:6],
-        outcomes=outcomes[:4],
-        why_reported=why,
-        conclusion=conclusion,
-        summary=_summary(abstract, sentences),
-    )
+def _conclusion(abstract: Abstract, sentences: list[tuple[int, int]]) -> Statement | None:
+    spans = _section_sentences(abstract, "conclusion") or sentences[-1:]
+    if not spans:
+        return None
+    start, end = spans[0]
+    return Statement(text=abstract.text[start:end], evidence=abstract.text[start:end])
+
+
+_HISTORY_PARTS = re.compile(r"\s+and\s+(?=(?:a |an |the )?\w+ (?:of|for)\b|resection|surgery)")
 
 
 def _title_span(abstract: Abstract) -> tuple[int, int] | None:

@@ -14,6 +14,14 @@ from dataclasses import dataclass
 
 from ..ages import AgeMention, find_ages, number_value
 from ..schema import Patient, Sex
+from .rules_groups import (
+    bare_plural,
+    bare_plural_before,
+    plural_noun_at,
+    population,
+    qualified_by_age,
+    sex_word_of_statistics,
+)
 
 __all__ = [
     "MAX_PATIENT_COUNT",
@@ -52,7 +60,7 @@ _PERSON = (
 )
 # A singular person introduced by an article: "a 21-year-old male", "the patient", "our patient".
 _SINGULAR = re.compile(
-    rf"\b(?:a|an|the|this|our|one)\s+(?:[\w-]+\s+){{0,3}}?(?:{_PERSON}|women|men)\b(?!['’]s\b)",
+    rf"\b(?:a|an|the|this|our|one)\s+(?:[\w-]+,?\s+){{0,3}}?(?:{_PERSON}|women|men)\b(?!['’]s\b)",
     re.IGNORECASE,
 )
 # Words that say the text reports a case of its own (not "a few case reports" in a background).
@@ -92,7 +100,8 @@ _RELATIVE_BEFORE = re.compile(rf"\b{_RELATIVE}\s*,\s*(?:a|an)\s+$", re.IGNORECAS
 # An age range: "aged 18-65", "7- to 17-year-old", "from 34 to 75 years of age".
 _RANGE_AFTER = re.compile(r"\s*(?:-|–|to)\s*\d")
 _RANGE_BEFORE = re.compile(
-    r"(?:\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten))\s*(?:-|–)?\s*(?:to|-|–)\s*$",
+    r"(?:\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten))\s*(?:-|–)?\s*(?:to|-|–)\s*$"
+    r"|(?:±|\+/-|\+-)\s*$",  # a mean's spread ("47.1 ± 3.1 years old")
     re.IGNORECASE,
 )
 _PRESENTED = re.compile(
@@ -114,6 +123,24 @@ _WINDOW_STOP = re.compile(
 _NEXT_WORD = re.compile(r"\W*\w+")
 # The article that opens the patient's noun phrase: "a 45-year-old", "the immunocompetent neonate".
 _ARTICLE_BEFORE = re.compile(r"\b(?:an?|the)\s+(?:[\w-]+\s+){0,2}$", re.IGNORECASE)
+# What names one person before an age in a sentence about a population ("…usually affects
+# the elderly; our 45-year-old patient…", "a man aged 50", "she was 30").
+_ONE_PERSON_BEFORE = re.compile(
+    r"(?:\b(?:an?|our|this)\s+(?:[\w-]+\s+){0,2}|\b(?:he|she)\b[^.;]*|"
+    r"\b(?:patient|man|woman|boy|girl|child|infant|baby|lady|gentleman|male|female)\b,?\s+"
+    r"(?:aged\s+)?)$",
+    re.IGNORECASE,
+)
+_NUMBER_WORD = r"(?:\d{1,4}|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)"
+_THE_BEFORE = re.compile(r"\bthe\s+$", re.IGNORECASE)
+_NUMBER_BEFORE = re.compile(rf"\b{_NUMBER_WORD}\s+$", re.IGNORECASE)
+# A sex in apposition to the patient's noun: "a child, male, aged 7", "an infant (female)".
+_APPOSED_SEX = re.compile(
+    r"\s*(?:,|\()\s*(?:sex\s*:?\s*|gender\s*:?\s*)?(?:(?P<male>male|man|boy)|"
+    r"(?P<female>female|woman|girl))\s*(?=[,;:)]|\s+(?:aged|of|\d|who|with|was|presented)\b)",
+    re.IGNORECASE,
+)
+_PERSON_NOUN_AFTER = re.compile(rf"^[\s-]*(?:[\w-]+\s+){{0,3}}?{_PERSON}\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +189,29 @@ def _is_group(sentence: str, mention: AgeMention) -> bool:
     )
 
 
+def _is_population(sentence: str, mention: AgeMention) -> bool:
+    """The age of people in general, not of the patient: one that qualifies a bare plural
+    ("males over 50 years of age"), or, in a sentence about who a disease affects, one that
+    no singular noun phrase introduces ("…occurs in the fifth decade")."""
+    if bare_plural_before(sentence, mention.start, mention.end):
+        return True
+    if not population(sentence):
+        return False
+    lower = mention.text.lower()
+    if lower.startswith(("in his", "in her")):
+        return False
+    floor = max(0, mention.start - 60)
+    if _ONE_PERSON_BEFORE.search(sentence, floor, mention.start):
+        return False
+    # "the 45-year-old patient" is one person; "the fifth decade", "the age of 40" are not
+    return not (
+        mention.years is not None
+        and not mention.event
+        and lower.endswith("old")
+        and _THE_BEFORE.search(sentence, floor, mention.start)
+    )
+
+
 def _presentation_age(sentence: str, mention: AgeMention) -> bool:
     """An event age that is the age at presentation ("presented at the age of 3")."""
     found = _PRESENTED.search(sentence[: mention.start])
@@ -175,7 +225,9 @@ def _mentions(text: str, span: Span) -> list[_Found]:
     return [
         _Found(mention, start)
         for mention in find_ages(sentence)
-        if not _is_relative(sentence, mention) and not _is_group(sentence, mention)
+        if not _is_relative(sentence, mention)
+        and not _is_group(sentence, mention)
+        and not _is_population(sentence, mention)
     ]
 
 
@@ -210,26 +262,51 @@ def _noun_sex(match: re.Match[str]) -> Sex:
 
 def _near_sex(text: str, sentence: Span, start: int, end: int) -> tuple[Sex, Span] | None:
     """Sex from the noun phrase around an age: the head noun after it ("62-year-old man"),
-    else a noun just before it ("a male newborn", "girl, 25-year-old")."""
+    a sex in apposition ("a 6-year-old child, male,"), else a noun just before it ("a male
+    newborn", "girl, 25-year-old"), never a group's ("a predilection for males, … in a
+    50-year-old")."""
     inside = list(_SEX_NOUN.finditer(text, start, end))  # "a man of 33", "33-year man"
     if inside:
         return _noun_sex(inside[-1]), inside[-1].span()
-    after = text[end : min(sentence[1], end + 60)]
+    window_end = min(sentence[1], end + 60)
+    after = text[end:window_end]
     stop = _WINDOW_STOP.search(after)
     after = after[: stop.start()] if stop else after
     for match in _SEX_NOUN.finditer(after):
-        if len(after[: match.start()].split()) <= 5:
+        if len(after[: match.start()].split()) <= 5 and not sex_word_of_statistics(
+            text, end + match.end()
+        ):
             return _noun_sex(match), (end + match.start(), end + match.end())
+    person = _PERSON_NOUN_AFTER.match(after)
+    apposed = _apposed_sex(text, end + (person.end() if person else 0), window_end)
+    if apposed is not None:
+        return apposed
     before_start = max(sentence[0], start - 45)
     before = text[before_start:start]
     cut = max(before.rfind(mark) for mark in ";:()")
     before = before[cut + 1 :]
     offset = start - len(before)
-    matches = list(_SEX_NOUN.finditer(before))
-    if matches:
-        match = matches[-1]
-        return _noun_sex(match), (offset + match.start(), offset + match.end())
+    for match in reversed(list(_SEX_NOUN.finditer(before))):
+        noun_start, noun_end = offset + match.start(), offset + match.end()
+        if (
+            plural_noun_at(text, noun_start, noun_end)
+            and bare_plural(text, noun_start)
+            and not qualified_by_age(text, noun_end, start)  # "in men aged 67 and 60"
+        ):
+            continue  # "a predilection for males, … a 50-year-old": males in general
+        if sex_word_of_statistics(text, noun_end):
+            continue
+        return _noun_sex(match), (noun_start, noun_end)
     return None
+
+
+def _apposed_sex(text: str, position: int, limit: int) -> tuple[Sex, Span] | None:
+    """A sex set off by commas or brackets right after the patient's noun ("a child, male,")."""
+    found = _APPOSED_SEX.match(text, position, limit)
+    if found is None:
+        return None
+    word = "male" if found["male"] else "female"
+    return (Sex.male if found["male"] else Sex.female), found.span(word)
 
 
 def _pronoun_sex(text: str) -> Sex | None:
@@ -245,13 +322,35 @@ def _pronoun_sex(text: str) -> Sex | None:
     return Sex.male if counts[Sex.male] > counts[Sex.female] else Sex.female
 
 
+def _group_sex(text: str, start: int) -> Sex | None:
+    """The sex of the text's own patients named as a group ("three cases of middle aged
+    Asian females", "both men"), never of people in general ("a predilection for males"),
+    nor of a series of both sexes ("3 men and 1 woman", "two female; 1 male")."""
+    group: list[Sex] = []
+    counted: set[Sex] = set()
+    for noun in _SEX_NOUN.finditer(text, start):
+        sex = _noun_sex(noun)
+        if plural_noun_at(text, *noun.span()) and not bare_plural(text, noun.start()):
+            group.append(sex)
+        elif _NUMBER_BEFORE.search(text, max(start, noun.start() - 12), noun.start()):
+            counted.add(sex)
+    return group[0] if group and {*group, *counted} == {group[0]} else None
+
+
 def _singular_sex(text: str, start: int = 0) -> tuple[Sex, Span] | None:
     for phrase in _SINGULAR.finditer(text, start):
         if _POSSESSIVE_BEFORE.search(text, max(0, phrase.start() - 30), phrase.start()):
             continue
-        nouns = list(_SEX_NOUN.finditer(text, phrase.start(), phrase.end()))
+        nouns = [
+            noun
+            for noun in _SEX_NOUN.finditer(text, phrase.start(), phrase.end())
+            if not sex_word_of_statistics(text, noun.end())  # "a male predominance"
+        ]
         if nouns:  # the head noun is the last: "a pregnant woman", "the male patient"
             return _noun_sex(nouns[-1]), (phrase.start(), phrase.end())
+        apposed = _apposed_sex(text, phrase.end(), min(len(text), phrase.end() + 40))
+        if apposed is not None:  # "a child, male, presented"
+            return apposed[0], (phrase.start(), apposed[1][1])
     return None
 
 
@@ -265,7 +364,8 @@ def find_patient(text: str, spans: Sequence[Span]) -> Patient:
         if near is not None:
             sex, (start, end) = near
             return Patient(sex=sex, evidence=text[start:end])
-        return Patient(sex=_pronoun_sex(text[whole:]) or Sex.not_reported)
+        sex = _pronoun_sex(text[whole:]) or _group_sex(text, whole) or Sex.not_reported
+        return Patient(sex=sex)
     chosen, sentence = choice
     start, end = chosen.start, chosen.end
     near = _near_sex(text, sentence, start, end)
@@ -360,6 +460,51 @@ _BOTH = re.compile(
     r"\bboth\s+(?:of\s+(?:the|these|our)\s+)?(?:[\w-]+\s+)?(?:patients|cases|individuals)\b",
     re.IGNORECASE,
 )
+# Patients named as kin without a count: "the case of siblings", "a pair of brothers",
+# "monozygotic twins", "a brother and sister" (two; triplets three).
+_KIN_GROUP = re.compile(
+    r"\b(?:a\s+(?:pair|couple|set)\s+of\s+(?:[\w-]+\s+){0,2}?(?P<paired>siblings|brothers|sisters|"
+    r"twins|triplets|patients|cases|men|women|boys|girls|children|infants)|"
+    r"(?P<kin>siblings|brothers|sisters|twins|triplets)|"
+    r"(?:brother|sister)\s+and\s+(?:(?:a|his|her)\s+)?(?:brother|sister))\b",
+    re.IGNORECASE,
+)
+_COUNT_SHORTLY_BEFORE = re.compile(rf"\b{_COUNT_WORD}\s+(?:[\w-]+\s+){{0,2}}$", re.IGNORECASE)
+_REPORTING_VERB = re.compile(r"\b(?:report|present|describe|discuss|document)\w*\b", re.IGNORECASE)
+# Between the reporting verb and the kin: the kin are then someone else's ("a woman who gave
+# birth to twins", "a boy whose siblings").
+_NOT_THE_REPORTED = re.compile(
+    rf"\b(?:{_PERSON}|with|to|born|whose|who|had|has|have|and)\b", re.IGNORECASE
+)
+_TITLE_KIN_BEFORE = re.compile(
+    r"(?:^|\b(?:in|of|among|affecting)\s+(?:[\w-]+\s+){0,2}?)$", re.IGNORECASE
+)
+
+
+def _kin_count(text: str, start: int, end: int, *, title: bool) -> int | None:
+    """How many patients a title or a reporting sentence names as kin without a count."""
+    for match in _KIN_GROUP.finditer(text, start, end):
+        before = text[start : match.start()]
+        if _COUNT_RELATIVE_BEFORE.search(before) or _POSSESSIVE_BEFORE.search(before):
+            continue  # "her twin sisters", "whose siblings"
+        if _LITERATURE.search(before) or _LITERATURE_AFTER.match(text, match.end(), end):
+            continue  # "articles that previously have reported … in twins"
+        if match["kin"] and _COUNT_SHORTLY_BEFORE.search(before):
+            continue  # "two brothers": a count, read by _COUNTED
+        if title:
+            if not _TITLE_KIN_BEFORE.search(before):
+                continue
+        else:
+            verbs = list(_REPORTING_VERB.finditer(before))
+            if not verbs or not _REPORTING_BEFORE.search(before):
+                continue
+            if _NOT_THE_REPORTED.search(before, verbs[-1].end()):
+                continue
+        noun = (match["paired"] or match["kin"] or "").lower()
+        return 3 if noun == "triplets" else 2
+    return None
+
+
 _ENUMERATED = re.compile(
     r"\b(?:[Cc]ase|[Pp]atient)[\s_]+(?P<n>[1-9]|[A-F])\b"
     r"(?!\s*(?:-|weeks?|days?|months?|years?|hours?|h|d|mg|%)\b)"
@@ -386,6 +531,9 @@ def _counts(text: str, start: int, end: int, *, title: bool) -> Iterator[tuple[i
             match["noun"].lower() in {"patients", "cases"} or _CLINICAL_VERB.match(after)
         ):
             yield int(value), False  # "Two patients ...", "Two boys presented ..."
+    kin = _kin_count(text, start, end, title=title)
+    if kin is not None:
+        yield kin, True
 
 
 def patient_count(text: str, spans: Sequence[Span], *, title: Span | None = None) -> int:

@@ -77,8 +77,14 @@ class CollectSummary:
 
     @property
     def ok(self) -> bool:
-        """No record failed (now or before), and every answer line was ours and readable."""
-        return self.run.ok and not self.unknown_count and not self.unreadable
+        """No record failed (now or before), and every answer line was ours, readable and
+        the only one for its request."""
+        return (
+            self.run.ok
+            and not self.unknown_count
+            and not self.unreadable
+            and not self.answered_twice
+        )
 
     @property
     def cost(self) -> float | None:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import tempfile
+import warnings
 from collections.abc import Container, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,13 +36,15 @@ from ..errors import ConfigError, InputError, OutputError, SummarizerError
 from ..evaluation.prices import Price, PriceTable
 from ..ingest.exports import is_result_line
 from ..options import RunOptions
-from ..output.line_store import file_mode, iter_lines, json_line, to_json
+from ..output.line_store import file_mode, iter_lines, json_line, temporary_beside, to_json
 from ..output.targets import check_output, sidecar_path
 from ..pipeline import schema_hash
+from ..private import exposure
 from ..render import load_prompt, render
 from ..results import Failure, failure_of
 from ..runner import item_id
 from ..schema import SCHEMA_VERSION
+from ..sqlite_store import StoreWarning
 from .context import ContextHeader, context_path, custom_id, record_line
 from .tokens import TokenCount, TokenCounter
 
@@ -205,12 +207,7 @@ class _Part:
         self.context.write(json_line(header.to_dict()))
 
     def _open(self, path: Path) -> IO[bytes]:
-        try:
-            descriptor, temp = tempfile.mkstemp(
-                prefix=f".{path.name}.", suffix=".tmp", dir=path.parent
-            )
-        except OSError as error:
-            raise OutputError(f"cannot write: {error.strerror or error}", path=str(path)) from error
+        descriptor, temp = temporary_beside(path)
         self._temps.append(temp)
         return os.fdopen(descriptor, "wb", buffering=_BUFFER)
 
@@ -241,9 +238,14 @@ class _Part:
         ):
             handle.flush()
             os.fsync(handle.fileno())
+            if path != self.target.context or path.exists():  # an existing file keeps its mode
+                os.chmod(temp, file_mode(path))
+            # else mkstemp's 0600 stays: the context file holds the abstracts
+            os.replace(temp, path)  # still open, so still locked against a sweeper
             handle.close()
-            os.chmod(temp, file_mode(path))  # mkstemp makes it 0600
-            os.replace(temp, path)
+        exposed = exposure(self.target.context)
+        if exposed:
+            warnings.warn(f"{self.target.context} is {exposed}", StoreWarning, stacklevel=2)
 
     def discard(self) -> None:
         for handle in (self.requests, self.context):

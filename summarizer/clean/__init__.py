@@ -16,13 +16,18 @@ Deterministic and without network access; about a millisecond for a full-article
 from __future__ import annotations
 
 from array import array
+from bisect import bisect_right
+from typing import TYPE_CHECKING
 
-from ..document import Abstract, Document, OffsetMap, Section
+from ..document import NOT_UTF8_NOTE, NOT_UTF8_WARNING, Abstract, Document, OffsetMap, Section
 from ..errors import InputError
 from .html import HtmlPage, html_to_text
 from .page import Found, NoAbstract, locate_export, locate_page
-from .prose import skip_space
+from .prose import chrome_in, sentence_end, skip_space
 from .text import Builder, normalise, span_offsets
+
+if TYPE_CHECKING:
+    from .pdf import PdfText
 
 __all__ = ["EXPORT_FORMATS", "clean"]
 
@@ -36,16 +41,26 @@ def clean(document: Document) -> Abstract:
     Raises ``InputError`` (naming ``document.origin`` and the record id) when the text has
     no abstract, or too little text to summarise.
     """
-    record = None if document.format in ("text", "html") else document.id
+    record = None if document.format in ("text", "html", "pdf") else document.id
     text = document.text
-    page: HtmlPage | None = None
-    if document.format == "html" or (document.format == "text" and _looks_like_html(text)):
+    export = document.format in EXPORT_FORMATS and not _looks_like_page(text)
+    page: HtmlPage | PdfText | None = None
+    printed: PdfText | None = None
+    if document.format == "pdf":
+        from .pdf import reading_text  # here: only PDFs need it
+
+        page = printed = reading_text(document)
+        text = printed.text
+    elif document.format == "html" or (not export and _looks_like_html(text)):
         page = html_to_text(text)
         text = page.text
     try:
-        if document.format in EXPORT_FORMATS:
+        if export:
             found = locate_export(text)
-        elif page is not None:
+        elif printed is not None:
+            # a PDF is always a page (its front matter is the page's chrome), never a plain text
+            found = locate_page(text, known_title=printed.title, always_page=True)
+        elif isinstance(page, HtmlPage):
             found = locate_page(text, known_title=page.title, region=page.abstract)
         else:
             found = locate_page(text)
@@ -65,7 +80,25 @@ def _looks_like_html(text: str) -> bool:
     return head.lower().startswith(_HTML_STARTS)
 
 
-def _assemble(document: Document, text: str, page: HtmlPage | None, found: Found) -> Abstract:
+_PAGE_REACH = 600
+"""How far into an export record site chrome is looked for before its first sentence."""
+
+
+def _looks_like_page(text: str) -> bool:
+    """Whether an export record's abstract field holds a whole page (pasted from a browser or a
+    reading app): HTML, or site chrome before its first sentence ends ("Add like Add dislike…").
+    Such a record is cleaned as the page would be; an abstract is kept whole."""
+    if _looks_like_html(text):
+        return True
+    first = skip_space(text, 0)
+    reach = min(len(text), first + _PAGE_REACH)
+    stop = sentence_end(text, first, reach)
+    return chrome_in(text, first, stop[1] if stop else reach)
+
+
+def _assemble(
+    document: Document, text: str, page: HtmlPage | PdfText | None, found: Found
+) -> Abstract:
     builder = Builder()
     title: str | None = None
     if found.title is not None:
@@ -123,6 +156,26 @@ def _assemble(document: Document, text: str, page: HtmlPage | None, found: Found
         offsets=OffsetMap(offsets),
         document=document,
         body_start=body_start,
-        warnings=tuple(found.warnings),
+        warnings=tuple(found.warnings) + _decoding_warnings(document),
         confidence=found.confidence,
+        pages=_page_runs(document, offsets),
     )
+
+
+def _decoding_warnings(document: Document) -> tuple[str, ...]:
+    return (NOT_UTF8_WARNING,) if NOT_UTF8_NOTE in document.metadata else ()
+
+
+def _page_runs(document: Document, offsets: array[int]) -> tuple[int, ...]:
+    """Flat ``(start, page)`` pairs: where in the cleaned text each page's characters begin
+    (a PDF's; nothing for a source without pages)."""
+    layout = document.layout
+    if layout is None or not layout.pages:
+        return ()
+    starts = [page.start for page in layout.pages]
+    runs: list[int] = []
+    for index, original in enumerate(offsets):
+        number = layout.pages[max(bisect_right(starts, original) - 1, 0)].number
+        if not runs or runs[-1] != number:
+            runs += (index, number)
+    return tuple(runs)

@@ -11,6 +11,7 @@ Three kinds of input:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from itertools import islice
 
@@ -30,10 +31,12 @@ from .locate import (
 from .patterns import (
     MAX_ABSTRACT,
     MIN_WORDS,
+    PROSE_MIN_FUNCTION,
+    PROSE_MIN_LOWER,
     SHORT_ABSTRACT,
     WORD,
 )
-from .prose import chrome_in, prose_at, sentence_end, skip_space
+from .prose import chrome_in, function_share, lower_share, prose_at, sentence_end, skip_space
 from .title import first_line_title, glued_title, leading_title, page_title, title_above
 
 HIGH, MEDIUM, LOW = "high", "medium", "low"
@@ -64,11 +67,15 @@ def locate_page(
     *,
     known_title: tuple[int, int] | None = None,
     region: tuple[int, int] | None = None,
+    always_page: bool = False,
 ) -> Found:
-    """The abstract of a page (or of a plain text), its title and its confidence."""
+    """The abstract of a page (or of a plain text), its title and its confidence.
+
+    ``always_page``: the text is a page even with no chrome (a PDF: its front matter,
+    authors and affiliations, is never part of the abstract)."""
     low, high = region or (0, len(text))
     chrome = chrome_in(text)
-    if region is None and not chrome:
+    if region is None and not chrome and not always_page:
         heading = find_heading(text, low, high)
         if _plain(text, heading):
             return _plain_text(text, heading)
@@ -138,6 +145,8 @@ def _plain_text(text: str, start: Start | None) -> Found:
     title = first_line_title(text, position)
     if title is not None:
         position = skip_space(text, title[1])
+        if start is not None and start.heading is not None and start.heading[0] == position:
+            position = start.position  # "Title", then "Abstract" on its own line
     extent = find_end(text, position, len(text), max_length=None, structural=False)
     parts = collect_parts(text, position, extent)
     warnings = [] if title is not None else ["no title found"]
@@ -154,7 +163,38 @@ def _reads_as_prose(text: str, position: int) -> bool:
     window = text[position : position + 2000]
     words = WORD.findall(window)
     lower = sum(word[0].islower() for word in words)
-    return len(words) >= 12 and lower >= 0.6 * len(words) and sentence_end(window) is not None
+    if len(words) >= 12 and lower >= 0.6 * len(words) and sentence_end(window) is not None:
+        return True
+    return _one_sentence(text, position)
+
+
+_SHORT_TEXT = 400
+"""A plain text up to this long may be a single sentence ("A middle-aged woman presented
+with acute forgetfulness."), too short for ``prose_at``'s window of words."""
+_VERB = re.compile(
+    r"\b(?<!-)(?:is|are|was|were|has|had|have|did|does|fell|broke|went|came|took|gave|got|saw|"
+    r"felt|began|became|grew|ran|lost|ate|drank|bit|hit|shot|underwent|"
+    # a verb in -ed, not a participle as titles use them ("induced by", "associated with")
+    r"(?!(?:associated|related|based|induced|caused|mediated|isolated|localized|localised|"
+    r"acquired|delayed|advanced|disseminated|complicated|unexpected|untreated|unrecognized|"
+    r"unrecognised|undiagnosed|missed|repeated|combined|extended|treated|red)\b)[a-z]{2,}ed)"
+    r"\b(?![ \t]+by\b)"
+)
+
+
+def _one_sentence(text: str, position: int) -> bool:
+    """A short plain text that is one sentence or two: enough words, mostly in lower case
+    inside the sentence, a function word, a verb, and a stop at its end (a title or a list of
+    headings has no verb or no stop)."""
+    rest = text[position:].rstrip()
+    if len(rest) > _SHORT_TEXT or not rest.endswith((".", "!", "?")):
+        return False
+    words = WORD.findall(rest)
+    if len(words) < MIN_WORDS or lower_share(words[1:]) < PROSE_MIN_LOWER:
+        return False
+    if function_share(words) < PROSE_MIN_FUNCTION:
+        return False
+    return _VERB.search(rest, len(words[0])) is not None
 
 
 def _checked(found: Found, text: str) -> Found:

@@ -2,7 +2,7 @@
 
 A warm re-run (every answer already in the response cache) spent half its time cleaning
 the same pages again, so the response cache keeps each cleaned abstract too
-(``Summarizer.prepare``). Its key covers the document (format, title field, text) and the
+(``Summarizer.prepare``). Its key covers the document (format, title field, text, a PDF's layout) and the
 cleaner itself: the source of every module the cleaner is built from and the versions of
 the libraries and Unicode data it uses. A changed cleaner therefore never serves an
 abstract that the old one cut.
@@ -71,4 +71,6 @@ def cleaning_key(document: Document) -> str:
         digest.update(len(encoded).to_bytes(8, "little"))
         digest.update(encoded)
     digest.update(b"\x01" if document.title is not None else b"\x00")
+    if document.layout is not None:  # a PDF: where its lines were printed shapes the cut too
+        digest.update(repr(document.layout).encode())
     return digest.hexdigest()

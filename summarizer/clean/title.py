@@ -287,9 +287,33 @@ def looks_like_meta(text: str) -> bool:
     )
 
 
+_NOT_A_TWO_WORD_TITLE = frozenset(
+    """article report reports study image images letter letters review editorial commentary
+    communication communications case cases series brief short original research clinical
+    correspondence perspective news rapid online early version""".split()
+)
+"""Words of the two-word labels a page sets above an abstract ("Original article", "Brief
+report", "Clinical case"), which are no title."""
+
+
+def _two_word_title(words: list[str]) -> bool:
+    """A plain two-word title in sentence case ("Dermatitis herpetiformis", "Scrub typhus"):
+    not a label of the page, not a name ("Jan Novak" has two capitals)."""
+    first, second = words
+    return (
+        first[:1].isupper()
+        and second.islower()
+        and len(first) >= 4
+        and len(second) >= 4
+        and not {first.lower(), second} & (_NOT_A_TWO_WORD_TITLE | NAV_WORDS | FUNCTION_WORDS)
+    )
+
+
 def title_like(text: str) -> bool:
     words = WORD.findall(text)
-    if not _title_words(text) or len(words) < 3 or text.endswith(":"):
+    if not _title_words(text) or len(words) < 2 or text.endswith(":"):
+        return False
+    if len(words) == 2 and not (_two_word_title(words) and text.strip(" .") == " ".join(words)):
         return False
     if len(words) <= 5 and not any(word[0].islower() for word in words):
         return False  # "Clin Gastroenterol Hepatol": a journal's abbreviation, a menu
@@ -459,7 +483,7 @@ def leading_title(text: str, start: int, end: int) -> tuple[int, int] | None:
     sentence = re.compile(r"[^.!?\n]{10,300}[.!?](?=\s+[A-Z0-9])").match(text, start, end)
     if sentence is None or FINITE_VERB.search(sentence.group()):
         return None
-    if len(sentence.group().split()) < 3 or not title_like(sentence.group()):
+    if len(sentence.group().split()) < 2 or not title_like(sentence.group()):
         return None
     return sentence.start(), sentence.end()
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sys
 import traceback
+import warnings
+from typing import TextIO
 
 import click
 
@@ -51,9 +53,30 @@ def _register() -> None:
 _register()
 
 
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
+    """A store's warning as one line on stderr, like every other message."""
+    from ..sqlite_store import StoreWarning
+
+    if issubclass(category, StoreWarning):
+        note(f"warning: {message}")
+    else:
+        _default_show_warning(message, category, filename, lineno, file, line)
+
+
+_default_show_warning = warnings.showwarning
+
+
 def main() -> None:
     """Console-script entry point."""
     install_visible_stdout()  # data on a terminal shows its control characters, never runs them
+    warnings.showwarning = _show_warning
     try:
         cli.main(prog_name="case-summarizer", standalone_mode=False)
     except click.exceptions.Abort:

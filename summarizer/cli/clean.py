@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from ..clean import clean
-from ..document import Abstract
+from ..document import Abstract, PageBox
 from ..errors import InputError
 from ..ingest import iter_documents
 from .common import (
@@ -45,15 +45,31 @@ def abstract_json(abstract: Abstract, *, offsets: bool = True) -> dict[str, Any]
         "confidence": abstract.confidence,
         "warnings": list(abstract.warnings),
     }
+    if abstract.pages:  # a PDF: the page each part was printed on (its first line's)
+        if abstract.title:
+            value["title_page"] = abstract.page_at(0)
+        for section, found in zip(
+            value["sections"], (s for s in abstract.sections if not s.from_body), strict=True
+        ):
+            section["page"] = abstract.page_at(found.start)
+            section["end_page"] = abstract.page_at(max(found.start, found.end - 1))
+        value["pages_read"] = [page.number for page in _pages(abstract)]
     passage = [s for s in abstract.sections if s.from_body]
     if passage:
         start = passage[0].start
         value["body_passage"] = {"text": abstract.text[start:], "start": start}
+        if abstract.pages:
+            value["body_passage"]["page"] = abstract.page_at(start)
         if offsets:
             value["body_passage"]["offsets"] = abstract.offsets.as_list()[start:]
     if offsets:
         value["offsets"] = abstract.offsets.as_list()[:end]
     return value
+
+
+def _pages(abstract: Abstract) -> tuple[PageBox, ...]:
+    layout = abstract.document.layout
+    return layout.pages if layout is not None else ()
 
 
 @click.command(

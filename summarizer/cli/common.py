@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import functools
 import sys
 import traceback
@@ -58,6 +59,12 @@ def handle_errors(function: F) -> F:
             sys.exit(130)
         except BrokenPipeError:
             sys.exit(0)  # `| head` closed the pipe: not an error
+        except OSError as error:
+            if error.errno not in (errno.ENOSPC, errno.EDQUOT):
+                raise
+            where = f" ({error.filename})" if error.filename else ""
+            note(f"error: no space left on the device{where}: free some space and run again")
+            sys.exit(EXIT_USAGE)
 
     return wrapper  # type: ignore[return-value]
 

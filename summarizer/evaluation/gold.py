@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..ages import parse_age
-from ..errors import InputError
+from ..errors import InputError, OutputError
 from ..schema import (
     ArticleType,
     DiagnosticTest,
@@ -222,7 +222,12 @@ def write_gold_schema(directory: Path) -> str:
     except OSError:
         same = False
     if not same:
-        path.write_text(text, encoding="utf-8")
+        from ..output.line_store import atomic_write
+
+        try:
+            atomic_write(path, lambda out: print(text, end="", file=out))
+        except OSError as error:
+            raise OutputError(f"cannot write: {error.strerror or error}", path=str(path)) from error
     return GOLD_SCHEMA_NAME
 
 

@@ -18,10 +18,11 @@ import io
 import os
 import sys
 from collections.abc import Generator, Iterable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import BinaryIO
 
-from ..document import Abstract, Document, Text
+from ..document import NOT_UTF8_NOTE, Abstract, Document, Text
 from ..errors import InputError, OwnOutputSkipped
 from ..options import ColumnMapping, RunOptions
 from .detect import FORMATS, OWN_OUTPUT_HINT, detect_format, is_own_output
@@ -35,6 +36,7 @@ from .lines import MAX_RECORD_BYTES, describe_size
 from .pubmed_xml import read_pubmed_xml
 from .sources import (
     MAX_PAGE_BYTES,
+    MAX_PDF_BYTES,
     SNIFF_BYTES,
     STDIN,
     Source,
@@ -43,6 +45,8 @@ from .sources import (
     decode,
     detect_encoding,
     expand_sources,
+    fallbacks,
+    is_pdf,
 )
 
 __all__ = [
@@ -122,8 +126,13 @@ def iter_documents(
         if isinstance(source, InputError):
             yield source
             continue
+        before = fallbacks()
         try:
-            yield from _read_source(source, forced, mapping, max_record_bytes)
+            for item in _read_source(source, forced, mapping, max_record_bytes):
+                if fallbacks() != before and isinstance(item, Document):
+                    # decoded ahead in chunks: from here on, this file's records are marked
+                    item = replace(item, metadata={**item.metadata, NOT_UTF8_NOTE: "1"})
+                yield item
         except Exception as error:  # a reader's bug costs this source, never the batch
             yield InputError(
                 f"cannot read: unexpected {type(error).__name__}: {error}", path=source.name
@@ -142,6 +151,9 @@ def _read_source(
         head = handle.peek(SNIFF_BYTES)[:SNIFF_BYTES]
         if len(head) < SNIFF_BYTES and blank(head):
             yield InputError("the file is empty", path=source.name)
+            return
+        if is_pdf(head) or forced == "pdf" or (forced is None and source.suffix == ".pdf"):
+            yield from _read_pdf(handle, source, limit)
             return
         what = binary_kind(head)
         if what:
@@ -214,7 +226,39 @@ def _read_page(
     if not text.strip():
         yield InputError("the file is empty", path=source.name)
         return
+    if "\x00" in text:
+        yield InputError("the page holds a NUL byte (a damaged file)", path=source.name)
+        return
     yield Document(id=source.stem, text=text, origin=source.name, format=fmt)
+
+
+def _read_pdf(handle: BinaryIO, source: Source, limit: int) -> Iterator[Document | InputError]:
+    """A PDF: its text layer, one record (read from the file by PDFium; stdin is buffered)."""
+    if source.path is not None:
+        data: Path | bytes = source.path
+    else:
+        data = handle.read(MAX_PDF_BYTES + 1)
+        if len(data) > MAX_PDF_BYTES:
+            yield InputError(
+                f"a PDF on stdin is limited to {describe_size(MAX_PDF_BYTES)}; give its path",
+                path=source.name,
+            )
+            return
+    from .pdf import read_pdf  # here, not at the top: only PDFs need it
+
+    try:
+        document = read_pdf(data, id=source.stem, origin=source.name)
+    except InputError as error:
+        yield error
+        return
+    size = len(document.text.encode("utf-8", "surrogatepass"))
+    if size > limit:
+        yield InputError(
+            f"the text read from the PDF is larger than the {describe_size(limit)} limit",
+            path=source.name,
+        )
+        return
+    yield document
 
 
 def _stream_encoding(encoding: str) -> str:

@@ -26,6 +26,7 @@ _EXTENSIONS = {
     ".jsonl": "jsonl",
     ".ndjson": "jsonl",
     ".json": "jsonl",
+    ".pdf": "pdf",
 }
 
 _PUBMED_XML = re.compile(rb"<(PubmedArticleSet|PubmedArticle|PubmedBookArticle)[\s>]")

@@ -14,6 +14,7 @@ import json
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from ..document import Document
@@ -32,6 +33,8 @@ from .lines import (
 from .sources import FALLBACK_ERRORS, MAX_PAGE_BYTES
 
 Item = Document | InputError
+
+NUL_MESSAGE = "the record holds a NUL byte (damaged); the records around it are read"
 
 
 ID_COLUMNS = (
@@ -131,6 +134,15 @@ def record_item(
         )
     if limit is not None and len(abstract) * 4 > limit and text_bytes(abstract) > limit:
         return InputError(too_large(text_bytes(abstract), limit), path=origin, record=record_id)
+    if "\x00" in abstract or (title and "\x00" in title):
+        return InputError(NUL_MESSAGE, path=origin, record=record_id)
+    if abstract.lstrip()[:5] == "%PDF-":
+        return InputError(
+            "the abstract field holds a PDF file, not text: give the PDF itself as an input "
+            "(case-summarizer reads PDF files), or export the abstract's text",
+            path=origin,
+            record=record_id,
+        )
     return Document(
         id=record_id,
         text=abstract,
@@ -144,42 +156,87 @@ def record_item(
 # --- CSV / TSV -------------------------------------------------------------------------------
 
 
-class _CsvFeed:
-    """Physical lines for ``csv.reader``, counted per row against the limit.
+@dataclass(slots=True)
+class _Row:
+    """One CSV row's physical lines, as read."""
 
-    A row over the limit is cut off: the rest of it is read and dropped, up to the line
-    end where its quotes balance (a quoted field may span lines), and the reader sees
-    the end of its input; ``over`` tells the caller to report the row and go on.
+    lines: list[str | LongLine]
+    line: int
+    """The file's line number of the row's first line."""
+    runaway: bool = False
+    """A quote was still open where the input or the record limit ended."""
+
+
+class _CsvLines:
+    """The physical lines of a CSV file, gathered into rows.
+
+    A row is its first line plus, while a quoted field is open (an odd count of ``"``),
+    the lines after it, up to the record limit. Lines can be given back (``give_back``):
+    when a row turns out to be a quote opened by mistake, the lines it took are read
+    again as rows of their own, so a stray quote costs its own row, never the next ones.
     """
 
     def __init__(self, stream: io.TextIOWrapper, limit: int) -> None:
-        self.lines = read_lines(stream, limit)
-        self.budget = RecordBudget(limit)
-        self.quotes = 0
-        self.over = False
+        self._lines = read_lines(stream, limit)
+        self._given_back: list[tuple[int, str | LongLine]] = []
+        self._number = 1  # the header was line 1
+        self.limit = limit
 
-    def start_row(self) -> None:
-        self.budget.reset()
-        self.quotes = 0
-        self.over = False
+    def _next(self) -> tuple[int, str | LongLine] | None:
+        if self._given_back:
+            return self._given_back.pop()
+        line = next(self._lines, None)
+        if line is None:
+            return None
+        self._number += 1
+        return self._number, line
 
-    def __iter__(self) -> _CsvFeed:
-        return self
+    def header(self) -> str | LongLine:
+        """The first line (before any row)."""
+        return next(self._lines, "")
 
-    def __next__(self) -> str:
-        line = next(self.lines)
-        within = self.budget.add(line)
-        self.quotes += line.quotes if isinstance(line, LongLine) else line.count('"')
-        if within and isinstance(line, str):
-            return line
-        while self.quotes % 2:  # inside a quoted field: the row goes on
-            more = next(self.lines, None)
-            if more is None:
+    def give_back(self, lines: list[str | LongLine], first: int) -> None:
+        for offset, line in reversed(list(enumerate(lines))):
+            self._given_back.append((first + offset, line))
+
+    def skip_quoted(self, quotes: int) -> int:
+        """Read and drop lines until an open quoted field closes (``quotes`` odd so far);
+        how many characters went."""
+        dropped = 0
+        while quotes % 2:
+            following = self._next()
+            if following is None:
                 break
-            self.budget.add(more)
-            self.quotes += more.quotes if isinstance(more, LongLine) else more.count('"')
-        self.over = True
-        raise StopIteration
+            dropped += (
+                following[1].size if isinstance(following[1], LongLine) else len(following[1])
+            )
+            quotes += _quotes(following[1])
+        return dropped
+
+    def row(self) -> _Row | None:
+        start = self._next()
+        if start is None:
+            return None
+        number, line = start
+        row = _Row([line], number)
+        budget = RecordBudget(self.limit)
+        budget.add(line)
+        quotes = _quotes(line)
+        while quotes % 2 and not isinstance(line, LongLine):
+            following = self._next()
+            if following is None or not budget.add(following[1]):
+                if following is not None:
+                    row.lines.append(following[1])  # read already: given back with the rest
+                row.runaway = True
+                break
+            line = following[1]
+            row.lines.append(line)
+            quotes += _quotes(line)
+        return row
+
+
+def _quotes(line: str | LongLine) -> int:
+    return line.quotes if isinstance(line, LongLine) else line.count('"')
 
 
 def read_csv(
@@ -195,15 +252,15 @@ def read_csv(
     # rows are already capped by _CsvFeed, so the field limit follows the record limit.
     csv.field_size_limit(max(csv.field_size_limit(), limit))
     with _text_stream(handle, encoding) as stream:
-        yield from _csv_rows(
-            _CsvFeed(stream, limit), name=name, mapping=mapping, delimiter=delimiter, limit=limit
+        yield from _csv_records(
+            _CsvLines(stream, limit), name=name, mapping=mapping, delimiter=delimiter, limit=limit
         )
 
 
-def _csv_rows(
-    feed: _CsvFeed, *, name: str, mapping: ColumnMapping, delimiter: str | None, limit: int
+def _csv_records(
+    feed: _CsvLines, *, name: str, mapping: ColumnMapping, delimiter: str | None, limit: int
 ) -> Iterator[Item]:
-    first = next(feed.lines, "")
+    first = feed.header()
     if isinstance(first, LongLine):
         yield InputError(f"the header line is over the {describe_size(limit)} limit", path=name)
         return
@@ -223,40 +280,18 @@ def _csv_rows(
         yield error
         return
     index = {column: position for position, column in enumerate(header)}
-    reader = csv.reader(feed, delimiter=delimiter)
     row_number = 0
-    while True:
+    while (row := feed.row()) is not None:
         row_number += 1
-        feed.start_row()
-        row: list[str] | None = None
-        try:
-            row = next(reader)
-        except StopIteration:
-            row = None
-        except csv.Error as error:
-            if not feed.over:
-                yield InputError(
-                    f"malformed CSV row: {error}", path=name, record=f"row {row_number}"
-                )
-                continue
-        if feed.over:
-            yield InputError(feed.budget.error(), path=name, record=f"row {row_number}")
-            reader = csv.reader(feed, delimiter=delimiter)  # a fresh parser after the cut
+        parsed = _parse_row(row, feed, delimiter=delimiter, fields=len(header), limit=limit)
+        if isinstance(parsed, str):
+            yield InputError(f"{parsed} (line {row.line})", path=name, record=f"row {row_number}")
             continue
-        if row is None:
-            return
-        if not row or not any(cell.strip() for cell in row):
+        if not parsed or not any(cell.strip() for cell in parsed):
             row_number -= 1
             continue
-        if len(row) > len(header):
-            yield InputError(
-                f"malformed CSV row: {len(row)} fields, the header has {len(header)}",
-                path=name,
-                record=f"row {row_number}",
-            )
-            continue
 
-        def cell(column: str | None, row: list[str] = row) -> str:
+        def cell(column: str | None, row: list[str] = parsed) -> str:
             if column is None:
                 return ""
             position = index[column]
@@ -264,12 +299,12 @@ def _csv_rows(
 
         record_id = cell(id_column).strip() or str(row_number)
         metadata = {
-            column: row[position].strip()
+            column: parsed[position].strip()
             for column, position in index.items()
-            if position < len(row)
+            if position < len(parsed)
             and column not in (abstract_column, title_column)
-            and row[position].strip()
-            and len(row[position]) < 500
+            and parsed[position].strip()
+            and len(parsed[position]) < 500
         }
         yield record_item(
             record_id=record_id,
@@ -279,6 +314,70 @@ def _csv_rows(
             fmt="csv",
             metadata=metadata,
         )
+
+
+def _parse_row(
+    row: _Row, feed: _CsvLines, *, delimiter: str, fields: int, limit: int
+) -> list[str] | str:
+    """The row's cells, or why it is an error.
+
+    A row that ran over several lines is either one with a long quoted field, or a quote
+    opened by mistake that swallowed the rows after it. The lines it took tell which: when
+    they read as rows of the header's width, they are given back and read again as rows;
+    otherwise they are the field, and the row is too large or malformed as a whole.
+    """
+    lines = row.lines
+    size = sum(line.size if isinstance(line, LongLine) else len(line) for line in lines)
+    if isinstance(lines[0], LongLine):
+        return too_large(size, limit)
+    taken = [line for line in lines[1:] if isinstance(line, str)]
+    if row.runaway or any(isinstance(line, LongLine) for line in lines):
+        if _looks_like_rows(taken, delimiter=delimiter, fields=fields):
+            feed.give_back(lines[1:], row.line + 1)
+            return _stray_quote(len(lines) - 1)
+        size += feed.skip_quoted(sum(_quotes(line) for line in lines))
+        return too_large(size, limit)
+    text_lines = [line for line in lines if isinstance(line, str)]
+    reader = csv.reader(text_lines, delimiter=delimiter)
+    try:
+        cells = next(reader, [])
+        consumed = max(reader.line_num, 1)
+    except csv.Error as error:
+        return f"malformed CSV row: {error}"
+    if consumed < len(lines):  # the row ended before its quotes balanced: a literal quote
+        feed.give_back(lines[consumed:], row.line + consumed)
+    elif (
+        consumed > 1
+        and len(cells) != fields
+        and _looks_like_rows(taken, delimiter=delimiter, fields=fields)
+    ):
+        feed.give_back(lines[1:], row.line + 1)
+        return _stray_quote(consumed - 1)
+    if len(cells) > fields:
+        return f"malformed CSV row: {len(cells)} fields, the header has {fields}"
+    if any("\x00" in cell for cell in cells):
+        return "the row holds a NUL byte (a damaged row); the rows around it are read"
+    return cells
+
+
+def _stray_quote(lines: int) -> str:
+    return (
+        "malformed CSV row: a quote opened in this row is not closed where the row ends (it "
+        f"took the next {lines} line(s), which are read again as rows)"
+    )
+
+
+def _looks_like_rows(lines: list[str], *, delimiter: str, fields: int) -> bool:
+    """Whether lines a quoted field took are rows of their own: most of the first ones
+    split into the header's number of fields."""
+    sample = [line for line in lines[:20] if line.strip()]
+    if not sample:
+        return False
+    try:
+        widths = [len(next(csv.reader([line], delimiter=delimiter), [])) for line in sample]
+    except csv.Error:
+        return False
+    return sum(width == fields for width in widths) * 2 >= len(sample) and fields > 1
 
 
 # --- JSONL -----------------------------------------------------------------------------------

@@ -24,6 +24,10 @@ MAX_PAGE_BYTES = 20 * 1024 * 1024
 """An HTML page (markup, not text) or a JSON array file larger than this is refused (unless
 the per-record limit is higher); exports stream record by record."""
 
+MAX_PDF_BYTES = 256 * 1024 * 1024
+"""A PDF given on stdin is buffered up to this size (a PDF file is read from its path, by
+the PDF library, as far as the pages it needs)."""
+
 SNIFF_BYTES = 8192
 
 STDIN = "-"
@@ -204,6 +208,15 @@ def _walk(top: Path) -> Iterator[Source | InputError]:
             yield _file(Path(entry.path), info)
 
 
+PDF_HEAD = b"%PDF-"
+
+
+def is_pdf(head: bytes) -> bool:
+    """Whether a file's first bytes are a PDF's header (after blank space: a text that
+    mentions "%PDF-" further in, a CSV cell, is not a PDF)."""
+    return head.lstrip(b" \t\r\n\x00\xef\xbb\xbf").startswith(PDF_HEAD)
+
+
 def blank(head: bytes) -> bool:
     """Whether bytes hold no text: whitespace only, after a BOM. NUL bytes count as blank
     only in UTF-16/32 text; a file of NUL bytes is binary, not empty."""
@@ -223,10 +236,15 @@ def binary_kind(head: bytes) -> str | None:
     for magic, what in _MAGIC:
         if what and head.startswith(magic):
             return what
-    if b"\x00" in head[:SNIFF_BYTES]:
+    sample = head[:SNIFF_BYTES]
+    nuls = sample.count(0)
+    if nuls:
         if _looks_utf16(head):
             return None
-        return "a binary file (it contains NUL bytes)"
+        # A stray NUL or two in text is a damaged record (its reader reports it), not a
+        # binary file: binary formats are full of them.
+        if nuls > max(1, len(sample) // 1000):
+            return "a binary file (it contains NUL bytes)"
     return None
 
 
@@ -275,10 +293,21 @@ def decode(data: bytes, *, name: str) -> str:
         raise InputError(f"cannot decode the file as {encoding}", path=name) from None
 
 
+class _Fallbacks:
+    """How many undecodable bytes the fallback has read as Windows-1252 (this process)."""
+
+    count = 0
+
+
+def fallbacks() -> int:
+    return _Fallbacks.count
+
+
 def _cp1252_fallback(error: UnicodeError) -> tuple[str, int]:
     if not isinstance(error, UnicodeDecodeError):
         raise error
     bad = error.object[error.start : error.end]
+    _Fallbacks.count += len(bad)
     return "".join(_legacy_character(byte) for byte in bad), error.end
 
 

@@ -114,6 +114,7 @@ class Card:
     provenance: list[tuple[str, str]]
     warnings: list[str]
     grounding: str
+    """How many evidence quotes were found in the abstract (not whether values are right)."""
     result: Result
     dropped: list[DroppedView] = field(default_factory=list)
 
@@ -125,6 +126,17 @@ class Card:
             return None
         facts = "1 fact" if count == 1 else f"{count} facts"
         return f"{facts} whose evidence was not found in the abstract"
+
+    @property
+    def baseline(self) -> str | None:
+        """What to say at the top when no model made the record (the rules baseline)."""
+        provenance = self.result.provenance
+        if provenance.prompt_version is not None:
+            return None
+        return (
+            f"No model made this record: the {provenance.backend} baseline read it from "
+            "patterns in the text. Check every value against the abstract."
+        )
 
     @property
     def aligned_count(self) -> int:
@@ -290,8 +302,10 @@ def build_card(result: Result) -> Card:
             ("dropped", f"{len(provenance.dropped)} ungrounded, {provenance.merged} repeats merged")
         )
     aligned = sum(view.aligned for view in numbered)
+    # what it is: the quotes were found in the abstract, which says nothing of the values
     grounding = (
-        f"{aligned}/{len(numbered)} quotes aligned ({result.grounding_rate:.0%})"
+        f"{aligned} of {len(numbered)} quotes found in the abstract "
+        f"({result.grounding_rate:.0%}; the quotes, not the values, are checked)"
         if numbered
         else "no evidence quotes"
     )

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from ..errors import OutputError
+from ..private import open_store
 
 __all__ = [
     "LineStore",
@@ -40,6 +41,8 @@ __all__ = [
     "json_line",
     "read_output_state",
     "same_file",
+    "sweep_temporaries",
+    "temporary_beside",
 ]
 
 FSYNC_INTERVAL_S = 1.0
@@ -142,21 +145,74 @@ def _fsync_dir(folder: Path) -> None:
             os.close(descriptor)
 
 
-def atomic_write(path: Path, write: Callable[[IO[str]], None]) -> None:
-    """Write ``path`` through ``write`` into a temporary file beside it, then move it
-    into place (``os.replace``): a failure leaves the old file untouched."""
-    folder = path.parent
+def temporary_beside(path: Path) -> tuple[int, str]:
+    """A new temporary file beside ``path`` (``.NAME.XXXX.tmp``, 0600), locked for as long
+    as its descriptor is open; the temporaries a killed run left beside it are removed
+    first (they hold abstracts). A temporary whose lock is held belongs to a live writer
+    and is left alone."""
+    sweep_temporaries(path)
     try:
-        descriptor, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+        descriptor, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as error:
         raise OutputError(f"cannot write: {error.strerror or error}", path=str(path)) from error
+    _flock(descriptor, blocking=True)
+    return descriptor, temp
+
+
+def sweep_temporaries(path: Path) -> int:
+    """Remove the temporaries of ``path`` no live writer holds; how many went."""
+    prefix = f".{path.name}."
+    removed = 0
+    try:
+        entries = list(os.scandir(path.parent))
+    except OSError:
+        return 0
+    for entry in entries:
+        if not (entry.name.startswith(prefix) and entry.name.endswith(".tmp")):
+            continue
+        if not entry.is_file(follow_symlinks=False):
+            continue
+        try:
+            descriptor = os.open(entry.path, os.O_RDONLY | os.O_NOFOLLOW)
+        except OSError:
+            continue
+        try:
+            if _flock(descriptor, blocking=False):
+                os.unlink(entry.path)
+                removed += 1
+        except OSError:
+            pass
+        finally:
+            os.close(descriptor)
+    return removed
+
+
+def _flock(descriptor: int, *, blocking: bool) -> bool:
+    """An exclusive lock on an open file; False when another process holds it."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        return True
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+    except BlockingIOError:
+        return False
+    return True
+
+
+def atomic_write(path: Path, write: Callable[[IO[str]], None]) -> None:
+    """Write ``path`` through ``write`` into a temporary file beside it, then move it
+    into place (``os.replace``): a failure leaves the old file untouched and removes the
+    temporary; one left by a killed run is removed by the next write."""
+    folder = path.parent
+    descriptor, temp = temporary_beside(path)
     try:
         with os.fdopen(descriptor, "w", encoding="utf-8", newline="") as out:
             write(out)
             out.flush()
             os.fsync(out.fileno())
-        os.chmod(temp, file_mode(path))  # mkstemp makes it 0600
-        os.replace(temp, path)
+            os.chmod(temp, file_mode(path))  # mkstemp makes it 0600
+            os.replace(temp, path)  # still locked: a sweeper never takes a file being moved
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(temp)
@@ -185,8 +241,10 @@ def _lock(descriptor: int, path: Path) -> None:
         raise OutputError("is being written by another run", path=str(path)) from None
 
 
-def _open_locked(path: Path) -> int:
-    """An append handle on ``path`` (created if missing), locked; OutputError otherwise."""
+def _open_locked(path: Path, *, hidden: bool = False) -> int:
+    """An append handle on ``path`` (created if missing), locked; OutputError otherwise. A
+    ``hidden`` store (beside a rendered output) is created 0600 and never opened through a
+    symbolic link."""
     if path.is_dir():
         raise OutputError("is a folder, not a file", path=str(path))
     blocking = next((p for p in path.parents if p.exists()), None)
@@ -194,7 +252,8 @@ def _open_locked(path: Path) -> int:
         raise OutputError(f"cannot write: {blocking} is not a folder", path=str(path))
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT
+        descriptor = open_store(path, flags) if hidden else os.open(path, flags, 0o666)
     except OSError as error:
         raise OutputError(f"cannot write: {error.strerror or error}", path=str(path)) from error
     try:
@@ -230,13 +289,16 @@ class FileLock:
 class LineStore:
     """A locked, resumable JSON Lines file; see the module doc."""
 
-    def __init__(self, path: Path, *, resume: bool = True, retry_failed: Retry = False) -> None:
+    def __init__(
+        self, path: Path, *, resume: bool = True, retry_failed: Retry = False, hidden: bool = False
+    ) -> None:
         self.path = path
+        self.hidden = hidden
         self.state = OutputState()
         self.previously_failed = 0
         self.retried = 0
         self.repaired = 0
-        self._fd: int | None = _open_locked(path)
+        self._fd: int | None = _open_locked(path, hidden=hidden)
         self._synced = time.monotonic()
         try:
             self._prepare(resume=resume, retry_failed=retry_failed)
@@ -283,7 +345,7 @@ class LineStore:
                         out.write(line.decode("utf-8"))
 
         atomic_write(self.path, write)
-        old, self._fd = self._fd, _open_locked(self.path)
+        old, self._fd = self._fd, _open_locked(self.path, hidden=self.hidden)
         if old is not None:
             os.close(old)
 
@@ -295,9 +357,16 @@ class LineStore:
         """``append`` for a payload already written as JSON text (one line of it)."""
         assert self._fd is not None, "append to a closed store"
         data = (text + "\n").encode("utf-8")
-        written = os.write(self._fd, data)
-        while written < len(data):  # only on a full disk or a signal; keep the line whole
-            written += os.write(self._fd, data[written:])
+        try:
+            written = os.write(self._fd, data)
+            while written < len(data):  # only on a full disk or a signal; keep the line whole
+                written += os.write(self._fd, data[written:])
+        except OSError as error:  # a half line is cut when the store is opened again
+            raise OutputError(
+                f"cannot write: {error.strerror or error}; what was written is kept, and the "
+                "same command resumes once this is fixed",
+                path=str(self.path),
+            ) from error
         now = time.monotonic()
         if now - self._synced >= FSYNC_INTERVAL_S:
             os.fsync(self._fd)

@@ -8,10 +8,12 @@ comes first, what the machine kept last:
   ``journal`` and ``doi`` when the input had them (``Provenance.reference``);
 - every schema field; each grounded field is followed by ``<field>_evidence``, its
   verbatim quote, so a reviewer reads a value beside the words that support it;
-- a failure's ``error``, and, for ``review export``, the review status of the record
-  and of its fields;
+- a failure's ``error``, and, for ``review export``, the review: the record's status and
+  each field's, who reviewed, the include/exclude decision and its reason, the notes, and
+  corrected values their evidence does not support;
 - then the machine's columns: each quote's alignment (``<field>_evidence_status``:
-  exact / normalised / fuzzy / unaligned), each list's item count, and how the record
+  exact / normalised / fuzzy / unaligned), each list's item count, for a PDF the page
+  each quote was printed on (``evidence_pages``: ``patient: p. 1``), and how the record
   was made (grounding, backend, model, prompt, tokens, warnings, the error's type).
 
 Lists (a field's items, their quotes and statuses item for item, descriptors,
@@ -86,6 +88,7 @@ _STATEMENTS = ("why_reported", "conclusion")
 _RUN: dict[str, Kind] = {
     "evidence_count": "int",
     "unaligned_count": "int",
+    "evidence_pages": "list",
     "grounding_rate": "float",
     "source": "text",
     "backend": "text",
@@ -103,6 +106,12 @@ _REVIEW: dict[str, Kind] = {
     "review_accepted": "list",
     "review_corrected": "list",
     "review_rejected": "list",
+    "review_reviewer": "text",
+    "review_decision": "text",
+    "review_decision_reason": "text",
+    "review_note": "text",
+    "review_field_notes": "list",
+    "review_unsupported": "list",
 }
 
 
@@ -156,14 +165,27 @@ def _statuses(result: Result) -> dict[str, str]:
 
 
 def _review_columns(review: Mapping[str, Any] | None) -> dict[str, Any]:
+    lists = ("field_notes", "unsupported", *REVIEW_STATUSES)
     if review is None:
-        return {"review_status": None} | {f"review_{status}": [] for status in REVIEW_STATUSES}
+        return dict.fromkeys(_REVIEW) | {f"review_{name}": [] for name in lists}
     fields: Mapping[str, Mapping[str, Any]] = review.get("fields", {})
     row: dict[str, Any] = {"review_status": review.get("status")}
     for status in REVIEW_STATUSES:
         row[f"review_{status}"] = [
             name for name, state in fields.items() if state.get("status") == status
         ]
+    row.update(
+        review_reviewer=review.get("reviewer"),
+        review_decision=review.get("decision"),
+        review_decision_reason=review.get("decision_reason"),
+        review_note=review.get("note"),
+        review_field_notes=[
+            f"{name}: {state['note']}" for name, state in fields.items() if state.get("note")
+        ],
+        review_unsupported=[
+            line for lines in (review.get("unsupported") or {}).values() for line in lines
+        ],
+    )
     return row
 
 
@@ -222,6 +244,9 @@ def typed_row(item: Result | Failure, *, review: Mapping[str, Any] | None = None
     row.update(
         evidence_count=len(item.evidence),
         unaligned_count=sum(span.status.value == "unaligned" for span in item.evidence),
+        evidence_pages=[
+            f"{span.field}: p. {span.page}" for span in item.evidence if span.page is not None
+        ],
         grounding_rate=round(item.grounding_rate, 3),
         source=provenance.source or None,
         backend=provenance.backend,

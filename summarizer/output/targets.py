@@ -147,7 +147,9 @@ class RenderedTarget:
         self.sidecar = sidecar_path(path)
         self._lock = _lock_existing(path)
         try:
-            self._store = LineStore(self.sidecar, resume=resume, retry_failed=retry_failed)
+            self._store = LineStore(
+                self.sidecar, resume=resume, retry_failed=retry_failed, hidden=True
+            )
         except BaseException:
             self._release()
             raise

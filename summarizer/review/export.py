@@ -9,18 +9,25 @@ pass through unchanged.
 validate`` accepts, each with its input (the cleaned abstract text) beside it in
 ``inputs/``. Only the fields a reviewer accepted or corrected go into ``expected``; a
 rejected or unreviewed field is left out, which the gold format reads as "not scored".
+A corrected value its evidence does not support is flagged (``GoldExport.unsupported``
+and the gold file's notes) for a person to check.
+
+Both work on one reviewer's review or on an adjudication (``ConsensusSession``): its
+lines carry the consensus, and both reviewers' judgements in the ``review`` block.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from ..errors import InputError
+from ..errors import InputError, OutputError
 from ..evaluation.gold import GoldExpected, GoldRecord, write_gold_schema
+from ..output.line_store import atomic_write
 from ..output.table import CsvFormat
 from ..schema import CaseReport
 from .session import RecordState, ReviewSession
@@ -104,10 +111,18 @@ def gold_expected(record: CaseReport, fields: set[str]) -> GoldExpected:
     return GoldExpected.model_validate(data)
 
 
+MAX_SLUG = 80
+"""Characters of an id kept in a gold file's name; a longer id is cut and given a hash of
+the whole id, so every name fits any file system (255 bytes) and stays unique."""
+
+
 def _slug(ident: str, taken: set[str]) -> str:
     base = _UNSAFE.sub("-", ident).strip("-._") or "record"
     if not base[0].isalnum():
         base = f"r{base}"
+    if len(base) > MAX_SLUG:
+        digest = hashlib.sha256(ident.encode("utf-8")).hexdigest()[:12]
+        base = f"{base[:MAX_SLUG].rstrip('-._')}-{digest}"
     slug, number = base, 2
     while slug in taken:
         slug, number = f"{base}-{number}", number + 1
@@ -122,6 +137,8 @@ class GoldExport:
     written: list[Path]
     skipped: list[str]
     """Records marked done with no accepted or corrected field (nothing to score)."""
+    unsupported: list[tuple[str, str]] = field(default_factory=list)
+    """(record id, finding): corrected values whose evidence does not support them."""
 
 
 def export_gold(
@@ -146,6 +163,7 @@ def export_gold(
     taken = {path.stem for path in directory.glob("*.json")}
     written: list[Path] = []
     skipped: list[str] = []
+    flagged: list[tuple[str, str]] = []
     for state in states:
         fields = {
             name
@@ -155,8 +173,10 @@ def export_gold(
         if not fields:
             skipped.append(state.id)
             continue
+        findings = [line for lines in state.unsupported().values() for line in lines]
+        flagged.extend((state.id, line) for line in findings)
         slug = _slug(state.id, taken)
-        (inputs / f"{slug}.txt").write_text(state.result.abstract.text + "\n", encoding="utf-8")
+        _write(inputs / f"{slug}.txt", state.result.abstract.text + "\n")
         record = GoldRecord.model_validate(
             {
                 **({"$schema": schema} if schema else {}),
@@ -166,30 +186,50 @@ def export_gold(
                 "expected": gold_expected(state.record, fields).model_dump(
                     mode="json", exclude_unset=True
                 ),
-                "notes": _notes(session, state, fields),
+                "notes": _notes(session, state, fields, findings),
             }
         )
         path = directory / f"{slug}.json"
         # unset expected fields stay absent ("not scored"); null ones mean "not reported"
         data = record.model_dump(mode="json", by_alias=True, exclude_unset=True)
-        text = json.dumps(data, indent=2, ensure_ascii=False)
-        path.write_text(text + "\n", encoding="utf-8")
+        _write(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
         written.append(path)
-    return GoldExport(written, skipped)
+    return GoldExport(written, skipped, flagged)
 
 
-def _notes(session: ReviewSession, state: RecordState, fields: set[str]) -> str:
+def _write(path: Path, text: str) -> None:
+    """One gold file, whole or not at all; a failure is a one-line OutputError."""
+    try:
+        atomic_write(path, lambda out: print(text, end="", file=out))
+    except OSError as error:
+        raise OutputError(f"cannot write: {error.strerror or error}", path=str(path)) from error
+
+
+def _notes(
+    session: ReviewSession, state: RecordState, fields: set[str], findings: list[str]
+) -> str:
     provenance = state.result.provenance
-    rejected = sorted(
-        name for name, review in state.review.fields.items() if review.status == "rejected"
+    review = state.review
+    rejected = sorted(name for name, value in review.fields.items() if value.status == "rejected")
+    who = (
+        f"adjudicated by {state.reviewer} from {' and '.join(state.extra['consensus_of'])}"
+        if state.extra.get("consensus_of")
+        else f"by {state.reviewer}"
     )
     parts = [
-        f"Reviewed from {session.records_path.name} (record {state.id}; "
+        f"Reviewed {who} from {session.records_path.name} (record {state.id}; "
         f"{provenance.backend} {provenance.model}"
         + (f", prompt {provenance.prompt_version}" if provenance.prompt_version else "")
-        + f"), done {state.review.done_at or 'no'}.",
+        + f"), done {review.done_at or 'no'}.",
         f"Scored fields: {', '.join(sorted(fields))}.",
     ]
     if rejected:
         parts.append(f"Rejected, not scored: {', '.join(rejected)}.")
+    if review.decision:
+        reason = f" ({review.decision_reason})" if review.decision_reason else ""
+        parts.append(f"Decision: {review.decision}{reason}.")
+    if review.note:
+        parts.append(f"Note: {review.note}")
+    if findings:
+        parts.append(f"Check: the evidence does not support {'; '.join(findings)}.")
     return " ".join(parts)

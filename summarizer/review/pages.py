@@ -24,11 +24,21 @@ from ..pipeline import Failure
 from ..reference import REFERENCE_FIELDS
 from ..sinks import BIDI_CONTROLS
 from .fields import AGE_UNITS, FIELD_NAMES, WIDGETS, age_display, field_label
-from .queue import REASON_LABELS, QueueEntry, Reason, ReasonKind
+from .queue import REASON_LABELS, QueueEntry, Reason, ReasonKind, look_levels
 from .review_store import RecordReview
-from .session import RecordState
+from .session import RecordState, ReviewSession
+from .stats import ReviewStats
 
-__all__ = ["Piece", "render_abstract", "render_field", "render_queue", "render_record"]
+__all__ = [
+    "Piece",
+    "render_abstract",
+    "render_decision",
+    "render_field",
+    "render_queue",
+    "render_reasons",
+    "render_record",
+    "render_stats",
+]
 
 _STATUS_ORDER = list(AlignmentStatus)
 
@@ -120,10 +130,39 @@ def _field_notes(name: str, reasons: Sequence[Reason]) -> list[str]:
     ]
 
 
-def _context_for_field(state: RecordState, name: str, reasons: Sequence[Reason]) -> dict[str, Any]:
+def _sides(session: ReviewSession, state: RecordState, name: str) -> list[dict[str, Any]]:
+    """Each reviewer's judgement of a field, for the adjudication's side-by-side view."""
+    if not session.adjudicating:
+        return []
+    from .consensus import judgement, value_text
+
+    sides = []
+    for index, (who, side) in enumerate(session.sides_of(state.id)):  # type: ignore[attr-defined]
+        found = judgement(side, name)
+        sides.append(
+            {
+                "index": index,
+                "who": who,
+                "status": found.status,
+                "text": value_text(found.value, limit=400),
+                "note": side.review.notes.get(name),
+            }
+        )
+    return sides
+
+
+def _context_for_field(
+    session: ReviewSession,
+    state: RecordState,
+    name: str,
+    reasons: Sequence[Reason],
+    looks: dict[str, int],
+    unsupported: dict[str, list[str]],
+) -> dict[str, Any]:
     value = state.record.model_dump(mode="json")[name]
     original = state.result.record.model_dump(mode="json")[name]
     spans = {span.field: span for span in state.evidence}
+    review = state.review.fields.get(name)
     return {
         "name": name,
         "label": field_label(name),
@@ -132,9 +171,15 @@ def _context_for_field(state: RecordState, name: str, reasons: Sequence[Reason])
         "edited": value != original,
         "original_json": _value_json(original),
         "status": state.field_status(name),
-        "set_at": state.review.fields[name].set_at if name in state.review.fields else None,
+        "set_at": review.set_at if review else None,
+        "by": review.by if review else None,
         "spans": spans,
         "notes": _field_notes(name, reasons),
+        "look": looks.get(name, 0),
+        "note": state.review.notes.get(name),
+        "unsupported": unsupported.get(name, []),
+        "sides": _sides(session, state, name),
+        "source": state.extra.get("sources", {}).get(name),
     }
 
 
@@ -146,9 +191,14 @@ def _globals() -> dict[str, Any]:
     return {"age_units": AGE_UNITS, "age_display": age_display, "field_label": field_label}
 
 
-def render_field(state: RecordState, name: str, reasons: Sequence[Reason]) -> str:
+def render_field(
+    session: ReviewSession, state: RecordState, name: str, reasons: Sequence[Reason]
+) -> str:
     """One field card (re-rendered after each change to it)."""
-    return _render("field.html.j2", field=_context_for_field(state, name, reasons), **_globals())
+    context = _context_for_field(
+        session, state, name, reasons, look_levels(reasons), state.unsupported()
+    )
+    return _render("field.html.j2", field=context, adjudicating=session.adjudicating, **_globals())
 
 
 def render_abstract(state: RecordState) -> str:
@@ -158,18 +208,46 @@ def render_abstract(state: RecordState) -> str:
     return _render("abstract.html.j2", pieces=pieces, present=has_abstract(state.result))
 
 
+def render_reasons(reasons: Sequence[Reason]) -> str:
+    """Why the record needs a look now (computed again after each change)."""
+    return _render("reasons.html.j2", reasons=reasons)
+
+
+def render_decision(session: ReviewSession, state: RecordState) -> str:
+    """The record's include/exclude decision, its reason and the record's note."""
+    sides = []
+    if session.adjudicating:
+        for who, side in session.sides_of(state.id):  # type: ignore[attr-defined]
+            review = side.review
+            sides.append(
+                {"who": who, "decision": review.decision, "reason": review.decision_reason}
+            )
+    return _render("decision.html.j2", review=state.review, sides=sides)
+
+
 def render_record(
+    session: ReviewSession,
     state: RecordState,
     *,
     token: str,
-    reasons: Sequence[Reason],
-    position: int,
+    position: int | None,
     total: int,
     previous: str | None,
     following: str | None,
 ) -> str:
-    """The page of one record: the abstract beside every field's card."""
-    fields = [_context_for_field(state, name, reasons) for name in FIELD_NAMES]
+    """The page of one record: the abstract beside every field's card (an adjudication:
+    the fields the reviewers disagree on, each reviewer's answer beside it)."""
+    reasons = session.reasons(state.id, state)
+    looks = look_levels(reasons)
+    unsupported = state.unsupported()
+    names = (
+        session.conflict_fields(state.id)  # type: ignore[attr-defined]
+        if session.adjudicating
+        else FIELD_NAMES
+    )
+    fields = [
+        _context_for_field(session, state, name, reasons, looks, unsupported) for name in names
+    ]
     reference = state.result.provenance.reference
     return _render(
         "record.html.j2",
@@ -177,7 +255,9 @@ def render_record(
         state=state,
         title=state.record.title or state.result.abstract.title or state.id,
         fields=fields,
-        reasons=reasons,
+        field_count=len(FIELD_NAMES),
+        reasons_html=render_reasons(reasons),
+        decision_html=render_decision(session, state),
         position=position,
         total=total,
         previous_url=record_url(previous) if previous else None,
@@ -186,6 +266,9 @@ def render_record(
         has_abstract=has_abstract(state.result),
         reference=[(name, reference[name]) for name in REFERENCE_FIELDS if name in reference],
         provenance=state.result.provenance,
+        reviewer=session.reviewer,
+        adjudicating=session.adjudicating,
+        sides=getattr(session, "names", None),
         **_globals(),
     )
 
@@ -231,6 +314,8 @@ def render_queue(
     status: str,
     resume: str | None,
     records_name: str,
+    reviewer: str,
+    adjudication: tuple[str, str] | None = None,
 ) -> str:
     """The queue page: filtered rows, the reason and status filters, and the search box."""
     return _render(
@@ -247,8 +332,23 @@ def render_queue(
             (kind.value, label)
             for kind, label in REASON_LABELS.items()
             if kind is not ReasonKind.failed
+            and (kind is ReasonKind.conflict) == (adjudication is not None)
         ],
         resume_url=record_url(resume) if resume else None,
         records_name=records_name,
         field_count=len(FIELD_NAMES),
+        reviewer=reviewer,
+        adjudication=adjudication,
+    )
+
+
+def render_stats(stats: ReviewStats, *, token: str, records_name: str, reviewer: str) -> str:
+    """The stats page: per-field accuracy of the model by group, and each reviewer's pace."""
+    return _render(
+        "stats.html.j2",
+        token=token,
+        stats=stats,
+        records_name=records_name,
+        reviewer=reviewer,
+        field_label=field_label,
     )

@@ -10,14 +10,20 @@ A record earns a reason for each thing a reviewer should look at:
 - ``no_abstract``: the line carries no abstract text to check against;
 - ``missing``: core fields left empty (age, sex, diagnosis, interventions…).
 
-The score weighs them in that order (an unaligned quote is most likely wrong; a missing
-field is often simply not reported); ties keep the input order. Failed records cannot be
-reviewed and come last with their error.
+The score weighs them in that order, so that any unaligned quote or disagreement ranks a
+record above every record with only missing fields (an unaligned quote is most likely
+wrong; a missing field is often simply not reported): ``missing`` counts one per field,
+the others more than all missing fields together; ties keep the input order. Failed
+records cannot be reviewed and come last with their error.
+
+The reasons of a record under review are computed again from the reviewed record after
+every change (``reasons_for(..., reviewed=...)``): a reason about fields the reviewer has
+accepted, corrected or rejected is settled and drops out.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -27,7 +33,15 @@ from ..output.contract import has_abstract
 from ..pipeline import Failure, Result
 from ..schema import CaseReport, Sex
 
-__all__ = ["QueueEntry", "Reason", "ReasonKind", "reasons_for", "review_queue"]
+__all__ = [
+    "STRONG",
+    "QueueEntry",
+    "Reason",
+    "ReasonKind",
+    "look_levels",
+    "reasons_for",
+    "review_queue",
+]
 
 AGE_TOLERANCE_YEARS = 0.01
 
@@ -40,18 +54,25 @@ class ReasonKind(StrEnum):
     no_abstract = "no_abstract"
     missing = "missing"
     failed = "failed"
+    conflict = "conflict"
+    """Two reviewers disagree (an adjudication's queue)."""
 
 
 WEIGHTS = {
-    ReasonKind.unaligned: 6,
-    ReasonKind.disagreement: 4,
-    ReasonKind.reasks: 3,
-    ReasonKind.warnings: 2,
-    ReasonKind.no_abstract: 2,
+    ReasonKind.unaligned: 40,
+    ReasonKind.disagreement: 30,
+    ReasonKind.reasks: 15,
+    ReasonKind.warnings: 10,
+    ReasonKind.no_abstract: 10,
     ReasonKind.missing: 1,
     ReasonKind.failed: 0,
+    ReasonKind.conflict: 50,
 }
-"""Score of one reason (an unaligned quote counts once per quote, up to three)."""
+"""Score of one reason: an unaligned quote counts once per quote (up to three), a missing
+field once per field (at most 9, below any other reason)."""
+
+STRONG = frozenset({ReasonKind.unaligned, ReasonKind.disagreement, ReasonKind.conflict})
+"""Reasons that say a value is likely wrong (the fields ``j`` visits first)."""
 
 REASON_LABELS = {
     ReasonKind.unaligned: "unaligned evidence",
@@ -61,6 +82,7 @@ REASON_LABELS = {
     ReasonKind.no_abstract: "no abstract text",
     ReasonKind.missing: "missing fields",
     ReasonKind.failed: "failed",
+    ReasonKind.conflict: "reviewers disagree",
 }
 
 
@@ -169,16 +191,28 @@ def _cleaner_warnings(result: Result, present: bool) -> list[str]:
     return [w for w in result.provenance.warnings if _UNALIGNED_WARNING not in w]
 
 
-def reasons_for(result: Result, *, rules: CaseReport | None = None) -> list[Reason]:
+def _top(path: str) -> str:
+    return path.split(".", 1)[0].split("[", 1)[0]
+
+
+def reasons_for(
+    result: Result, *, rules: CaseReport | None = None, reviewed: Collection[str] = ()
+) -> list[Reason]:
     """Every reason ``result`` needs a reviewer, strongest first.
 
     ``rules`` is the rules backend's record of the same abstract; it is computed here
     when not given (a record made by the rules backend is not compared with itself).
+    ``reviewed``: fields a reviewer has already settled (accepted, corrected, rejected),
+    whose reasons are left out.
     """
     reasons: list[Reason] = []
-    unaligned = [span for span in result.evidence if span.status is AlignmentStatus.unaligned]
+    unaligned = [
+        span
+        for span in result.evidence
+        if span.status is AlignmentStatus.unaligned and _top(span.field) not in reviewed
+    ]
     if unaligned:
-        fields = tuple(dict.fromkeys(span.field for span in unaligned))
+        fields = tuple(dict.fromkeys(_top(span.field) for span in unaligned))
         quotes = "quote" if len(unaligned) == 1 else "quotes"
         reasons.append(
             Reason(
@@ -190,7 +224,8 @@ def reasons_for(result: Result, *, rules: CaseReport | None = None) -> list[Reas
         )
     present = has_abstract(result)
     if present and result.provenance.prompt_version is not None:  # a model's record
-        reasons.extend(_disagreements(result.record, rules or extract_rules(result.abstract)))
+        found = _disagreements(result.record, rules or extract_rules(result.abstract))
+        reasons.extend(reason for reason in found if reason.fields[0] not in reviewed)
     reasks = result.provenance.reasks
     if reasks is None:  # a line from before re-asks were counted apart
         reasks = max(0, result.provenance.attempts - 1)
@@ -224,7 +259,9 @@ def reasons_for(result: Result, *, rules: CaseReport | None = None) -> list[Reas
                 WEIGHTS[ReasonKind.no_abstract],
             )
         )
-    missing = _missing(result.record)
+    missing = [
+        name for name in _missing(result.record) if _MISSING_FIELD.get(name, name) not in reviewed
+    ]
     if missing:
         fields = tuple(dict.fromkeys(_MISSING_FIELD.get(name, name) for name in missing))
         reasons.append(
@@ -232,7 +269,7 @@ def reasons_for(result: Result, *, rules: CaseReport | None = None) -> list[Reas
                 ReasonKind.missing,
                 f"not filled: {', '.join(missing)}",
                 fields,
-                WEIGHTS[ReasonKind.missing],
+                WEIGHTS[ReasonKind.missing] * len(missing),
             )
         )
     return reasons
@@ -254,3 +291,14 @@ def review_queue(items: Iterable[Result | Failure]) -> list[QueueEntry]:
     """The queue: most reasons (by weight) first, then input order; failures last."""
     entries = [_entry(position, item) for position, item in enumerate(items)]
     return sorted(entries, key=lambda entry: (entry.failed, -entry.score, entry.position))
+
+
+def look_levels(reasons: Iterable[Reason]) -> dict[str, int]:
+    """How much each flagged field needs a look: 2 for a strong reason (unaligned
+    evidence, disagreement), 1 for any other that names it (a missing value)."""
+    levels: dict[str, int] = {}
+    for reason in reasons:
+        level = 2 if reason.kind in STRONG else 1
+        for name in reason.fields:
+            levels[name] = max(levels.get(name, 0), level)
+    return levels

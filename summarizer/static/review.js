@@ -1,7 +1,16 @@
 // The review page's script: plain JavaScript, no build step, served by the review app.
 // The server renders every widget; this script reads a field's widgets back into JSON
-// (by their data-shape), posts each change at once with this run's token, and swaps in
-// the card and abstract the server renders back. Offsets are code points, as in Python.
+// (by their data-shape), sends each change with this run's token, and swaps in what the
+// server renders back. Offsets are code points, as in Python.
+//
+// The browser never decides what was saved. Every action (accept, reject, done, next,
+// undo…) goes through one queue, in the order it was asked, and first commits the
+// pending edit of the field it acts on (all fields, for a record's action): an edit typed
+// and left with Esc, then `a` at once, is saved and then accepted. When the server
+// refuses an edit, the actions that stand on it are dropped and the field keeps what
+// the reviewer typed, with the server's message. A card is replaced by the server's
+// answer only when nothing was typed into it since the action was asked. A value is
+// also saved as soon as it is committed (a text left, a choice made).
 "use strict";
 
 (function () {
@@ -9,10 +18,10 @@
   const body = document.body;
   const recordId = body.dataset.recordId;
   let version = Number(body.dataset.version || 0);
-  let selection = null; // {start, end} of the last selection inside the abstract
+  let selection = null; // {start, end, quote} of the last selection inside the abstract
   let lastEvidence = null; // the evidence widget that last had focus
-  let chain = Promise.resolve(); // one change in flight at a time, in order
-  let pending = 0;
+  let current = null; // the field card the keys act on
+  let leaving = false; // navigating away: nothing more is sent from this page
 
   // -- small helpers -----------------------------------------------------------
   function api(path) {
@@ -36,9 +45,10 @@
     box.hidden = !text;
   }
 
-  function isTyping(target) {
-    return target instanceof HTMLElement &&
-      (target.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName));
+  // Elements that take keys themselves: a letter typed there is text, Enter presses it.
+  const OWN_KEYS = "input, textarea, select, button, a[href], summary, [contenteditable=''], [contenteditable='true']";
+  function ownsKeys(target) {
+    return target instanceof HTMLElement && target.matches(OWN_KEYS);
   }
 
   // Elements with data-shape directly under `el` (not inside a nested widget).
@@ -50,6 +60,10 @@
 
   function directItems(list, selector) {
     return Array.from(list.querySelector(":scope > " + selector).children);
+  }
+
+  function visible(el) {
+    return el.getClientRects().length > 0;
   }
 
   // -- reading widgets back into JSON -------------------------------------------
@@ -117,14 +131,62 @@
     return { value, offsets };
   }
 
-  // -- changes -------------------------------------------------------------------
-  function post(url, payload, keepalive) {
+  // -- what was typed and not yet sent ------------------------------------------
+  // `edits` counts every edit on the page. Each card (and the decision panel) keeps the
+  // count at its last edit (`last`) and at the last save it sent (`sent`): it has an
+  // edit to commit while last > sent. A card rendered by the server starts clean.
+  let edits = 0;
+  const marks = new WeakMap();
+  function mark(el) {
+    let found = marks.get(el);
+    if (!found) { found = { last: 0, sent: 0, noteLast: 0, noteSent: 0 }; marks.set(el, found); }
+    return found;
+  }
+  function edited(el, note) {
+    edits += 1;
+    const m = mark(el);
+    if (note) m.noteLast = edits; else m.last = edits;
+    el.classList.add("dirty");
+  }
+  function isDirty(el) {
+    const m = mark(el);
+    return m.last > m.sent || m.noteLast > m.noteSent;
+  }
+  function touchedSince(el, stamp) {
+    const m = mark(el);
+    return Math.max(m.last, m.noteLast) > stamp;
+  }
+
+  // -- the queue -----------------------------------------------------------------
+  // One chain runs every change in the order asked. Saves are numbered per field (the
+  // decision panel is "#decision"); an action records the last save of each field it
+  // stands on, and is dropped when that save was refused: `a` after an edit the schema
+  // refuses is never turned into "accepted".
+  let chain = Promise.resolve();
+  let pending = 0;
+  const saves = new Map(); // field -> {seq, refused: Set of seq}
+
+  function saveLog(key) {
+    let log = saves.get(key);
+    if (!log) { log = { seq: 0, refused: new Set() }; saves.set(key, log); }
+    return log;
+  }
+
+  function standsOn(keys) {
+    return keys.map((key) => [key, saveLog(key).seq]);
+  }
+
+  function refused(deps) {
+    return deps.some(([key, seq]) => seq > 0 && saveLog(key).refused.has(seq));
+  }
+
+  function post(url, payload) {
     return fetch(url, {
       method: "POST",
       headers: { "Content-Type": "application/json", "X-Review-Token": token },
       body: JSON.stringify(payload),
       credentials: "same-origin",
-      keepalive: Boolean(keepalive), // only when the page is going away (64 KB limit)
+      keepalive: true, // a change under way outlives the page (a small body: well under 64 KB)
     }).then(async (response) => {
       let data = {};
       try { data = await response.json(); } catch (error) { data = { error: response.statusText }; }
@@ -137,103 +199,257 @@
     });
   }
 
-  function queueChange(run) {
+  // Run `run(stamp)` after everything asked before it, unless a save in `deps` was
+  // refused. `card`: where to show the server's message. Resolves to true when it ran.
+  function enqueue(run, card, deps, onRefused) {
+    const stamp = edits;
     pending += 1;
     body.classList.add("saving");
-    chain = chain.then(run).finally(() => {
+    const step = chain.then(() => {
+      if (leaving || refused(deps || [])) return false;
+      return Promise.resolve(run(stamp)).then(() => true, (error) => {
+        if (onRefused) onRefused();
+        showError(card, error);
+        return false;
+      });
+    }).finally(() => {
       pending -= 1;
       if (!pending) body.classList.remove("saving");
     });
-    return chain;
+    chain = step.then(() => undefined);
+    return step;
   }
 
-  function applyState(data) {
+  function queueSave(key, card, run, onRefused) {
+    const log = saveLog(key);
+    const seq = ++log.seq;
+    return enqueue(run, card, [], () => { log.refused.add(seq); if (onRefused) onRefused(); });
+  }
+
+  // Queue the save of `card`'s pending edit (and of its note), read as it is now.
+  function commit(card) {
+    if (!card || !card.isConnected || !card.dataset.field) return;
+    const m = mark(card);
+    const name = card.dataset.field;
+    if (m.last > m.sent) {
+      const payload = Object.assign({ action: "save" }, readField(card));
+      m.sent = m.last;
+      // refused: still to save, so the next action tries again
+      queueSave(name, card, (stamp) => send(name, payload, stamp), () => { if (card.isConnected) m.sent = -1; });
+    }
+    if (m.noteLast > m.noteSent) {
+      const note = card.querySelector("[data-note]").value;
+      m.noteSent = m.noteLast;
+      queueSave(name, card, (stamp) => send(name, { action: "note", note }, stamp), () => { m.noteSent = -1; });
+    }
+  }
+
+  // The decision panel: the choice and its reason, and the record's note, each saved
+  // when it changed (read as they are now).
+  function commitPanel() {
+    const panel = document.getElementById("decision");
+    if (!panel || !isDirty(panel)) return;
+    const m = mark(panel);
+    if (m.last > m.sent) {
+      const chosen = panel.querySelector('input[name="decision"]:checked');
+      const decision = chosen && chosen.value ? chosen.value : null;
+      const reason = panel.querySelector("[data-decision-reason]").value;
+      m.sent = m.last;
+      queueSave("#decision", null, (stamp) => post(api("/decision"), { decision, reason, version })
+        .then((data) => applyAnswer(data, stamp)), () => { m.sent = -1; });
+    }
+    if (m.noteLast > m.noteSent) {
+      const note = panel.querySelector("[data-record-note]").value;
+      m.noteSent = m.noteLast;
+      queueSave("#decision", null, (stamp) => post(api("/note"), { note, version })
+        .then((data) => applyAnswer(data, stamp)), () => { m.noteSent = -1; });
+    }
+  }
+
+  function commitAll() {
+    commitPanel();
+    cards().forEach(commit);
+  }
+
+  function send(name, payload, stamp) {
+    return post(api("/fields/" + encodeURIComponent(name)), Object.assign({}, payload, { version }))
+      .then((data) => applyAnswer(data, stamp));
+  }
+
+  // A field action: commit the field's edit, then the action, in order; dropped when
+  // that edit is refused.
+  function fieldAction(card, action, extra) {
+    if (!card || !card.dataset.field) return Promise.resolve(false);
+    commit(card);
+    const name = card.dataset.field;
+    return enqueue((stamp) => send(name, Object.assign({ action }, extra || {}), stamp).then(() => {
+      const words = { accept: "Accepted", reject: "Rejected", clear: "Cleared", reset: "Model's value restored", adopt: "Taken", save: "Saved" };
+      toast((words[action] || "Saved") + ": " + name);
+    }), card, standsOn([name]));
+  }
+
+  // A record's action: commit every pending edit first; dropped when one is refused.
+  function recordAction(path, payload, then) {
+    commitAll();
+    return enqueue((stamp) => post(api(path), Object.assign({}, payload, { version })).then((data) => {
+      applyAnswer(data, stamp);
+      if (then) then(data);
+    }), null, everySave());
+  }
+
+  function everySave() {
+    return standsOn([...cards().map((card) => card.dataset.field), "#decision"]);
+  }
+
+  // -- showing the server's answer -------------------------------------------------
+  function focusPath(root) {
+    const active = document.activeElement;
+    if (!root.contains(active)) return null;
+    if (active === root) return { index: -1 };
+    const all = Array.from(root.querySelectorAll("input, textarea, select, button, summary, a[href]"));
+    const where = { index: all.indexOf(active) };
+    try { where.start = active.selectionStart; where.end = active.selectionEnd; } catch (error) { /* no caret */ }
+    return where;
+  }
+
+  function restoreFocus(root, where) {
+    if (!where) return;
+    const all = Array.from(root.querySelectorAll("input, textarea, select, button, summary, a[href]"));
+    const target = where.index >= 0 ? all[where.index] : root;
+    if (target && visible(target)) {
+      target.focus({ preventScroll: true });
+      if (where.start != null) { try { target.setSelectionRange(where.start, where.end); } catch (error) { /* no caret */ } }
+    } else root.focus({ preventScroll: true });
+  }
+
+  function fragment(html) {
+    const holder = document.createElement("template");
+    holder.innerHTML = html.trim();
+    return holder.content.firstElementChild;
+  }
+
+  // Put the server's card in; when the reviewer typed into it since the action was
+  // asked, keep what they typed and take only the status, flags and buttons.
+  function replaceCard(name, html, stamp) {
+    const old = document.getElementById("field-" + name);
+    if (!old) return;
+    const fresh = fragment(html);
+    if (touchedSince(old, stamp)) {
+      for (const part of ["header", ".flags", ".sides"]) {
+        const mine = old.querySelector(":scope > " + part);
+        const theirs = fresh.querySelector(":scope > " + part);
+        if (mine && theirs) mine.replaceWith(theirs);
+      }
+      old.querySelectorAll(":scope > .unsupported").forEach((el) => el.remove());
+      fresh.querySelectorAll(":scope > .unsupported").forEach((el) => old.querySelector(".field-body").before(el));
+      old.className = fresh.className + " dirty" + (old === current ? " current" : "");
+      old.dataset.look = fresh.dataset.look;
+      return;
+    }
+    const where = focusPath(old);
+    const note = old.querySelector("details.field-note");
+    if (note && note.open) fresh.querySelector("details.field-note").open = true;
+    old.replaceWith(fresh);
+    numberItems(fresh);
+    if (current === old) { current = fresh; fresh.classList.add("current"); }
+    restoreFocus(fresh, where);
+  }
+
+  function applyAnswer(data, stamp) {
     version = data.version;
     body.dataset.version = String(version);
+    if (data.done !== undefined) body.dataset.done = String(data.done);
     const count = document.getElementById("reviewed-count");
     if (count && data.review) {
       const total = Object.keys(data.review.fields).length;
       count.textContent = data.reviewed_count + "/" + total + " fields reviewed";
     }
     if (data.abstract_html !== undefined) {
-      document.getElementById("abstract-pane").innerHTML = data.abstract_html;
+      const pane = document.getElementById("abstract-pane");
+      const scroll = pane.closest(".source").scrollTop;
+      pane.innerHTML = data.abstract_html;
+      pane.closest(".source").scrollTop = scroll;
     }
-    if (data.card_html !== undefined) {
-      const old = document.getElementById("field-" + data.field);
-      const focused = old && old.contains(document.activeElement);
-      old.outerHTML = data.card_html;
-      const card = document.getElementById("field-" + data.field);
-      numberItems(card);
-      if (focused || current === old) focus(card);
+    if (data.reasons_html !== undefined) document.getElementById("reasons").innerHTML = data.reasons_html;
+    if (data.decision_html !== undefined) {
+      const panel = document.getElementById("decision");
+      if (panel && !touchedSince(panel, stamp)) {
+        const where = focusPath(panel);
+        const fresh = fragment(data.decision_html);
+        panel.replaceWith(fresh);
+        restoreFocus(fresh, where);
+      }
     }
-  }
-
-  function fieldAction(card, action) {
-    if (!card) return Promise.resolve();
-    const name = card.dataset.field;
-    return queueChange(() => {
-      const payload = { action, version };
-      if (action === "save") Object.assign(payload, readField(card));
-      return post(api("/fields/" + encodeURIComponent(name)), payload)
-        .then((data) => {
-          applyState(data);
-          banner("");
-          const words = { save: "Saved", accept: "Accepted", reject: "Rejected", clear: "Cleared", reset: "Model's value restored" };
-          toast(words[action] + ": " + name);
-        })
-        .catch((error) => showError(card, error));
-    });
+    for (const [name, html] of Object.entries(data.cards || {})) replaceCard(name, html, stamp);
+    if (data.looks) {
+      for (const card of cards()) {
+        const name = card.dataset.field;
+        card.dataset.look = String(data.looks[name] || 0);
+        const flags = card.querySelector(":scope > .flags");
+        if (flags && data.notes) {
+          flags.replaceChildren(...(data.notes[name] || []).map((text) => {
+            const p = document.createElement("p");
+            p.className = "note";
+            p.textContent = text;
+            return p;
+          }));
+        }
+      }
+    }
+    const button = document.getElementById("done-button");
+    if (button && data.done !== undefined) {
+      button.textContent = data.done ? "Done ✓" : "Mark done";
+      button.className = "button " + (data.done ? "done" : "primary");
+    }
+    banner("");
   }
 
   function showError(card, error) {
     const message = error.message || String(error);
-    if (card) {
+    if (card && card.isConnected) {
       const box = card.querySelector(".message");
       if (box) { box.textContent = message; box.hidden = false; }
       card.classList.add("invalid");
     }
-    if (error.status === 409 || !card) banner(message);
-    toast(error.status === 409 ? "Not saved: changed in another tab" : "Not saved", "error");
+    if (error.status === 409 || !error.status) banner(message); // stale page, or no server
+    toast(error.status === 409 ? "Not saved: changed in another tab" : "Not saved: " + message, "error");
   }
 
-  function setDone(done) {
-    return queueChange(() =>
-      post(api("/done"), { done, version })
-        .then((data) => {
-          applyState(data);
-          body.dataset.done = String(done);
-          const button = document.getElementById("done-button");
-          if (button) {
-            button.textContent = done ? "Done ✓" : "Mark done";
-            button.className = "button " + (done ? "done" : "primary");
-          }
-          toast(done ? "Marked done" : "Marked not done");
-        })
-        .catch((error) => showError(null, error))
-    );
+  // -- record actions --------------------------------------------------------------
+  function navigate(url) {
+    if (!url) return;
+    commitAll();
+    enqueue(() => { leaving = true; window.location.href = url; }, null, everySave());
   }
 
-  // Save a field soon after it changes (a blur, a choice, a list edit): nothing to lose.
-  const timers = new Map();
-  function autosave(card) {
-    if (!card) return;
-    card.classList.add("dirty");
-    clearTimeout(timers.get(card.dataset.field));
-    timers.set(card.dataset.field, setTimeout(() => {
-      timers.delete(card.dataset.field);
-      const live = document.getElementById("field-" + card.dataset.field);
-      if (live && live.classList.contains("dirty")) fieldAction(live, "save");
-    }, 250));
+  function acceptAll() {
+    recordAction("/accept-all", {}, (data) => {
+      const names = data.accepted || [];
+      toast(names.length ? "Accepted " + names.length + " field" + (names.length === 1 ? "" : "s") : "Every field is already reviewed");
+    });
   }
 
-  function flush() {
-    for (const [name, timer] of timers) {
-      clearTimeout(timer);
-      timers.delete(name);
-      const card = document.getElementById("field-" + name);
-      if (card) fieldAction(card, "save");
-    }
-    return chain;
+  function undo() {
+    recordAction("/undo", {}, (data) => toast("Undone: " + (data.undone || "the last change").replace("_", " ")));
+  }
+
+  // `d` (goOn): done, then the next record to do (a record already done stays done);
+  // the button: done or not done again.
+  function setDone(goOn) {
+    const done = goOn || body.dataset.done !== "true";
+    recordAction("/done", { done }, (data) => {
+      toast(done ? "Marked done" : "Marked not done");
+      if (goOn) { leaving = true; window.location.href = data.next_url || "/queue"; }
+    });
+  }
+
+  function decide(decision) {
+    const panel = document.getElementById("decision");
+    if (!panel) return;
+    const radio = panel.querySelector('input[name="decision"][value="' + decision + '"]');
+    if (radio) radio.checked = true;
+    edited(panel, false);
+    commitPanel();
   }
 
   // -- evidence and the abstract -----------------------------------------------
@@ -293,8 +509,8 @@
     widget.dataset.end = String(selection.end);
     lastEvidence = widget;
     const card = widget.closest(".field");
-    // a new list item with no text yet still needs its values: save when it is whole
-    fieldAction(card, "save");
+    edited(card, false);
+    commit(card);
   }
 
   function flash(element) {
@@ -311,16 +527,16 @@
 
   // Scroll the abstract pane (not the page) so a field's quote is in view, and mark it.
   function showQuote(path, quiet) {
-    const marks = marksOf(path);
+    const found = marksOf(path);
     document.querySelectorAll("#abstract mark.active").forEach((m) => m.classList.remove("active"));
-    if (!marks.length) return;
-    marks.forEach((m) => m.classList.add("active"));
+    if (!found.length) return;
+    found.forEach((m) => m.classList.add("active"));
     const pane = document.querySelector(".source");
-    const top = marks[0].getBoundingClientRect().top - pane.getBoundingClientRect().top;
+    const top = found[0].getBoundingClientRect().top - pane.getBoundingClientRect().top;
     if (top < 40 || top > pane.clientHeight - 40) {
       pane.scrollBy({ top: top - pane.clientHeight / 3, behavior: quiet ? "auto" : "smooth" });
     }
-    if (!quiet) marks.forEach(flash);
+    if (!quiet) found.forEach(flash);
   }
 
   // The evidence path a focused element belongs to (its item's, else the field's first).
@@ -363,20 +579,29 @@
       list.appendChild(template.content.cloneNode(true));
       const added = list.lastElementChild;
       numberItems(card);
+      edited(card, false); // an item, even empty, is an edit: accepting first saves it
       const input = added.querySelector("input, textarea, select");
       if (input) input.focus();
-      return; // saved when its values are filled in (change events)
+      return;
     }
     const entry = button.closest("li");
-    if (act === "remove") entry.remove();
-    if (act === "up" && entry.previousElementSibling) entry.parentElement.insertBefore(entry, entry.previousElementSibling);
-    if (act === "down" && entry.nextElementSibling) entry.parentElement.insertBefore(entry.nextElementSibling, entry);
+    const list = entry.parentElement;
+    if (act === "remove") {
+      const after = entry.nextElementSibling || entry.previousElementSibling;
+      entry.remove();
+      // focus never falls into nowhere: the item now in its place, else the add button
+      const next = after && after.querySelector('button[data-act="remove"]');
+      (next || list.parentElement.querySelector(':scope > button[data-act="add"]') || card).focus();
+    }
+    if (act === "up" && entry.previousElementSibling) list.insertBefore(entry, entry.previousElementSibling);
+    if (act === "down" && entry.nextElementSibling) list.insertBefore(entry.nextElementSibling, entry);
+    if (act === "up" || act === "down") button.focus();
     numberItems(card);
-    autosave(card);
+    edited(card, false);
+    commit(card);
   }
 
   // -- focus and keys -----------------------------------------------------------
-  let current = null;
   function focus(card) {
     if (!card) return;
     document.querySelectorAll(".field.current").forEach((el) => el.classList.remove("current"));
@@ -396,57 +621,115 @@
     focus(all[Math.max(0, Math.min(all.length - 1, index + delta))] || all[0]);
   }
 
-  function go(url) {
-    if (url) flush().then(() => { window.location.href = url; });
+  // The order `j` walks: unreviewed fields with a strong reason (unaligned evidence, a
+  // disagreement, a conflict), then those with a missing value, then the other
+  // unreviewed ones, then the reviewed ones; page order within each.
+  function lookOrder() {
+    const rank = (card) => card.classList.contains("status-unreviewed") ? 2 - Number(card.dataset.look || 0) : 3;
+    return cards().map((card, index) => [rank(card), index, card]).sort((a, b) => a[0] - b[0] || a[1] - b[1]).map((entry) => entry[2]);
+  }
+
+  function nextToLook(from) {
+    const order = lookOrder();
+    return order[(order.indexOf(from) + 1) % order.length] || order[0];
+  }
+
+  // Enter on a card: its first value takes the focus (a text's caret at its end, a
+  // number selected to be typed over); a list with no item yet: its add button.
+  function edit(card) {
+    if (!card) return;
+    const body_ = card.querySelector(".field-body");
+    const input = Array.from(body_.querySelectorAll("input, textarea, select")).find(visible);
+    const target = input || Array.from(body_.querySelectorAll("button")).find(visible);
+    if (!target) return;
+    target.focus();
+    if (target.type === "number") target.select();
+    else if (target.tagName === "TEXTAREA" || target.type === "text") {
+      const end = target.value.length;
+      target.setSelectionRange(end, end);
+    }
+  }
+
+  function note(card) {
+    if (!card) return;
+    const details = card.querySelector("details.field-note");
+    if (!details) return;
+    details.open = true;
+    details.querySelector("[data-note]").focus();
   }
 
   function recordKeys(event) {
+    if (document.querySelector("dialog[open]")) return;
+    const target = event.target;
     const key = event.key;
-    if ((event.ctrlKey || event.metaKey) && key.toLowerCase() === "s") {
+    const control = event.ctrlKey || event.metaKey;
+    if (control && key.toLowerCase() === "s") {
       event.preventDefault();
-      const card = event.target.closest?.(".field") || current;
-      if (card) { timers.delete(card.dataset.field); fieldAction(card, "save"); }
+      const card = (target.closest && target.closest(".field")) || current;
+      if (card) { edited(card, false); commit(card); }
       return;
     }
-    if (isTyping(event.target)) {
+    if (ownsKeys(target)) {
+      // typing, a button's Enter, a text box's own Ctrl+Z: the element's. Esc leaves it.
       if (key === "Escape") {
-        const card = event.target.closest(".field");
-        event.target.blur();
+        event.preventDefault();
+        const card = target.closest(".field") || current;
+        target.blur();
         focus(card);
+        commit(card); // what was typed is done: saved now (a no-op save when nothing changed)
+        commitPanel();
       }
       return;
     }
-    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    if (control && key.toLowerCase() === "z" && !event.altKey) {
+      event.preventDefault();
+      undo();
+      return;
+    }
+    if (control || event.altKey) return;
+    // a letter acts by itself with Shift off, as its capital with Shift on (Caps Lock aside)
+    const letter = key.length === 1 && /[a-z]/i.test(key) ? (event.shiftKey ? key.toUpperCase() : key.toLowerCase()) : key;
+    const evidenceOf = () => (lastEvidence && current && current.contains(lastEvidence) ? lastEvidence
+      : current && current.querySelector('[data-shape="evidence"]'));
     const actions = {
-      j: () => step(1),
-      k: () => step(-1),
-      n: () => go(body.dataset.next),
-      p: () => go(body.dataset.prev),
-      q: () => go("/queue"),
+      j: () => { commit(current); focus(nextToLook(current)); },
+      k: () => { commit(current); step(-1); },
+      J: () => { commit(current); step(1); },
+      K: () => { commit(current); step(-1); },
+      n: () => navigate(body.dataset.next),
+      p: () => navigate(body.dataset.prev),
+      q: () => navigate("/queue"),
       a: () => fieldAction(current, "accept"),
-      s: () => fieldAction(current, "save"),
+      A: () => acceptAll(),
+      s: () => { if (current) { edited(current, false); commit(current); } },
       r: () => fieldAction(current, "reject"),
-      u: () => fieldAction(current, "clear"),
-      e: () => useSelection(lastEvidence && document.contains(lastEvidence) ? lastEvidence
-        : current && current.querySelector('[data-shape="evidence"]')),
-      d: () => {
-        const done = body.dataset.done !== "true";
-        flush().then(() => setDone(done)).then(() => { if (done && body.dataset.next) go(body.dataset.next); });
+      c: () => fieldAction(current, "clear"),
+      u: () => undo(),
+      e: () => useSelection(evidenceOf()),
+      m: () => note(current),
+      i: () => decide("include"),
+      x: () => {
+        decide("exclude");
+        const reason = document.querySelector("#decision [data-decision-reason]");
+        if (reason) reason.focus();
       },
-      Enter: () => {
-        const input = current && current.querySelector("input, textarea, select");
-        if (input) input.focus();
-      },
+      d: () => setDone(true),
+      Enter: () => edit(current),
       "?": () => document.getElementById("help").showModal(),
     };
-    if (actions[key]) {
+    if (body.classList.contains("adjudication")) {
+      actions["1"] = () => fieldAction(current, "adopt", { side: 0 });
+      actions["2"] = () => fieldAction(current, "adopt", { side: 1 });
+    }
+    if (actions[letter]) {
       event.preventDefault();
-      actions[key]();
+      actions[letter]();
     }
   }
 
   function queueKeys(event) {
-    if (isTyping(event.target)) {
+    if (document.querySelector("dialog[open]")) return;
+    if (ownsKeys(event.target)) {
       if (event.key === "Escape") event.target.blur();
       return;
     }
@@ -460,12 +743,14 @@
       rows[index].classList.add("current");
       rows[index].scrollIntoView({ block: "nearest" });
     };
+    const go = (selector) => { const link = document.querySelector(selector); if (link) link.click(); };
     const actions = {
       j: () => move(1),
       k: () => move(index < 0 ? 1 : -1),
       Enter: () => { if (rows[index]) window.location.href = rows[index].dataset.href; },
       "/": () => document.getElementById("search").focus(),
-      r: () => { const resume = document.querySelector('[data-key="resume"]'); if (resume) resume.click(); },
+      r: () => go('[data-key="resume"]'),
+      t: () => go('[data-key="stats"]'),
       "?": () => document.getElementById("help").showModal(),
     };
     if (actions[event.key]) {
@@ -474,13 +759,25 @@
     }
   }
 
+  function pageKeys(event) {
+    if (ownsKeys(event.target) || event.ctrlKey || event.metaKey || event.altKey) return;
+    if (event.key === "q") { event.preventDefault(); window.location.href = "/queue"; }
+    if (event.key === "?") { event.preventDefault(); document.getElementById("help").showModal(); }
+  }
+
   // -- wiring ----------------------------------------------------------------------
   document.addEventListener("click", (event) => {
     const button = event.target.closest("button[data-act], [data-act]");
     if (button && button.dataset.act === "help") { document.getElementById("help").showModal(); return; }
     if (!recordId) return;
-    const mark = event.target.closest("#abstract mark[data-paths]");
-    if (mark && window.getSelection().isCollapsed) { showField(mark.dataset.paths.split(" ")[0]); return; }
+    const link = event.target.closest("a[href]");
+    if (link && !event.ctrlKey && !event.metaKey && !event.shiftKey && link.origin === window.location.origin) {
+      event.preventDefault(); // leave only after what is pending is saved
+      navigate(link.getAttribute("href"));
+      return;
+    }
+    const quoteMark = event.target.closest("#abstract mark[data-paths]");
+    if (quoteMark && window.getSelection().isCollapsed) { showField(quoteMark.dataset.paths.split(" ")[0]); return; }
     if (!button) {
       const card = event.target.closest(".field");
       if (card) focus(card);
@@ -489,16 +786,13 @@
     const card = button.closest(".field");
     if (card) focus(card);
     const act = button.dataset.act;
-    if (["accept", "save", "reject", "clear", "reset"].includes(act)) {
-      if (act !== "save") timers.delete(card.dataset.field);
-      fieldAction(card, act);
-    } else if (["add", "remove", "up", "down"].includes(act)) listAction(button);
+    if (["accept", "reject", "clear", "reset"].includes(act)) fieldAction(card, act);
+    else if (act === "save") { edited(card, false); commit(card); }
+    else if (act === "adopt") fieldAction(card, "adopt", { side: Number(button.dataset.side) });
+    else if (["add", "remove", "up", "down"].includes(act)) listAction(button);
     else if (act === "use-selection") useSelection(button.closest('[data-shape="evidence"]'));
     else if (act === "show-quote") showQuote(button.closest('[data-shape="evidence"]').dataset.path);
-    else if (act === "done") {
-      const done = body.dataset.done !== "true";
-      flush().then(() => setDone(done));
-    }
+    else if (act === "done") setDone(false);
   });
 
   // Keep the selection's offsets: clicking a button may clear the selection itself.
@@ -515,38 +809,55 @@
     if (evidence) lastEvidence = evidence;
   });
 
-  document.addEventListener("change", (event) => {
+  // Leaving a card (or the decision panel) for another element saves what was typed in it.
+  document.addEventListener("focusout", (event) => {
+    if (!recordId || !event.relatedTarget) return;
     const card = event.target.closest && event.target.closest(".field");
-    if (!card) return;
-    if (event.target.matches('[data-part="present"]')) {
-      const inner = event.target.closest('[data-shape="optobject"]').querySelector(":scope > .inner");
-      inner.hidden = !event.target.checked;
+    if (card && !card.contains(event.relatedTarget)) commit(card);
+    const panel = event.target.closest && event.target.closest("#decision");
+    if (panel && !panel.contains(event.relatedTarget)) commitPanel();
+  });
+
+  function onEdit(event) {
+    const target = event.target;
+    if (!target.closest) return;
+    const panel = target.closest("#decision");
+    if (panel) {
+      edited(panel, target.matches("[data-record-note]"));
+      if (event.type === "change") commitPanel();
+      return;
     }
-    if (event.target.matches("textarea.quote")) {
+    const card = target.closest(".field");
+    if (!card) return;
+    if (event.type === "change" && target.matches('[data-part="present"]')) {
+      const inner = target.closest('[data-shape="optobject"]').querySelector(":scope > .inner");
+      inner.hidden = !target.checked;
+    }
+    if (event.type === "input" && target.matches("textarea.quote")) {
       // a typed quote has no selection offsets: the server aligns it
-      const widget = event.target.closest('[data-shape="evidence"]');
+      const widget = target.closest('[data-shape="evidence"]');
       delete widget.dataset.start;
       delete widget.dataset.end;
     }
-    autosave(card);
-  });
+    edited(card, target.matches("[data-note]"));
+    // a value committed (a text left, a choice made, an item moved): save it now, so the
+    // server's checks and derived values (the age number from its text) show at once
+    if (event.type === "change") commit(card);
+  }
+  document.addEventListener("input", onEdit);
+  document.addEventListener("change", onEdit);
 
-  document.addEventListener("input", (event) => {
-    const card = event.target.closest && event.target.closest(".field");
-    if (card) card.classList.add("dirty");
-  });
-
-  document.addEventListener("keydown", recordId ? recordKeys : queueKeys);
+  document.addEventListener("keydown", recordId ? recordKeys : body.classList.contains("queue-page") ? queueKeys : pageKeys);
 
   // Leaving the page with a change not yet sent: send it now, outliving the page.
   window.addEventListener("pagehide", () => {
-    for (const [name, timer] of timers) {
-      clearTimeout(timer);
-      timers.delete(name);
-      const card = document.getElementById("field-" + name);
-      if (card) {
+    if (!recordId) return;
+    for (const card of cards()) {
+      const m = mark(card);
+      if (m.last > m.sent) {
         const payload = Object.assign({ action: "save", version }, readField(card));
-        post(api("/fields/" + encodeURIComponent(name)), payload, true).catch(() => {});
+        m.sent = m.last;
+        post(api("/fields/" + encodeURIComponent(card.dataset.field)), payload).catch(() => {});
       }
     }
   });
@@ -559,7 +870,7 @@
 
   if (recordId) {
     numberItems(document);
-    const first = cards().find((card) => card.classList.contains("status-unreviewed")) || cards()[0];
-    if (first) { current = first; first.classList.add("current"); }
+    const first = lookOrder()[0]; // the page opens on the field that most needs a look
+    if (first) focus(first);
   }
 })();

@@ -66,7 +66,7 @@ schema: setup
 	$(BIN)/case-summarizer schema > schemas/case_report.schema.json
 
 bench: setup
-	for script in bench/clean.py bench/local_batch.py bench/batch_api.py bench/ingest_memory.py bench/local.py bench/review.py; do $(BIN)/python $$script || exit 1; done
+	for script in bench/clean.py bench/local_batch.py bench/batch_api.py bench/ingest_memory.py bench/local.py bench/review.py bench/pdf.py bench/request_tokens.py bench/startup.py bench/local_prefill.py bench/eval_scripted.py; do $(BIN)/python $$script || exit 1; done
 
 clean-venv:
 	rm -rf $(VENV)

@@ -8,18 +8,24 @@ on the last attempt grounding stops enforcing (unless strict), so the record is 
 an unfound quote is reported unaligned. A transport failure is never re-asked: ``send``
 retried it already. Tokens are counted over every answered request, on success and on
 failure; the error raised carries them (``SummarizerError.usage`` / ``attempts``).
+
+A backend that ``TakesTurns`` (one model on this machine) has a record's requests sent
+in one turn, back to back, while other records wait: each stage after the first then
+finds the system prompt and abstract still in llama.cpp's KV cache.
 """
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass, field
+from typing import cast
 
 from instructor.core.exceptions import FailedAttempt, IncompleteOutputException
 from openai.types.chat import ChatCompletion
 from pydantic import BaseModel, ValidationError
 
 from .backends import Extraction, ModelBackend
-from .backends.base import ChatRequest
+from .backends.base import ChatRequest, TakesTurns
 from .backends.chat import REASKABLE
 from .backends.stages import merge
 from .errors import ExtractionError, GroundingError, MalformedAnswerError, SummarizerError
@@ -65,9 +71,13 @@ async def ask_model(
 ) -> Extraction:
     """The record the model gives for ``prompt``, over one request or one per stage."""
     tally = _Tally()
-    parts = [
-        await _answer(backend, request, aligner, policy, tally) for request in backend.build(prompt)
-    ]
+    # getattr, not isinstance on the Protocol: that walks its members (~25 us a record)
+    turn = cast(TakesTurns, backend).record_turn() if hasattr(backend, "record_turn") else None
+    async with turn or nullcontext():
+        parts = [
+            await _answer(backend, request, aligner, policy, tally)
+            for request in backend.build(prompt)
+        ]
     try:
         record = parts[0] if len(parts) == 1 and isinstance(parts[0], CaseReport) else merge(parts)
     except ExtractionError as error:

@@ -8,7 +8,8 @@ the first record on. Once a record is refused no other starts: those in flight f
 refused ones are not written (a rerun does them), and the run ends ``stopped_by_budget``.
 
 Cost is priced from the tokens each answer's usage reports (a cache hit costs nothing), at
-the model's online price; a backend that runs locally never bills and is never stopped.
+the model's online price (the prompt tokens the server answered from its cache at its
+cached rate); a backend that runs locally never bills and is never stopped.
 """
 
 from __future__ import annotations
@@ -101,7 +102,10 @@ class Budget:
         """A record admitted has finished, having cost ``usage`` to this run."""
         if self.price is None:
             return
-        self.spent += self.price.cost(usage.prompt_tokens, usage.completion_tokens)
+        # as billed: the prompt tokens the server answered from its cache at the cached rate
+        self.spent += self.price.cost(
+            usage.prompt_tokens, usage.completion_tokens, cached=usage.cached_tokens
+        )
         self.finished += 1
         if self._changed is not None:
             async with self._changed:

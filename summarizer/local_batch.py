@@ -82,6 +82,8 @@ class BatchSummary:
     cache_hits: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    cached_tokens: int = 0
+    """Of ``prompt_tokens``, those the server answered from its prompt cache."""
     elapsed_s: float = 0.0
     interrupted: bool = False
     stopped_by_budget: bool = False
@@ -123,6 +125,7 @@ class BatchSummary:
         spent = _tokens_spent(outcome)
         self.prompt_tokens += spent.prompt_tokens
         self.completion_tokens += spent.completion_tokens
+        self.cached_tokens += spent.cached_tokens
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -134,7 +137,11 @@ class BatchSummary:
             "repaired": self.repaired,
             "renamed": self.renamed,
             "cache_hits": self.cache_hits,
-            "tokens": {"prompt": self.prompt_tokens, "completion": self.completion_tokens},
+            "tokens": {
+                "prompt": self.prompt_tokens,
+                "completion": self.completion_tokens,
+                "cached": self.cached_tokens,
+            },
             "elapsed_s": round(self.elapsed_s, 3),
             "records_per_s": round(self.records_per_s, 2),
             "interrupted": self.interrupted,

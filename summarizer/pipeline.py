@@ -17,7 +17,7 @@ from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Itera
 from contextlib import aclosing, closing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Protocol, cast, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, cast, runtime_checkable
 
 from pydantic import ValidationError
 
@@ -41,12 +41,14 @@ from .options import RunOptions
 from .progress import ProgressListener
 from .ratelimit import RateLimiter
 from .reference import reference_of
-from .render import RenderedPrompt, load_prompt, render
 from .results import Failure, Provenance, Result, dropped_warning
 from .runner import Outcome, run_records
 from .schema import SCHEMA_VERSION, CaseReport, json_schema
 from .sync import Portal
 from .usage import Usage
+
+if TYPE_CHECKING:  # rendered only for a backend that takes a prompt (not rules)
+    from .render import RenderedPrompt
 
 __all__ = [
     "Cache",
@@ -67,7 +69,7 @@ Source = Document | Abstract | Text | str | Path
 ``str`` that is not a file name), or a file (a ``Path``, or a ``str`` naming one)."""
 
 
-AskModel = Callable[[ModelBackend, RenderedPrompt, Aligner], Awaitable[Extraction]]
+AskModel = Callable[[ModelBackend, "RenderedPrompt", Aligner], Awaitable[Extraction]]
 """Asks a model backend for one record (its requests, re-asks and token counts)."""
 
 
@@ -160,9 +162,13 @@ class Summarizer:
         self.run_log = run_log if capabilities.takes_prompt else None  # model calls only
         self.limiter = RateLimiter(rpm=self.options.rpm, tpm=self.options.tpm)
         self._ask: AskModel | None = None
-        if capabilities.takes_prompt:
+        self._renderer: Callable[[Abstract, str], RenderedPrompt] | None = None
+        if capabilities.takes_prompt:  # imported here: the rules path loads no jinja2
+            from .render import load_prompt, render
+
             load_prompt(self.settings.resolved_prompt)  # fail early on an unknown version
             self._ask = self._asker()
+            self._renderer = render
         self._schema_hash = schema_hash()
         self._portal = Portal()
         # One dropped without close (a notebook's one-off ``Summarizer(...).summarize``)
@@ -249,9 +255,9 @@ class Summarizer:
     def _render(self, abstract: Abstract) -> RenderedPrompt | None:
         """The prompt for ``abstract``; None for a backend that takes none. (The provider
         batch's collect, which reads answers and sends nothing, gives the prompt's outline.)"""
-        if not self.backend.capabilities.takes_prompt:
+        if self._renderer is None:
             return None
-        return render(abstract, self.settings.resolved_prompt)
+        return self._renderer(abstract, self.settings.resolved_prompt)
 
     async def asummarize(self, source: Source) -> Result:
         """One grounded record; raises SummarizerError subclasses on failure."""
@@ -386,6 +392,7 @@ class Summarizer:
                 "usage": {
                     "prompt_tokens": extraction.usage.prompt_tokens,
                     "completion_tokens": extraction.usage.completion_tokens,
+                    "cached_tokens": extraction.usage.cached_tokens,
                 },
                 "latency_s": round(latency, 4),
             },
@@ -418,6 +425,7 @@ class Summarizer:
                 "cache_hit": cache_hit,
                 "prompt_tokens": usage.prompt_tokens,
                 "completion_tokens": usage.completion_tokens,
+                "cached_tokens": usage.cached_tokens,
                 "duration_s": time.perf_counter() - call.started,
                 "attempts": attempts,
                 "error": f"{type(error).__name__}: {error}" if error else None,

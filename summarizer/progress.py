@@ -25,6 +25,7 @@ __all__ = [
     "ProgressPrinter",
     "RecordFinished",
     "duration_text",
+    "pace_text",
 ]
 
 
@@ -65,6 +66,12 @@ class CallFinished:
     decode_s: float
     seconds: float
 
+    @property
+    def sampling_s(self) -> float:
+        """The rest of the call: choosing each token (under the grammar, in Python for
+        llama-cpp-python) and the work around the model."""
+        return max(0.0, self.seconds - self.prefill_s - self.decode_s)
+
 
 @dataclass(frozen=True, slots=True)
 class RecordFinished:
@@ -99,6 +106,16 @@ def duration_text(seconds: float) -> str:
     if whole < 3600:
         return f"{whole // 60} min {whole % 60:02d} s"
     return f"{whole // 3600} h {whole % 3600 // 60:02d} min"
+
+
+def pace_text(done: int, seconds: float) -> str:
+    """How fast records went: ``12.5/s``, or below one a second the time each took
+    (``5.3 s per record``, ``5 min 16 s per record``) rather than ``0.0/s``."""
+    if done <= 0 or seconds <= 0:
+        return "0/s" if seconds > 0 else "-"
+    if done >= seconds:
+        return f"{done / seconds:.1f}/s"
+    return f"{duration_text(seconds / done)} per record"
 
 
 def _rate(tokens: int, seconds: float) -> str:
@@ -146,7 +163,8 @@ class ProgressPrinter:
             f"prefill {event.evaluated:,} tokens{cached} in {duration_text(event.prefill_s)} "
             f"({_rate(event.evaluated, event.prefill_s)}), "
             f"generated {event.completion_tokens:,} tokens in {duration_text(event.decode_s)} "
-            f"({_rate(event.completion_tokens, event.decode_s)})"
+            f"({_rate(event.completion_tokens, event.decode_s)}), "
+            f"sampling {duration_text(event.sampling_s)}; {duration_text(event.seconds)} in all"
         )
 
     @staticmethod

@@ -166,7 +166,13 @@ class Provenance:
         """``to_dict`` as JSON text (see ``Result.to_json``)."""
         tokens = self.tokens
         texts = (self.backend, self.model, self.mode, self.schema_version, self.source)
-        numbers = (self.requests, self.merged, tokens.prompt_tokens, tokens.completion_tokens)
+        numbers = (
+            self.requests,
+            self.merged,
+            tokens.prompt_tokens,
+            tokens.completion_tokens,
+            tokens.cached_tokens,
+        )
         latency = round(self.latency_s, 4)
         original = self.original_latency_s
         if not (
@@ -183,7 +189,8 @@ class Provenance:
             f'"prompt_hash": {_value(self.prompt_hash)}, "schema_version": {schema_version}, '
             f'"attempts": {self.requests}, "requests": {self.requests}, '
             f'"reasks": {_value(self.reasks)}, "tokens": {{"prompt": {tokens.prompt_tokens}, '
-            f'"completion": {tokens.completion_tokens}, "total": {tokens.total_tokens}}}, '
+            f'"completion": {tokens.completion_tokens}, "total": {tokens.total_tokens}, '
+            f'"cached": {tokens.cached_tokens}}}, '
             f'"latency_s": {latency!r}, '
             f'"original_latency_s": {_value(None if original is None else round(original, 4))}, '
             f'"cache_hit": {_value(self.cache_hit)}, "cache_key": {_value(self.cache_key)}, '

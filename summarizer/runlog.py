@@ -1,7 +1,8 @@
 """A run log of every model call, and of every provider batch submitted, in SQLite.
 
 Each call the pipeline makes (or answers from the cache) becomes one row: time, record
-id, backend, model, prompt version, tokens, duration, attempts, error, cache hit. Each
+id, backend, model, prompt version, tokens (prompt, completion, and the prompt tokens the
+server answered from its prompt cache), duration, attempts, error, cache hit. Each
 provider batch submitted (``batch submit``) becomes a row of ``batches``: its id, the
 server, the request file and its content hash, the provider's file ids, model and
 prompt, and its last known state and counts (``batch status``), so a file is never
@@ -109,6 +110,13 @@ def m004_batches(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX batches_sha ON batches (request_sha256)")
 
 
+@migration
+def m005_cached_tokens(db: sqlite3.Connection) -> None:
+    """Prompt tokens the server answered from its prompt cache (billed at the cached rate)."""
+    db.execute("ALTER TABLE calls ADD COLUMN cached_tokens INTEGER")
+    db.execute("ALTER TABLE batches ADD COLUMN cached_tokens INTEGER")
+
+
 BATCH_COLUMNS = (
     "id",
     "time",
@@ -130,6 +138,7 @@ BATCH_COLUMNS = (
     "collected",
     "prompt_tokens",
     "completion_tokens",
+    "cached_tokens",
 )
 
 COLUMNS = (
@@ -146,6 +155,7 @@ COLUMNS = (
     "cache_hit",
     "prompt_tokens",
     "completion_tokens",
+    "cached_tokens",
     "duration_s",
     "attempts",
     "error",
@@ -365,8 +375,13 @@ class RunLog(SqliteStore):
         def read(db: sqlite3.Connection) -> list[dict[str, Any]]:
             if "batches" not in {row[0] for row in db.execute("SELECT name FROM sqlite_master")}:
                 return []  # a log from before batches, opened read-only
+            # a log from an older version, read without migrating it: absent columns are null
+            present = {row[1] for row in db.execute("PRAGMA table_info(batches)")}
+            selected = ", ".join(name if name in present else "NULL" for name in BATCH_COLUMNS)
+            query = sql.replace(f"SELECT {', '.join(BATCH_COLUMNS)} ", f"SELECT {selected} ", 1)
             return [
-                dict(zip(BATCH_COLUMNS, values, strict=True)) for values in db.execute(sql, params)
+                dict(zip(BATCH_COLUMNS, values, strict=True))
+                for values in db.execute(query, params)
             ]
 
         return self._use(read, [], write=False)

@@ -1,12 +1,16 @@
 """The case record: CARE-checklist aligned, pydantic as the single source of truth.
 
-Conventions the model is told through the field descriptions:
+Conventions of every record (each prompt's system message tells the model them, once:
+they are not repeated in the field descriptions):
 - ``null`` (or an empty list) means *not reported* in the abstract;
 - a negative finding ("no recurrence", "negative margins") is a finding, kept with
   ``negative: true``;
 - every clinical fact carries ``evidence``: a verbatim quote copied from the abstract.
   When validated with a grounding context (``summarizer.ground.validation_context``)
   each quote is checked against the source, so the model is re-asked with the error.
+
+What is particular to one field is in that field's description, and only there (the
+prompts do not restate it; ``tests/test_sent_schema.py`` fails when they do).
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import json
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 from pydantic import (
     BaseModel,
@@ -33,11 +37,6 @@ from .ground import check_quote
 SCHEMA_VERSION = "1.0.0"
 SUMMARY_MAX_WORDS = 60
 SCHEMA_FILE = Path(__file__).resolve().parent.parent / "schemas" / "case_report.schema.json"
-
-EVIDENCE_DESCRIPTION = (
-    "Verbatim quote copied character for character from the abstract that supports this "
-    "item (a phrase or one sentence, not a paraphrase)."
-)
 
 
 class Sex(StrEnum):
@@ -74,7 +73,8 @@ class OutcomeStatus(StrEnum):
     unknown = "unknown"
 
 
-Evidence = Annotated[str, Field(description=EVIDENCE_DESCRIPTION)]
+Evidence = str
+"""A verbatim quote from the abstract (the rule is in the system prompt, not repeated here)."""
 
 FIELD_LABELS: dict[str, str] = {
     "title": "Title",
@@ -146,29 +146,26 @@ class Grounded(_Record):
 
 
 class Patient(_Record):
-    """The patient described (for a series: the first patient described)."""
+    """The patient described."""
 
     age_text: str | None = Field(
-        None,
-        description='Age exactly as written, e.g. "41-year-old", "six-day-old"; null if not reported.',
+        None, description='Age exactly as written, e.g. "41-year-old", "six-day-old".'
     )
     age_years: float | None = Field(
         None,
         ge=0,
         le=125,
-        description="Age in years (days, weeks and months converted, e.g. 6 months = 0.5); null if not reported.",
+        description="Age in years (days, weeks and months converted, e.g. 6 months = 0.5).",
     )
     sex: Sex = Field(
         Sex.not_reported,
-        description="female, male, other, or not_reported, as the abstract states it (gender identity goes in descriptors too).",
+        description="As the abstract states it (gender identity goes in descriptors too).",
     )
     descriptors: list[str] = Field(
         default_factory=list,
-        description="Other descriptors the text gives: ethnicity, occupation, pregnancy, etc.",
+        description="Other descriptors given: ethnicity, occupation, pregnancy, etc.",
     )
-    evidence: Evidence | None = Field(
-        None, description="Quote naming the patient's age and/or sex."
-    )
+    evidence: Evidence | None = Field(None, description="The quote naming age and/or sex.")
 
     @model_validator(mode="before")
     @classmethod
@@ -230,47 +227,36 @@ class ListItem(Grounded):
 
 
 class Symptom(ListItem):
-    description: str = Field(description="A main concern or symptom at presentation.")
-    negative: bool = Field(
-        False, description='True for a symptom the patient denied ("no fever"); still a finding.'
-    )
-    duration: str | None = Field(
-        None, description='How long it lasted, as written ("2 months"); null if not given.'
-    )
+    description: str
+    negative: bool = Field(False, description='True for a symptom the patient denied ("no fever").')
+    duration: str | None = Field(None, description='How long it lasted, as written ("2 months").')
 
     def view(self) -> ItemView:
         return ItemView(self.description, None, _given(("duration", self.duration)), self.negative)
 
 
 class HistoryItem(ListItem):
-    description: str = Field(
-        description="A relevant past condition, intervention, exposure or context (e.g. pregnancy)."
-    )
+    description: str
     negative: bool = Field(
         False, description='True for stated absent history ("no previous surgery").'
     )
-    timing: str | None = Field(
-        None, description='When, as written ("18 years ago"); null if not given.'
-    )
+    timing: str | None = Field(None, description='When, as written ("18 years ago").')
 
     def view(self) -> ItemView:
         return ItemView(self.description, None, _given(("timing", self.timing)), self.negative)
 
 
 class Finding(ListItem):
-    description: str = Field(description="What was found on examination.")
-    negative: bool = Field(
-        False,
-        description="True for an absent or negative finding (a negative finding is still a finding).",
-    )
+    description: str
+    negative: bool = False
 
     def view(self) -> ItemView:
         return ItemView(self.description, negative=self.negative)
 
 
 class DiagnosticTest(ListItem):
-    name: str = Field(description="The test, imaging study or pathology examination.")
-    result: str = Field(description="What it showed.")
+    name: str
+    result: str
     negative: bool = Field(False, description="True when the result was normal or negative.")
 
     def view(self) -> ItemView:
@@ -280,16 +266,14 @@ class DiagnosticTest(ListItem):
 class Diagnosis(Grounded):
     final: str = Field(description="The final diagnosis.")
     differential: list[str] = Field(
-        default_factory=list, description="Differential diagnoses considered, if given."
+        default_factory=list, description="Differential diagnoses considered."
     )
 
 
 class Intervention(ListItem):
-    kind: InterventionKind = Field(
-        description="surgery, medication, radiotherapy, chemotherapy, procedure, rehabilitation or other."
-    )
+    kind: InterventionKind
     detail: str = Field(description="What was done (drug and dose, operation, procedure).")
-    timing: str | None = Field(None, description="When, as written; null if not given.")
+    timing: str | None = Field(None, description="When, as written.")
 
     def view(self) -> ItemView:
         return ItemView(self.detail, self.kind.value, _given(("timing", self.timing)))
@@ -298,7 +282,7 @@ class Intervention(ListItem):
 class Outcome(ListItem):
     timepoint: str | None = Field(
         None,
-        description='When it was observed, as written ("6 months postoperatively"); null if not given.',
+        description='When it was observed, as written ("6 months postoperatively").',
     )
     description: str = Field(description="What was observed.")
     status: OutcomeStatus = Field(
@@ -329,32 +313,36 @@ class Statement(Grounded):
 class CaseReport(_Record):
     """A structured, grounded record of one case-report abstract."""
 
-    title: str | None = Field(None, description="The article title as written; null if absent.")
+    title: str | None = Field(None, description="The article title as written.")
     article_type: ArticleType = Field(
-        description="case_report (one patient), case_series (several), review_with_case (a literature review around a case), or not_a_case_report (trial, review, study)."
+        description=(
+            "case_report (one patient), case_series (two or more), review_with_case (a "
+            "literature review built around a case), not_a_case_report (a trial, cohort, or "
+            "review without a case)."
+        )
     )
     patient_count: int | None = Field(
-        None, ge=0, le=100000, description="How many patients are described; null if not stated."
+        None, ge=0, le=100000, description="How many patients are described."
     )
     patient: Patient = Field(
         default_factory=Patient,
-        description="The patient (for a series: the first one described; the lists below then cover the whole series).",
+        description="For a series, the first patient described (the lists below cover the whole series).",
     )
     presentation: list[Symptom] = Field(
         default_factory=list, description="Main concerns and symptoms at presentation."
     )
     history: list[HistoryItem] = Field(
-        default_factory=list, description="Relevant past medical history, with timing."
+        default_factory=list,
+        description="Relevant past conditions, interventions, exposures or context (e.g. pregnancy).",
     )
     clinical_findings: list[Finding] = Field(
         default_factory=list, description="Physical examination findings."
     )
     diagnostic_assessment: list[DiagnosticTest] = Field(
-        default_factory=list, description="Tests, imaging and pathology, and what they showed."
+        default_factory=list,
+        description="Tests, imaging studies and pathology: each one's name and what it showed.",
     )
-    diagnosis: Diagnosis | None = Field(
-        None, description="The final diagnosis; null if not reported."
-    )
+    diagnosis: Diagnosis | None = None
     interventions: list[Intervention] = Field(
         default_factory=list, description="Treatments and procedures."
     )
@@ -365,7 +353,9 @@ class CaseReport(_Record):
         None, description="What makes the case notable (rarity, new association, lesson)."
     )
     conclusion: Statement | None = Field(None, description="The authors' take-home message.")
-    summary: str = Field(description="Plain-language summary of the case, at most 60 words.")
+    summary: str = Field(
+        description=f"Plain-language summary of the case for a clinician, at most {SUMMARY_MAX_WORDS} words."
+    )
 
     @field_validator("summary")
     @classmethod

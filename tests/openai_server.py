@@ -10,6 +10,11 @@ cancel), each batch stepping validating → in_progress → finalizing → compl
 retrieve, or ending failed, expired (with partial output) or cancelled as its plan says.
 Each request line is answered by the same replies as a chat completion (queue, then
 ``fallback``): 200 replies go to the output file, others to the error file.
+
+Usage: a reply gives its own token counts (``answer(..., prompt_tokens=, cached_tokens=)``),
+or, with ``server.prompt_cache = PromptCache()``, every completion reports the request's
+prompt tokens as counted by the model's tokenizer and, as cached, the prefix it repeats
+from an earlier request under OpenAI's caching rule (1,024 tokens, then steps of 128).
 """
 
 from __future__ import annotations
@@ -54,7 +59,12 @@ class Recorded:
 
 
 def completion_body(
-    request: dict[str, Any], content: str, *, prompt_tokens: int = 100, completion_tokens: int = 50
+    request: dict[str, Any],
+    content: str,
+    *,
+    prompt_tokens: int = 100,
+    completion_tokens: int = 50,
+    cached_tokens: int | None = None,
 ) -> dict[str, Any]:
     """A chat completion answering ``request`` with ``content``: as a tool call when the
     request offered tools (instructor's TOOLS mode), else as message content."""
@@ -62,7 +72,9 @@ def completion_body(
     finish = "stop"
     tools = request.get("tools") or []
     if tools:
-        name = tools[0]["function"]["name"]
+        chosen = request.get("tool_choice")
+        forced = chosen.get("function", {}).get("name") if isinstance(chosen, dict) else None
+        name = forced or tools[0]["function"]["name"]
         message = {
             "role": "assistant",
             "content": None,
@@ -85,8 +97,54 @@ def completion_body(
             "prompt_tokens": prompt_tokens,
             "completion_tokens": completion_tokens,
             "total_tokens": prompt_tokens + completion_tokens,
+            **(
+                {"prompt_tokens_details": {"cached_tokens": cached_tokens, "audio_tokens": 0}}
+                if cached_tokens is not None
+                else {}
+            ),
         },
     }
+
+
+class PromptCache:
+    """Usage as a provider with automatic prompt caching reports it: each request's prompt
+    tokens counted with the model's tokenizer, and the prefix it repeats from a request
+    before it reported as cached (OpenAI's rule: from 1,024 tokens, in steps of 128)."""
+
+    def __init__(self, model: str = "gpt-4o-mini") -> None:
+        from summarizer.batch_api.tokens import TokenCounter
+        from summarizer.evaluation.prices import PromptCacheRule
+
+        self._counter = TokenCounter(model, cache_rule=PromptCacheRule().cached)
+        self._lock = threading.Lock()
+        self._before = (0, 0)
+
+    def measure(self, request: dict[str, Any]) -> tuple[int, int]:
+        """(prompt tokens, cached tokens) of ``request``, the next one the server read."""
+        with self._lock:
+            self._counter.add(request)
+            total = self._counter.total()
+            prompt = total.prompt_tokens - self._before[0]
+            cached = total.cacheable_tokens - self._before[1]
+            self._before = (total.prompt_tokens, total.cacheable_tokens)
+            return prompt, cached
+
+    def apply(self, request: dict[str, Any], body: Any) -> Any:
+        """``body`` (a reply) with the usage measured for ``request``, if it is a completion."""
+        usage = body.get("usage") if isinstance(body, dict) else None
+        if not isinstance(usage, dict) or body.get("object") != "chat.completion":
+            return body
+        prompt, cached = self.measure(request)
+        completion = int(usage.get("completion_tokens") or 0)
+        return {
+            **body,
+            "usage": {
+                **usage,
+                "prompt_tokens": prompt,
+                "total_tokens": prompt + completion,
+                "prompt_tokens_details": {"cached_tokens": cached, "audio_tokens": 0},
+            },
+        }
 
 
 def answer(payload: dict[str, Any] | str, **usage: int) -> Reply:
@@ -294,6 +352,8 @@ class ScriptedServer:
         self.replies: deque[Reply] = deque()
         self.requests: list[Recorded] = []
         self.fallback: Callable[[dict[str, Any]], Reply] | None = None
+        self.prompt_cache: PromptCache | None = None
+        """Usage measured and cached as a caching provider reports it (see PromptCache)."""
         self._lock = threading.Lock()
         server = self
 
@@ -325,7 +385,7 @@ class ScriptedServer:
                         if server.fallback
                         else error(500, message="no reply queued")
                     )
-                server._send(self, reply, body)
+                server._send(self, reply, body, server.prompt_cache)
 
             def do_GET(self) -> None:
                 if "/files" in self.path or "/batches" in self.path:
@@ -372,7 +432,12 @@ class ScriptedServer:
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
 
     @staticmethod
-    def _send(handler: BaseHTTPRequestHandler, reply: Reply, request: dict[str, Any]) -> None:
+    def _send(
+        handler: BaseHTTPRequestHandler,
+        reply: Reply,
+        request: dict[str, Any],
+        prompt_cache: PromptCache | None = None,
+    ) -> None:
         if reply.delay:
             time.sleep(reply.delay)
         if reply.drop:
@@ -380,6 +445,8 @@ class ScriptedServer:
             handler.close_connection = True
             return
         body = reply.body(request) if callable(reply.body) else reply.body
+        if prompt_cache is not None and reply.status == 200:
+            body = prompt_cache.apply(request, body)
         data = (body if isinstance(body, str) else json.dumps(body)).encode()
         try:
             handler.send_response(reply.status)
@@ -405,7 +472,10 @@ class ScriptedServer:
         if reply is None:
             reply = self.fallback(body) if self.fallback else error(500, message="no reply queued")
         payload = reply.body(body) if callable(reply.body) else reply.body
-        return reply.status, json.loads(payload) if isinstance(payload, str) else payload
+        answered = json.loads(payload) if isinstance(payload, str) else payload
+        if self.prompt_cache is not None and reply.status == 200:
+            answered = self.prompt_cache.apply(body, answered)
+        return reply.status, answered
 
     def _route(
         self,

@@ -130,7 +130,9 @@ def test_build_is_pure_and_gives_what_the_online_path_sends(
     ]
 
     def reply(request: dict[str, Any]) -> Any:
-        fields = request["tools"][0]["function"]["parameters"]["properties"]
+        chosen = request["tool_choice"]["function"]["name"]
+        (tool,) = [t for t in request["tools"] if t["function"]["name"] == chosen]
+        fields = tool["function"]["parameters"]["properties"]
         record = seed_record()
         return answer({name: record[name] for name in fields if name in record})
 

@@ -219,7 +219,12 @@ def test_collect_grounds_exactly_like_the_online_path(
     assert line["evidence"] == online_line["evidence"]
     assert line["abstract"] == online_line["abstract"]
     assert line["provenance"]["backend"] == "openai-batch"
-    assert line["provenance"]["tokens"] == {"prompt": 100, "completion": 50, "total": 150}
+    assert line["provenance"]["tokens"] == {
+        "prompt": 100,
+        "completion": 50,
+        "total": 150,
+        "cached": 0,
+    }
 
 
 def test_an_exports_reference_goes_through_the_batch(tmp_path: Path) -> None:

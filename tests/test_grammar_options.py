@@ -32,7 +32,8 @@ from tests.openai_server import ScriptedServer, answer, completion_body
 def presentation_bounds(schema: dict[str, Any]) -> tuple[int, int]:
     """(maxItems of the presentation list, maxLength of a symptom's evidence)."""
     items = schema["properties"]["presentation"]["maxItems"]
-    evidence = schema["$defs"]["Symptom"]["properties"]["evidence"]["maxLength"]
+    symptom = schema["properties"]["presentation"]["items"]  # the sent schema inlines it
+    evidence = symptom["properties"]["evidence"]["maxLength"]
     return items, evidence
 
 

@@ -170,6 +170,48 @@ def test_schema_in_json_object_only_for_servers_that_accept_it() -> None:
     assert not accepts_schema_in_json_object("https://me.openai.azure.com/openai/deployments/x")
 
 
+def test_a_records_stages_run_back_to_back_whatever_the_concurrency(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """With several records in flight, the stages of different records would take turns
+    on the one model and each would read its abstract again: each record takes one turn
+    (``record_turn``), its five stages back to back. The model is not run: ``create``
+    answers as it would, slowly enough that records overlap."""
+    import io
+    import time
+
+    from openai.types.chat import ChatCompletion
+
+    from summarizer import RunOptions, run_batch
+    from tests.conftest import batch_case_record, write_batch_input
+    from tests.openai_server import completion_body
+
+    sent: list[tuple[str, tuple[str, ...]]] = []
+
+    def create(self: LlamaCppBackend, **body: object) -> ChatCompletion:
+        user = str(body["messages"][-1]["content"])  # type: ignore[index]
+        number = int(re.search(r"Case (\d{5})", user)[1])  # type: ignore[index]
+        fields = tuple(body["response_format"]["schema"]["properties"])  # type: ignore[index]
+        sent.append((f"r{number:05d}", fields))
+        time.sleep(0.02)  # the other records are waiting now
+        record = batch_case_record(number)
+        part = {name: record[name] for name in fields if name in record}
+        return ChatCompletion.model_validate(completion_body(dict(body), json.dumps(part)))
+
+    monkeypatch.setattr(LlamaCppBackend, "create", create)
+    source = tmp_path / "cases.jsonl"
+    ids = write_batch_input(source, 4)
+    summary = run_batch(
+        [source], Settings(backend="llamacpp"), RunOptions(output=io.StringIO(), concurrency=4)
+    )
+    assert summary.succeeded == 4
+    order = [ident for ident, _ in sent]
+    assert len(order) == 4 * 5
+    runs = [order[i : i + 5] for i in range(0, len(order), 5)]
+    assert all(len(set(run)) == 1 for run in runs), order  # one record's stages together
+    assert sorted(run[0] for run in runs) == ids
+
+
 # -- the real model (slow) --------------------------------------------------------
 
 
@@ -283,7 +325,7 @@ def test_the_defaults_finish_and_say_what_they_do(tmp_path: Path) -> None:
     )
     assert re.fullmatch(
         r"  patient: prefill [\d,]+ tokens(, [\d,]+ reused)? in .+ generated [\d,]+ tokens "
-        r"in .+ tok/s\)",
+        r"in .+ tok/s\), sampling .+ s; .+ s in all",
         lines[1],
     )
     assert lines[-1].startswith("record case done (1 of 1, ")

@@ -22,6 +22,7 @@ from summarizer.progress import (
     ProgressPrinter,
     RecordFinished,
     duration_text,
+    pace_text,
 )
 from tests.conftest import FAKE_KEY, batch_case_record, batch_case_text, write_batch_input
 from tests.openai_server import Reply, ScriptedServer, answer
@@ -69,9 +70,9 @@ def test_a_staged_record_reads_line_by_line() -> None:
         "loading SmolLM2-135M-Instruct.Q4_1.gguf (98.4 MB)... "
         "ready in 0.8 s (context 8,192 tokens, 2 thread(s))",
         "  patient: prefill 612 tokens in 3.4 s (180 tok/s), "
-        "generated 85 tokens in 1.4 s (60 tok/s)",
+        "generated 85 tokens in 1.4 s (60 tok/s), sampling 0.1 s; 4.9 s in all",
         "  findings: prefill 88 tokens, 612 reused in 0.5 s (176 tok/s), "
-        "generated 120 tokens in 2.0 s (60 tok/s)",
+        "generated 120 tokens in 2.0 s (60 tok/s), sampling 0.1 s; 2.6 s in all",
         "record seed done (1 of 4, 31.2 s; ETA 1 min 34 s)",
     ]
 
@@ -79,7 +80,32 @@ def test_a_staged_record_reads_line_by_line() -> None:
 def test_a_request_line_is_begun_before_it_runs() -> None:
     """A terminal shows which stage is running while it runs."""
     assert printed(CallStarted(None)) == "  record: "
-    assert printed(CallStarted(None), PATIENT).endswith("(60 tok/s)\n")
+    assert printed(CallStarted(None), PATIENT).endswith("4.9 s in all\n")
+
+
+def test_a_call_line_accounts_for_all_its_time() -> None:
+    """Prefill, generation and sampling add up to the call: the part the model's own
+    counters do not see (choosing each token under the grammar) is shown, not lost."""
+    slow = CallFinished("patient", 600, 600, 10.0, 100, 20.0, 48.5)
+    assert slow.sampling_s == 18.5
+    assert "sampling 18.5 s; 48.5 s in all" in ProgressPrinter.call_text(slow)
+    assert CallFinished("x", 1, 1, 2.0, 1, 2.0, 3.0).sampling_s == 0.0  # never below 0
+
+
+@pytest.mark.parametrize(
+    ("done", "seconds", "text"),
+    [
+        (500, 40.0, "12.5/s"),
+        (1, 315.8, "5 min 16 s per record"),
+        (3, 12.0, "4.0 s per record"),
+        (2, 2.0, "1.0/s"),
+        (0, 5.0, "0/s"),
+    ],
+)
+def test_the_pace_of_a_run_reads_as_time_per_record_when_slow(
+    done: int, seconds: float, text: str
+) -> None:
+    assert pace_text(done, seconds) == text
 
 
 def test_record_lines_without_a_total_give_the_pace() -> None:

@@ -36,7 +36,13 @@ def make(server: ScriptedServer, **changes: object) -> Summarizer:
 
 
 def stage_of(request: dict[str, Any]) -> str:
-    return str(request["tools"][0]["function"]["name"])
+    """The stage a request asks: every stage offers every stage's tool, and names its own."""
+    return str(request["tool_choice"]["function"]["name"])
+
+
+def stage_tool(request: dict[str, Any]) -> dict[str, Any]:
+    (tool,) = [t for t in request["tools"] if t["function"]["name"] == stage_of(request)]
+    return dict(tool["function"]["parameters"])
 
 
 def part(stage: str, **changes: Any) -> dict[str, Any]:
@@ -51,14 +57,16 @@ def test_one_request_per_stage_merged_into_one_record(
     result = make(scripted_server).summarize(seed_text)
     bodies = [r.body for r in scripted_server.requests]
     assert [stage_of(body) for body in bodies] == list(STAGE_FIELDS)
-    # Every stage repeats the same system + abstract prefix (what llama.cpp caches).
+    # Every stage repeats the same tools + system + abstract prefix (what llama.cpp and
+    # providers' prompt caches reuse); tool_choice names the stage's own tool.
     system = bodies[0]["messages"][0]
     abstract = bodies[0]["messages"][1]["content"].split("</abstract>")[0]
     for body in bodies:
+        assert body["tools"] == bodies[0]["tools"]
+        assert [t["function"]["name"] for t in body["tools"]] == list(STAGE_FIELDS)
         assert body["messages"][0] == system
         assert body["messages"][1]["content"].startswith(abstract)
-        schema = body["tools"][0]["function"]["parameters"]
-        assert set(schema["properties"]) == set(STAGE_FIELDS[stage_of(body)])
+        assert set(stage_tool(body)["properties"]) == set(STAGE_FIELDS[stage_of(body)])
     assert result.record == CaseReport.model_validate(seed_record())  # merged whole
     assert result.provenance.attempts == 5
     assert result.provenance.tokens.total_tokens == 5 * 150

@@ -20,6 +20,11 @@ reported), lists and free-text strings are bounded. A small model constrained by
 bare schema writes one string until ``max_tokens``; bounded, it moves on to the next
 field. The pydantic model still validates the answer.
 
+The schema sent writes a nullable value as ``"type": [T, "null"]``
+(``sent_schema``); llama-cpp-python's grammar compiler keeps only the types of such a
+list and drops every other keyword (properties, bounds), so the dialects write it back
+as ``anyOf`` first (``split_type_lists``), bounded or not.
+
 Free-text strings also get a ``pattern`` with the same bound, made of characters a JSON
 string holds unescaped: llama-cpp-python's grammar lets raw control characters (a newline)
 into a string, which no JSON parser accepts, and llama.cpp follows a ``pattern`` before a
@@ -114,6 +119,25 @@ def model_schema(model: type[BaseModel]) -> dict[str, Any]:
     return model.model_json_schema()
 
 
+def split_type_lists(node: Any) -> Any:
+    """A copy of ``node`` with every ``"type": [T, U…]`` written as ``anyOf`` of one
+    schema per type (the keywords that constrain a T go with T; annotations stay
+    outside): the same values validate, and a grammar compiler that reads only ``anyOf``
+    keeps every constraint."""
+    if isinstance(node, list):
+        return [split_type_lists(item) for item in node]
+    if not isinstance(node, dict):
+        return copy.deepcopy(node)
+    out = {key: split_type_lists(value) for key, value in node.items()}
+    kinds = out.get("type")
+    if not isinstance(kinds, list):
+        return out
+    outside = {key: out.pop(key) for key in ("description", "title", "default") if key in out}
+    del out["type"]
+    options = [{"type": kind} if kind == "null" else {**out, "type": kind} for kind in kinds]
+    return {"anyOf": options, **outside}
+
+
 def grammar_schema(
     schema: dict[str, Any], bounds: GrammarBounds = DEFAULT_BOUNDS
 ) -> dict[str, Any]:
@@ -150,12 +174,20 @@ def grammar_schema(
             out["required"] = list(out["properties"])
         return out
 
-    result: dict[str, Any] = visit(schema, None)
+    result: dict[str, Any] = visit(split_type_lists(schema), None)
     return result
 
 
+def _for_grammar(schema: dict[str, Any], bounds: GrammarBounds | None) -> dict[str, Any]:
+    """``schema`` as a grammar compiler should get it: bounded, or only split."""
+    if bounds is None:
+        split: dict[str, Any] = split_type_lists(schema)
+        return split
+    return grammar_schema(schema, bounds)
+
+
 def _json_object(schema: dict[str, Any], bounds: GrammarBounds | None) -> dict[str, Any]:
-    return {"type": "json_object", "schema": grammar_schema(schema, bounds) if bounds else schema}
+    return {"type": "json_object", "schema": _for_grammar(schema, bounds)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,7 +200,7 @@ class LlamaCppDialect:
 
     def __call__(self, request: Request, schema: dict[str, Any]) -> Request:
         tools = request.get("tools")
-        if self.bounds is not None and isinstance(tools, list):
+        if isinstance(tools, list):
             request = {**request, "tools": [_bounded_tool(tool, self.bounds) for tool in tools]}
         response_format = request.get("response_format")
         if not isinstance(response_format, dict):
@@ -181,14 +213,15 @@ class LlamaCppDialect:
         return {**request, "response_format": _json_object(schema, self.bounds)}
 
 
-def _bounded_tool(tool: Any, bounds: GrammarBounds) -> Any:
-    """llama.cpp compiles a forced tool's parameters into the grammar: bound them too."""
+def _bounded_tool(tool: Any, bounds: GrammarBounds | None) -> Any:
+    """llama.cpp compiles a forced tool's parameters into the grammar: bound them too
+    (``bounds=None``: only split the type lists)."""
     function = tool.get("function") if isinstance(tool, dict) else None
     if not isinstance(function, dict) or not isinstance(function.get("parameters"), dict):
         return tool
     return {
         **tool,
-        "function": {**function, "parameters": grammar_schema(function["parameters"], bounds)},
+        "function": {**function, "parameters": _for_grammar(function["parameters"], bounds)},
     }
 
 
@@ -206,7 +239,7 @@ class GrammarServer:
 
     def __call__(self, request: Request, schema: dict[str, Any]) -> Request:
         tools = request.get("tools")
-        if self.bounds is not None and isinstance(tools, list):
+        if isinstance(tools, list):
             request = {**request, "tools": [_bounded_tool(tool, self.bounds) for tool in tools]}
         response_format = request.get("response_format")
         if (

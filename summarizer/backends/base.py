@@ -15,6 +15,7 @@ needs to know which backend it is. It is one of two kinds:
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -22,13 +23,14 @@ from pydantic import BaseModel
 
 from ..document import Abstract
 from ..progress import ProgressListener
-from ..render import RenderedPrompt
 from ..schema import CaseReport
 from ..usage import Usage
 
-if TYPE_CHECKING:  # the rules path never imports instructor or the OpenAI SDK
+if TYPE_CHECKING:  # the rules path never imports instructor, the OpenAI SDK or jinja2
     from instructor import Mode
     from openai.types.chat import ChatCompletion
+
+    from ..render import RenderedPrompt
 
 __all__ = [
     "AnyBackend",
@@ -39,6 +41,7 @@ __all__ = [
     "ModelBackend",
     "RecordBackend",
     "ReportsProgress",
+    "TakesTurns",
     "Usage",
 ]
 
@@ -151,6 +154,16 @@ class HoldsOpen(Protocol):
 
     async def aopen(self) -> None:
         """Take the resources, inside the event loop that will use them."""
+        ...
+
+
+class TakesTurns(Protocol):
+    """A backend whose requests share one model on this machine (llama.cpp in process):
+    a record's requests are sent in one turn, back to back, so each stage after the
+    first reuses the prefix (system prompt and abstract) the model has just read."""
+
+    def record_turn(self) -> AbstractAsyncContextManager[None]:
+        """Held around one record's requests; other records wait for it."""
         ...
 
 

@@ -22,6 +22,15 @@ Schema and walks the model for async validators), so it runs once per (response 
 mode, dialect): a probe request shows what it adds (keys, and text appended to each
 message), and each record's messages get the same. ``shape_is_faithful`` checks that
 against instructor's own output for real messages (a test runs it for every mode).
+
+What instructor adds carries the schema as a model is sent it (``sent_schema``: no
+titles or defaults, single-use definitions inlined, compact where it is text), and is
+laid out so that what every request repeats comes first, as providers' prompt caches
+and llama.cpp's KV cache need it: tools, then the system prompt, then the abstract.
+In the ``json``/``md_json`` modes a stage's schema text follows its question instead
+of sitting in the system message, so a record's stages share system prompt and
+abstract as one prefix; with ``RequestSpec.share_stage_tools`` (self-hosted servers)
+the stages also offer the same tools, one per stage, ``tool_choice`` naming the stage's.
 """
 
 from __future__ import annotations
@@ -43,6 +52,7 @@ from ..render import RenderedPrompt
 from ..schema import CaseReport
 from .adapters import Dialect, model_schema
 from .base import ChatRequest
+from .sent_schema import compact_json, sent_schema
 from .stages import stage_model
 
 Mode = instructor.Mode
@@ -73,6 +83,13 @@ class RequestSpec:
     params: tuple[tuple[str, Any], ...] = ()
     """temperature, max_tokens, seed… in the order they are sent."""
     dialect: Dialect | None = None
+    share_stage_tools: bool = False
+    """Offer every stage's tool in each stage's request (``tool_choice`` names its own),
+    so a record's stages share tools + system + abstract as one prefix: for servers
+    where a reused prefix is free (llama.cpp's KV cache, vLLM's prefix cache). Against a
+    provider that bills each token (OpenAI, Azure) each stage sends its own tool: five
+    stages' tools in every request cost more than the cached-token discount gives back
+    (bench/request_tokens.py measures both)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +108,7 @@ def _shape(model: type[BaseModel], mode: Mode, dialect: Dialect | None) -> _Shap
     """The cached shape, or None when instructor does more than append (build per request)."""
     prepared, kwargs = handle_response_model(model, mode=mode, messages=[dict(m) for m in _PROBE])
     assert prepared is not None
+    kwargs = _lean(kwargs, model)
     messages = kwargs.pop("messages")
     if len(messages) != len(_PROBE):
         return None
@@ -103,8 +121,52 @@ def _shape(model: type[BaseModel], mode: Mode, dialect: Dialect | None) -> _Shap
             return None
         suffixes.append(content[len(probe["content"]) :])
     if dialect is not None:
-        kwargs = dialect(kwargs, model_schema(model))
+        kwargs = dialect(kwargs, sent_model_schema(model))
     return _Shape(prepared, kwargs, tuple(suffixes))
+
+
+@lru_cache(maxsize=64)
+def sent_model_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """``model``'s JSON Schema as a model is sent it (``sent_schema``; read-only)."""
+    return sent_schema(model_schema(model))
+
+
+def _lean(kwargs: dict[str, Any], model: type[BaseModel]) -> dict[str, Any]:
+    """instructor's request with the sent schema in place of pydantic's, wherever it put
+    it: a tool's parameters, ``response_format``, or the text of a message."""
+    kwargs = dict(kwargs)
+    tools = kwargs.get("tools")
+    if isinstance(tools, list):
+        kwargs["tools"] = [_lean_tool(tool) for tool in tools]
+    response_format = kwargs.get("response_format")
+    if isinstance(response_format, dict) and response_format.get("type") == "json_schema":
+        inner = dict(response_format.get("json_schema") or {})
+        if isinstance(inner.get("schema"), dict):
+            inner["schema"] = sent_schema(inner["schema"])
+            kwargs["response_format"] = {**response_format, "json_schema": inner}
+    messages = kwargs.get("messages")
+    if isinstance(messages, list):
+        # json / md_json: instructor writes the schema into the system message, indented
+        as_written = json.dumps(model_schema(model), indent=2, ensure_ascii=False)
+        lean = compact_json(sent_model_schema(model))
+        kwargs["messages"] = [
+            {**message, "content": message["content"].replace(as_written, lean)}
+            if isinstance(message.get("content"), str)
+            else message
+            for message in messages
+        ]
+    return kwargs
+
+
+def _lean_tool(tool: Any) -> Any:
+    """The tool with the sent schema as its parameters, and without the model's docstring
+    as its description (the system prompt says what the record is; a stage's tool is
+    named for its stage)."""
+    function = tool.get("function") if isinstance(tool, dict) else None
+    if not isinstance(function, dict) or not isinstance(function.get("parameters"), dict):
+        return tool
+    kept = {key: value for key, value in function.items() if key != "description"}
+    return {**tool, "function": {**kept, "parameters": sent_schema(function["parameters"])}}
 
 
 def _request(
@@ -125,12 +187,23 @@ def _request(
         body = {**head, "messages": sent, **dict(spec.params), **shape.extra}
         return ChatRequest(body, shape.response_model, spec.mode, stage)
     # Anything else: instructor shapes this request itself (slower, same result).
+    return _instructor_request(model, messages, spec, stage)
+
+
+def _instructor_request(
+    model: type[BaseModel], messages: list[dict[str, str]], spec: RequestSpec, stage: str | None
+) -> ChatRequest:
     prepared, kwargs = handle_response_model(
-        model, mode=spec.mode, messages=[dict(m) for m in messages], **head, **dict(spec.params)
+        model,
+        mode=spec.mode,
+        messages=[dict(m) for m in messages],
+        model=spec.model,
+        **dict(spec.params),
     )
     assert prepared is not None
+    kwargs = _lean(kwargs, model)
     if spec.dialect is not None:
-        kwargs = spec.dialect(kwargs, model_schema(model))
+        kwargs = spec.dialect(kwargs, sent_model_schema(model))
     return ChatRequest(kwargs, prepared, spec.mode, stage)
 
 
@@ -138,10 +211,56 @@ def build_requests(prompt: RenderedPrompt, spec: RequestSpec) -> list[ChatReques
     """The chat-completions requests for one rendered prompt (one per stage when staged)."""
     if prompt.strategy != "staged":
         return [_request(CaseReport, prompt.messages, spec, None)]
+    models = tuple(stage_model(stage.fields, stage.name) for stage in prompt.stages)
     return [
-        _request(stage_model(stage.fields, stage.name), stage.messages, spec, stage.name)
-        for stage in prompt.stages
+        _stage_request(models, index, stage.messages, spec, stage.name)
+        for index, stage in enumerate(prompt.stages)
     ]
+
+
+def _stage_request(
+    models: tuple[type[BaseModel], ...],
+    index: int,
+    messages: list[dict[str, str]],
+    spec: RequestSpec,
+    stage: str,
+) -> ChatRequest:
+    """One stage's request, laid out so that every stage of a record shares its prefix:
+    in the json modes the schema text after the question rather than in the system
+    message, and when the spec says so the tools of every stage (``tool_choice`` picks
+    this one's)."""
+    request = _request(models[index], messages, spec, stage)
+    shape = _shape(models[index], spec.mode, spec.dialect)
+    if shape is None or [m["role"] for m in messages] != [p["role"] for p in _PROBE]:
+        return request
+    body = dict(request.body)
+    tools = _stage_tools(models, spec.mode, spec.dialect) if spec.share_stage_tools else None
+    if tools is not None:
+        body["tools"] = tools
+    system_suffix, user_suffix = shape.suffixes
+    if system_suffix:
+        system, user = messages
+        body["messages"] = [
+            dict(system),
+            {**user, "content": user["content"] + system_suffix + user_suffix},
+        ]
+    return ChatRequest(body, request.response_model, request.mode, stage)
+
+
+@lru_cache(maxsize=32)
+def _stage_tools(
+    models: tuple[type[BaseModel], ...], mode: Mode, dialect: Dialect | None
+) -> list[Any] | None:
+    """Every stage's tool, in stage order: one list (one object, so a token counter reads
+    it once) for every stage's request; None when the mode sends no tools."""
+    tools: list[Any] = []
+    for model in models:
+        shape = _shape(model, mode, dialect)
+        offered = shape.extra.get("tools") if shape is not None else None
+        if not isinstance(offered, list):
+            return None
+        tools.extend(offered)
+    return tools
 
 
 def answer_requests(prompt: RenderedPrompt, spec: RequestSpec) -> list[ChatRequest]:
@@ -235,15 +354,7 @@ class ChatSteps:
 def shape_is_faithful(
     model: type[BaseModel], messages: list[dict[str, str]], spec: RequestSpec
 ) -> bool:
-    """Whether the cached shape gives what instructor gives for these messages (tests)."""
+    """Whether the cached shape gives what instructor gives for these messages, with the
+    sent schema in place of pydantic's (tests)."""
     cached = _request(model, messages, spec, None).body
-    _, direct = handle_response_model(
-        model,
-        mode=spec.mode,
-        messages=[dict(m) for m in messages],
-        model=spec.model,
-        **dict(spec.params),
-    )
-    if spec.dialect is not None:
-        direct = spec.dialect(direct, model_schema(model))
-    return cached == direct
+    return cached == _instructor_request(model, messages, spec, None).body

@@ -53,6 +53,8 @@ def request_spec(settings: Settings) -> RequestSpec:
         mode=INSTRUCTOR_MODES[mode],
         params=tuple(request_parameters(settings).items()),
         dialect=_dialect(mode, settings),
+        # a self-hosted server reuses a shared prefix for free; OpenAI and Azure bill it
+        share_stage_tools=accepts_schema_in_json_object(settings.base_url),
     )
 
 

@@ -88,16 +88,22 @@ class CollectSummary:
 
     @property
     def cost(self) -> float | None:
-        """Dollars: batch answers at batch prices, online asks at list prices."""
+        """Dollars, as billed: batch answers at batch prices, online asks at list prices,
+        the prompt tokens the provider reports as cached at its cached rates."""
+        return self._cost(cached=True)
+
+    @property
+    def cost_without_cache(self) -> float | None:
+        """``cost`` with every prompt token at the full rate (what caching saved: the
+        difference)."""
+        return self._cost(cached=False)
+
+    def _cost(self, *, cached: bool) -> float | None:
         if self.batch_price is None or (self.online_requests and self.online_price is None):
             return None
-        total = self.batch_price.cost(
-            self.batch_tokens.prompt_tokens, self.batch_tokens.completion_tokens
-        )
+        total = _priced(self.batch_price, self.batch_tokens, cached=cached)
         if self.online_price is not None:
-            total += self.online_price.cost(
-                self.online_tokens.prompt_tokens, self.online_tokens.completion_tokens
-            )
+            total += _priced(self.online_price, self.online_tokens, cached=cached)
         return total
 
     def to_dict(self) -> dict[str, Any]:
@@ -115,6 +121,7 @@ class CollectSummary:
             "online_tokens": self.online_tokens.to_dict(),
             "online_requests": self.online_requests,
             "cost": self.cost,
+            "cost_without_cache": self.cost_without_cache,
             "batch_price": self.batch_price.to_dict() if self.batch_price else None,
         }
 
@@ -324,9 +331,18 @@ async def acollect_batch(
             entry.update(
                 prompt_tokens=served.batch.prompt_tokens,
                 completion_tokens=served.batch.completion_tokens,
+                cached_tokens=served.batch.cached_tokens,
             )
         run_log.record_batch(entry)
     return collected
 
 
 collect_batch = blocking(acollect_batch, name="collect_batch")
+
+
+def _priced(price: Price, usage: Usage, *, cached: bool) -> float:
+    return price.cost(
+        usage.prompt_tokens,
+        usage.completion_tokens,
+        cached=usage.cached_tokens if cached else 0,
+    )

@@ -110,6 +110,15 @@ class PrepareSummary:
         return self.price.cost(self.tokens.prompt_tokens, 0)
 
     @property
+    def prompt_cost_cached(self) -> float | None:
+        """Dollars for the prompt tokens when every request finds its repeated prefix in
+        the provider's prompt cache (the tools and system prompt: ``tokens.cacheable_tokens``),
+        at the cached batch rate (None: no price)."""
+        if self.price is None:
+            return None
+        return self.price.cost(self.tokens.prompt_tokens, 0, cached=self.tokens.cacheable_tokens)
+
+    @property
     def completion_cost_cap(self) -> float | None:
         """Dollars if every request wrote ``max_tokens`` (the most it can cost)."""
         if self.price is None:
@@ -136,6 +145,7 @@ class PrepareSummary:
             "tokens": self.tokens.to_dict(),
             "price": self.price.to_dict() if self.price else None,
             "prompt_cost": self.prompt_cost,
+            "prompt_cost_cached": self.prompt_cost_cached,
             "completion_cost_cap": self.completion_cost_cap,
         }
 
@@ -349,7 +359,7 @@ def prepare_batch(
         max_tokens=settings.resolved_max_tokens,
         price=table.price(OpenAISteps.name, model, batch=True),
     )
-    counter = TokenCounter(model, exact=count_tokens)
+    counter = TokenCounter(model, exact=count_tokens, cache_rule=table.prompt_cache.cached)
     lines = _BodyLines()
     parts: list[_Part] = []
     seen: set[str] = set()

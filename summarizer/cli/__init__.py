@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+import importlib
+import importlib.util
 import sys
 import traceback
 import warnings
@@ -13,7 +16,54 @@ from .common import EXIT_USAGE, note
 from .terminal import install as install_visible_stdout
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class _Commands(click.Group):
+    """The commands, each imported when it is run (or listed by ``--help``): a command
+    loads only what it uses, so ``clean`` starts without the pipeline, the evaluation or
+    a model client (``tests/test_startup.py``)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *_available()})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        known = super().get_command(ctx, cmd_name)
+        if known is not None or cmd_name not in _available():
+            return known
+        command: click.Command = importlib.import_module(
+            f"{__name__}.{_COMMANDS[cmd_name]}"
+        ).command
+        self.add_command(command, cmd_name)
+        return command
+
+
+_COMMANDS = {
+    "summarize": "summarize",
+    "export": "export",
+    "clean": "clean",
+    "schema": "schema",
+    "eval": "evaluate",
+    "cache": "cache",
+    "logs": "logs",
+    "gold": "gold",
+    "review": "review",
+    "batch": "batch_api",
+}
+"""Each command's name and the module in this package whose ``command`` it is."""
+
+
+@functools.cache
+def _available() -> frozenset[str]:
+    """The commands whose module is installed (later stages may add optional ones)."""
+    return frozenset(
+        name
+        for name, module in _COMMANDS.items()
+        if importlib.util.find_spec(f"{__name__}.{module}") is not None
+    )
+
+
+@click.group(
+    cls=_Commands,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
 @click.version_option(package_name="case-summarizer")
 @click.pass_context
@@ -32,25 +82,6 @@ def cli(context: click.Context, debug: bool) -> None:
     """
     context.ensure_object(dict)
     context.obj["debug"] = debug
-
-
-def _register() -> None:
-    from . import clean, export, schema, summarize
-
-    for module in (summarize, export, clean, schema):
-        cli.add_command(module.command)
-    # Optional command groups added by later stages register themselves here.
-    for name in ("evaluate", "cache", "logs", "gold", "review", "batch_api"):
-        try:
-            module = __import__(f"{__name__}.{name}", fromlist=["command"])
-        except ModuleNotFoundError as error:
-            if error.name != f"{__name__}.{name}":
-                raise
-            continue
-        cli.add_command(module.command)
-
-
-_register()
 
 
 def _show_warning(

@@ -109,9 +109,15 @@ def _describe_prepare(summary: PrepareSummary) -> list[str]:
     lines.append(f"{summary.requests:,} request(s), {summary.tokens.describe()}")
     lines.append(_price_line(summary.price, summary.model))
     cap = f"{summary.requests:,} x {summary.max_tokens:,} max tokens"
+    cached = ""
+    if summary.tokens.cacheable_tokens:
+        cached = (
+            f" without prompt caching, {_money(summary.prompt_cost_cached)} if every repeated"
+            " prefix is answered from the cache"
+        )
     lines.append(
-        f"estimated cost at batch prices: prompt {_money(summary.prompt_cost)}"
-        f"{' (estimate)' if summary.tokens.estimate else ''}, "
+        f"estimated cost at batch prices: prompt {_money(summary.prompt_cost)}{cached}"
+        f"{' (estimate)' if summary.tokens.estimate else ''}; "
         f"completion at most {_money(summary.completion_cost_cap)} ({cap})"
     )
     return lines
@@ -427,9 +433,13 @@ def _describe_collect(summary: CollectSummary) -> list[str]:
     where = f" -> {run.output}" if run.output else ""
     lines = [", ".join(parts) + where]
     tokens = summary.batch_tokens
+    saved = ""
+    if tokens.cached_tokens or summary.online_tokens.cached_tokens:
+        saved = f", {_money(summary.cost_without_cache)} without the cache discount"
     lines.append(
-        f"tokens from the batch: {tokens.prompt_tokens:,} prompt, {tokens.completion_tokens:,} "
-        f"completion; cost {_money(summary.cost)} ({_price_line(summary.batch_price, summary.model)})"
+        f"tokens from the batch: {tokens.prompt_tokens:,} prompt ({tokens.cached_tokens:,} of "
+        f"them cached), {tokens.completion_tokens:,} completion; cost {_money(summary.cost)}"
+        f"{saved} ({_price_line(summary.batch_price, summary.model)})"
     )
     if summary.unknown_count:
         named = ", ".join(summary.unknown)

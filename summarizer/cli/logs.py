@@ -18,6 +18,7 @@ TABLE = (
     ("model", 18),
     ("prompt_version", 6),
     ("tokens", 7),
+    ("cached_tokens", 6),
     ("duration_s", 8),
     ("attempts", 3),
     ("cache_hit", 5),
@@ -75,7 +76,7 @@ def command(
     show_path: bool,
 ) -> None:
     """List the run log: one row per model call (time, record, model, prompt version,
-    tokens, duration, attempts, cache hit, error). Oldest first, the latest -n calls.
+    tokens, cached prompt tokens, duration, attempts, cache hit, error). Oldest first, the latest -n calls.
 
     \b
     Examples:
@@ -117,7 +118,10 @@ def command(
         else:
             header = "  ".join(name.ljust(width) if width else name for name, width in TABLE)
             out.write(
-                header.replace("prompt_version", "prompt").replace("duration_s", "seconds") + "\n"
+                header.replace("prompt_version", "prompt")
+                .replace("duration_s", "seconds")
+                .replace("cached_tokens", "cached")
+                + "\n"
             )
             for row in rows:
                 cells = []

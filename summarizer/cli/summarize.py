@@ -18,6 +18,7 @@ from ..local_batch import DEFAULT_CONCURRENCY, BatchSummary, run_batch
 from ..options import ORDERS
 from ..output.targets import MARKED_FORMATS, check_output, sidecar_path
 from ..pipeline import Cache, RunLog
+from ..progress import pace_text as pace
 from ..results import Failure, Result
 from .common import (
     EXIT_FAILED_RECORDS,
@@ -84,8 +85,13 @@ def _describe(summary: BatchSummary) -> list[str]:
             parts.append(f"{summary.retried:,} failed earlier and retried")
         tokens = summary.prompt_tokens + summary.completion_tokens
         if tokens:
-            parts.append(f"{tokens:,} tokens")
-        parts.append(f"{summary.elapsed_s:.1f}s ({summary.records_per_s:.1f}/s)")
+            cached = (
+                f" ({summary.cached_tokens:,} prompt tokens cached)"
+                if summary.cached_tokens
+                else ""
+            )
+            parts.append(f"{tokens:,} tokens{cached}")
+        parts.append(f"{summary.elapsed_s:.1f}s ({pace(summary.processed, summary.elapsed_s)})")
         lines.append(", ".join(parts) + where)
     if summary.skipped:
         earlier = f"{summary.skipped:,} record(s) already in {summary.output or 'the output'}"
@@ -331,7 +337,10 @@ def command(
             expected=count_records(paths, options) if bar else None,
             on_result=report,
             backend=backend,
-            prices=load_prices(prices),
+            # only a budget prices anything here: no table to read for a run without one
+            prices=(
+                load_prices(prices) if prices is not None or options.max_cost is not None else None
+            ),
             on_progress=progress_listener(
                 asked=progress_lines,
                 quiet=quiet,

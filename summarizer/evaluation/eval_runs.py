@@ -23,7 +23,7 @@ import platform
 import re
 import secrets
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -35,14 +35,15 @@ from urllib.parse import urlsplit, urlunsplit
 from pydantic import ValidationError
 
 from ..backends import capabilities_of
+from ..clean import clean
 from ..config import BASELINE_BACKEND, Settings
 from ..document import Document
-from ..errors import ConfigError, InputError
+from ..errors import ConfigError, InputError, SummarizerError
 from ..options import RunOptions
 from ..paths import eval_runs_dir
 from ..pipeline import Cache, Summarizer, read_one
 from ..progress import ProgressListener, RecordFinished
-from ..render import load_prompt
+from ..render import load_prompt, render
 from ..results import Failure, Result
 from ..runner import run_records
 from ..schema import SCHEMA_VERSION, CaseReport, json_schema_text
@@ -241,7 +242,7 @@ summarize_gold = blocking(asummarize_gold, name="summarize_gold")
 
 
 def _record_score(
-    gold: LoadedGold, line: dict[str, Any] | None, price: Price | None
+    gold: LoadedGold, line: dict[str, Any] | None, price: Price | None, cacheable: int | None
 ) -> RecordScore:
     expected = gold.record.expected
     if line is None:
@@ -263,6 +264,7 @@ def _record_score(
             reasks=reasks,
             prompt_tokens=int(tokens.get("prompt", 0)),
             completion_tokens=int(tokens.get("completion", 0)),
+            cached_tokens=int(tokens.get("cached") or 0),
         )
     else:
         provenance = line.get("provenance") or {}
@@ -288,12 +290,18 @@ def _record_score(
             reasks=reasks,
             prompt_tokens=int(tokens.get("prompt", 0)),
             completion_tokens=int(tokens.get("completion", 0)),
+            cached_tokens=int(tokens.get("cached") or 0),
             # a cache hit reports the call that produced the answer, not the cache read
             latency_s=provenance.get("original_latency_s") or provenance.get("latency_s"),
             cache_hit=bool(provenance.get("cache_hit", False)),
         )
+    record.expected_cached_tokens = cacheable
     if price is not None:
-        record.cost_usd = price.cost(record.prompt_tokens, record.completion_tokens)
+        prompt, completion = record.prompt_tokens, record.completion_tokens
+        record.cost_usd = price.cost(prompt, completion, cached=record.cached_tokens)
+        record.cost_uncached_usd = price.cost(prompt, completion)
+        best = max(record.cached_tokens, cacheable or 0)
+        record.cost_cached_usd = price.cost(prompt, completion, cached=best)
     return record
 
 
@@ -302,13 +310,50 @@ def score_outputs(
     outputs: Sequence[dict[str, Any]],
     *,
     price: Price | None,
+    expected_cached: Mapping[str, int] | None = None,
 ) -> list[RecordScore]:
     """Score stored output lines against gold (a gold record without output scores 0).
 
-    ``price`` turns tokens into dollars (None: cost unknown).
+    ``price`` turns tokens into dollars (None: cost unknown); ``expected_cached`` is each
+    record's prompt tokens a prompt cache would answer (``expected_cache``), for the cost
+    with caching.
     """
     by_id = {str(line.get("id")): line for line in outputs}
-    return [_record_score(item, by_id.get(item.id), price) for item in gold]
+    expected = expected_cached or {}
+    return [_record_score(item, by_id.get(item.id), price, expected.get(item.id)) for item in gold]
+
+
+def expected_cache(
+    settings: Settings, gold: Sequence[LoadedGold], prices: PriceTable
+) -> dict[str, int] | None:
+    """Each gold record's prompt tokens that a provider's prompt cache answers when every
+    request finds its repeated prefix cached: the requests the ``openai`` backend builds
+    for the record (none sent), counted in order with the model's tokenizer (characters
+    / 4 for a model it does not know), under the table's ``prompt_cache`` rule. None for a
+    backend that is not billed per token."""
+    capabilities = capabilities_of(settings)
+    if not capabilities.takes_prompt or capabilities.local:
+        return None  # nothing is billed per token
+    from ..backends.openai_compat import OpenAISteps
+    from ..batch_api.tokens import TokenCounter
+
+    steps = OpenAISteps(settings)
+    counter = TokenCounter(steps.spec.model, cache_rule=prices.prompt_cache.cached)
+    expected: dict[str, int] = {}
+    before = 0
+    for item, document in zip(gold, _gold_documents(gold), strict=True):
+        if isinstance(document, InputError):
+            continue
+        try:
+            prompt = render(clean(document), settings.resolved_prompt)
+        except SummarizerError:
+            continue
+        for request in steps.build(prompt):
+            counter.add(request.body)
+        total = counter.total().cacheable_tokens
+        expected[item.id] = total - before
+        before = total
+    return expected
 
 
 def scores_document(
@@ -469,6 +514,9 @@ def execute(
         progress=progress,
         on_progress=on_progress,
     )
+    expected = expected_cache(settings, gold, prices)
+    if expected is not None:
+        config["expected_cached_tokens"] = expected
     path = runs_dir / run_id
     try:
         path.mkdir(parents=True, exist_ok=False)
@@ -478,7 +526,12 @@ def execute(
         _write_json(path / CONFIG_FILE, config)
     except OSError as error:
         raise ConfigError(f"cannot store the run in {path}: {error}") from error
-    records = score_outputs(gold, outputs, price=prices.price(config["backend"], config["model"]))
+    records = score_outputs(
+        gold,
+        outputs,
+        price=prices.price(config["backend"], config["model"]),
+        expected_cached=config.get("expected_cached_tokens"),
+    )
     scores = scores_document(run_id, records, resamples=resamples, seed=seed)
     _write_json(path / SCORES_FILE, scores)
     return StoredRun(path=path, config=config, scores=scores)
@@ -619,7 +672,9 @@ def rescore_run(
         backend, model = str(run.config.get("backend")), run.config.get("model")
         config["price"] = prices.to_dict(backend, model)
     price = Price.from_dict(config.get("price") or {})
-    records = score_outputs(gold, outputs, price=price)
+    records = score_outputs(
+        gold, outputs, price=price, expected_cached=config.get("expected_cached_tokens")
+    )
     scores = scores_document(run.run_id, records, resamples=resamples, seed=seed)
     if config != run.config:
         _write_json(run.path / CONFIG_FILE, config)

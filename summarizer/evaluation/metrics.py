@@ -65,8 +65,19 @@ class RecordScore:
     """Of those, re-asks after an answer failed validation (None: not known)."""
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    cached_tokens: int = 0
+    """Of ``prompt_tokens``, those the server answered from its prompt cache."""
+    expected_cached_tokens: int | None = None
+    """Of ``prompt_tokens``, those a prompt cache would answer if every request found its
+    repeated prefix cached (the requests as built, re-asks not counted; None: not known)."""
     latency_s: float | None = None
     cost_usd: float | None = None
+    """As billed: the cached tokens the server reported at the cached rate."""
+    cost_uncached_usd: float | None = None
+    """Every prompt token at the full input rate (no prompt caching)."""
+    cost_cached_usd: float | None = None
+    """With every repeated prefix answered from the cache (``expected_cached_tokens``,
+    or the reported ones when more)."""
     cache_hit: bool = False
 
     @property
@@ -84,9 +95,16 @@ class RecordScore:
             "evidence": {"aligned": self.evidence_aligned, "total": self.evidence_total},
             "requests": self.requests,
             "reasks": self.reasks,
-            "tokens": {"prompt": self.prompt_tokens, "completion": self.completion_tokens},
+            "tokens": {
+                "prompt": self.prompt_tokens,
+                "completion": self.completion_tokens,
+                "cached": self.cached_tokens,
+                "expected_cached": self.expected_cached_tokens,
+            },
             "latency_s": None if self.latency_s is None else round(self.latency_s, 4),
             "cost_usd": None if self.cost_usd is None else round(self.cost_usd, 8),
+            "cost_uncached_usd": _rounded(self.cost_uncached_usd),
+            "cost_cached_usd": _rounded(self.cost_cached_usd),
             "cache_hit": self.cache_hit,
             "omitted": [name for name, score in self.fields.items() if score.omitted],
             "hallucinated": [name for name, score in self.fields.items() if score.hallucinated],
@@ -113,13 +131,21 @@ class RecordScore:
             reasks=reasks,
             prompt_tokens=int(tokens.get("prompt", 0)),
             completion_tokens=int(tokens.get("completion", 0)),
+            cached_tokens=int(tokens.get("cached") or 0),
+            expected_cached_tokens=tokens.get("expected_cached"),
             latency_s=data.get("latency_s"),
             cost_usd=data.get("cost_usd"),
+            cost_uncached_usd=data.get("cost_uncached_usd"),
+            cost_cached_usd=data.get("cost_cached_usd"),
             cache_hit=bool(data.get("cache_hit", False)),
         )
 
 
 Pair = tuple[float, float]
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 8)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -255,6 +281,14 @@ METRICS: tuple[Metric, ...] = (
         unit="count",
     ),
     Metric(
+        name="cached_tokens",
+        description="prompt tokens per record the server answered from its prompt cache",
+        values=lambda r: (float(r.cached_tokens), 1.0),
+        quality=False,
+        judged=False,
+        unit="count",
+    ),
+    Metric(
         name="latency_s",
         description="seconds per record (cache hits are fast)",
         values=_optional(lambda r: r.latency_s),
@@ -264,8 +298,24 @@ METRICS: tuple[Metric, ...] = (
     ),
     Metric(
         name="cost_usd",
-        description="dollars per record at the run's price",
+        description="dollars per record at the run's price, as billed (cached tokens at the cached rate)",
         values=_optional(lambda r: r.cost_usd),
+        higher_is_better=False,
+        quality=False,
+        unit="usd",
+    ),
+    Metric(
+        name="cost_uncached_usd",
+        description="dollars per record with no prompt caching (every prompt token at the full rate)",
+        values=_optional(lambda r: r.cost_uncached_usd),
+        higher_is_better=False,
+        quality=False,
+        unit="usd",
+    ),
+    Metric(
+        name="cost_cached_usd",
+        description="dollars per record if every repeated prompt prefix is answered from the cache",
+        values=_optional(lambda r: r.cost_cached_usd),
         higher_is_better=False,
         quality=False,
         unit="usd",

@@ -4,21 +4,27 @@ html (highlighted pages); and the reader of the JSON output contract (``read_res
 ``Writer(stream, format, single=...)`` streams results as they come; formats with a
 header or footer (csv, a batch html page) write them in the writer's lifecycle, so
 call ``close()`` (or use it as a context manager) even when nothing was written.
+
+The Markdown and HTML writers (jinja2 templates) are imported when one is made: JSON
+output, the default, starts without them.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
-from typing import IO, Any, Protocol
+from typing import IO, TYPE_CHECKING, Any, Protocol
 
 from ..errors import ConfigError
 from ..options import OUTPUT_FORMATS
 from ..results import Failure, Result
 from .card import build_card, build_error_card
 from .contract import read_results, result_from_dict
-from .markdown import MarkdownFormat, render_markdown
 from .table import COLUMNS, CsvFormat, csv_row, decode_row, to_dataframe, typed_row
-from .webpage import HtmlFormat, render_html
+
+if TYPE_CHECKING:
+    from .markdown import render_markdown
+    from .webpage import render_html
 
 FORMATS = OUTPUT_FORMATS
 
@@ -75,13 +81,31 @@ class _FormatFactory(Protocol):
     def __call__(self, stream: IO[str], *, single: bool = ...) -> _Format: ...
 
 
+def _templated(module: str, name: str) -> _FormatFactory:
+    """A writer whose module (and jinja2) is imported when the first one is made."""
+
+    def make(stream: IO[str], *, single: bool = False) -> _Format:
+        factory: _FormatFactory = getattr(importlib.import_module(module, __name__), name)
+        return factory(stream, single=single)
+
+    return make
+
+
 _FORMATTERS: dict[str, _FormatFactory] = {
     "json": _JsonFormat,
     "jsonl": _JsonLinesFormat,
-    "md": MarkdownFormat,
+    "md": _templated(".markdown", "MarkdownFormat"),
     "csv": CsvFormat,
-    "html": HtmlFormat,
+    "html": _templated(".webpage", "HtmlFormat"),
 }
+_LATE = {"render_markdown": ".markdown", "render_html": ".webpage"}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LATE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(module, __name__), name)
 
 
 class Writer:

@@ -292,7 +292,8 @@ def build_card(result: Result) -> Card:
         ("attempts", str(provenance.attempts)),
         (
             "tokens",
-            f"{tokens.total_tokens} ({tokens.prompt_tokens} prompt + {tokens.completion_tokens} completion)",
+            f"{tokens.total_tokens} ({tokens.prompt_tokens} prompt + {tokens.completion_tokens} completion)"
+            + (f", {tokens.cached_tokens} prompt tokens cached" if tokens.cached_tokens else ""),
         ),
         ("latency", f"{provenance.latency_s:.3f} s"),
         ("cache", "hit" if provenance.cache_hit else "miss" if provenance.cache_key else "off"),

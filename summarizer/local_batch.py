@@ -14,8 +14,9 @@ resumable. Re-running into the same file skips the ids already done and repairs 
 partial last line, so an interrupted run loses only the records that were in flight and
 never writes an id twice; ``retry_failed`` redoes the ids whose line is an error. JSON
 Lines files are their own store; Markdown, CSV and HTML keep a hidden JSON Lines sidecar
-and are written (temp file + ``os.replace``) when the run ends. Two runs never share an
-output (a lock on the file itself), and an output that is one of the inputs is refused.
+and are written (temp file + ``os.replace``) when the run ends, or stops early (then
+marked partial). Two runs never share an output (a lock on the file itself), and an
+output that is one of the inputs is refused.
 
 Input ids are made unique within a run (a repeated id gets ``#2``, ``#3``… in input
 order), so every input record has exactly one outcome.
@@ -40,7 +41,7 @@ from .ingest.count import count_records
 from .options import DEFAULT_CONCURRENCY, RunOptions
 from .output.targets import OwnFiles, Target, check_output, open_target
 from .pipeline import Cache, RunLog, Summarizer
-from .progress import ProgressListener, RecordFinished, duration_text
+from .progress import ProgressListener, RecordFinished, duration_text, pace_text
 from .results import Failure, Result
 from .runner import Item, Outcome, Process, RunCounts, run_records
 from .sync import blocking
@@ -200,7 +201,7 @@ class Progress:
             TextColumn("[progress.description]{task.description}"),
             BarColumn(bar_width=24),
             TextColumn("[progress.download]{task.fields[count]}"),
-            TextColumn("{task.fields[rate]:.1f} rec/s"),
+            TextColumn("{task.fields[pace]}"),
             TimeElapsedColumn(),
             TextColumn("[progress.remaining]{task.fields[eta]}"),
             TextColumn("[red]{task.fields[failed]} failed[/]"),
@@ -220,7 +221,7 @@ class Progress:
             f"summarizing{self._resumed}",
             total=expected,
             count=self._count(0, expected),
-            rate=0.0,
+            pace="",
             eta="",
             failed=0,
             tokens=0,
@@ -247,7 +248,7 @@ class Progress:
             total=total,
             completed=completed,
             count=self._count(completed, total),
-            rate=summary.processed / elapsed,
+            pace=pace_text(summary.processed, elapsed) if summary.processed else "",
             eta=eta,
             failed=summary.failed,
             tokens=summary.prompt_tokens + summary.completion_tokens,

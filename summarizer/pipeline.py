@@ -12,7 +12,6 @@ import functools
 import hashlib
 import json
 import time
-import weakref
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Iterator
 from contextlib import aclosing, closing
 from dataclasses import dataclass
@@ -171,9 +170,6 @@ class Summarizer:
             self._renderer = render
         self._schema_hash = schema_hash()
         self._portal = Portal()
-        # One dropped without close (a notebook's one-off ``Summarizer(...).summarize``)
-        # still commits what its stores queued and releases its event loop and sockets.
-        weakref.finalize(self, _release, self._portal, self.backend, (self.cache, self.run_log))
 
     def _asker(self) -> AskModel:
         """How a model is asked for a record (instructor and the SDK are imported here,
@@ -336,8 +332,11 @@ class Summarizer:
 
     def close(self) -> None:
         """Release the backend (and the event loop the sync methods used); commit what
-        the cache and run log queued. (Done when the object is collected too.)"""
-        _release(self._portal, self.backend, (self.cache, self.run_log))
+        the cache and run log queued."""
+        self._flush_stores()
+        if self._portal.started:
+            self._portal.run(self.backend.aclose())
+            self._portal.close()
 
     def __enter__(self) -> Summarizer:
         if isinstance(self.backend, HoldsOpen):  # else no event loop is needed yet
@@ -494,18 +493,6 @@ class Summarizer:
             provenance=provenance,
             abstract=abstract,
         )
-
-
-def _release(portal: Portal, backend: AnyBackend, stores: tuple[object, ...]) -> None:
-    """What ``Summarizer.close`` does, kept apart from the object so that its finalizer
-    can do it too."""
-    for store in stores:
-        flush = getattr(store, "flush", None)
-        if callable(flush):
-            flush()
-    if portal.started:
-        portal.run(backend.aclose())
-        portal.close()
 
 
 def read_one(path: Path, *, options: RunOptions | None = None) -> Document:

@@ -123,7 +123,7 @@ def test_reviewer_columns_come_first_and_machine_columns_last() -> None:
         if name == "patient_count":  # a value of the record
             return False
         return name.endswith(("_evidence_status", "_count")) or name in (
-            "grounding_rate", "source", "backend", "model", "prompt_version",
+            "evidence_pages", "grounding_rate", "source", "backend", "model", "prompt_version",
             "schema_version", "attempts", "tokens_total", "latency_s", "warnings", "error_type",
         )  # fmt: skip
 

@@ -242,7 +242,6 @@ def stats_command(
 
     if store is not None and len(records) > 1:
         raise InputError("--store names the review of one records file; give one RECORDS")
-    output_format = chosen_format(output, output_format, default="table", choices=REPORT_FORMATS)
     sessions = []
     try:
         for path in records:
@@ -250,8 +249,9 @@ def stats_command(
         read = [
             file for session in sessions for file in (session.records_path, *_read_files(session))
         ]
-        _check_report(output, read, force)
-        text = stats_report(review_stats(sessions), output_format)
+        _check_report(output, read, force)  # an input, or a file not ours: refused first
+        chosen = chosen_format(output, output_format, default="table", choices=REPORT_FORMATS)
+        text = stats_report(review_stats(sessions), chosen)
     finally:
         for session in sessions:
             session.close()
@@ -286,12 +286,12 @@ def compare_command(
     from ..review.consensus import compare
     from ..review.reports import agreement_report
 
-    output_format = chosen_format(output, output_format, default="table", choices=REPORT_FORMATS)
     one, two = _two_reviews(first, second, records)
     try:
         read = [one.records_path, *_read_files(one), *_read_files(two)]
-        _check_report(output, read, force)
-        text = agreement_report(compare(one, two), output_format)
+        _check_report(output, read, force)  # an input, or a file not ours: refused first
+        chosen = chosen_format(output, output_format, default="table", choices=REPORT_FORMATS)
+        text = agreement_report(compare(one, two), chosen)
     finally:
         one.close()
         two.close()

@@ -4,7 +4,8 @@
 ``summarizer.ingest.iter_records`` (once), summarizes ``RunOptions.concurrency`` of them
 at once through the one runner (``summarizer.runner``), with client-side rate limits and
 a cost budget, and
-writes each outcome as it finishes (completion order; the ``id`` joins them back):
+writes each outcome in input order (``RunOptions.order``; ``completion``: as each
+finishes, the ``id`` joins them back):
 ``{"id", "record", "evidence", "provenance", "abstract"}`` or ``{"id", "error",
 "error_type"}`` (see ``summarizer.results``).
 
@@ -13,8 +14,9 @@ resumable. Re-running into the same file skips the ids already done and repairs 
 partial last line, so an interrupted run loses only the records that were in flight and
 never writes an id twice; ``retry_failed`` redoes the ids whose line is an error. JSON
 Lines files are their own store; Markdown, CSV and HTML keep a hidden JSON Lines sidecar
-and are written (temp file + ``os.replace``) when the run ends. Two runs never share an
-output (a lock on the file itself), and an output that is one of the inputs is refused.
+and are written (temp file + ``os.replace``) when the run ends, or stops early (then
+marked partial). Two runs never share an output (a lock on the file itself), and an
+output that is one of the inputs is refused.
 
 Input ids are made unique within a run (a repeated id gets ``#2``, ``#3``… in input
 order), so every input record has exactly one outcome.
@@ -34,11 +36,12 @@ from .budget import Budget, BudgetExhausted
 from .config import Settings
 from .document import Abstract, Document, Text
 from .errors import InputError, OwnOutputSkipped
-from .ingest import iter_records
+from .ingest import is_path_name, iter_records
+from .ingest.count import count_records
 from .options import DEFAULT_CONCURRENCY, RunOptions
 from .output.targets import OwnFiles, Target, check_output, open_target
 from .pipeline import Cache, RunLog, Summarizer
-from .progress import ProgressListener, RecordFinished
+from .progress import ProgressListener, RecordFinished, duration_text, pace_text
 from .results import Failure, Result
 from .runner import Item, Outcome, Process, RunCounts, run_records
 from .sync import blocking
@@ -183,61 +186,90 @@ def _origin(item: Document | Abstract) -> str:
 
 
 class Progress:
-    """A rich progress bar on stderr: records/s, failures, tokens; the total grows as the
-    inputs are read (they are read once, never counted ahead)."""
+    """A rich progress bar on stderr: records done, of the total when it is known
+    (``expected``, a scan's count of the inputs, until reading ends; then the count
+    read), records/s, failures; an ETA only with a total, tokens only for a backend that
+    spends them. A record already done by an earlier run counts as done."""
 
-    def __init__(self, *, skipped: int) -> None:
+    def __init__(self, *, skipped: int, expected: int | None, tokens: bool) -> None:
         from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            SpinnerColumn,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
-        from rich.progress import (
-            Progress as RichProgress,
-        )
+        from rich.progress import BarColumn, SpinnerColumn, TextColumn, TimeElapsedColumn
+        from rich.progress import Progress as RichProgress
 
-        self.console = Console(stderr=True)
-        self._bar = RichProgress(
+        columns = [
             SpinnerColumn(),
             TextColumn("[progress.description]{task.description}"),
             BarColumn(bar_width=24),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[rate]:.1f} rec/s"),
+            TextColumn("[progress.download]{task.fields[count]}"),
+            TextColumn("{task.fields[pace]}"),
             TimeElapsedColumn(),
-            TextColumn("ETA"),
-            TimeRemainingColumn(),
-            TextColumn("[red]{task.fields[failed]} failed[/]  {task.fields[tokens]:,} tok"),
+            TextColumn("[progress.remaining]{task.fields[eta]}"),
+            TextColumn("[red]{task.fields[failed]} failed[/]"),
+        ]
+        if tokens:
+            columns.append(TextColumn("{task.fields[tokens]:,} tok"))
+        self.console = Console(stderr=True)
+        self._bar = RichProgress(
+            *columns,
             console=self.console,
             redirect_stdout=False,  # stdout may carry the results
             transient=False,
         )
+        self._expected = expected
         self._resumed = f" (resumed: {skipped} done)" if skipped else ""
         self._task = self._bar.add_task(
-            f"summarizing{self._resumed}", total=None, rate=0.0, failed=0, tokens=0
+            f"summarizing{self._resumed}",
+            total=expected,
+            count=self._count(0, expected),
+            pace="",
+            eta="",
+            failed=0,
+            tokens=0,
         )
         self._started = time.monotonic()
         self._bar.start()
 
+    @staticmethod
+    def _count(completed: int, total: int | None) -> str:
+        return f"{completed:,}/{total:,}" if total is not None else f"{completed:,} records"
+
     def update(self, summary: BatchSummary, counts: RunCounts) -> None:
         elapsed = max(time.monotonic() - self._started, 1e-6)
-        total = counts.read - counts.skipped
-        reading = "" if counts.finished_reading else ", reading"
+        completed = counts.skipped + summary.processed
+        total = counts.read if counts.finished_reading else self._expected
+        if total is not None:
+            total = max(total, completed)  # a scan's estimate, never below what is done
+        eta = ""
+        if total is not None and summary.processed and completed < total:
+            left = (total - completed) * elapsed / summary.processed
+            eta = f"ETA {duration_text(left)}"
         self._bar.update(
             self._task,
-            description=f"summarizing{self._resumed}{reading}",
-            total=max(total, summary.processed),
-            completed=summary.processed,
-            rate=summary.processed / elapsed,
+            total=total,
+            completed=completed,
+            count=self._count(completed, total),
+            pace=pace_text(summary.processed, elapsed) if summary.processed else "",
+            eta=eta,
             failed=summary.failed,
             tokens=summary.prompt_tokens + summary.completion_tokens,
         )
 
     def close(self) -> None:
         self._bar.stop()
+
+
+def expected_records(sources: Iterable[Source], options: RunOptions) -> int | None:
+    """How many records ``sources`` hold, by a fast scan of the files (texts and documents
+    are one each); None when that is not cheap to know (``ingest.count``)."""
+    paths: list[str | Path] = []
+    others = 0
+    for source in sources:
+        if isinstance(source, Path) or (isinstance(source, str) and is_path_name(source)):
+            paths.append(source)
+        else:
+            others += 1
+    found = count_records(paths, options) if paths else 0
+    return None if found is None else found + others
 
 
 # --- running -----------------------------------------------------------------------------
@@ -252,6 +284,7 @@ async def arun_batch(
     run_log: RunLog | None = None,
     backend: AnyBackend | None = None,
     progress: bool = False,
+    expected: int | None = None,
     on_result: Callable[[Result | Failure], None] | None = None,
     on_progress: ProgressListener | None = None,
     prices: PriceTable | None = None,
@@ -270,13 +303,17 @@ async def arun_batch(
     says ``stopped_by_budget``; run again to resume). An existing output that is not one
     of our outputs is refused (``OutputError``) unless ``force``; an input never is
     replaced. ``cache`` and ``run_log`` are handed to the ``Summarizer``. ``progress``
-    shows a bar on stderr; ``on_result`` is called with each ``Result`` or ``Failure``
-    after it is written (``on_result=results.append`` collects them). ``on_progress``
+    shows a bar on stderr, whose total is ``expected`` (how many records the sources
+    hold, when the caller knows; by default a list of files is counted by a fast scan,
+    ``ingest.count``) until reading ends; ``on_result`` is called with each ``Result`` or
+    ``Failure`` after it is written (``on_result=results.append`` collects them), in
+    ``options.order``. ``on_progress``
     gets ``summarizer.progress`` events (``ProgressPrinter()`` writes them to stderr).
     ``prices``: the price table the budget uses (default: the built-in one).
 
-    On KeyboardInterrupt what was written stays whole and the exception propagates;
-    rerunning with the same output resumes.
+    On KeyboardInterrupt what was written stays whole and the exception propagates; a
+    Markdown, CSV or HTML file is rendered from what is done so far, marked partial (see
+    ``output.targets``); rerunning with the same output resumes.
     """
     settings = settings or Settings.from_env()
     options = options or RunOptions()
@@ -284,6 +321,8 @@ async def arun_batch(
     if isinstance(destination, Path) and isinstance(sources, list | tuple):
         paths = [source for source in sources if isinstance(source, str | Path)]
         check_output(destination, paths, force=options.force)
+    if progress and expected is None and isinstance(sources, list | tuple):
+        expected = expected_records(sources, options)
     summarizer = Summarizer(
         settings, options, backend=backend, cache=cache, run_log=run_log, on_progress=on_progress
     )
@@ -292,7 +331,7 @@ async def arun_batch(
         await summarizer.aopen()
         target = open_target(
             destination,
-            options.format,
+            options.resolved_format,
             single=options.single,
             resume=options.resume,
             retry_failed=options.retry_failed,
@@ -304,6 +343,7 @@ async def arun_batch(
             options=options,
             budget=budget,
             progress=progress,
+            expected=expected,
             on_result=on_result,
             on_progress=on_progress,
         )
@@ -322,12 +362,17 @@ async def run_into(
     options: RunOptions,
     budget: Budget | None = None,
     progress: bool = False,
+    expected: int | None = None,
     on_result: Callable[[Result | Failure], None] | None = None,
     on_progress: ProgressListener | None = None,
 ) -> BatchSummary:
     """Every record of ``sources`` through ``summarizer`` and the runner into ``target``
     (opened by the caller, finished here): what ``arun_batch`` does once it has both, and
-    what a provider batch's collect does with its own summarizer."""
+    what a provider batch's collect does with its own summarizer.
+
+    A run that stops early (interrupted, an input that cannot be read, the budget spent)
+    still writes the outcomes that finished but were held back for input order, and
+    finishes the target as partial."""
     summary = BatchSummary(
         output=str(target.path) if target.path is not None else None,
         previously_failed=target.previously_failed,
@@ -336,7 +381,10 @@ async def run_into(
     )
     started = time.perf_counter()
     counts = RunCounts()
-    bar = Progress(skipped=len(target.done)) if progress else None
+    bar = None
+    if progress:
+        takes_prompt = summarizer.backend.capabilities.takes_prompt
+        bar = Progress(skipped=len(target.done), expected=expected, tokens=takes_prompt)
     items: Iterator[Item] = _items(sources, options, OwnFiles(target), summary.left_out)
     process: Process = summarizer.asummarize
     if budget is not None:
@@ -349,10 +397,11 @@ async def run_into(
             concurrency=options.concurrency,
             skip=target.done,
             counts=counts,
+            ordered=options.order == "input",
         )
         async with aclosing(outcomes):
             async for outcome in outcomes:
-                if isinstance(outcome, Failure) and isinstance(outcome.error, BudgetExhausted):
+                if _refused(outcome):
                     continue  # not started: left for a rerun
                 target.write(outcome)
                 summary.count(outcome)
@@ -371,13 +420,23 @@ async def run_into(
         if budget is not None:
             summary.cost, summary.stopped_by_budget = budget.spent, budget.stopped
         try:
-            target.finish(complete=complete)
+            for outcome in counts.held_back:  # done, not lost: a rerun skips them
+                if not _refused(outcome):
+                    target.write(outcome)
+                    summary.count(outcome)
         finally:
+            # stopped early: a rendered file shows what is done, marked partial
+            target.finish(complete=complete and not summary.stopped_by_budget)
             summary.elapsed_s = time.perf_counter() - started
             if bar is not None:
                 bar.update(summary, counts)
                 bar.close()
     return summary
+
+
+def _refused(outcome: Outcome) -> bool:
+    """A record the budget did not start: not an outcome, left for a rerun."""
+    return isinstance(outcome, Failure) and isinstance(outcome.error, BudgetExhausted)
 
 
 def _finished(

@@ -13,9 +13,10 @@ import hashlib
 import json
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Iterator
+from contextlib import aclosing, closing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, cast, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, cast, runtime_checkable
 
 from pydantic import ValidationError
 
@@ -281,23 +282,41 @@ class Summarizer:
 
     # -- many records (the runner) --------------------------------------------
     async def asummarize_many(
-        self, sources: Iterable[Source | InputError], *, concurrency: int | None = None
+        self,
+        sources: Iterable[Source | InputError],
+        *,
+        concurrency: int | None = None,
+        order: Literal["input", "completion"] | None = None,
     ) -> AsyncGenerator[Outcome, None]:
-        """A ``Result`` or ``Failure`` per record, as each finishes, ``concurrency`` at a
-        time (default: the options'). A file holding several records (an export) gives
-        them all; texts get the ids ``text-1``, ``text-2``…"""
-        options = (
-            self.options if concurrency is None else self.options.replace(concurrency=concurrency)
+        """A ``Result`` or ``Failure`` per record, ``concurrency`` at a time, in input
+        order, or as each finishes with ``order="completion"`` (defaults: the options').
+        A file holding several records (an export) gives them all; texts get the ids
+        ``text-1``, ``text-2``…"""
+        changes = {"concurrency": concurrency, "order": order}
+        options = self.options.replace(
+            **{name: value for name, value in changes.items() if value is not None}
         )
-        items = iter_records(sources, options)
-        async for outcome in run_records(self.asummarize, items, concurrency=options.concurrency):
-            yield outcome
+        outcomes = run_records(
+            self.asummarize,
+            iter_records(sources, options),
+            concurrency=options.concurrency,
+            ordered=options.order == "input",
+        )
+        async with aclosing(outcomes):
+            async for outcome in outcomes:
+                yield outcome
 
     def summarize_many(
-        self, sources: Iterable[Source | InputError], *, concurrency: int | None = None
+        self,
+        sources: Iterable[Source | InputError],
+        *,
+        concurrency: int | None = None,
+        order: Literal["input", "completion"] | None = None,
     ) -> Iterator[Outcome]:
         """Sync ``asummarize_many``."""
-        return self._portal.iterate(self.asummarize_many(sources, concurrency=concurrency))
+        return self._portal.iterate(
+            self.asummarize_many(sources, concurrency=concurrency, order=order)
+        )
 
     # -- lifecycle -----------------------------------------------------------
     async def aopen(self) -> None:
@@ -479,18 +498,18 @@ class Summarizer:
 def read_one(path: Path, *, options: RunOptions | None = None) -> Document:
     """The one record in ``path``; an InputError when it holds none, or several (an
     export: summarize those with ``summarize_many`` or ``run_batch``)."""
-    records = iter_records([path], options)
-    first = next(records, None)
-    if first is None:
-        raise InputError("no records", path=str(path))
-    if isinstance(first, InputError):
-        raise first
-    if next(records, None) is not None:
-        raise InputError(
-            "holds several records; summarize() takes one: use summarize_many() or "
-            "run_batch() for an export",
-            path=str(path),
-        )
+    with closing(iter_records([path], options)) as records:  # the file closed at once
+        first = next(records, None)
+        if first is None:
+            raise InputError("no records", path=str(path))
+        if isinstance(first, InputError):
+            raise first
+        if next(records, None) is not None:
+            raise InputError(
+                "holds several records; summarize() takes one: use summarize_many() or "
+                "run_batch() for an export",
+                path=str(path),
+            )
     assert isinstance(first, Document)
     return first
 

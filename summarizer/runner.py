@@ -3,7 +3,10 @@
 ``run_records`` reads records as they stream from the inputs (read once, never
 counted ahead), gives each a unique id (a repeated id gets ``#2``, ``#3``… in input
 order), skips the ids already done, summarizes up to ``concurrency`` at once, and
-yields each outcome, a ``Result`` or a ``Failure``, as it finishes (completion order).
+yields each outcome, a ``Result`` or a ``Failure``, as it finishes (completion order)
+or, ``ordered``, in input order: a finished record then waits for those before it,
+and reading stops ``ORDER_WINDOW`` × ``concurrency`` records ahead of the oldest one
+still running, so a stalled record holds back a bounded number.
 A bad record becomes a ``Failure`` and the rest go on; an unexpected exception in one
 record is a ``Failure`` too, never a lost record.
 
@@ -16,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncGenerator, Awaitable, Callable, Container, Generator, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from .document import Abstract, Document
 from .errors import InputError, SummarizerError
@@ -24,6 +27,10 @@ from .options import DEFAULT_CONCURRENCY
 from .results import Failure, Result, failure_of
 
 __all__ = ["DEFAULT_CONCURRENCY", "Item", "Outcome", "RunCounts", "item_id", "run_records"]
+
+ORDER_WINDOW = 4
+"""In input order, records started but not yet yielded: at most this many times the
+concurrency (what a slow record can hold back, and what waits in memory)."""
 
 Item = Document | Abstract | InputError
 Outcome = Result | Failure
@@ -43,6 +50,9 @@ class RunCounts:
     renamed: int = 0
     """Records whose id repeated an earlier one and got a ``#n`` suffix."""
     finished_reading: bool = False
+    held_back: list[Outcome] = field(default_factory=list)
+    """In input order, outcomes finished but still waiting for an earlier record when
+    the run stopped early (interrupted): done, so the caller can keep them."""
 
 
 def item_id(item: Item, position: int) -> str:
@@ -79,14 +89,17 @@ def run_records(
     concurrency: int = DEFAULT_CONCURRENCY,
     skip: Container[str] = frozenset(),
     counts: RunCounts | None = None,
+    ordered: bool = False,
 ) -> AsyncGenerator[Outcome, None]:
     """Every record of ``items`` through ``process``, ``concurrency`` at a time; see above.
 
     Close the generator (``contextlib.aclosing``) to stop early: records in flight are
-    cancelled, nothing else is read.
+    cancelled, nothing else is read, and finished ones still held back for input order
+    are left in ``counts.held_back``.
     """
-    jobs = _jobs(items, skip, counts if counts is not None else RunCounts())
-    return _in_parallel(process, jobs, concurrency)
+    counts = counts if counts is not None else RunCounts()
+    jobs = _jobs(items, skip, counts)
+    return _in_parallel(process, jobs, concurrency, counts, ordered=ordered)
 
 
 def _jobs(items: Iterable[Item], skip: Container[str], counts: RunCounts) -> _Jobs:
@@ -112,43 +125,57 @@ def _jobs(items: Iterable[Item], skip: Container[str], counts: RunCounts) -> _Jo
 
 
 async def _in_parallel(
-    process: Process, jobs: _Jobs, concurrency: int
+    process: Process, jobs: _Jobs, concurrency: int, counts: RunCounts, *, ordered: bool
 ) -> AsyncGenerator[Outcome, None]:
     """Up to ``concurrency`` records at once, each outcome as it finishes (with one, in
-    input order): a feeder task reads the jobs into a bounded queue that ``concurrency``
-    worker tasks take from. When reading fails, the records read before are done, then
-    the error is raised."""
-    queue: asyncio.Queue[_Job | None] = asyncio.Queue(maxsize=concurrency)
-    outcomes: asyncio.Queue[Outcome | _Done] = asyncio.Queue(maxsize=concurrency)
+    input order) or, ``ordered``, once every record read before it was: a feeder task
+    reads the jobs into a bounded queue that ``concurrency`` worker tasks take from.
+    When reading fails, the records read before are done, then the error is raised."""
+    queue: asyncio.Queue[tuple[int, _Job] | None] = asyncio.Queue(maxsize=concurrency)
+    outcomes: asyncio.Queue[tuple[int, Outcome] | _Done] = asyncio.Queue(maxsize=concurrency)
     failed: list[Exception] = []
+    window = asyncio.Semaphore(concurrency * ORDER_WINDOW) if ordered else None
 
     async def feed() -> None:
         try:
-            for job in jobs:
-                await queue.put(job)
+            for number, job in enumerate(jobs):
+                if window is not None:
+                    await window.acquire()
+                await queue.put((number, job))
         except Exception as error:  # an input that cannot be read at all: raised at the end
             failed.append(error)
         for _ in range(concurrency):
             await queue.put(None)
 
     async def work() -> None:
-        while (job := await queue.get()) is not None:
-            await outcomes.put(await _outcome(process, *job))
+        while (entry := await queue.get()) is not None:
+            number, job = entry
+            await outcomes.put((number, await _outcome(process, *job)))
         await outcomes.put(_Done())
 
+    held: dict[int, Outcome] = {}  # finished, waiting for an earlier record (ordered)
     tasks = [asyncio.create_task(work()) for _ in range(concurrency)]
     tasks.append(asyncio.create_task(feed()))
     try:
         finished = 0
+        following = 0  # the number of the next record to yield (ordered)
         while finished < concurrency:
-            outcome = await outcomes.get()
-            if isinstance(outcome, _Done):
+            entry = await outcomes.get()
+            if isinstance(entry, _Done):
                 finished += 1
+            elif window is None:
+                yield entry[1]
             else:
-                yield outcome
+                held[entry[0]] = entry[1]
+                while following in held:
+                    outcome = held.pop(following)
+                    following += 1
+                    window.release()
+                    yield outcome
         if failed:
             raise failed[0]
     finally:
+        counts.held_back.extend(held[number] for number in sorted(held))
         for task in tasks:
             task.cancel()
         with contextlib.suppress(asyncio.CancelledError):

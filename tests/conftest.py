@@ -4,11 +4,13 @@ import importlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
 from tests.openai_server import ScriptedServer
+
+S = TypeVar("S")
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "examples" / "leiomyosarcoma-cervical-spine.txt"
@@ -56,6 +58,24 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
     for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "CASE_SUMMARIZER_MODEL"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("CASE_SUMMARIZER_HOME", str(tmp_path / "home"))
+
+
+_TO_CLOSE: list[Any] = []
+
+
+def closed_after_test(summarizer: S) -> S:
+    """``summarizer``, closed when the test ends: a test that makes one for a call or two,
+    as a notebook would, still releases its event loop and connections (the suite fails
+    on a ResourceWarning)."""
+    _TO_CLOSE.append(summarizer)
+    return summarizer
+
+
+@pytest.fixture(autouse=True)
+def _close_summarizers() -> Iterator[None]:
+    yield
+    while _TO_CLOSE:
+        _TO_CLOSE.pop().close()
 
 
 @pytest.fixture

@@ -19,7 +19,13 @@ from summarizer.clean import clean
 from summarizer.clean.reuse import cleaner_sources, cleaning_key
 from summarizer.document import Abstract
 from summarizer.sqlite_store import QUEUE_LIMIT
-from tests.conftest import FAKE_KEY, batch_case_record, batch_case_text, env_without_keys
+from tests.conftest import (
+    FAKE_KEY,
+    batch_case_record,
+    batch_case_text,
+    closed_after_test,
+    env_without_keys,
+)
 from tests.openai_server import ScriptedServer, answer
 
 CLI = [sys.executable, "-m", "summarizer.cli"]
@@ -83,7 +89,8 @@ def _summarizer(server: ScriptedServer, cache: ResponseCache, **changes: object)
         "backoff": 0.01,
     }
     options.update(changes)
-    return Summarizer(Settings.from_env(env={"OPENAI_API_KEY": FAKE_KEY}, **options), cache=cache)
+    settings = Settings.from_env(env={"OPENAI_API_KEY": FAKE_KEY}, **options)
+    return closed_after_test(Summarizer(settings, cache=cache))
 
 
 def test_second_call_is_a_hit_and_sends_nothing(
@@ -119,8 +126,8 @@ def test_refresh_asks_again(scripted_server: ScriptedServer, tmp_path: Path) -> 
 
 def test_rules_backend_is_not_cached(tmp_path: Path) -> None:
     cache = ResponseCache(tmp_path / "c.sqlite")
-    summarizer = Summarizer(Settings(backend="rules"), cache=cache)
-    summarizer.summarize(batch_case_text(1))
+    with Summarizer(Settings(backend="rules"), cache=cache) as summarizer:
+        summarizer.summarize(batch_case_text(1))
     assert len(cache) == 0
 
 

@@ -179,7 +179,9 @@ def test_sigkill_mid_batch_then_resume(scripted_server: ScriptedServer, tmp_path
         *["-o", str(out), "--model", "scripted", "-j", "8", "-q"],
         *["--timeout", str(TIMEOUT), "--backoff", "0.02"],
     ]
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     deadline = time.monotonic() + 60
     while _line_count(out) < 60 and time.monotonic() < deadline and process.poll() is None:
         time.sleep(0.02)

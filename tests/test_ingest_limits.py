@@ -16,7 +16,7 @@ from summarizer import InputError, Settings, Summarizer
 from summarizer.document import Document
 from summarizer.ingest import iter_documents
 from summarizer.options import MAX_RECORD_BYTES, RunOptions
-from tests.conftest import batch_case_text, env_without_keys
+from tests.conftest import batch_case_text, closed_after_test, env_without_keys
 
 LIMIT = 20_000
 BIG = "x" * (LIMIT * 3)
@@ -154,13 +154,14 @@ def test_pages_text_under_the_record_limit_html_under_the_page_limit(tmp_path: P
 
 
 def test_library_option_bounds_text_and_documents() -> None:
-    summarizer = Summarizer(Settings(backend="rules"), RunOptions(max_record_bytes=LIMIT))
+    options = RunOptions(max_record_bytes=LIMIT)
+    summarizer = closed_after_test(Summarizer(Settings(backend="rules"), options))
     with pytest.raises(InputError, match="limit"):
         summarizer.summarize(batch_case_text(1) + " " + BIG)
     document = Document(id="d", text=BIG, origin="<memory>", format="jsonl")
     [failure] = list(summarizer.summarize_many([document]))
     assert "limit" in str(getattr(failure, "error", ""))
-    assert Summarizer(Settings(backend="rules")).summarize(batch_case_text(1)).record
+    assert closed_after_test(Summarizer(Settings(backend="rules"))).summarize(batch_case_text(1))
     assert RunOptions().max_record_bytes == MAX_RECORD_BYTES == 2 * 1024 * 1024
 
 

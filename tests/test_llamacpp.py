@@ -41,6 +41,7 @@ from summarizer.document import Abstract
 from summarizer.progress import CallFinished, CallStarted, ModelLoaded, ModelLoading, ProgressEvent
 from summarizer.render import render
 from summarizer.schema import CaseReport
+from tests.conftest import closed_after_test
 
 # Written for these tests (not from a corpus): short, so a 2-core run stays quick.
 SHORT_CASE = """Fever and rash after amoxicillin in a child: a case report.
@@ -257,7 +258,7 @@ def test_grammar_is_really_applied(backend: LlamaCppBackend) -> None:
 @pytest.mark.slow
 @pytest.mark.xdist_group("llama")
 def test_v1_record_in_process(backend: LlamaCppBackend) -> None:
-    summarizer = Summarizer(backend.settings, backend=backend)
+    summarizer = closed_after_test(Summarizer(backend.settings, backend=backend))
     calls = backend.stats.calls
     result = summarizer.summarize(short_abstract())
     CaseReport.model_validate(result.record.model_dump(mode="json"))  # schema-valid

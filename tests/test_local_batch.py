@@ -331,7 +331,7 @@ def test_cli_batch_to_stdout_and_file(tmp_path: Path) -> None:
     first = cli("summarize", str(source), "-o", str(out))
     assert first.returncode == 0 and "20 record(s) summarized" in first.stderr
     again = cli("summarize", str(source), "-o", str(out))
-    assert again.returncode == 0 and "20 already done" in again.stderr
+    assert again.returncode == 0 and "all 20 record(s) already in" in again.stderr
     assert len(out.read_text().splitlines()) == 20
     quiet = cli("summarize", str(source), "-o", str(tmp_path / "q.jsonl"), "-q")
     assert quiet.returncode == 0 and "summarized" not in quiet.stderr

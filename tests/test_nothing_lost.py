@@ -21,6 +21,7 @@ from summarizer.output.targets import sidecar_path
 from tests.conftest import (
     FAKE_KEY,
     SEED,
+    closed_after_test,
     env_without_keys,
     seed_record,
     write_batch_input,
@@ -284,10 +285,11 @@ def test_bytes_that_are_not_utf8_are_read_with_a_warning(tmp_path: Path) -> None
         b"A title\n\nCASE: A 40-year-old woman had fi\xe8vre and chest pain for two days. "
         b"She improved with rest and went home on the third day.\n"
     )
-    result = Summarizer(Settings(backend="rules")).summarize(page)
+    rules = closed_after_test(Summarizer(Settings(backend="rules")))
+    result = rules.summarize(page)
     assert "fièvre" in result.abstract.text
     assert any("not UTF-8" in warning for warning in result.provenance.warnings)
-    clean = Summarizer(Settings(backend="rules")).summarize(SEED)
+    clean = rules.summarize(SEED)
     assert not any("not UTF-8" in warning for warning in clean.provenance.warnings)
 
 

@@ -14,7 +14,7 @@ from openai.types.chat.completion_create_params import CompletionCreateParamsNon
 
 from summarizer import ExtractionError, ModelCallError, Settings, Summarizer
 from summarizer.backends.openai_compat import as_completion
-from tests.conftest import FAKE_KEY, seed_record
+from tests.conftest import FAKE_KEY, closed_after_test, seed_record
 from tests.openai_server import Reply, ScriptedServer, answer, completion_body, error
 
 
@@ -30,7 +30,7 @@ def make(server: ScriptedServer, **changes: object) -> Summarizer:
     }
     options.update(changes)
     settings = Settings.from_env(env={"OPENAI_API_KEY": FAKE_KEY}, **options)
-    return Summarizer(settings)
+    return closed_after_test(Summarizer(settings))
 
 
 def assert_no_key(*texts: str) -> None:
@@ -249,7 +249,8 @@ def test_other_modes_send_their_shape(
 
 async def test_async_path(scripted_server: ScriptedServer, seed_text: str) -> None:
     scripted_server.enqueue(error(503), answer(seed_record()))
-    result = await make(scripted_server).asummarize(seed_text)
+    async with make(scripted_server) as summarizer:
+        result = await summarizer.asummarize(seed_text)
     assert result.record.patient.age_years == 63
     assert len(scripted_server.requests) == 2
 
@@ -320,7 +321,7 @@ def test_impossible_age_every_time_fails_the_record(scripted_server: ScriptedSer
 
 
 def test_rules_backend_never_derives_an_impossible_age() -> None:
-    result = Summarizer(Settings(backend="rules")).summarize(IMPOSSIBLE_AGE_CASE)
+    result = closed_after_test(Summarizer(Settings(backend="rules"))).summarize(IMPOSSIBLE_AGE_CASE)
     assert result.record.patient.age_years is None
 
 

@@ -44,42 +44,53 @@ EXPECTED_COLUMNS = [
     "patient_sex",
     "patient_descriptors",
     "patient_evidence",
-    "patient_evidence_status",
     "presentation",
-    "presentation_count",
     "presentation_evidence",
-    "presentation_evidence_status",
     "history",
-    "history_count",
     "history_evidence",
-    "history_evidence_status",
     "clinical_findings",
-    "clinical_findings_count",
     "clinical_findings_evidence",
-    "clinical_findings_evidence_status",
     "diagnostic_assessment",
-    "diagnostic_assessment_count",
     "diagnostic_assessment_evidence",
-    "diagnostic_assessment_evidence_status",
     "diagnosis_final",
     "diagnosis_differential",
     "diagnosis_evidence",
-    "diagnosis_evidence_status",
     "interventions",
-    "interventions_count",
     "interventions_evidence",
-    "interventions_evidence_status",
     "outcomes",
-    "outcomes_count",
     "outcomes_evidence",
-    "outcomes_evidence_status",
     "why_reported",
     "why_reported_evidence",
-    "why_reported_evidence_status",
     "conclusion",
     "conclusion_evidence",
-    "conclusion_evidence_status",
     "summary",
+    "error",
+    "review_status",
+    "review_accepted",
+    "review_corrected",
+    "review_rejected",
+    "review_reviewer",
+    "review_decision",
+    "review_decision_reason",
+    "review_note",
+    "review_field_notes",
+    "review_unsupported",
+    "patient_evidence_status",
+    "presentation_count",
+    "presentation_evidence_status",
+    "history_count",
+    "history_evidence_status",
+    "clinical_findings_count",
+    "clinical_findings_evidence_status",
+    "diagnostic_assessment_count",
+    "diagnostic_assessment_evidence_status",
+    "diagnosis_evidence_status",
+    "interventions_count",
+    "interventions_evidence_status",
+    "outcomes_count",
+    "outcomes_evidence_status",
+    "why_reported_evidence_status",
+    "conclusion_evidence_status",
     "evidence_count",
     "unaligned_count",
     "evidence_pages",
@@ -94,17 +105,6 @@ EXPECTED_COLUMNS = [
     "latency_s",
     "warnings",
     "error_type",
-    "error",
-    "review_status",
-    "review_accepted",
-    "review_corrected",
-    "review_rejected",
-    "review_reviewer",
-    "review_decision",
-    "review_decision_reason",
-    "review_note",
-    "review_field_notes",
-    "review_unsupported",
 ]
 
 
@@ -246,23 +246,17 @@ def test_csv_row_values() -> None:
     assert ok["patient_sex"] == "female"
     assert ok["patient_evidence"] == "A 63-year-old female"
     assert ok["patient_evidence_status"] == "exact"
-    assert json.loads(ok["interventions"]) == ["surgery: posterior tumor resection"]
-    assert json.loads(ok["interventions_evidence"]) == ["she underwent posterior tumor resection"]
-    assert json.loads(ok["interventions_evidence_status"]) == ["exact"]
+    assert ok["interventions"] == "surgery: posterior tumor resection"
+    assert ok["interventions_evidence"] == "she underwent posterior tumor resection"
+    assert ok["interventions_evidence_status"] == "exact"
     assert ok["interventions_count"] == "1"
-    assert json.loads(ok["clinical_findings"]) == [
-        "focal right-sided C5-level hemiparesis",
-        "no tumor recurrence on follow-up imaging (negative)",
-    ]
-    assert json.loads(ok["diagnostic_assessment"]) == [
-        "cervical MRI: right-sided C5 intralaminar mass"
-    ]
-    assert json.loads(ok["outcomes"]) == [
-        "one postoperative year: the lesion recurred (status recurred)"
-    ]
-    assert json.loads(ok["history"]) == [
-        "retroperitoneal leiomyosarcoma resection (timing 3 years ago)"
-    ]
+    assert ok["clinical_findings"] == (  # one item a line
+        "focal right-sided C5-level hemiparesis\n"
+        "no tumor recurrence on follow-up imaging (negative)"
+    )
+    assert ok["diagnostic_assessment"] == "cervical MRI: right-sided C5 intralaminar mass"
+    assert ok["outcomes"] == "one postoperative year: the lesion recurred (status recurred)"
+    assert ok["history"] == "retroperitoneal leiomyosarcoma resection (timing 3 years ago)"
     assert ok["diagnosis_final"] == "leiomyosarcoma metastasis to C5"
     assert ok["diagnosis_differential"] == ""  # an empty list, like anything not reported
     assert ok["why_reported_evidence_status"] == "exact"

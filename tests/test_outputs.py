@@ -34,6 +34,7 @@ from summarizer.results import Failure, Result
 from tests.conftest import (
     FAKE_KEY,
     batch_case_text,
+    closed_after_test,
     env_without_keys,
     needs_corpus,
     write_batch_input,
@@ -134,7 +135,7 @@ def test_kill_mid_run_then_resume_in_every_format(
     earlier = out.read_bytes()
     args = [*CLI, "summarize", str(source), "-o", str(out), "-f", format]
     args += ["--model", "m", "-j", "4", "-q", "--backoff", "0.01"]
-    process = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     store = sidecar_path(out)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and process.poll() is None:
@@ -410,7 +411,7 @@ def _mistyped(result: Result) -> Result:
 def test_a_result_line_is_what_json_dumps_writes_of_its_dict(seed_text: str) -> None:
     """Results write their line directly (the encoder is slow on the fixed keys): the same
     characters as json.dumps of to_dict, whatever the values hold."""
-    summarizer = Summarizer(Settings(backend="rules"))
+    summarizer = closed_after_test(Summarizer(Settings(backend="rules")))
     seed = summarizer.summarize(seed_text)
     results = [seed, _awkward(seed), _mistyped(seed), replace(seed, has_abstract=False)]
     corpus = needs_corpus("e3c-case-texts.jsonl")

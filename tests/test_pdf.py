@@ -20,6 +20,7 @@ from summarizer.document import Document
 from summarizer.errors import InputError
 from summarizer.ingest import iter_documents
 from summarizer.ingest.pdf import MAX_PAGES, read_pdf
+from summarizer.output.table import list_items
 from tests import pdf_fixtures as fx
 from tests.conftest import env_without_keys
 
@@ -214,7 +215,7 @@ def test_pages_in_json_csv_html_and_markdown(pdfs: dict[str, Path], tmp_path: Pa
             assert pages and set(pages) == {1}
         elif fmt == "csv":
             row = next(csv.DictReader(io.StringIO(written)))
-            assert json.loads(row["evidence_pages"])[0].endswith(": p. 1")
+            assert list_items(row["evidence_pages"])[0].endswith(": p. 1")
         else:
             assert "p. 1" in written
 

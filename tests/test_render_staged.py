@@ -10,7 +10,7 @@ import pytest
 
 from summarizer import ExtractionError, Settings, Summarizer
 from summarizer.schema import CaseReport
-from tests.conftest import FAKE_KEY, seed_record
+from tests.conftest import FAKE_KEY, closed_after_test, seed_record
 from tests.openai_server import Reply, ScriptedServer, answer, completion_body
 
 STAGE_FIELDS = {
@@ -32,7 +32,8 @@ def make(server: ScriptedServer, **changes: object) -> Summarizer:
         "validation_attempts": 2,
     }
     options.update(changes)
-    return Summarizer(Settings.from_env(env={"OPENAI_API_KEY": FAKE_KEY}, **options))
+    settings = Settings.from_env(env={"OPENAI_API_KEY": FAKE_KEY}, **options)
+    return closed_after_test(Summarizer(settings))
 
 
 def stage_of(request: dict[str, Any]) -> str:
@@ -138,6 +139,7 @@ def test_json_mode_carries_the_stage_schema_for_local_servers(
 
 async def test_async_staged(scripted_server: ScriptedServer, seed_text: str) -> None:
     scripted_server.fallback = lambda request: answer(part(stage_of(request)))
-    result = await make(scripted_server).asummarize(seed_text)
+    async with make(scripted_server) as summarizer:
+        result = await summarizer.asummarize(seed_text)
     assert result.provenance.attempts == 5
     assert result.record.patient.age_years == 63

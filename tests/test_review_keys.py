@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from summarizer.output.table import list_items
 from tests.review_helpers import (
     CHROMIUM_ARGS,
     ReviewServer,
@@ -328,7 +329,7 @@ def test_decision_and_notes_by_keys_reach_the_exports(page: Any, records: Path) 
     table = run_cli("review", "export", records, "-f", "csv").stdout
     row = next(row for row in csv.DictReader(io.StringIO(table)) if row["id"] == "europepmc")
     assert row["review_decision"] == "include" and row["review_note"] == "seen twice"
-    assert json.loads(row["review_field_notes"]) == ["patient: age as in the title"]
+    assert list_items(row["review_field_notes"]) == ["patient: age as in the title"]
 
 
 def _events(records: Path, ident: str) -> list[dict[str, Any]]:

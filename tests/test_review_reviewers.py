@@ -18,6 +18,7 @@ import pytest
 
 from summarizer.errors import InputError
 from summarizer.evaluation.gold import validate_gold_dir
+from summarizer.output.table import list_items
 from summarizer.review import ReviewSession, export_gold, export_reviewed
 from summarizer.review.consensus import ConsensusSession, cohen_kappa, compare
 from summarizer.review.review_store import NothingToUndo, ReviewStore, default_store_path
@@ -543,7 +544,7 @@ def test_a_corrected_value_its_evidence_does_not_support_is_flagged(
     assert "Check: the evidence does not support patient: age 68 years" in written["notes"]
     table = run_cli("review", "export", records, "-f", "csv").stdout
     row = next(row for row in csv.DictReader(io.StringIO(table)) if row["id"] == "bmc-jmcr")
-    assert json.loads(row["review_unsupported"]) == [finding]
+    assert list_items(row["review_unsupported"]) == [finding]
 
 
 def test_cards_say_when_no_model_made_them(rules_records: Path, tmp_path: Path) -> None:

@@ -16,7 +16,13 @@ import pytest
 from summarizer import ConfigError, ModelCallError, Settings, Summarizer
 from summarizer.cache import ResponseCache
 from summarizer.runlog import MIGRATIONS, RunLog, migrate, parse_since
-from tests.conftest import FAKE_KEY, batch_case_record, batch_case_text, env_without_keys
+from tests.conftest import (
+    FAKE_KEY,
+    batch_case_record,
+    batch_case_text,
+    closed_after_test,
+    env_without_keys,
+)
 from tests.openai_server import ScriptedServer, answer, error
 
 CLI = [sys.executable, "-m", "summarizer.cli"]
@@ -99,7 +105,7 @@ def test_pipeline_logs_calls_hits_and_errors(
         transport_attempts=2,
         backoff=0.01,
     )
-    summarizer = Summarizer(settings, cache=cache, run_log=log)
+    summarizer = closed_after_test(Summarizer(settings, cache=cache, run_log=log))
     scripted_server.enqueue(answer(batch_case_record(1)))
     summarizer.summarize(batch_case_text(1))
     summarizer.summarize(batch_case_text(1))

@@ -84,11 +84,11 @@ def gold_records() -> list[dict[str, Any]]:
 
 
 def rules_records() -> list[dict[str, Any]]:
-    summarizer = Summarizer(Settings(backend="rules"), cache=None, run_log=None)
-    return [
-        summarizer.summarize(path).record.model_dump(mode="json")
-        for path in sorted((ROOT / "evals" / "inputs").glob("*.txt"))
-    ]
+    with Summarizer(Settings(backend="rules"), cache=None, run_log=None) as summarizer:
+        return [
+            summarizer.summarize(path).record.model_dump(mode="json")
+            for path in sorted((ROOT / "evals" / "inputs").glob("*.txt"))
+        ]
 
 
 WRONG_VALUES: tuple[Any, ...] = (None, 0, -1, 1.5, 10**7, "x", "", True, [], ["x"], [{}], {})

@@ -28,6 +28,7 @@ from tests.conftest import (
     FAKE_KEY,
     batch_case_record,
     batch_case_text,
+    closed_after_test,
     env_without_keys,
     write_batch_input,
 )
@@ -193,7 +194,9 @@ def test_cache_entry_that_no_longer_validates_is_a_miss(
     path = tmp_path / "c.sqlite"
     settings = openai_settings(scripted_server)
     scripted_server.fallback = lambda request: answer(batch_case_record(4))
-    first = Summarizer(settings, cache=ResponseCache(path)).summarize(batch_case_text(4))
+    first = closed_after_test(Summarizer(settings, cache=ResponseCache(path))).summarize(
+        batch_case_text(4)
+    )
     key = first.provenance.cache_key
     assert key is not None
     with sqlite3.connect(path) as db:
@@ -202,14 +205,20 @@ def test_cache_entry_that_no_longer_validates_is_a_miss(
         # what the schema let through before derived ages were bounded
         value["record"]["patient"].update(age_text="999-year-old", age_years=999)
         db.execute("UPDATE responses SET value = ? WHERE key = ?", (json.dumps(value), key))
-    again = Summarizer(settings, cache=ResponseCache(path)).summarize(batch_case_text(4))
+    again = closed_after_test(Summarizer(settings, cache=ResponseCache(path))).summarize(
+        batch_case_text(4)
+    )
     assert not again.provenance.cache_hit and again.record.patient.age_years == 24
     assert len(scripted_server.requests) == 2
     with sqlite3.connect(path) as db:  # a value that is not JSON at all
         db.execute("UPDATE responses SET value = '{not json' WHERE key = ?", (key,))
-    third = Summarizer(settings, cache=ResponseCache(path)).summarize(batch_case_text(4))
+    third = closed_after_test(Summarizer(settings, cache=ResponseCache(path))).summarize(
+        batch_case_text(4)
+    )
     assert not third.provenance.cache_hit and len(scripted_server.requests) == 3
-    fourth = Summarizer(settings, cache=ResponseCache(path)).summarize(batch_case_text(4))
+    fourth = closed_after_test(Summarizer(settings, cache=ResponseCache(path))).summarize(
+        batch_case_text(4)
+    )
     assert fourth.provenance.cache_hit  # the fresh answer replaced the bad one
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import shutil
 import subprocess
 import sys
@@ -18,7 +17,7 @@ import pytest
 
 from summarizer.errors import ExtractionError
 from summarizer.output import COLUMNS, Writer, decode_row, read_results, to_dataframe
-from summarizer.output.table import COLUMN_KINDS, csv_row, typed_row
+from summarizer.output.table import COLUMN_KINDS, csv_row, list_items, typed_row
 from summarizer.pipeline import Failure
 from summarizer.sinks import csv_cell, csv_cell_text
 from tests.conftest import needs, needs_module, seed_record
@@ -63,13 +62,79 @@ def test_rows_round_trip_through_csv_exactly() -> None:
     assert typed_row(result)["patient_descriptors"] == TRICKY_ITEMS
 
 
-def test_lists_are_json_arrays_and_separators_inside_items_survive() -> None:
+def test_lists_are_one_item_a_line_and_separators_inside_items_survive() -> None:
     row = read_dicts(write_csv([tricky_result()]))[0]
     cell = row["patient_descriptors"]
-    assert cell.startswith("[")  # a spreadsheet keeps it as text, never a formula
-    assert json.loads(cell) == TRICKY_ITEMS
+    assert cell.split("\n") == [
+        'pain; "burning", at night',
+        "=1+1 in a cell",
+        "-40 °C exposure",
+        "line one\\nline two",  # an item's own line break is escaped: one item, one line
+        "'quoted' already",
+        "[not, a, list]",
+    ]
+    assert list_items(cell) == TRICKY_ITEMS
     assert row["presentation_count"] == "1"
-    assert len(json.loads(row["presentation_evidence"])) == 1
+    assert len(list_items(row["presentation_evidence"])) == 1
+
+
+def test_every_list_column_reads_the_same_way() -> None:
+    """Items, quotes, statuses, descriptors, warnings and review columns: one encoding."""
+    result = tricky_result()
+    review = {"status": "done", "fields": {"summary": {"status": "rejected"}, "title": {}}}
+    typed = typed_row(result, review=review)
+    typed["warnings"] = ["a\\b", "", "two\r\nlines"]  # backslashes, an empty item, CRLF
+    cells = csv_row(typed)
+    for name, kind in COLUMN_KINDS.items():
+        if kind == "list":
+            assert list_items(csv_cell_text(cells[name])) == typed[name], name
+    assert cells["review_rejected"] == "summary"
+    assert decode_row(cells) == typed
+
+
+@pytest.mark.parametrize(
+    "items",
+    [[], [""], ["", ""], ["a", ""], ["\\"], ["\\n"], ["=SUM(A1)", "b"], ["-1", "+2"], ["'x"]],
+)
+def test_list_cells_round_trip_exactly(items: list[str]) -> None:
+    typed = dict.fromkeys(COLUMNS) | {"patient_descriptors": items}
+    cell = csv_row(typed)["patient_descriptors"]
+    assert not cell.startswith(("=", "+", "-", "@"))  # a formula guard on the whole cell
+    assert decode_row({"patient_descriptors": cell})["patient_descriptors"] == items
+
+
+def test_a_spreadsheets_crlf_line_breaks_read_as_items() -> None:
+    assert list_items("fever\r\nrash\r\n") == ["fever", "rash", ""]
+
+
+def test_not_reported_is_an_empty_cell_everywhere() -> None:
+    record = seed_record()
+    record["patient"] = {"sex": "not_reported"}
+    record["diagnosis"] = None
+    row = read_dicts(write_csv([make_result(record)]))[0]
+    assert row["patient_sex"] == row["patient_age_years"] == row["diagnosis_final"] == ""
+    assert row["diagnosis_differential"] == row["patient_descriptors"] == ""
+    assert "not_reported" not in row.values()
+    assert typed_row(make_result(record))["patient_sex"] is None
+
+
+def test_reviewer_columns_come_first_and_machine_columns_last() -> None:
+    def is_machine(name: str) -> bool:
+        if name == "patient_count":  # a value of the record
+            return False
+        return name.endswith(("_evidence_status", "_count")) or name in (
+            "evidence_pages", "grounding_rate", "source", "backend", "model", "prompt_version",
+            "schema_version", "attempts", "tokens_total", "latency_s", "warnings", "error_type",
+        )  # fmt: skip
+
+    kinds = [is_machine(name) for name in COLUMNS]
+    split = kinds.index(True)
+    assert all(kinds[split:]) and not any(kinds[:split])
+    reviewer = COLUMNS[:split]
+    assert reviewer[:2] == ("id", "title")
+    assert {"summary", "error", "review_status", "review_rejected"} <= set(reviewer)
+    for name in ("patient", "presentation", "diagnosis", "conclusion"):  # a value, then its quote
+        assert f"{name}_evidence" in reviewer
 
 
 def test_formula_cells_are_neutralised_and_restored() -> None:
@@ -192,6 +257,19 @@ def test_to_dataframe_has_typed_columns() -> None:
     assert list(frame.columns) == list(COLUMNS)
     assert frame["patient_age_years"].tolist() == [63.0, 63.0]
     assert frame["patient_descriptors"].iloc[1] == TRICKY_ITEMS
+
+
+def test_dataframe_counts_stay_integers_beside_a_failure() -> None:
+    pandas = needs_module("pandas", hint="the dev extra: make setup")
+    failure = Failure(id="broken", error=ExtractionError("no valid record"), source="x.txt")
+    frame = to_dataframe([make_result(seed_record()), failure])
+    counts = [name for name, kind in COLUMN_KINDS.items() if kind == "int"]
+    assert "patient_count" in counts and "presentation_count" in counts
+    for name in counts:
+        assert frame[name].dtype == pandas.Int64Dtype(), name
+    assert frame["patient_count"].iloc[0] == 1
+    assert frame["patient_count"].iloc[1] is pandas.NA
+    assert frame["patient_age_years"].dtype == "float64"
 
 
 def test_to_dataframe_without_pandas_says_how_to_get_it(monkeypatch: pytest.MonkeyPatch) -> None:

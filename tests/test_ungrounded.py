@@ -18,7 +18,7 @@ from summarizer.output.markdown import render_markdown
 from summarizer.output.webpage import render_html
 from summarizer.results import Result, dropped_warning
 from summarizer.schema import CaseReport
-from tests.conftest import SEED, seed_record
+from tests.conftest import SEED, closed_after_test, seed_record
 from tests.openai_server import ScriptedServer, answer
 from tests.test_cli import run
 from tests.test_openai_backend import make as openai_summarizer
@@ -137,9 +137,10 @@ def test_a_cached_answer_is_pruned_the_same_way(
     scripted_server.enqueue(answer(fabricated), answer(fabricated))
     cache = ResponseCache(tmp_path / "cache.sqlite")
     settings = make(scripted_server).settings
-    first = Summarizer(settings, cache=cache).summarize(seed_text)
-    again = Summarizer(settings, cache=cache).summarize(seed_text)
-    kept = Summarizer(settings.replace(keep_ungrounded=True), cache=cache).summarize(seed_text)
+    first = closed_after_test(Summarizer(settings, cache=cache)).summarize(seed_text)
+    again = closed_after_test(Summarizer(settings, cache=cache)).summarize(seed_text)
+    kept_settings = settings.replace(keep_ungrounded=True)
+    kept = closed_after_test(Summarizer(kept_settings, cache=cache)).summarize(seed_text)
     assert len(scripted_server.requests) == 2  # the two reads were cache hits
     assert again.provenance.cache_hit and kept.provenance.cache_hit
     assert again.provenance.dropped == first.provenance.dropped != []

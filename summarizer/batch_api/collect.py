@@ -288,7 +288,9 @@ async def acollect_batch(
     collector.sends = backend.sends
     known: set[str] = set()
     try:
-        target = open_target(destination, options.format, resume=True, retry_failed=_IdsOf(context))
+        target = open_target(
+            destination, options.resolved_format, resume=True, retry_failed=_IdsOf(context)
+        )
         summary = await run_into(
             collector,
             _items(records, known, collector.unprepared),

@@ -10,12 +10,13 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ..config import MODES
-from ..output import FORMATS
 from ..sinks import terminal_text
 from .common import (
     EXIT_FAILED_RECORDS,
     PRICES,
+    chosen_format,
     connection_options,
+    format_option,
     handle_errors,
     input_options,
     load_prices,
@@ -469,14 +470,7 @@ def _describe_collect(summary: CollectSummary) -> list[str]:
     type=click.Path(dir_okay=False, writable=True),
     help="Write here instead of stdout; collecting again into it resumes.",
 )
-@click.option(
-    "-f",
-    "--format",
-    "output_format",
-    type=click.Choice(FORMATS),
-    default="jsonl",
-    show_default=True,
-)
+@format_option(default="jsonl")
 @click.option(
     "--retry-failed",
     is_flag=True,
@@ -502,7 +496,7 @@ def collect(
     results: tuple[str, ...],
     requests: Path | None,
     output: str | None,
-    output_format: str,
+    output_format: str | None,
     retry_failed: bool,
     concurrency: int,
     validation_attempts: int,
@@ -531,6 +525,7 @@ def collect(
     """
     from ..batch_api import collect_batch
 
+    output_format = chosen_format(output, output_format, default="jsonl")
     run_log = _run_log(options.pop("no_log"))
     settings = _settings(
         options, validation_attempts=validation_attempts, strict_grounding=strict_grounding

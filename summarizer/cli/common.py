@@ -25,8 +25,10 @@ EXIT_USAGE = 2
 
 def note(message: str) -> None:
     """One line to stderr (stdout is kept for data), with no escape sequence or control
-    character from an id, a path or a record reaching the terminal."""
-    click.echo(terminal_text(message), err=True)
+    character from an id, a path or a record reaching the terminal. Written to
+    ``sys.stderr`` as it is now: while a progress bar runs, that is the bar's own stream,
+    which prints the line above the bar instead of into it."""
+    click.echo(terminal_text(message), file=sys.stderr)
 
 
 def warn(message: str) -> None:
@@ -287,6 +289,42 @@ def input_options(function: F) -> F:
     for option in reversed(options):
         function = option(function)
     return function
+
+
+def format_option(*, default: str, choices: tuple[str, ...] | None = None) -> Callable[[F], F]:
+    """``-f/--format``: when left out, the format the ``-o`` file's suffix names (``.csv``,
+    ``.md``, ``.html``, ``.json``, ``.jsonl``), else ``default`` (``chosen_format``)."""
+    from ..options import OUTPUT_FORMATS
+
+    return click.option(
+        "-f",
+        "--format",
+        "output_format",
+        type=click.Choice(choices or OUTPUT_FORMATS),
+        default=None,
+        help=f"Output format [default: from the -o suffix, else {default}].",
+    )
+
+
+def chosen_format(
+    output: str | Path | None,
+    given: str | None,
+    *,
+    default: str,
+    choices: tuple[str, ...] | None = None,
+) -> str:
+    """The format a command writes: ``-f``, else the one ``-o``'s suffix names, else
+    ``default``; an ``-f`` that the suffix contradicts is a usage error (one line)."""
+    from ..errors import ConfigError
+    from ..options import output_format
+
+    chosen = output_format(output, given, default=default)
+    if choices is not None and chosen not in choices:
+        raise ConfigError(
+            f"the output {Path(str(output)).name} is named as a {chosen} file, which this "
+            f"command does not write: give -f {' or -f '.join(choices)} and a matching -o"
+        )
+    return chosen
 
 
 def run_options_from(given: dict[str, Any], **options: Any) -> Any:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from .. import paths
 from ..backends import capabilities_of
 from ..errors import ConfigError
 from ..evaluation.gate import Threshold, Verdict, judge
@@ -40,8 +41,6 @@ from .common import (
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-DEFAULT_GOLD = Path("evals/gold")
-DEFAULT_RUNS = Path("evals/runs")
 EXIT_GATE = 1
 
 
@@ -60,9 +59,10 @@ def _runs_option(function: F) -> F:
     return click.option(
         "--runs-dir",
         type=click.Path(file_okay=False, path_type=Path),
-        default=DEFAULT_RUNS,
-        show_default=True,
-        help="Where runs are stored.",
+        callback=lambda _context, _option, value: value or paths.eval_runs_dir(),
+        help="Where runs are stored [default: the project's evals/runs (the working folder "
+        "or one above it holds evals/gold or evals/runs), else evals/runs in "
+        "$CASE_SUMMARIZER_HOME].",
     )(function)
 
 
@@ -177,9 +177,8 @@ def _cache(enabled: bool, refresh: bool) -> Any:
     "--gold",
     "gold_dir",
     type=click.Path(file_okay=False, path_type=Path),
-    default=DEFAULT_GOLD,
-    show_default=True,
-    help="Folder of gold records.",
+    callback=lambda _context, _option, value: value or paths.gold_dir(),
+    help="Folder of gold records [default: the project's evals/gold].",
 )
 @click.option(
     "--tag",
@@ -450,7 +449,9 @@ def rescore_command(
     rescored = []
     for reference in runs:
         run = load_run(reference, runs_dir)
-        folder = gold_dir or Path(str((run.config.get("gold") or {}).get("dir") or DEFAULT_GOLD))
+        folder = gold_dir or Path(
+            str((run.config.get("gold") or {}).get("dir") or paths.gold_dir())
+        )
         gold = load_gold(folder)
         rescored.append(rescore_run(run, gold, prices=price_table, resamples=resamples, seed=seed))
         note(f"rescored {run.path}")

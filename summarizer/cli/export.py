@@ -6,22 +6,22 @@ from pathlib import Path
 
 import click
 
-from ..output import FORMATS
 from ..output.export import VIEWS_WITH_THE_ABSTRACT, export_results
-from .common import FORCE, handle_errors, note
+from ..output.targets import check_output
+from .common import FORCE, chosen_format, format_option, handle_errors, note
 
 
 @click.command("export")
 @click.argument("results", nargs=-1, required=True, type=click.Path(dir_okay=False))
-@click.option(
-    "-f", "--format", "output_format", type=click.Choice(FORMATS), default="csv", show_default=True
-)
+@format_option(default="csv")
 @click.option(
     "-o", "--output", type=click.Path(dir_okay=False), help="Write here (atomically), not stdout."
 )
 @FORCE
 @handle_errors
-def command(results: tuple[str, ...], output_format: str, output: str | None, force: bool) -> None:
+def command(
+    results: tuple[str, ...], output_format: str | None, output: str | None, force: bool
+) -> None:
     """Render finished results (the JSON Lines `summarize -o` writes) in any format.
 
     No model is called: records, evidence and provenance are read back as written, and
@@ -33,8 +33,12 @@ def command(results: tuple[str, ...], output_format: str, output: str | None, fo
       case-summarizer export records.jsonl -f html -o review.html
       case-summarizer export part1.jsonl part2.jsonl -f md > cards.md
     """
+    paths = [Path(path) for path in results]
+    if output:  # a file that is not ours is refused first, whatever the format
+        check_output(Path(output), paths, force=force)
+    output_format = chosen_format(output, output_format, default="csv")
     summary = export_results(
-        [Path(path) for path in results],
+        paths,
         format=output_format,
         output=Path(output) if output else None,
         force=force,

@@ -7,7 +7,12 @@ from pathlib import Path
 
 import click
 
-from ..evaluation.gold import GOLD_SCHEMA_FILE, gold_json_schema_text, validate_gold_dir
+from ..evaluation.gold import (
+    GOLD_SCHEMA_FILE,
+    gold_files,
+    gold_json_schema_text,
+    validate_gold_dir,
+)
 from .common import handle_errors, note
 from .review import gold_export_command
 
@@ -52,7 +57,7 @@ def validate_command(directory: Path) -> None:
     if problems:
         note(f"{len(problems)} problem(s) in {directory}")
         sys.exit(1)
-    count = len(list(directory.glob("*.json")))
+    count = len(gold_files(directory))
     note(f"{count} gold record(s) in {directory}: all valid")
 
 

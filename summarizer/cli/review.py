@@ -9,7 +9,9 @@ from typing import Any
 
 import click
 
-from .common import FORCE, handle_errors, note
+from .common import FORCE, chosen_format, format_option, handle_errors, note
+
+REVIEW_EXPORT_FORMATS = ("jsonl", "csv")
 
 RECORDS = click.argument("records", type=click.Path(dir_okay=False, path_type=Path))
 STORE = click.option(
@@ -33,14 +35,8 @@ PORT = click.option(
 NO_BROWSER = click.option(
     "--no-browser", is_flag=True, help="Print the URL but do not open a browser."
 )
-FORMAT = click.option(
-    "-f",
-    "--format",
-    "output_format",
-    type=click.Choice(["table", "json", "csv", "md"]),
-    default="table",
-    show_default=True,
-)
+REPORT_FORMATS = ("table", "json", "csv", "md")
+FORMAT = format_option(default="table", choices=REPORT_FORMATS)
 OUTPUT = click.option(
     "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Default: stdout."
 )
@@ -156,14 +152,7 @@ def open_command(
 
 @command.command("export")
 @RECORDS
-@click.option(
-    "-f",
-    "--format",
-    "output_format",
-    type=click.Choice(["jsonl", "csv"]),
-    default="jsonl",
-    show_default=True,
-)
+@format_option(default="jsonl", choices=REVIEW_EXPORT_FORMATS)
 @OUTPUT
 @click.option("--done-only", is_flag=True, help="Only records marked done.")
 @REVIEWER
@@ -172,7 +161,7 @@ def open_command(
 @handle_errors
 def export_command(
     records: Path,
-    output_format: str,
+    output_format: str | None,
     output: Path | None,
     done_only: bool,
     reviewer: str | None,
@@ -196,6 +185,9 @@ def export_command(
     from ..output.targets import check_output
     from ..review.export import export_reviewed
 
+    output_format = chosen_format(
+        output, output_format, default="jsonl", choices=REVIEW_EXPORT_FORMATS
+    )
     session = _reading(records, store, reviewer)
     count = 0
 
@@ -227,7 +219,7 @@ def export_command(
 @handle_errors
 def stats_command(
     records: tuple[Path, ...],
-    output_format: str,
+    output_format: str | None,
     output: Path | None,
     reviewer: str | None,
     store: Path | None,
@@ -257,8 +249,9 @@ def stats_command(
         read = [
             file for session in sessions for file in (session.records_path, *_read_files(session))
         ]
-        _check_report(output, read, force)
-        text = stats_report(review_stats(sessions), output_format)
+        _check_report(output, read, force)  # an input, or a file not ours: refused first
+        chosen = chosen_format(output, output_format, default="table", choices=REPORT_FORMATS)
+        text = stats_report(review_stats(sessions), chosen)
     finally:
         for session in sessions:
             session.close()
@@ -275,7 +268,7 @@ def compare_command(
     first: str,
     second: str,
     records: Path | None,
-    output_format: str,
+    output_format: str | None,
     output: Path | None,
     force: bool,
 ) -> None:
@@ -296,8 +289,9 @@ def compare_command(
     one, two = _two_reviews(first, second, records)
     try:
         read = [one.records_path, *_read_files(one), *_read_files(two)]
-        _check_report(output, read, force)
-        text = agreement_report(compare(one, two), output_format)
+        _check_report(output, read, force)  # an input, or a file not ours: refused first
+        chosen = chosen_format(output, output_format, default="table", choices=REPORT_FORMATS)
+        text = agreement_report(compare(one, two), chosen)
     finally:
         one.close()
         two.close()

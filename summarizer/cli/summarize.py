@@ -13,9 +13,10 @@ import click
 from ..backends import Capabilities, ReportsProgress, make_backend
 from ..document import Abstract, Document
 from ..errors import InputError, OwnOutputSkipped
+from ..ingest.count import count_records
 from ..local_batch import DEFAULT_CONCURRENCY, BatchSummary, run_batch
-from ..output import FORMATS
-from ..output.targets import check_output
+from ..options import ORDERS
+from ..output.targets import MARKED_FORMATS, check_output, sidecar_path
 from ..pipeline import Cache, RunLog
 from ..progress import pace_text as pace
 from ..results import Failure, Result
@@ -24,6 +25,8 @@ from .common import (
     FORCE,
     PRICES,
     announce_backend,
+    chosen_format,
+    format_option,
     handle_errors,
     input_options,
     load_prices,
@@ -37,6 +40,8 @@ from .common import (
 )
 
 EXIT_INTERRUPTED = 130
+RENDERED_FORMATS = ("md", "csv", "html")
+"""Formats a batch renders from its store when the run ends (or stops)."""
 
 
 def _stores(
@@ -66,25 +71,79 @@ def _without_own_outputs(
             yield item
 
 
-def _describe(summary: BatchSummary) -> str:
-    parts = [f"{summary.succeeded} record(s) summarized"]
-    if summary.cache_hits:
-        parts.append(f"{summary.cache_hits} from the cache")
-    if summary.failed:
-        parts.append(f"{summary.failed} failed")
-    if summary.skipped:
-        parts.append(f"{summary.skipped} already done")
-    if summary.retried:
-        parts.append(f"{summary.retried} retried")
-    tokens = summary.prompt_tokens + summary.completion_tokens
-    if tokens:
-        cached = (
-            f" ({summary.cached_tokens:,} prompt tokens cached)" if summary.cached_tokens else ""
-        )
-        parts.append(f"{tokens:,} tokens{cached}")
-    parts.append(f"{summary.elapsed_s:.1f}s ({pace(summary.processed, summary.elapsed_s)})")
+def _describe(summary: BatchSummary) -> list[str]:
+    """What the run did, and what earlier runs into the same output had done."""
     where = f" -> {summary.output}" if summary.output else ""
-    return ", ".join(parts) + where
+    lines = []
+    if summary.processed or not summary.skipped or summary.stopped_by_budget:
+        parts = [f"{summary.succeeded:,} record(s) summarized"]
+        if summary.cache_hits:
+            parts.append(f"{summary.cache_hits:,} from the cache")
+        if summary.failed:
+            parts.append(f"{summary.failed:,} failed")
+        if summary.retried:
+            parts.append(f"{summary.retried:,} failed earlier and retried")
+        tokens = summary.prompt_tokens + summary.completion_tokens
+        if tokens:
+            cached = (
+                f" ({summary.cached_tokens:,} prompt tokens cached)"
+                if summary.cached_tokens
+                else ""
+            )
+            parts.append(f"{tokens:,} tokens{cached}")
+        parts.append(f"{summary.elapsed_s:.1f}s ({pace(summary.processed, summary.elapsed_s)})")
+        lines.append(", ".join(parts) + where)
+    if summary.skipped:
+        earlier = f"{summary.skipped:,} record(s) already in {summary.output or 'the output'}"
+        if not lines:
+            earlier = f"nothing left to do: all {earlier}"
+        if 0 < summary.previously_failed <= summary.skipped:
+            done = summary.skipped - summary.previously_failed
+            earlier += f": {done:,} done, {summary.previously_failed:,} failed in an earlier run"
+        lines.append(earlier)
+    return lines
+
+
+def _exit_reasons(summary: BatchSummary, max_cost: float | None) -> list[str]:
+    """Why the exit status is 1, each reason in a few words (nothing: it is 0)."""
+    reasons = []
+    if summary.failed:
+        reasons.append(f"{summary.failed:,} record(s) failed in this run")
+    if summary.previously_failed:
+        reasons.append(
+            f"{summary.previously_failed:,} record(s) that failed in an earlier run are still "
+            "errors in the output (--retry-failed redoes them)"
+        )
+    if summary.stopped_by_budget:
+        reasons.append(
+            f"stopped by --max-cost ${max_cost} after spending ${summary.cost or 0:.4f}, "
+            "before every record was done (run again, with a higher --max-cost, to go on)"
+        )
+    return reasons
+
+
+def _partial(output: str | None, output_format: str) -> str:
+    """What a run that stopped early left in a rendered output file, and how to finish it."""
+    if output is None or output_format not in RENDERED_FORMATS or not Path(output).is_file():
+        return ""
+    if not sidecar_path(Path(output)).is_file():
+        return ""  # one record (never rendered unless it succeeded), not a batch
+    held = f"{output} holds only the {_records_in(Path(output)):,} record(s) done so far"
+    if output_format in MARKED_FORMATS:
+        return f"{held}, marked partial by a comment line; run the same command again to finish it"
+    return (
+        f"{held} (a partial table: a CSV file has no place to say so); run the same command "
+        "again to finish it"
+    )
+
+
+def _records_in(output: Path) -> int:
+    """Lines in a rendered output's store: its records (every record is one line)."""
+    try:
+        with sidecar_path(output).open("rb") as store:
+            return sum(chunk.count(b"\n") for chunk in iter(lambda: store.read(1 << 20), b""))
+    except OSError:
+        return 0
 
 
 @click.command("summarize")
@@ -93,9 +152,7 @@ def _describe(summary: BatchSummary) -> str:
     "--prompt",
     help="Prompt version (a folder in prompts/) [default: v1; v2 for --backend llamacpp].",
 )
-@click.option(
-    "-f", "--format", "output_format", type=click.Choice(FORMATS), default="json", show_default=True
-)
+@format_option(default="json")
 @click.option(
     "-o",
     "--output",
@@ -119,6 +176,13 @@ def _describe(summary: BatchSummary) -> str:
     "--tpm",
     type=click.FloatRange(min=0, min_open=True),
     help="Client-side limit: tokens per minute.",
+)
+@click.option(
+    "--order",
+    type=click.Choice(ORDERS),
+    default="input",
+    show_default=True,
+    help="Results in input order, or as each finishes (a slow record holds none back).",
 )
 @click.option(
     "--resume/--no-resume",
@@ -157,11 +221,12 @@ def _describe(summary: BatchSummary) -> str:
 def command(
     inputs: tuple[str, ...],
     prompt: str | None,
-    output_format: str,
+    output_format: str | None,
     output: str | None,
     concurrency: int,
     rpm: float | None,
     tpm: float | None,
+    order: str,
     resume: bool,
     retry_failed: bool,
     no_cache: bool,
@@ -180,13 +245,15 @@ def command(
     INPUTS are files, folders, globs or exports (PubMed XML, MEDLINE, RIS, CSV,
     JSONL); "-" reads stdin. One record prints one JSON object; several print
     JSON Lines, each {"id", "record", "evidence", "provenance", "abstract"} or
-    {"id", "error", "error_type"}, in completion order, --concurrency at a time,
-    with a progress bar on a terminal. Every --format batches the same way.
+    {"id", "error", "error_type"}, in input order (--order completion: as each
+    finishes), --concurrency at a time, with a progress bar on a terminal. Every
+    --format batches the same way; without -f, the -o suffix chooses it.
 
     A batch written with -o is resumable, in every format: run the same command
     again after a crash or Ctrl-C and only the missing ids are done; --retry-failed
     redoes the errors. Markdown, CSV and HTML files keep their records in a hidden
-    .NAME.results.jsonl beside them and are written when the run ends.
+    .NAME.results.jsonl beside them and are written when the run ends, or when it
+    stops early: then with what is done so far, marked partial.
     Model answers are cached (see `case-summarizer cache`) and every model call is
     logged (see `case-summarizer logs`). Exit status: 0 all good, 1 some record
     failed, 2 usage or input error, 130 interrupted.
@@ -206,6 +273,10 @@ def command(
     from ..ingest import iter_records
 
     settings = settings_from_options(given, prompt=prompt, backoff=backoff)
+    paths = [Path(name) if name != "-" else name for name in inputs]  # arguments are names
+    if output is not None:  # before anything is read or written, and before the format
+        check_output(Path(output), paths, force=force)
+    output_format = chosen_format(output, output_format, default="json")
     options = run_options_from(
         given,
         output=output,
@@ -217,10 +288,8 @@ def command(
         rpm=rpm,
         tpm=tpm,
         max_cost=max_cost,
+        order=order,
     )
-    paths = [Path(name) if name != "-" else name for name in inputs]  # arguments are names
-    if options.output_path is not None:  # before anything is read or written
-        check_output(options.output_path, paths, force=force)
     # Inputs are read once: the first two records tell one from many, then the rest follow.
     left_out: list[str] = []
     documents = _without_own_outputs(iter_records(paths, options), left_out)
@@ -238,12 +307,14 @@ def command(
         backend.capabilities, no_cache=no_cache, refresh=refresh, no_log=no_log
     )
     failed: list[Failure] = []
-    announced = False
+    announced = quiet
+    bar = not quiet and not options.single and sys.stderr.isatty()
 
     def report(item: Result | Failure) -> None:
         nonlocal announced
         if not announced and (isinstance(item, Result) or not options.single):
-            announce_backend(settings)  # once the output is open (its errors come alone)
+            # once the output is open (its errors come alone), above the bar (``note``)
+            announce_backend(settings)
             announced = True
         if isinstance(item, Result):
             return
@@ -262,7 +333,8 @@ def command(
             options,
             cache=cache,
             run_log=run_log,
-            progress=not quiet and not options.single and sys.stderr.isatty(),
+            progress=bar,
+            expected=count_records(paths, options) if bar else None,
             on_result=report,
             backend=backend,
             # only a budget prices anything here: no table to read for a run without one
@@ -276,8 +348,9 @@ def command(
             ),
         )
     except KeyboardInterrupt:
+        partial = _partial(output, output_format)
         again = " (run the same command again to resume)" if output else ""
-        note(f"interrupted{again}")
+        note(f"interrupted: {partial}" if partial else f"interrupted{again}")
         sys.exit(EXIT_INTERRUPTED)
     if not quiet:
         for why in left_out + summary.left_out:
@@ -286,21 +359,12 @@ def command(
         if failed:
             raise failed[0].error  # one bad input is one line, nothing more
         return
-    if not quiet or summary.failed:
-        note(_describe(summary))
-    if summary.previously_failed:
-        note(
-            f"{summary.previously_failed} record(s) failed in an earlier run (--retry-failed redoes them)"
-        )
-    if summary.stopped_by_budget:
-        note(
-            f"stopped: the run spent ${summary.cost or 0:.4f}, and another record would pass "
-            f"--max-cost ${options.max_cost}; run the same command again (with a higher "
-            "--max-cost) to go on"
-        )
-    if summary.failed or summary.previously_failed:
-        if summary.failed:
-            note(f"{summary.failed} record(s) failed")
-        sys.exit(EXIT_FAILED_RECORDS)
-    if summary.stopped_by_budget:
+    if not quiet:
+        for line in _describe(summary):
+            note(line)
+    reasons = _exit_reasons(summary, options.max_cost)
+    if reasons:  # an error, so said under -q too
+        note(f"exit status 1: {'; '.join(reasons)}")
+        if summary.stopped_by_budget and (partial := _partial(output, output_format)):
+            note(partial)
         sys.exit(EXIT_FAILED_RECORDS)

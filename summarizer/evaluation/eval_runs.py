@@ -40,6 +40,7 @@ from ..config import BASELINE_BACKEND, Settings
 from ..document import Document
 from ..errors import ConfigError, InputError, SummarizerError
 from ..options import RunOptions
+from ..paths import eval_runs_dir
 from ..pipeline import Cache, Summarizer, read_one
 from ..progress import ProgressListener, RecordFinished
 from ..render import load_prompt, render
@@ -626,8 +627,10 @@ def resolve_run(reference: str, runs_dir: Path) -> Path:
     raise InputError(f"no run {reference!r} in {runs_dir} (see `case-summarizer eval list`)")
 
 
-def load_run(reference: str | Path, runs_dir: Path = Path("evals/runs")) -> StoredRun:
-    path = resolve_run(str(reference), runs_dir)
+def load_run(reference: str | Path, runs_dir: Path | None = None) -> StoredRun:
+    """A stored run by path, id or ``latest~N``, in ``runs_dir`` (default: the project's
+    ``evals/runs``, else the home's: ``paths.eval_runs_dir``)."""
+    path = resolve_run(str(reference), runs_dir or eval_runs_dir())
     try:
         config = json.loads((path / CONFIG_FILE).read_text(encoding="utf-8"))
         scores_file = path / SCORES_FILE

@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..ages import parse_age
-from ..errors import InputError
+from ..errors import InputError, OutputError
 from ..schema import (
     ArticleType,
     DiagnosticTest,
@@ -37,6 +37,7 @@ from ..schema import (
 __all__ = [
     "AGE_CONSISTENCY_YEARS",
     "GOLD_SCHEMA_FILE",
+    "GOLD_SCHEMA_NAME",
     "GoldAlternatives",
     "GoldExpected",
     "GoldRecord",
@@ -45,6 +46,7 @@ __all__ = [
     "gold_json_schema_text",
     "load_gold",
     "validate_gold_dir",
+    "write_gold_schema",
 ]
 
 GOLD_SCHEMA_VERSION = "1.0.0"
@@ -205,10 +207,39 @@ def gold_json_schema_text() -> str:
     return json.dumps(gold_json_schema(), indent=2, ensure_ascii=False) + "\n"
 
 
+GOLD_SCHEMA_NAME = "gold.schema.json"
+"""The name of a gold folder's own copy of the schema (``write_gold_schema``)."""
+
+
+def write_gold_schema(directory: Path) -> str:
+    """This package's gold JSON Schema, written into ``directory`` (when not already there
+    as it is), and the ``$schema`` a gold file in that folder names: the copy beside it,
+    so editors validate the files wherever the folder is moved, offline."""
+    path = directory / GOLD_SCHEMA_NAME
+    text = gold_json_schema_text()
+    try:
+        same = path.read_text(encoding="utf-8") == text
+    except OSError:
+        same = False
+    if not same:
+        from ..output.line_store import atomic_write
+
+        try:
+            atomic_write(path, lambda out: print(text, end="", file=out))
+        except OSError as error:
+            raise OutputError(f"cannot write: {error.strerror or error}", path=str(path)) from error
+    return GOLD_SCHEMA_NAME
+
+
 def gold_files(directory: Path) -> list[Path]:
+    """The gold records of a folder: its JSON files, less a schema beside them."""
     if not directory.is_dir():
         raise InputError("not a folder of gold records", path=str(directory))
-    return sorted(path for path in directory.glob("*.json") if path.is_file())
+    return sorted(
+        path
+        for path in directory.glob("*.json")
+        if path.is_file() and not path.name.endswith(".schema.json")
+    )
 
 
 def _parse(path: Path) -> tuple[GoldRecord | None, list[str]]:

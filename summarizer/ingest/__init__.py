@@ -17,7 +17,7 @@ import glob
 import io
 import os
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import BinaryIO
@@ -82,7 +82,7 @@ def is_path_name(value: str) -> bool:
 def iter_records(
     sources: Iterable[str | Path | Text | Document | Abstract | InputError],
     options: RunOptions | None = None,
-) -> Iterator[Document | Abstract | InputError]:
+) -> Generator[Document | Abstract | InputError, None, None]:
     """Every record of mixed sources, in order: files, folders, globs and ``-`` read as
     they stream (an export gives every record), ``Text`` and plain texts as one record each
     (ids ``text-1``, ``text-2``… unless given), documents, abstracts and errors as they are.

@@ -13,6 +13,7 @@ import io
 import json
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
@@ -98,10 +99,20 @@ def resolve_columns(
     return id_column, title_column, abstract_column
 
 
-def _text_stream(handle: BinaryIO, encoding: str) -> io.TextIOWrapper:
+@contextmanager
+def _text_stream(handle: BinaryIO, encoding: str) -> Iterator[io.TextIOWrapper]:
+    """The handle read as text. The wrapper is detached when the reader ends, finished or
+    closed early: the handle stays its opener's to close, and no wrapper is left to the
+    garbage collector unclosed (a ResourceWarning)."""
     if encoding in ("utf-8", "cp1252"):  # UTF-8 where it is, Windows-1252 where it is not
-        return io.TextIOWrapper(handle, encoding="utf-8", errors=FALLBACK_ERRORS, newline="")
-    return io.TextIOWrapper(handle, encoding=encoding, errors="replace", newline="")
+        stream = io.TextIOWrapper(handle, encoding="utf-8", errors=FALLBACK_ERRORS, newline="")
+    else:
+        stream = io.TextIOWrapper(handle, encoding=encoding, errors="replace", newline="")
+    try:
+        yield stream
+    finally:
+        with suppress(ValueError):  # the handle was closed first: nothing left to release
+            stream.detach()
 
 
 def record_item(
@@ -240,7 +251,15 @@ def read_csv(
     # csv's own field limit (128 KB) would refuse an abstract the record limit allows;
     # rows are already capped by _CsvFeed, so the field limit follows the record limit.
     csv.field_size_limit(max(csv.field_size_limit(), limit))
-    feed = _CsvLines(_text_stream(handle, encoding), limit)
+    with _text_stream(handle, encoding) as stream:
+        yield from _csv_records(
+            _CsvLines(stream, limit), name=name, mapping=mapping, delimiter=delimiter, limit=limit
+        )
+
+
+def _csv_records(
+    feed: _CsvLines, *, name: str, mapping: ColumnMapping, delimiter: str | None, limit: int
+) -> Iterator[Item]:
     first = feed.header()
     if isinstance(first, LongLine):
         yield InputError(f"the header line is over the {describe_size(limit)} limit", path=name)
@@ -380,8 +399,8 @@ def read_jsonl(
             handle, name=name, encoding=encoding, mapping=mapping, limit=limit
         )
         return
-    lines = read_lines(_text_stream(handle, encoding), limit)
-    yield from _json_lines(lines, name=name, mapping=mapping, limit=limit)
+    with _text_stream(handle, encoding) as stream:
+        yield from _json_lines(read_lines(stream, limit), name=name, mapping=mapping, limit=limit)
 
 
 RESULTS_HINT = (
@@ -523,6 +542,11 @@ def read_medline(
     handle: BinaryIO, *, name: str, encoding: str, limit: int = MAX_RECORD_BYTES
 ) -> Iterator[Item]:
     """MEDLINE/.nbib: ``TAG - value`` lines, continuation lines indented, blank line between records."""
+    with _text_stream(handle, encoding) as stream:
+        yield from _medline_records(read_lines(stream, limit), name=name, limit=limit)
+
+
+def _medline_records(lines: Iterable[str | LongLine], *, name: str, limit: int) -> Iterator[Item]:
     fields: list[tuple[str, list[str]]] = []
     budget = RecordBudget(limit)
     dropping: str | None = None  # the id of a record over the limit, read to its end
@@ -530,7 +554,7 @@ def read_medline(
     seen_any = False
     line_number = 0
     start_line = 1
-    for raw_line in read_lines(_text_stream(handle, encoding), limit):
+    for raw_line in lines:
         line_number += 1
         if isinstance(raw_line, str) and not raw_line.strip():
             if dropping is not None:
@@ -617,27 +641,32 @@ def read_ris(
     handle: BinaryIO, *, name: str, encoding: str, limit: int = MAX_RECORD_BYTES
 ) -> Iterator[Item]:
     """RIS, one record at a time: lines are gathered up to ``ER  -`` and parsed with rispy."""
+    with _text_stream(handle, encoding) as stream:
+        yield from _ris_records(read_lines(stream, limit), name=name, limit=limit)
+
+
+def _ris_records(lines: Iterable[str | LongLine], *, name: str, limit: int) -> Iterator[Item]:
     import rispy
 
-    lines: list[str] = []
+    record: list[str] = []
     budget = RecordBudget(limit)
     dropping = False  # a record over the limit, read to its ER line
     count = 0
-    for raw_line in read_lines(_text_stream(handle, encoding), limit):
+    for raw_line in lines:
         line = raw_line.rstrip("\r\n").lstrip("\ufeff") if isinstance(raw_line, str) else ""
         ending = line.startswith("ER  -")
         if not dropping:
-            if isinstance(raw_line, str) and not line.strip() and not lines:
+            if isinstance(raw_line, str) and not line.strip() and not record:
                 continue
             if budget.add(raw_line) and isinstance(raw_line, str):
-                lines.append(line)
+                record.append(line)
                 if ending:
                     count += 1
-                    yield _ris_record(lines, rispy, name=name, position=count)
-                    lines = []
+                    yield _ris_record(record, rispy, name=name, position=count)
+                    record = []
                     budget.reset()
                 continue
-            dropping, lines = True, []
+            dropping, record = True, []
         else:
             budget.add(raw_line)
         if ending:
@@ -648,7 +677,7 @@ def read_ris(
     if dropping:
         count += 1
         yield InputError(budget.error(), path=name, record=str(count))
-    elif any(line.strip() for line in lines):
+    elif any(line.strip() for line in record):
         count += 1
         yield InputError(
             "RIS record without its closing 'ER  -' line", path=name, record=str(count)

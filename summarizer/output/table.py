@@ -1,25 +1,28 @@
 """The review table: one row per record, with a fixed header derived from the schema.
 
 Every file of every batch has the same columns, in the same order, whatever the records
-hold (an empty record, a full one, a failure, a reviewed one). The columns:
+hold (an empty record, a full one, a failure, a reviewed one). What a reviewer reads
+comes first, what the machine kept last:
 
 - the record's id and title, then the export's ``key``, ``authors``, ``year``,
   ``journal`` and ``doi`` when the input had them (``Provenance.reference``);
-- every schema field; each grounded field is followed by ``<field>_evidence`` (its
-  verbatim quote) and ``<field>_evidence_status`` (exact / normalised / fuzzy /
-  unaligned), so a reviewer reads a value beside the words that support it;
-- ``evidence_pages``: for a PDF, the page each quote was printed on (``patient: p. 1``);
-- how the record was made (backend, model, prompt, tokens, warnings), a failure's error,
-  and, for ``review export``, the review: the record's status and each field's, who
-  reviewed, the include/exclude decision and its reason, the notes, and corrected values
-  their evidence does not support.
+- every schema field; each grounded field is followed by ``<field>_evidence``, its
+  verbatim quote, so a reviewer reads a value beside the words that support it;
+- a failure's ``error``, and, for ``review export``, the review: the record's status and
+  each field's, who reviewed, the include/exclude decision and its reason, the notes, and
+  corrected values their evidence does not support;
+- then the machine's columns: each quote's alignment (``<field>_evidence_status``:
+  exact / normalised / fuzzy / unaligned), each list's item count, for a PDF the page
+  each quote was printed on (``evidence_pages``: ``patient: p. 1``), and how the record
+  was made (grounding, backend, model, prompt, tokens, warnings, the error's type).
 
 Lists (a field's items, their quotes and statuses item for item, descriptors,
-differentials, warnings) are one cell each holding a JSON array of strings
-(``["fever", "rash"]``): separators inside items need no escaping, a spreadsheet keeps a
-cell that starts with ``[`` as text, and ``decode_row`` splits it back exactly. An empty
-list, like any value not reported, is an empty cell; ``patient_sex`` keeps the explicit
-``not_reported``. A failed record keeps its id, title and reference.
+differentials, warnings) are one cell each, one item a line, as a spreadsheet shows a
+cell with line breaks; a line break or backslash inside an item is written ``\\n``,
+``\\r`` or ``\\\\`` (an empty item: a lone backslash), so ``decode_row`` splits the
+cell back exactly. Not reported is an empty cell, everywhere: a value missing, an empty
+list, a sex the abstract does not state. A failed record keeps its id, title and
+reference.
 
 Text cells that a spreadsheet would run as a formula (starting with ``=``, ``+``, ``-``,
 ``@``, tab or carriage return, as OWASP lists for CSV injection) get a leading
@@ -33,13 +36,13 @@ apostrophe: a record's text comes from the abstract, which is untrusted input.
 from __future__ import annotations
 
 import csv
-import json
+import re
 from collections.abc import Iterable, Mapping
 from typing import IO, TYPE_CHECKING, Any, Literal
 
 from ..reference import REFERENCE_FIELDS
 from ..results import Failure, Result
-from ..schema import CaseReport, ListItem
+from ..schema import CaseReport, ListItem, Sex
 from ..sinks import csv_cell, csv_cell_text
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -97,7 +100,6 @@ _RUN: dict[str, Kind] = {
     "latency_s": "float",
     "warnings": "list",
     "error_type": "text",
-    "error": "text",
 }
 _REVIEW: dict[str, Kind] = {
     "review_status": "text",
@@ -113,40 +115,44 @@ _REVIEW: dict[str, Kind] = {
 }
 
 
-def _evidence_columns(name: str, kind: Kind) -> dict[str, Kind]:
-    return {f"{name}_evidence": kind, f"{name}_evidence_status": kind}
-
-
 def _columns() -> dict[str, Kind]:
-    """The header and each column's kind, from CaseReport's fields in schema order."""
-    columns: dict[str, Kind] = {"id": "text", "title": "text"}
-    columns.update(dict.fromkeys(REFERENCE_FIELDS, "text"))
+    """The header and each column's kind, from CaseReport's fields in schema order: first
+    what a reviewer reads (the record, each value beside its quote, why a record failed,
+    the review), then what the machine kept (alignment statuses, item counts, how the
+    record was made)."""
+    reviewer: dict[str, Kind] = {"id": "text", "title": "text"}
+    reviewer.update(dict.fromkeys(REFERENCE_FIELDS, "text"))
+    machine: dict[str, Kind] = {}
+
+    def quoted(name: str, values: dict[str, Kind], kind: Kind = "text") -> None:
+        reviewer.update(values)
+        reviewer[f"{name}_evidence"] = kind
+        machine[f"{name}_evidence_status"] = kind
+
     for name in CaseReport.model_fields:
         if name == "title":
             continue
         if name == "article_type":
-            columns[name] = "text"
+            reviewer[name] = "text"
         elif name == "patient_count":
-            columns[name] = "int"
+            reviewer[name] = "int"
         elif name == "patient":
-            columns.update(_PATIENT)
-            columns.update(_evidence_columns("patient", "text"))
+            quoted("patient", _PATIENT)
         elif name == "diagnosis":
-            columns.update({"diagnosis_final": "text", "diagnosis_differential": "list"})
-            columns.update(_evidence_columns("diagnosis", "text"))
+            quoted("diagnosis", {"diagnosis_final": "text", "diagnosis_differential": "list"})
         elif name in _STATEMENTS:
-            columns[name] = "text"
-            columns.update(_evidence_columns(name, "text"))
+            quoted(name, {name: "text"})
         elif name == "summary":
-            columns[name] = "text"
+            reviewer[name] = "text"
         elif name in LIST_FIELDS:
-            columns.update({name: "list", f"{name}_count": "int"})
-            columns.update(_evidence_columns(name, "list"))
+            machine[f"{name}_count"] = "int"
+            quoted(name, {name: "list"}, "list")
         else:  # pragma: no cover - guards schema changes
             raise RuntimeError(f"CaseReport.{name} has no CSV column; add it to output/table.py")
-    columns.update(_RUN)
-    columns.update(_REVIEW)
-    return columns
+    reviewer["error"] = "text"
+    reviewer.update(_REVIEW)
+    machine.update(_RUN)
+    return reviewer | machine
 
 
 COLUMN_KINDS: dict[str, Kind] = _columns()
@@ -214,7 +220,7 @@ def typed_row(item: Result | Failure, *, review: Mapping[str, Any] | None = None
         patient_count=record.patient_count,
         patient_age_years=record.patient.age_years,
         patient_age_text=record.patient.age_text,
-        patient_sex=record.patient.sex.value,
+        patient_sex=None if record.patient.sex is Sex.not_reported else record.patient.sex.value,
         patient_descriptors=list(record.patient.descriptors),
         diagnosis_final=record.diagnosis.final if record.diagnosis else None,
         diagnosis_differential=list(record.diagnosis.differential) if record.diagnosis else [],
@@ -256,11 +262,41 @@ def typed_row(item: Result | Failure, *, review: Mapping[str, Any] | None = None
     return row
 
 
+def _escaped(item: str) -> str:
+    """An item on one line: its own backslashes and line breaks written as ``\\\\``,
+    ``\\n``, ``\\r``; an empty item as a lone backslash (else ``[""]`` would read as ``[]``)."""
+    if not item:
+        return "\\"
+    return item.replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r")
+
+
+_ESCAPE = re.compile(r"\\(.)", re.S)
+_LINE_BREAK = re.compile(r"\r\n?|\n")
+_UNESCAPED = {"n": "\n", "r": "\r", "\\": "\\"}
+
+
+def _unescaped(line: str) -> str:
+    if line == "\\":
+        return ""
+    return _ESCAPE.sub(lambda match: _UNESCAPED.get(match[1], match[0]), line)
+
+
+def list_cell(items: Iterable[str]) -> str:
+    """A list in one cell, one item a line (an empty list: an empty cell)."""
+    return "\n".join(_escaped(str(item)) for item in items)
+
+
+def list_items(cell: str) -> list[str]:
+    """The items of a ``list_cell``."""
+    # a spreadsheet may save the line breaks as CRLF; an item's own CR is escaped
+    return [_unescaped(line) for line in _LINE_BREAK.split(cell)] if cell else []
+
+
 def _encode(kind: Kind, value: Any) -> str:
     if value is None:
         return ""
     if kind == "list":
-        return json.dumps(list(value), ensure_ascii=False) if value else ""
+        return _guard(list_cell(value))
     if kind == "float":
         return f"{value:g}"
     if kind == "int":
@@ -269,13 +305,13 @@ def _encode(kind: Kind, value: Any) -> str:
 
 
 def csv_row(typed: Mapping[str, Any]) -> dict[str, str]:
-    """The CSV cells of a typed row: lists as JSON arrays, text guarded against formulas."""
+    """The CSV cells of a typed row: lists one item a line, text guarded against formulas."""
     return {name: _encode(kind, typed.get(name)) for name, kind in COLUMN_KINDS.items()}
 
 
 def _decode(kind: Kind, cell: str) -> Any:
     if kind == "list":
-        return [str(item) for item in json.loads(cell)] if cell else []
+        return list_items(csv_cell_text(cell))
     if not cell:
         return None
     if kind == "int":
@@ -297,7 +333,9 @@ def decode_row(cells: Mapping[str, str]) -> dict[str, Any]:
 def to_dataframe(items: Iterable[Result | Failure]) -> pandas.DataFrame:
     """A pandas DataFrame of typed rows (one per result or failure, columns = COLUMNS).
 
-    pandas is optional: ``pip install 'case-summarizer[dataframe]'``.
+    Counts are pandas' nullable integers (``Int64``): a failure's row leaves them
+    ``<NA>`` instead of turning the whole column into floats. pandas is optional:
+    ``pip install 'case-summarizer[dataframe]'``.
     """
     try:
         import pandas
@@ -306,7 +344,11 @@ def to_dataframe(items: Iterable[Result | Failure]) -> pandas.DataFrame:
             "to_dataframe needs pandas: pip install 'case-summarizer[dataframe]'",
             name="pandas",
         ) from error
-    return pandas.DataFrame.from_records([typed_row(item) for item in items], columns=list(COLUMNS))
+    frame = pandas.DataFrame.from_records(
+        [typed_row(item) for item in items], columns=list(COLUMNS)
+    )
+    counts = [name for name, kind in COLUMN_KINDS.items() if kind == "int"]
+    return frame.astype(dict.fromkeys(counts, "Int64"))
 
 
 class CsvFormat:

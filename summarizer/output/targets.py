@@ -7,8 +7,13 @@
 - ``RenderedTarget``: a Markdown, CSV or HTML file (or one pretty JSON object): outcomes
   go to a hidden resumable JSON Lines sidecar beside it (``.NAME.results.jsonl``, kept
   so a rerun resumes and ``--retry-failed`` works), and the file is rendered from the
-  sidecar when the run ends, written to a temporary file and moved into place: an
-  interrupted or failed run never leaves it truncated or half-written.
+  sidecar when the run ends, written to a temporary file and moved into place, so it
+  is never truncated or half-written. A run that stops early (Ctrl-C, an unreadable
+  input, the cost budget spent) renders what is done so far, marked partial: a
+  Markdown or HTML file by a comment line (``PARTIAL_MARK``) after its first line; a
+  CSV table stays a plain table (a comment line or marker row would be read as data
+  by every CSV reader, and a first line that is not the header hides the table from
+  ``ownership``), and the command says it is partial.
 - ``SingleTarget``: one record (``single``) in a rendered format to a file: written
   atomically once it succeeded; nothing is touched when it failed.
 
@@ -24,7 +29,7 @@ import os
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import IO, Protocol
+from typing import IO, Protocol, cast
 
 from ..errors import OutputError
 from ..results import Failure, Result
@@ -60,7 +65,8 @@ class Target(Protocol):
     def write(self, outcome: Outcome) -> None: ...
 
     def finish(self, *, complete: bool) -> None:
-        """Close, and (``complete``) write what is written at the end."""
+        """Close, and write what is written at the end; not ``complete``: the run
+        stopped before every record was done."""
         ...
 
 
@@ -158,9 +164,8 @@ class RenderedTarget:
     def finish(self, *, complete: bool) -> None:
         self._store.close()
         try:
-            if complete:
-                assert self.path is not None
-                render_file(read_results(self.sidecar), self.path, self.format)
+            assert self.path is not None
+            render_file(read_results(self.sidecar), self.path, self.format, partial=not complete)
         finally:
             self._release()
 
@@ -193,10 +198,28 @@ class SingleTarget(_NoState):
                 self._lock.release()
 
 
-def render_file(items: Iterable[Outcome], path: Path, format: str, *, single: bool = False) -> None:
-    """``items`` rendered in ``format`` into ``path``, atomically."""
+PARTIAL_MARK = (
+    "<!-- case-summarizer: partial: the run stopped before every record was done; "
+    "run the same command again to finish this file -->"
+)
+"""The line that marks a Markdown or HTML output rendered from a run that stopped early."""
+MARKED_FORMATS = ("md", "html")
+
+
+def render_file(
+    items: Iterable[Outcome],
+    path: Path,
+    format: str,
+    *,
+    single: bool = False,
+    partial: bool = False,
+) -> None:
+    """``items`` rendered in ``format`` into ``path``, atomically; ``partial``: marked as
+    what a run that stopped early had done (Markdown and HTML: ``PARTIAL_MARK``)."""
 
     def write(stream: IO[str]) -> None:
+        if partial and format in MARKED_FORMATS:
+            stream = cast(IO[str], _MarkedAfterFirstLine(stream, PARTIAL_MARK))
         with Writer(stream, format, single=single) as writer:
             for item in items:
                 writer.write(item)
@@ -205,6 +228,25 @@ def render_file(items: Iterable[Outcome], path: Path, format: str, *, single: bo
         atomic_write(path, write)
     except OSError as error:
         raise OutputError(f"cannot write: {error.strerror or error}", path=str(path)) from error
+
+
+class _MarkedAfterFirstLine:
+    """A text stream that writes ``mark`` on a line of its own after the first line
+    (after our Markdown marker, or the HTML doctype, so both stay first)."""
+
+    def __init__(self, stream: IO[str], mark: str) -> None:
+        self._stream = stream
+        self._mark: str | None = mark
+
+    def write(self, text: str) -> int:
+        if self._mark is not None and "\n" in text:
+            end = text.index("\n") + 1
+            text = text[:end] + self._mark + "\n" + text[end:]
+            self._mark = None
+        return self._stream.write(text)
+
+    def flush(self) -> None:
+        self._stream.flush()
 
 
 def open_target(

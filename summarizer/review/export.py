@@ -20,14 +20,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 from ..errors import InputError, OutputError
-from ..evaluation.gold import GOLD_SCHEMA_FILE, GoldExpected, GoldRecord
+from ..evaluation.gold import GoldExpected, GoldRecord, write_gold_schema
 from ..output.line_store import atomic_write
 from ..output.table import CsvFormat
 from ..schema import CaseReport
@@ -160,11 +159,7 @@ def export_gold(
         raise InputError(f"no record is {what} yet: nothing to export as gold")
     inputs = directory / INPUTS_FOLDER
     inputs.mkdir(parents=True, exist_ok=True)
-    schema = (
-        os.path.relpath(GOLD_SCHEMA_FILE, directory.resolve())
-        if GOLD_SCHEMA_FILE.is_file()
-        else None
-    )
+    schema = write_gold_schema(directory)  # the package's own copy, beside the files
     taken = {path.stem for path in directory.glob("*.json")}
     written: list[Path] = []
     skipped: list[str] = []

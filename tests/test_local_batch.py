@@ -42,14 +42,23 @@ def case_number(request: dict[str, Any]) -> int:
 
 
 def serve_cases(
-    server: ScriptedServer, *, delay: float = 0.0, failing: frozenset[int] = frozenset()
+    server: ScriptedServer,
+    *,
+    delay: float = 0.0,
+    failing: frozenset[int] = frozenset(),
+    slow_from: int | None = None,
 ) -> None:
+    """Answer every case after ``delay`` s; from case ``slow_from`` on, after 3 s, so that an
+    interrupt sent once the first cases are done always lands mid-run, however loaded the
+    machine is."""
+
     def reply(request: dict[str, Any]) -> Reply:
         number = case_number(request)
         if number in failing:
             return error(400, message="scripted rejection")
         content = json.dumps(batch_case_record(number))
-        return Reply(body=lambda body: completion_body(body, content), delay=delay)
+        slow = slow_from is not None and number >= slow_from
+        return Reply(body=lambda body: completion_body(body, content), delay=3.0 if slow else delay)
 
     server.fallback = reply
 
@@ -369,7 +378,7 @@ def test_cli_ctrl_c_keeps_whole_lines_and_resumes(
 ) -> None:
     source = tmp_path / "in.jsonl"
     ids = write_batch_input(source, 60)
-    serve_cases(scripted_server, delay=0.05)
+    serve_cases(scripted_server, delay=0.05, slow_from=14)
     env = {**env_without_keys(), "OPENAI_API_KEY": FAKE_KEY, "OPENAI_BASE_URL": scripted_server.url}
     out = tmp_path / "out.jsonl"
     args = [*CLI, "summarize", str(source), "-o", str(out), "--model", "m", "-j", "2"]
@@ -385,6 +394,7 @@ def test_cli_ctrl_c_keeps_whole_lines_and_resumes(
     assert "interrupted" in stderr and "Traceback" not in stderr
     partial = out.read_text()
     assert partial.endswith("\n") and 10 <= partial.count("\n") < 60
+    serve_cases(scripted_server)
     done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     lines = read_lines(out)

@@ -14,8 +14,10 @@ modes' schema text after its question instead of in the system message.
 
 from __future__ import annotations
 
+import ast
 import copy
 import json
+import types
 from collections.abc import Callable
 from typing import Any
 
@@ -32,6 +34,7 @@ from summarizer.backends.sent_schema import compact_json, sent_schema
 from summarizer.render import render
 from tests.conftest import FAKE_KEY, SEED, seed_record
 from tests.openai_server import Reply, ScriptedServer, completion_body
+from tests.test_architecture import sources
 
 PARAMS = (("temperature", 0.0), ("max_tokens", 512), ("seed", 0))
 Answer = Callable[[dict[str, Any]], dict[str, Any]]
@@ -232,3 +235,27 @@ def test_an_answer_cut_off_is_not_reasked_by_either(
     assert isinstance(result, Exception) and len(sent) == 1
     with pytest.raises(AnswerCutOff):
         parse_answer(ChatCompletion.model_validate(cut(request.body)), request, None)
+
+
+# --- only the public names ---------------------------------------------------------------------
+
+
+def test_the_package_uses_only_instructors_public_names() -> None:
+    """``import instructor`` / ``from instructor import X`` with X in its ``__all__``: no
+    submodule (``instructor.core``, ``instructor.processing``, ``instructor.v2``…), which
+    its ``__all__`` names too."""
+    used: list[str] = []
+    for _, path, tree in sources():
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                used += [alias.name for alias in node.names if alias.name.startswith("instructor")]
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("instructor"):
+                if node.module != "instructor":
+                    used.append(f"{node.module} ({path.name})")
+                used += [
+                    f"instructor.{alias.name} ({path.name})"
+                    for alias in node.names
+                    if alias.name not in instructor.__all__
+                    or isinstance(getattr(instructor, alias.name), types.ModuleType)
+                ]
+    assert used == [] or set(used) == {"instructor"}, used

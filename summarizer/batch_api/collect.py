@@ -180,9 +180,9 @@ def _collect_settings(settings: Settings, header: ContextHeader, *, retry_failed
         model=header.model,
         mode=header.mode,
         prompt=header.prompt,
-        temperature=header.temperature,
-        max_tokens=header.max_tokens,
-        seed=header.seed,
+        temperature=header.settings.temperature,
+        max_tokens=header.settings.max_tokens,
+        seed=header.settings.seed,
         validation_attempts=settings.resolved_validation_attempts if retry_failed else 1,
         strict_grounding=settings.strict_grounding if retry_failed else True,
     )

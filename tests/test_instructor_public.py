@@ -241,9 +241,9 @@ def test_an_answer_cut_off_is_not_reasked_by_either(
 
 
 def test_the_package_uses_only_instructors_public_names() -> None:
-    """``import instructor`` / ``from instructor import X`` with X in its ``__all__``: no
-    submodule (``instructor.core``, ``instructor.processing``, ``instructor.v2``…), which
-    its ``__all__`` names too."""
+    """``import instructor`` / ``from instructor import X`` / ``instructor.X`` with X in its
+    ``__all__``: no submodule (``instructor.core``, ``instructor.processing``,
+    ``instructor.v2``…), which its ``__all__`` names too."""
     used: list[str] = []
     for _, path, tree in sources():
         for node in ast.walk(tree):
@@ -258,4 +258,14 @@ def test_the_package_uses_only_instructors_public_names() -> None:
                     if alias.name not in instructor.__all__
                     or isinstance(getattr(instructor, alias.name), types.ModuleType)
                 ]
+            elif (  # after ``import instructor``: ``instructor.core.X`` reaches inside too
+                isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Name)
+                and node.value.id == "instructor"
+                and (
+                    node.attr not in instructor.__all__
+                    or isinstance(getattr(instructor, node.attr, None), types.ModuleType)
+                )
+            ):
+                used.append(f"instructor.{node.attr} ({path.name})")
     assert used == [] or set(used) == {"instructor"}, used

@@ -347,6 +347,40 @@ def test_a_context_file_written_before_the_header_was_a_model_still_collects(
         read_header(context)
 
 
+def test_a_batchs_state_prints_and_logs_as_it_always_did() -> None:
+    from summarizer.batch_api.remote import BatchInfo
+
+    info = BatchInfo(id="batch_1", status="failed", completed=3, failed=1, total=4)
+    info.errors.append("line 2: bad url")
+    expected = {
+        "id": "batch_1",
+        "status": "failed",
+        "request_counts": {"completed": 3, "failed": 1, "total": 4},
+        "input_file_id": None,
+        "output_file_id": None,
+        "error_file_id": None,
+        "model": None,
+        "prompt_version": None,
+        "request_file": None,
+        "request_sha256": None,
+        "base_url": None,
+        "created": None,
+        "errors": ["line 2: bad url"],
+    }
+    shown = info.to_dict()
+    assert shown == expected and list(shown) == list(expected)  # the order --json prints
+    assert shown["errors"] is not info.errors  # a copy: the caller may change it
+    assert info.log_entry() == {
+        "id": "batch_1",
+        "status": "failed",
+        "completed": 3,
+        "failed": 1,
+        "total": 4,
+        "output_file_id": None,
+        "error_file_id": None,
+    }
+
+
 def test_offset_runs_give_the_same_map_back() -> None:
     for index in ([], [0], [0, 1, 2, 5, 6, 6, 7, 40], list(range(100))):
         offsets = OffsetMap.from_runs(OffsetMap(__import__("array").array("i", index)).runs())

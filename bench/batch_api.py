@@ -46,13 +46,14 @@ if phase.startswith("prepare"):  # each phase imports what its command imports, 
     from summarizer.batch_api import prepare_batch
 else:
     from summarizer.batch_api import collect_batch
+    from summarizer.options import RunOptions
 wall, cpu = time.perf_counter(), time.process_time()
 if phase.startswith("prepare"):
     summary = prepare_batch([source], Settings(model="gpt-4o-mini"), output=requests,
                             count_tokens=phase == "prepare")
     records, failed, extra = summary.records, summary.failed, summary.tokens.to_dict()
 else:
-    summary = collect_batch(Path(source), requests=requests, output=target)
+    summary = collect_batch(Path(source), requests=requests, options=RunOptions(output=target))
     records, failed = summary.run.succeeded + summary.run.failed, summary.run.failed
     extra = {{"unknown": summary.unknown_count}}
 wall, cpu = time.perf_counter() - wall, time.process_time() - cpu

@@ -59,8 +59,7 @@ def _settings(url: str, **changes: Any) -> Any:
 def bench_overhead(count: int, repeat: int) -> dict[str, Any]:
     """Per-record time of the pipeline minus a raw openai-SDK loop sending the same requests."""
     import openai
-    from instructor.v2.core.function_calls import response_schema
-    from instructor.v2.providers.openai.schema import generate_openai_schema
+    from instructor import generate_openai_schema
     from openai.types.chat import ChatCompletion
 
     from summarizer import Document, Summarizer
@@ -70,7 +69,7 @@ def bench_overhead(count: int, repeat: int) -> dict[str, Any]:
     from summarizer.render import render
     from summarizer.schema import CaseReport
 
-    function = generate_openai_schema(response_schema(CaseReport))
+    function = generate_openai_schema(CaseReport)
     tools = [{"type": "function", "function": function}]
     choice = {"type": "function", "function": {"name": function["name"]}}
     texts = [batch_case_text(number) for number in range(count)]

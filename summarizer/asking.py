@@ -3,9 +3,9 @@
 For each request ``build`` gives (one, or one per stage): wait for the rate limiter,
 ``send`` it, count its tokens, and ``parse`` the answer with the abstract's grounding
 context. An answer that is not JSON or does not validate is re-asked with the error
-(``reask``: instructor's re-ask message for the mode) up to ``validation_attempts`` times;
-on the last attempt grounding stops enforcing (unless strict), so the record is kept and
-an unfound quote is reported unaligned. A transport failure is never re-asked: ``send``
+(``reask``: the failed answer and its error, as the mode writes them) up to
+``validation_attempts`` times; on the last attempt grounding stops enforcing (unless
+strict), so the record is kept and an unfound quote is reported unaligned. A transport failure is never re-asked: ``send``
 retried it already. Tokens are counted over every answered request, on success and on
 failure; the error raised carries them (``SummarizerError.usage`` / ``attempts``).
 
@@ -18,15 +18,14 @@ from __future__ import annotations
 
 from contextlib import nullcontext
 from dataclasses import dataclass, field
-from typing import cast
+from typing import NamedTuple, cast
 
-from instructor.core.exceptions import FailedAttempt, IncompleteOutputException
 from openai.types.chat import ChatCompletion
 from pydantic import BaseModel, ValidationError
 
 from .backends import Extraction, ModelBackend
 from .backends.base import ChatRequest, TakesTurns
-from .backends.chat import REASKABLE
+from .backends.parsing import REASKABLE, AnswerCutOff
 from .backends.stages import merge
 from .errors import ExtractionError, GroundingError, MalformedAnswerError, SummarizerError
 from .ground import Aligner, is_grounding_error, validation_context
@@ -35,7 +34,15 @@ from .render import RenderedPrompt
 from .schema import CaseReport
 from .usage import Usage
 
-__all__ = ["Policy", "ask_model"]
+__all__ = ["FailedAttempt", "Policy", "ask_model"]
+
+
+class FailedAttempt(NamedTuple):
+    """An answer that did not validate (``ExtractionError.failed_attempts``)."""
+
+    attempt_number: int
+    exception: Exception
+    completion: ChatCompletion
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -119,7 +126,7 @@ async def _answer(
         enforce = policy.strict_grounding or attempt < attempts
         try:
             return backend.parse(completion, request, validation_context(aligner, enforce=enforce))
-        except IncompleteOutputException as error:
+        except AnswerCutOff as error:
             what = request.stage or "the record"
             cut = ExtractionError(
                 f"{what}: the answer was cut off at max_tokens (raise --max-tokens)"

@@ -25,17 +25,14 @@ from summarizer.backends import (
     capabilities_of,
     make_backend,
 )
-from summarizer.backends.adapters import GrammarServer, LlamaCppDialect
 from summarizer.backends.chat import (
     INSTRUCTOR_MODES,
     RequestSpec,
     answer_requests,
     build_requests,
     parse_answer,
-    shape_is_faithful,
 )
 from summarizer.backends.openai_compat import OpenAIBackend
-from summarizer.backends.stages import stage_model
 from summarizer.cache import ResponseCache
 from summarizer.config import BACKEND_DEFAULTS
 from summarizer.ground import Aligner, is_grounding_error, validation_context
@@ -70,25 +67,6 @@ def seed_abstract(seed_text: str) -> Any:
 
 
 # --- build (pure) ------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("mode", sorted(INSTRUCTOR_MODES))
-@pytest.mark.parametrize("dialect", [None, GrammarServer(), LlamaCppDialect()])
-def test_built_requests_are_what_instructor_builds(
-    mode: str, dialect: Any, seed_abstract: Any
-) -> None:
-    """Requests are shaped once per model and mode, then reused: for every mode the
-    result equals instructor's own request for the same messages."""
-    spec = RequestSpec(
-        model="m",
-        mode=INSTRUCTOR_MODES[mode],
-        params=(("temperature", 0.0), ("max_tokens", 512), ("seed", 0)),
-        dialect=dialect,
-    )
-    single = render(seed_abstract, "v1")
-    assert shape_is_faithful(CaseReport, single.messages, spec)
-    for stage in render(seed_abstract, "v2").stages:
-        assert shape_is_faithful(stage_model(stage.fields, stage.name), stage.messages, spec)
 
 
 @pytest.mark.parametrize("mode", sorted(INSTRUCTOR_MODES))

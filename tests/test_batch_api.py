@@ -265,6 +265,122 @@ def test_the_context_file_holds_the_abstracts_and_no_key(
         assert FAKE_KEY not in path.read_text()
 
 
+# A context file as `batch prepare` wrote it before its header was a pydantic model: the
+# lines users' disks hold, byte for byte (key order included), with invented content.
+OLD_CONTEXT_RECORD = (
+    '{"id": "c1", "requests": [["c1", null]], "source": "in.jsonl", "format": "jsonl", '
+    '"document_title": "Invented case", "reference": {"key": "c1"}, "title": "Invented case", '
+    '"text": "Invented case\\n\\nA 40-year-old man presented with fever and a rash on the left '
+    "arm. Blood cultures grew Staphylococcus aureus. He recovered after six weeks of "
+    'cefazolin.", "sections": [["other", null, 15, 167, false]], "warnings": ["short text '
+    '(152 characters): check it is the abstract"], "confidence": "low", "body_start": 15, '
+    '"offsets": [0, 0, 1, 1, 0, 1, 2, 0, 1, 3, 0, 1, 4, 0, 1, 5, 0, 1, 6, 0, 1, 7, 0, 1, 8, 0, '
+    "1, 9, 0, 1, 10, 0, 1, 11, 0, 1, 12, 0, 1, 13, 0, 1, 14, 0, 1, 15, 0, 152]}"
+)
+OLD_CONTEXT_FAILURE = (
+    '{"id": "c2", "error": "in.jsonl record c2: no \'text\' key", "error_type": "InputError"}'
+)
+
+
+def old_context_header(settings: str) -> str:
+    """The header line of an old context file (its hashes: today's prompt and schema)."""
+    from summarizer.pipeline import schema_hash
+    from summarizer.render import load_prompt
+    from summarizer.schema import SCHEMA_VERSION
+
+    return (
+        '{"kind": "case-summarizer/batch-context", "version": 1, "requests_file": '
+        '"requests.jsonl", "model": "gpt-4o-mini", "mode": "tools", "prompt": "v1", '
+        f'"prompt_hash": "{load_prompt("v1").hash}", "schema_version": "{SCHEMA_VERSION}", '
+        f'"schema_hash": "{schema_hash()}", "settings": {settings}}}'
+    )
+
+
+def test_a_context_file_written_before_the_header_was_a_model_still_collects(
+    tmp_path: Path,
+) -> None:
+    from summarizer.batch_api.context import Prepared, read_header
+    from summarizer.errors import InputError
+
+    source = tmp_path / "in.jsonl"
+    text = json.loads(OLD_CONTEXT_RECORD)["text"].split("\n\n", 1)[1]
+    source.write_text(json.dumps({"id": "c1", "title": "Invented case", "text": text}) + "\n")
+    requests = tmp_path / "requests.jsonl"
+    settings = Settings(model="gpt-4o-mini", seed=7, temperature=0.2, max_tokens=2048)
+    prepare_batch([source], settings, output=requests, count_tokens=False)
+    context = context_path(requests)
+    header_line = old_context_header('{"temperature": 0.2, "max_tokens": 2048, "seed": 7}')
+    assert context.read_text().splitlines()[0] == header_line  # written as it always was
+    context.write_text(f"{header_line}\n{OLD_CONTEXT_RECORD}\n{OLD_CONTEXT_FAILURE}\n")
+
+    header, records = read_context(context)
+    assert (header.model, header.mode, header.prompt, header.requests_file) == (
+        "gpt-4o-mini",
+        "tools",
+        "v1",
+        "requests.jsonl",
+    )
+    assert (header.settings.temperature, header.settings.max_tokens, header.settings.seed) == (
+        0.2,
+        2048,
+        7,
+    )
+    prepared, failed = list(records)
+    assert isinstance(prepared, Prepared) and prepared.requests == (("c1", None),)
+    assert prepared.abstract.text.endswith(text) and prepared.abstract.title == "Invented case"
+    assert not isinstance(failed, Prepared) and failed.id == "c2"
+
+    results = tmp_path / "results.jsonl"
+    assert write_rules_results(requests, results) == 1
+    summary = collect_batch(
+        results, requests=requests, options=RunOptions(output=tmp_path / "records.jsonl")
+    )
+    found = by_id(tmp_path / "records.jsonl")
+    assert summary.run.succeeded == 1 and summary.run.failed == 1
+    assert "record" in found["c1"] and "no 'text' key" in found["c2"]["error"]
+
+    # a header without a seed (it was optional to the reader) and a damaged one
+    context.write_text(old_context_header('{"temperature": 0, "max_tokens": 2048}') + "\n")
+    assert read_header(context).settings.seed is None
+    context.write_text(old_context_header('{"temperature": 0.2}') + "\n")
+    with pytest.raises(InputError, match=r"damaged context header \(settings\.max_tokens"):
+        read_header(context)
+
+
+def test_a_batchs_state_prints_and_logs_as_it_always_did() -> None:
+    from summarizer.batch_api.remote import BatchInfo
+
+    info = BatchInfo(id="batch_1", status="failed", completed=3, failed=1, total=4)
+    info.errors.append("line 2: bad url")
+    expected = {
+        "id": "batch_1",
+        "status": "failed",
+        "request_counts": {"completed": 3, "failed": 1, "total": 4},
+        "input_file_id": None,
+        "output_file_id": None,
+        "error_file_id": None,
+        "model": None,
+        "prompt_version": None,
+        "request_file": None,
+        "request_sha256": None,
+        "base_url": None,
+        "created": None,
+        "errors": ["line 2: bad url"],
+    }
+    shown = info.to_dict()
+    assert shown == expected and list(shown) == list(expected)  # the order --json prints
+    assert shown["errors"] is not info.errors  # a copy: the caller may change it
+    assert info.log_entry() == {
+        "id": "batch_1",
+        "status": "failed",
+        "completed": 3,
+        "failed": 1,
+        "total": 4,
+        "output_file_id": None,
+        "error_file_id": None,
+    }
+
+
 def test_offset_runs_give_the_same_map_back() -> None:
     for index in ([], [0], [0, 1, 2, 5, 6, 6, 7, 40], list(range(100))):
         offsets = OffsetMap.from_runs(OffsetMap(__import__("array").array("i", index)).runs())
@@ -908,7 +1024,7 @@ def test_an_answer_line_reads_as_read_answer_reads_its_json(line: bytes) -> None
 
 
 def test_request_lines_are_json_dumps_of_the_whole_line() -> None:
-    from summarizer.batch_api.prepare import _BodyLines
+    from summarizer.batch_api.request_files import _BodyLines
 
     lines_of = _BodyLines()
     tools = [{"type": "function", "function": {"name": "x", "parameters": {"é": 1}}}]

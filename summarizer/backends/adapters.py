@@ -1,6 +1,6 @@
-"""Request dialects: reshape instructor's request for the server at the backend boundary.
+"""Request dialects: reshape a mode's request for the server at the backend boundary.
 
-instructor writes requests in OpenAI's dialect. llama.cpp (in process and served)
+instructor's modes (as ``backends.chat`` writes them) speak OpenAI's dialect. llama.cpp (in process and served)
 speaks a slightly different one for constrained decoding:
 
 - OpenAI's ``{"type": "json_schema", "json_schema": {"schema": S}}`` is ignored by

@@ -88,7 +88,7 @@ class ChatRequest:
 
     body: dict[str, Any]
     response_model: type[BaseModel]
-    """The pydantic model the answer is parsed into (as instructor prepared it)."""
+    """The pydantic model the answer is parsed into."""
     mode: Mode
     """instructor's mode: how the body asks for the schema and how the answer is read."""
     stage: str | None = None
@@ -129,7 +129,7 @@ class ModelBackend(Backend, Protocol):
     ) -> BaseModel:
         """The answer as ``request.response_model``, validated with ``context`` (pure).
 
-        Raises what a re-ask can fix (``REASKABLE``) or ``IncompleteOutputException``.
+        Raises what a re-ask can fix (``parsing.REASKABLE``) or ``parsing.AnswerCutOff``.
         """
         ...
 

@@ -1,4 +1,4 @@
-"""The chat-completions dialect through instructor: build requests, parse answers, re-ask.
+"""The chat-completions dialect of every mode: build requests, parse answers, re-ask.
 
 Pure functions, shared by every backend that speaks the chat-completions API (``openai``
 for any compatible server, ``llamacpp`` in process), and usable without sending
@@ -6,56 +6,69 @@ anything (a provider batch writes ``build``'s bodies to a file and ``parse``s th
 answers it gets back):
 
 - ``build_requests(prompt, spec)``: the request bodies for one rendered prompt, one per
-  stage of a staged prompt. instructor shapes them (``handle_response_model``: tools,
-  ``response_format`` or schema instructions, per mode); the server's ``Dialect`` then
-  reshapes the schema-carrying keys (llama.cpp's ``json_object`` + schema).
+  stage of a staged prompt, with the schema sent as each mode sends it (``_shape``); the
+  server's ``Dialect`` then reshapes the schema-carrying keys (llama.cpp's
+  ``json_object`` + schema).
 - ``answer_requests(prompt, spec)``: ``build_requests`` without the bodies, for a caller
   that only reads answers it already has.
-- ``parse_answer(completion, request, context)``: the answer as the response model,
-  validated with ``context`` (the grounding context) by instructor's parser for the
-  mode. Raises what a re-ask can fix (``REASKABLE``) or ``IncompleteOutputException``.
-- ``reask_request(request, completion, error)``: the next request, with the failed
-  answer and the error appended the way instructor does it for the mode.
+- ``parse_answer`` and ``reask_request`` (``backends.parsing``): an answer read as the
+  response model, and the request that follows one that failed.
 
-instructor's request shaping costs several milliseconds a call (it re-derives the JSON
-Schema and walks the model for async validators), so it runs once per (response model,
-mode, dialect): a probe request shows what it adds (keys, and text appended to each
-message), and each record's messages get the same. ``shape_is_faithful`` checks that
-against instructor's own output for real messages (a test runs it for every mode).
+The modes are instructor's (``instructor.Mode``), in the shapes instructor sends them;
+the requests are written here, from the schema as a model is sent it (``sent_schema``:
+no titles or defaults, single-use definitions inlined, compact where it is text), so
+that no instructor internals are called. ``tests/test_instructor_public.py`` sends the
+same prompts through instructor's public client and checks that it sends these bodies
+(with pydantic's schema where we send the lean one).
 
-What instructor adds carries the schema as a model is sent it (``sent_schema``: no
-titles or defaults, single-use definitions inlined, compact where it is text), and is
-laid out so that what every request repeats comes first, as providers' prompt caches
-and llama.cpp's KV cache need it: tools, then the system prompt, then the abstract.
-In the ``json``/``md_json`` modes a stage's schema text follows its question instead
-of sitting in the system message, so a record's stages share system prompt and
-abstract as one prefix; with ``RequestSpec.share_stage_tools`` (self-hosted servers)
-the stages also offer the same tools, one per stage, ``tool_choice`` naming the stage's.
+- ``tools``: one forced function tool named for the response model, its parameters the
+  schema (``required`` sorted, as instructor writes it);
+- ``json_schema``: ``response_format`` ``json_schema`` with the model's name and schema;
+- ``json``: ``response_format`` ``json_object``, and the schema in the system message,
+  in instructor's words;
+- ``md_json``: the schema in the system message, and the user asked for a ```json block.
+
+A shape is made once per (response model, mode, dialect) and shared by every request
+for that model (one object: a batch file serialises it once). What every request
+repeats comes first, as providers' prompt caches and llama.cpp's KV cache need it:
+tools, then the system prompt, then the abstract. In the ``json``/``md_json`` modes a
+stage's schema text follows its question instead of sitting in the system message, so a
+record's stages share system prompt and abstract as one prefix; with
+``RequestSpec.share_stage_tools`` (self-hosted servers) the stages also offer the same
+tools, one per stage, ``tool_choice`` naming the stage's.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-import instructor
-from instructor.core.exceptions import ResponseParsingError
-from instructor.processing import handle_reask_kwargs, handle_response_model
-from instructor.v2 import Provider, mode_registry
+from instructor import Mode
 from openai.types.chat import ChatCompletion
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from ..render import RenderedPrompt
 from ..schema import CaseReport
 from .adapters import Dialect, model_schema
 from .base import ChatRequest
+from .parsing import REASKABLE, parse_answer, reask_request
 from .sent_schema import compact_json, sent_schema
 from .stages import stage_model
 
-Mode = instructor.Mode
+__all__ = [
+    "INSTRUCTOR_MODES",
+    "REASKABLE",
+    "ChatSteps",
+    "Mode",
+    "RequestSpec",
+    "answer_requests",
+    "build_requests",
+    "parse_answer",
+    "reask_request",
+    "sent_model_schema",
+]
 
 INSTRUCTOR_MODES = {
     "tools": Mode.TOOLS,
@@ -64,14 +77,17 @@ INSTRUCTOR_MODES = {
     "md_json": Mode.MD_JSON,
 }
 
-REASKABLE: tuple[type[Exception], ...] = (
-    ValidationError,
-    json.JSONDecodeError,
-    ResponseParsingError,
+_JSON_INSTRUCTIONS = (
+    "\n\n"
+    "\n            As a genius expert, your task is to understand the content and provide"
+    "\n            the parsed objects in json that match the following json_schema:\n\n"
+    "\n            {schema}\n"
+    "\n            Make sure to return an instance of the JSON, not the schema itself\n"
 )
-"""Errors a re-ask can fix: the answer is not JSON, or does not validate."""
-
-_PROBE = ({"role": "system", "content": "\x00system"}, {"role": "user", "content": "\x00user"})
+"""The json modes' schema instructions, as instructor words and spaces them (its
+indentation included: bodies, batch files and cache keys stay as they were)."""
+_CODE_BLOCK = "\n\nReturn the correct JSON response within a ```json codeblock. not the JSON_SCHEMA"
+"""md_json's request for a fenced answer, added to the user's message."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,35 +110,14 @@ class RequestSpec:
 
 @dataclass(frozen=True, slots=True)
 class _Shape:
-    """What instructor adds to a request for one response model and mode."""
+    """What a mode adds to every request for one response model."""
 
-    response_model: type[BaseModel]
     extra: Mapping[str, Any]
     """tools / tool_choice / response_format (after the dialect)."""
-    suffixes: tuple[str, ...]
-    """Text instructor appends to each probe message (schema instructions in json modes)."""
-
-
-@lru_cache(maxsize=128)
-def _shape(model: type[BaseModel], mode: Mode, dialect: Dialect | None) -> _Shape | None:
-    """The cached shape, or None when instructor does more than append (build per request)."""
-    prepared, kwargs = handle_response_model(model, mode=mode, messages=[dict(m) for m in _PROBE])
-    assert prepared is not None
-    kwargs = _lean(kwargs, model)
-    messages = kwargs.pop("messages")
-    if len(messages) != len(_PROBE):
-        return None
-    suffixes = []
-    for sent, probe in zip(messages, _PROBE, strict=True):
-        content = sent.get("content")
-        if sent.get("role") != probe["role"] or not isinstance(content, str):
-            return None
-        if not content.startswith(probe["content"]) or set(sent) != set(probe):
-            return None
-        suffixes.append(content[len(probe["content"]) :])
-    if dialect is not None:
-        kwargs = dialect(kwargs, sent_model_schema(model))
-    return _Shape(prepared, kwargs, tuple(suffixes))
+    system_suffix: str = ""
+    """Text appended to the system message (the json modes' schema instructions)."""
+    user_suffix: str = ""
+    """Text appended to the user's message (md_json's request for a fenced answer)."""
 
 
 @lru_cache(maxsize=64)
@@ -131,42 +126,48 @@ def sent_model_schema(model: type[BaseModel]) -> dict[str, Any]:
     return sent_schema(model_schema(model))
 
 
-def _lean(kwargs: dict[str, Any], model: type[BaseModel]) -> dict[str, Any]:
-    """instructor's request with the sent schema in place of pydantic's, wherever it put
-    it: a tool's parameters, ``response_format``, or the text of a message."""
-    kwargs = dict(kwargs)
-    tools = kwargs.get("tools")
-    if isinstance(tools, list):
-        kwargs["tools"] = [_lean_tool(tool) for tool in tools]
-    response_format = kwargs.get("response_format")
-    if isinstance(response_format, dict) and response_format.get("type") == "json_schema":
-        inner = dict(response_format.get("json_schema") or {})
-        if isinstance(inner.get("schema"), dict):
-            inner["schema"] = sent_schema(inner["schema"])
-            kwargs["response_format"] = {**response_format, "json_schema": inner}
-    messages = kwargs.get("messages")
-    if isinstance(messages, list):
-        # json / md_json: instructor writes the schema into the system message, indented
-        as_written = json.dumps(model_schema(model), indent=2, ensure_ascii=False)
-        lean = compact_json(sent_model_schema(model))
-        kwargs["messages"] = [
-            {**message, "content": message["content"].replace(as_written, lean)}
-            if isinstance(message.get("content"), str)
-            else message
-            for message in messages
-        ]
-    return kwargs
+@lru_cache(maxsize=128)
+def _shape(model: type[BaseModel], mode: Mode, dialect: Dialect | None) -> _Shape:
+    """How ``mode`` sends ``model``'s schema (made once; see the module doc)."""
+    if mode is Mode.TOOLS:
+        shape = _Shape({"tools": [_tool(model)], "tool_choice": _tool_choice(model)})
+    elif mode is Mode.JSON_SCHEMA:
+        named = {"name": model.__name__, "schema": sent_model_schema(model)}
+        shape = _Shape({"response_format": {"type": "json_schema", "json_schema": named}})
+    elif mode in (Mode.JSON, Mode.MD_JSON):
+        instructions = _JSON_INSTRUCTIONS.format(schema=compact_json(sent_model_schema(model)))
+        if mode is Mode.JSON:
+            shape = _Shape({"response_format": {"type": "json_object"}}, instructions)
+        else:
+            shape = _Shape({}, instructions, _CODE_BLOCK)
+    else:
+        raise ValueError(f"mode {mode.value} is not one of {', '.join(INSTRUCTOR_MODES)}")
+    if dialect is None:
+        return shape
+    return _Shape(
+        dialect(dict(shape.extra), sent_model_schema(model)),
+        shape.system_suffix,
+        shape.user_suffix,
+    )
 
 
-def _lean_tool(tool: Any) -> Any:
-    """The tool with the sent schema as its parameters, and without the model's docstring
-    as its description (the system prompt says what the record is; a stage's tool is
-    named for its stage)."""
-    function = tool.get("function") if isinstance(tool, dict) else None
-    if not isinstance(function, dict) or not isinstance(function.get("parameters"), dict):
-        return tool
-    kept = {key: value for key, value in function.items() if key != "description"}
-    return {**tool, "function": {**kept, "parameters": sent_schema(function["parameters"])}}
+def _tool(model: type[BaseModel]) -> dict[str, Any]:
+    """The function tool for ``model``: named for it, its parameters the sent schema with
+    ``required`` sorted (as instructor writes them); no description (the system prompt
+    says what the record is; a stage's tool is named for its stage)."""
+    schema = model_schema(model)
+    parameters = {
+        key: value for key, value in schema.items() if key not in ("title", "description")
+    }
+    parameters["required"] = sorted(schema.get("required", []))
+    return {
+        "type": "function",
+        "function": {"name": schema["title"], "parameters": sent_schema(parameters)},
+    }
+
+
+def _tool_choice(model: type[BaseModel]) -> dict[str, Any]:
+    return {"type": "function", "function": {"name": model_schema(model)["title"]}}
 
 
 def _request(
@@ -175,36 +176,34 @@ def _request(
     spec: RequestSpec,
     stage: str | None,
 ) -> ChatRequest:
-    roles = tuple(message["role"] for message in messages)
-    shaped = roles == tuple(probe["role"] for probe in _PROBE)
-    shape = _shape(model, spec.mode, spec.dialect) if shaped else None
-    head: dict[str, Any] = {"model": spec.model}
-    if shape is not None:
-        sent = [
-            {"role": message["role"], "content": message["content"] + suffix}
-            for message, suffix in zip(messages, shape.suffixes, strict=True)
-        ]
-        body = {**head, "messages": sent, **dict(spec.params), **shape.extra}
-        return ChatRequest(body, shape.response_model, spec.mode, stage)
-    # Anything else: instructor shapes this request itself (slower, same result).
-    return _instructor_request(model, messages, spec, stage)
-
-
-def _instructor_request(
-    model: type[BaseModel], messages: list[dict[str, str]], spec: RequestSpec, stage: str | None
-) -> ChatRequest:
-    prepared, kwargs = handle_response_model(
-        model,
-        mode=spec.mode,
-        messages=[dict(m) for m in messages],
-        model=spec.model,
+    shape = _shape(model, spec.mode, spec.dialect)
+    body = {
+        "model": spec.model,
+        "messages": _with_suffixes(messages, shape.system_suffix, shape.user_suffix),
         **dict(spec.params),
-    )
-    assert prepared is not None
-    kwargs = _lean(kwargs, model)
-    if spec.dialect is not None:
-        kwargs = spec.dialect(kwargs, sent_model_schema(model))
-    return ChatRequest(kwargs, prepared, spec.mode, stage)
+        **shape.extra,
+    }
+    return ChatRequest(body, model, spec.mode, stage)
+
+
+def _with_suffixes(
+    messages: list[dict[str, str]], system_suffix: str, user_suffix: str
+) -> list[dict[str, str]]:
+    """``messages`` with the mode's text added: the system part to the system message
+    (or, without one, as a system message first), the user part to the last message
+    when it is the user's (else as a user message of its own)."""
+    sent = [dict(message) for message in messages]
+    if system_suffix:
+        if sent and sent[0]["role"] == "system":
+            sent[0]["content"] += system_suffix
+        else:
+            sent.insert(0, {"role": "system", "content": system_suffix.removeprefix("\n\n")})
+    if user_suffix:
+        if sent and sent[-1]["role"] == "user":
+            sent[-1]["content"] += user_suffix
+        else:
+            sent.append({"role": "user", "content": user_suffix.removeprefix("\n\n")})
+    return sent
 
 
 def build_requests(prompt: RenderedPrompt, spec: RequestSpec) -> list[ChatRequest]:
@@ -229,22 +228,22 @@ def _stage_request(
     in the json modes the schema text after the question rather than in the system
     message, and when the spec says so the tools of every stage (``tool_choice`` picks
     this one's)."""
-    request = _request(models[index], messages, spec, stage)
-    shape = _shape(models[index], spec.mode, spec.dialect)
-    if shape is None or [m["role"] for m in messages] != [p["role"] for p in _PROBE]:
-        return request
-    body = dict(request.body)
+    model = models[index]
+    shape = _shape(model, spec.mode, spec.dialect)
+    if [message["role"] for message in messages] != ["system", "user"]:
+        return _request(model, messages, spec, stage)
+    system, user = messages
+    question = user["content"] + shape.system_suffix + shape.user_suffix
+    body = {
+        "model": spec.model,
+        "messages": [dict(system), {**user, "content": question}],
+        **dict(spec.params),
+        **shape.extra,
+    }
     tools = _stage_tools(models, spec.mode, spec.dialect) if spec.share_stage_tools else None
     if tools is not None:
         body["tools"] = tools
-    system_suffix, user_suffix = shape.suffixes
-    if system_suffix:
-        system, user = messages
-        body["messages"] = [
-            dict(system),
-            {**user, "content": user["content"] + system_suffix + user_suffix},
-        ]
-    return ChatRequest(body, request.response_model, request.mode, stage)
+    return ChatRequest(body, model, spec.mode, stage)
 
 
 @lru_cache(maxsize=32)
@@ -255,8 +254,7 @@ def _stage_tools(
     it once) for every stage's request; None when the mode sends no tools."""
     tools: list[Any] = []
     for model in models:
-        shape = _shape(model, mode, dialect)
-        offered = shape.extra.get("tools") if shape is not None else None
+        offered = _shape(model, mode, dialect).extra.get("tools")
         if not isinstance(offered, list):
             return None
         tools.extend(offered)
@@ -271,64 +269,11 @@ def answer_requests(prompt: RenderedPrompt, spec: RequestSpec) -> list[ChatReque
     without ``--retry-failed``): ``prompt`` may be an outline (``render.outline``), so no
     abstract is rendered into messages that would never be sent."""
     if prompt.strategy != "staged":
-        return [ChatRequest({}, _response_model(CaseReport, spec), spec.mode, None)]
+        return [ChatRequest({}, CaseReport, spec.mode, None)]
     return [
-        ChatRequest(
-            {}, _response_model(stage_model(stage.fields, stage.name), spec), spec.mode, stage.name
-        )
+        ChatRequest({}, stage_model(stage.fields, stage.name), spec.mode, stage.name)
         for stage in prompt.stages
     ]
-
-
-def _response_model(model: type[BaseModel], spec: RequestSpec) -> type[BaseModel]:
-    """The response model instructor prepares for ``model`` in the spec's mode (what
-    ``_request`` gives; it does not depend on the messages)."""
-    shape = _shape(model, spec.mode, spec.dialect)
-    if shape is not None:
-        return shape.response_model
-    prepared, _ = handle_response_model(model, mode=spec.mode, messages=[dict(m) for m in _PROBE])
-    assert prepared is not None
-    return prepared
-
-
-def parse_answer(
-    completion: ChatCompletion, request: ChatRequest, context: dict[str, Any] | None
-) -> BaseModel:
-    """``completion`` as ``request.response_model``, validated with ``context``.
-
-    The parser instructor registers for the mode (the one its own retry loop calls).
-    """
-    parsed = _response_parser(request.mode)(
-        response=completion,
-        response_model=request.response_model,
-        validation_context=context,
-        strict=None,
-        stream=False,
-        is_async=False,
-    )
-    if not isinstance(parsed, BaseModel):  # pragma: no cover - only for instructor's DSL types
-        raise ResponseParsingError(f"unexpected answer type {type(parsed).__name__}")
-    return parsed
-
-
-@lru_cache(maxsize=16)
-def _response_parser(mode: Mode) -> Callable[..., Any]:
-    """instructor's answer parser for ``mode`` (looked up once: the registry lookup hashes
-    several enums, ~2 µs an answer)."""
-    parser: Callable[..., Any] = mode_registry.get_handlers(Provider.OPENAI, mode).response_parser
-    return parser
-
-
-def reask_request(
-    request: ChatRequest, completion: ChatCompletion, error: Exception
-) -> ChatRequest:
-    """``request`` with the failed answer and the error appended (instructor's re-ask);
-    ``request`` itself is left as it was (instructor appends to the list it is given)."""
-    messages = [dict(message) for message in request.body["messages"]]
-    body = handle_reask_kwargs(
-        {**request.body, "messages": messages}, request.mode, completion, error
-    )
-    return ChatRequest(body, request.response_model, request.mode, request.stage)
 
 
 class ChatSteps:
@@ -349,12 +294,3 @@ class ChatSteps:
         self, request: ChatRequest, completion: ChatCompletion, error: Exception
     ) -> ChatRequest:
         return reask_request(request, completion, error)
-
-
-def shape_is_faithful(
-    model: type[BaseModel], messages: list[dict[str, str]], spec: RequestSpec
-) -> bool:
-    """Whether the cached shape gives what instructor gives for these messages, with the
-    sent schema in place of pydantic's (tests)."""
-    cached = _request(model, messages, spec, None).body
-    return cached == _instructor_request(model, messages, spec, None).body

@@ -1,7 +1,7 @@
 """The ``openai`` backend: any OpenAI-compatible chat-completions server.
 
-``build`` and ``parse`` are the pure chat-completions steps (``backends.chat``, through
-instructor); ``send`` posts one request with the async OpenAI SDK under our transport
+``build`` and ``parse`` are the pure chat-completions steps (``backends.chat``, in
+instructor's modes); ``send`` posts one request with the async OpenAI SDK under our transport
 retries (``backends.transport``). One client per event loop, closed by ``aclose``.
 
 A run holds the backend open (``aopen`` … ``aclose``; the batch runner and the

@@ -180,9 +180,9 @@ def _collect_settings(settings: Settings, header: ContextHeader, *, retry_failed
         model=header.model,
         mode=header.mode,
         prompt=header.prompt,
-        temperature=header.temperature,
-        max_tokens=header.max_tokens,
-        seed=header.seed,
+        temperature=header.settings.temperature,
+        max_tokens=header.settings.max_tokens,
+        seed=header.settings.seed,
         validation_attempts=settings.resolved_validation_attempts if retry_failed else 1,
         strict_grounding=settings.strict_grounding if retry_failed else True,
     )
@@ -221,6 +221,135 @@ def _is_batch_id(value: str | Path | Sequence[str | Path]) -> bool:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _Source:
+    """Where a collect's answers come from, and the request file they answer."""
+
+    requests: Path
+    files: list[Path]
+    batch_id: str | None = None
+    missing: str | None = None
+    """The error of a request the batch has no answer to (None: ``MissingAnswerError``'s)."""
+
+
+async def _source(
+    results: str | Path | Sequence[str | Path],
+    requests: str | Path | None,
+    settings: Settings,
+    run_log: RunLog | None,
+) -> _Source:
+    """A batch id's result files, downloaded (its request file from the run log unless
+    given), or the local result files named."""
+    if not _is_batch_id(results):
+        listed = [results] if isinstance(results, str | Path) else list(results)
+        if requests is None:
+            raise ConfigError("name the request file the batch was made from (--requests)")
+        return _Source(requests=Path(requests), files=[Path(path) for path in listed])
+    batch_id = str(results)
+    info, files = await adownload_results(batch_id, settings, run_log=run_log)
+    missing: str | None = None
+    if info.status != "completed":
+        why = f": {'; '.join(info.errors)}" if info.errors else ""
+        missing = f"no answer: the batch {info.status} before answering it{why}"
+    requests = requests if requests is not None else info.request_file
+    if requests is None:
+        raise ConfigError(
+            f"{batch_id} is not in the run log: name its request file with --requests"
+        )
+    return _Source(requests=Path(requests), files=files, batch_id=batch_id, missing=missing)
+
+
+def _checked_context(context: Path) -> tuple[ContextHeader, Iterator[Prepared | Failure]]:
+    """The context file's header and records, refused when its prompt or schema changed."""
+    header, records = read_context(context)
+    check_header(
+        header,
+        prompt_hash=load_prompt(header.prompt).hash,
+        schema_hash=schema_hash(),
+        path=context,
+    )
+    return header, records
+
+
+@dataclass(slots=True)
+class _Replay:
+    """The answers of one collect, the backend that serves them, and the summarizer
+    that asks it."""
+
+    answers: Answers
+    backend: BatchBackend
+    collector: _Collector
+
+    @classmethod
+    def open(
+        cls,
+        settings: Settings,
+        header: ContextHeader,
+        source: _Source,
+        *,
+        online: bool,
+        run_log: RunLog | None,
+    ) -> _Replay:
+        """``settings``: those the requests were built with; ``online``: ask what the
+        batch could not answer."""
+        asks: ModelBackend | None = OpenAIBackend(settings) if online else None
+        answers = Answers.open(source.files, missing=source.missing)
+        backend = BatchBackend(OpenAISteps(settings), answers, mode=header.mode, online=asks)
+        tagged = _TaggedLog(run_log, source.batch_id) if run_log is not None else None
+        collector = _Collector(settings, backend=backend, run_log=tagged)
+        collector.unprepared = {}
+        collector.sends = backend.sends
+        return cls(answers=answers, backend=backend, collector=collector)
+
+    async def run(
+        self,
+        records: Iterator[Prepared | Failure],
+        options: RunOptions,
+        *,
+        context: Path,
+        progress: bool,
+        on_result: Callable[[Result | Failure], None] | None,
+    ) -> tuple[BatchSummary, list[str]]:
+        """Every record into ``options``' output; the run's summary and the custom_ids
+        answered that the context file does not know. Closes the answers and the
+        summarizer."""
+        known: set[str] = set()
+        try:
+            target = open_target(
+                options.destination,
+                options.resolved_format,
+                resume=True,
+                retry_failed=_IdsOf(context),
+            )
+            summary = await run_into(
+                self.collector,
+                _items(records, known, self.collector.unprepared),
+                target,
+                options=options,
+                progress=progress,
+                on_result=on_result,
+            )
+        finally:
+            self.answers.close()
+            await self.collector.aclose()
+        return summary, [ident for ident in self.answers.ids() if ident not in known]
+
+
+def _log_collection(run_log: RunLog, batch_id: str, run: BatchSummary, batch: Usage) -> None:
+    """The batch's collection in the run log, with its tokens when every answer was read."""
+    entry: dict[str, Any] = {
+        "id": batch_id,
+        "collected": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
+    if not run.skipped:  # every answer was read: the batch's tokens
+        entry.update(
+            prompt_tokens=batch.prompt_tokens,
+            completion_tokens=batch.completion_tokens,
+            cached_tokens=batch.cached_tokens,
+        )
+    run_log.record_batch(entry)
+
+
 async def acollect_batch(
     results: str | Path | Sequence[str | Path],
     settings: Settings | None = None,
@@ -247,94 +376,43 @@ async def acollect_batch(
     collection.
     """
     settings = settings or Settings.from_env()
-    batch_id: str | None = None
-    missing: str | None = None
-    if _is_batch_id(results):
-        batch_id = str(results)
-        info, files = await adownload_results(batch_id, settings, run_log=run_log)
-        if info.status != "completed":
-            why = f": {'; '.join(info.errors)}" if info.errors else ""
-            missing = f"no answer: the batch {info.status} before answering it{why}"
-        if requests is None:
-            requests = info.request_file
-        if requests is None:
-            raise ConfigError(
-                f"{batch_id} is not in the run log: name its request file with --requests"
-            )
-    else:
-        listed = [results] if isinstance(results, str | Path) else list(results)
-        files = [Path(path) for path in listed]
-    if requests is None:
-        raise ConfigError("name the request file the batch was made from (--requests)")
+    source = await _source(results, requests, settings, run_log)
     options = options or RunOptions()
-    context = context_path(Path(requests))
-    destination = options.destination
-    if isinstance(destination, Path):
-        check_output(destination, [Path(requests), context, *files], force=options.force)
-    header, records = read_context(context)
-    check_header(
-        header,
-        prompt_hash=load_prompt(header.prompt).hash,
-        schema_hash=schema_hash(),
-        path=context,
-    )
+    context = context_path(source.requests)
+    if isinstance(options.destination, Path):
+        inputs = [source.requests, context, *source.files]
+        check_output(options.destination, inputs, force=options.force)
+    header, records = _checked_context(context)
     collect_settings = _collect_settings(settings, header, retry_failed=retry_failed)
-    online: ModelBackend | None = OpenAIBackend(collect_settings) if retry_failed else None
-    answers = Answers.open(files, missing=missing)
-    backend = BatchBackend(OpenAISteps(collect_settings), answers, mode=header.mode, online=online)
-    tagged = _TaggedLog(run_log, batch_id) if run_log is not None else None
-    collector = _Collector(collect_settings, backend=backend, run_log=tagged)
-    collector.unprepared = {}
-    collector.sends = backend.sends
-    known: set[str] = set()
-    try:
-        target = open_target(
-            destination, options.resolved_format, resume=True, retry_failed=_IdsOf(context)
-        )
-        summary = await run_into(
-            collector,
-            _items(records, known, collector.unprepared),
-            target,
-            # answers are read, not asked: one at a time, unless asked online again
-            options=options if retry_failed else options.replace(concurrency=1),
-            progress=progress,
-            on_result=on_result,
-        )
-    finally:
-        answers.close()
-        await collector.aclose()
-    unknown = [ident for ident in answers.ids() if ident not in known]
+    replay = _Replay.open(collect_settings, header, source, online=retry_failed, run_log=run_log)
+    summary, unknown = await replay.run(
+        records,
+        # answers are read, not asked: one at a time, unless asked online again
+        options if retry_failed else options.replace(concurrency=1),
+        context=context,
+        progress=progress,
+        on_result=on_result,
+    )
     table = prices or PriceTable.load()
-    served = backend.served
-    collected = CollectSummary(
+    served = replay.backend.served
+    if source.batch_id is not None and run_log is not None:
+        _log_collection(run_log, source.batch_id, summary, served.batch)
+    return CollectSummary(
         run=summary,
         model=header.model,
         requests_file=str(context),
-        results=[str(path) for path in files],
-        batch_id=batch_id,
+        results=[str(path) for path in source.files],
+        batch_id=source.batch_id,
         unknown=unknown[:MAX_NAMED],
         unknown_count=len(unknown),
         answered_twice=served.answered_twice[:MAX_NAMED],
-        unreadable=answers.unreadable,
+        unreadable=replay.answers.unreadable,
         batch_tokens=served.batch,
         online_tokens=served.online,
         online_requests=served.online_requests,
         batch_price=table.price(OpenAISteps.name, header.model, batch=True),
         online_price=table.price(OpenAISteps.name, header.model),
     )
-    if batch_id is not None and run_log is not None:
-        entry: dict[str, Any] = {
-            "id": batch_id,
-            "collected": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        }
-        if not summary.skipped:  # every answer was read: the batch's tokens
-            entry.update(
-                prompt_tokens=served.batch.prompt_tokens,
-                completion_tokens=served.batch.completion_tokens,
-                cached_tokens=served.batch.cached_tokens,
-            )
-        run_log.record_batch(entry)
-    return collected
 
 
 collect_batch = blocking(acollect_batch, name="collect_batch")

@@ -30,6 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from pydantic import BaseModel, ConfigDict, ValidationError
+
 from ..document import Abstract, Document
 from ..errors import ConfigError, InputError
 from ..ingest.detect import BATCH_CONTEXT_KIND
@@ -40,6 +42,7 @@ __all__ = [
     "CONTEXT_KIND",
     "ContextHeader",
     "Prepared",
+    "RequestSettings",
     "check_header",
     "context_ids",
     "context_path",
@@ -69,10 +72,25 @@ def custom_id(record_id: str, stage: str | None) -> str:
     return record_id if stage is None else f"{record_id}#{stage}"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ContextHeader:
-    """The first line of a context file: how its requests were built."""
+class RequestSettings(BaseModel):
+    """The request parameters the header records (what ``collect`` asks again with)."""
 
+    model_config = ConfigDict(frozen=True)
+
+    temperature: float
+    max_tokens: int
+    seed: int | None = None
+
+
+class ContextHeader(BaseModel):
+    """The first line of a context file: how its requests were built (the line is this
+    model's JSON)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: str = CONTEXT_KIND
+    """What the file is (checked before the rest is read)."""
+    version: int = CONTEXT_VERSION
     requests_file: str
     model: str
     mode: str
@@ -80,27 +98,10 @@ class ContextHeader:
     prompt_hash: str
     schema_version: str
     schema_hash: str
-    temperature: float
-    max_tokens: int
-    seed: int | None
+    settings: RequestSettings
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "kind": CONTEXT_KIND,
-            "version": CONTEXT_VERSION,
-            "requests_file": self.requests_file,
-            "model": self.model,
-            "mode": self.mode,
-            "prompt": self.prompt,
-            "prompt_hash": self.prompt_hash,
-            "schema_version": self.schema_version,
-            "schema_hash": self.schema_hash,
-            "settings": {
-                "temperature": self.temperature,
-                "max_tokens": self.max_tokens,
-                "seed": self.seed,
-            },
-        }
+        return self.model_dump(mode="json")
 
     @classmethod
     def from_dict(cls, value: dict[str, Any], *, path: Path) -> ContextHeader:
@@ -113,22 +114,13 @@ class ContextHeader:
                 path=str(path),
             )
         try:
-            settings = value["settings"]
-            seed = settings.get("seed")
-            return cls(
-                requests_file=str(value["requests_file"]),
-                model=str(value["model"]),
-                mode=str(value["mode"]),
-                prompt=str(value["prompt"]),
-                prompt_hash=str(value["prompt_hash"]),
-                schema_version=str(value["schema_version"]),
-                schema_hash=str(value["schema_hash"]),
-                temperature=float(settings["temperature"]),
-                max_tokens=int(settings["max_tokens"]),
-                seed=None if seed is None else int(seed),
-            )
-        except (KeyError, TypeError, ValueError, AttributeError) as error:
-            raise InputError(f"damaged context header ({error})", path=str(path)) from None
+            return cls.model_validate(value)
+        except ValidationError as error:
+            first = error.errors()[0]
+            where = ".".join(str(part) for part in first["loc"])
+            raise InputError(
+                f"damaged context header ({where}: {first['msg']})", path=str(path)
+            ) from None
 
 
 @dataclass(frozen=True, slots=True)

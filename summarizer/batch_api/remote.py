@@ -20,7 +20,7 @@ import re
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -63,6 +63,11 @@ class BatchStateError(SummarizerError):
     exit_code = 2
 
 
+_COUNTS = ("completed", "failed", "total")
+_LOGGED = ("id", "status", *_COUNTS, "output_file_id", "error_file_id")
+"""The run log's columns a batch's state updates."""
+
+
 @dataclass(slots=True, kw_only=True)
 class BatchInfo:
     """A provider batch as the server (and the run log) describe it."""
@@ -89,37 +94,19 @@ class BatchInfo:
         return self.status in TERMINAL
 
     def to_dict(self) -> dict[str, Any]:
+        """The fields, the request counts nested as the server gives them."""
+        fields = asdict(self)
+        counts = {name: fields.pop(name) for name in _COUNTS}
         return {
-            "id": self.id,
-            "status": self.status,
-            "request_counts": {
-                "completed": self.completed,
-                "failed": self.failed,
-                "total": self.total,
-            },
-            "input_file_id": self.input_file_id,
-            "output_file_id": self.output_file_id,
-            "error_file_id": self.error_file_id,
-            "model": self.model,
-            "prompt_version": self.prompt_version,
-            "request_file": self.request_file,
-            "request_sha256": self.request_sha256,
-            "base_url": self.base_url,
-            "created": self.created,
-            "errors": list(self.errors),
+            "id": fields.pop("id"),
+            "status": fields.pop("status"),
+            "request_counts": counts,
+            **fields,
         }
 
     def log_entry(self) -> dict[str, Any]:
         """The run log's columns this state updates."""
-        return {
-            "id": self.id,
-            "status": self.status,
-            "completed": self.completed,
-            "failed": self.failed,
-            "total": self.total,
-            "output_file_id": self.output_file_id,
-            "error_file_id": self.error_file_id,
-        }
+        return {name: getattr(self, name) for name in _LOGGED}
 
     @classmethod
     def of(cls, batch: Batch, logged: dict[str, Any] | None = None) -> BatchInfo:

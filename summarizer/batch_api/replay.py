@@ -4,8 +4,8 @@
 ``openai`` backend's own steps and whose ``send`` answers each record's first request
 per stage from the batch's results (by ``custom_id``: the record id, plus ``#stage``).
 So ``collect`` is the online path with the network replaced by the results file: the
-same ``Summarizer`` renders the prompt, builds the same requests, parses each answer with
-instructor's parser for the mode, validates it with the grounding context, merges the
+same ``Summarizer`` renders the prompt, builds the same requests, parses each answer as
+its mode is read (``backends.parsing``), validates it with the grounding context, merges the
 stages and grounds the record; the same runner and writers store it.
 
 Without an online backend an error line, a missing answer or an answer that does not

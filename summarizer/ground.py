@@ -29,8 +29,9 @@ from enum import Enum, StrEnum
 from types import UnionType
 from typing import Annotated, Any, Generic, Literal, TypeVar, Union, get_args, get_origin
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, PlainSerializer, ValidationError
 
+from .conversion import dump, load
 from .document import Abstract
 
 FUZZY_MIN_SCORE = 90.0
@@ -54,7 +55,10 @@ class Alignment:
 
 @dataclass(frozen=True, slots=True)
 class EvidenceSpan:
-    """One evidence quote of a record, where it sits in the cleaned text and the original."""
+    """One evidence quote of a record, where it sits in the cleaned text and the original.
+
+    A result line writes it as its fields, in this order (``to_dict``), the score to one
+    decimal and ``page`` only where there is one."""
 
     field: str
     quote: str
@@ -63,24 +67,16 @@ class EvidenceSpan:
     end: int
     source_start: int
     source_end: int
-    score: float
+    score: Annotated[float, PlainSerializer(lambda score: round(score, 1))]
     page: int | None = None
     """The page the quote was printed on (a PDF's; None for a source without pages)."""
 
     def to_dict(self) -> dict[str, Any]:
-        value = {
-            "field": self.field,
-            "quote": self.quote,
-            "status": str(self.status),  # a StrEnum: its text (``.value`` is a slow property)
-            "start": self.start,
-            "end": self.end,
-            "source_start": self.source_start,
-            "source_end": self.source_end,
-            "score": round(self.score, 1),
-        }
-        if self.page is not None:
-            value["page"] = self.page
-        return value
+        return dump(self, exclude_none=True)  # None is only ever ``page``
+
+    @classmethod
+    def from_dict(cls, value: Mapping[str, Any]) -> EvidenceSpan:
+        return load(cls, value)
 
 
 _TRANSLATE = {
@@ -335,16 +331,11 @@ class DroppedItem:
         return str(self.item.get("evidence") or "")
 
     def to_dict(self) -> dict[str, Any]:
-        return {"field": self.field, "item": dict(self.item), "reason": self.reason}
+        return dump(self)
 
     @classmethod
     def from_dict(cls, value: Mapping[str, Any]) -> DroppedItem:
-        item = value.get("item")
-        return cls(
-            field=str(value["field"]),
-            item=dict(item) if isinstance(item, Mapping) else {},
-            reason=str(value.get("reason") or UNGROUNDED),
-        )
+        return load(cls, value)
 
 
 @dataclass(slots=True)

@@ -29,6 +29,7 @@ if TYPE_CHECKING:  # the rest loads on use, so `case-summarizer` starts without 
     from ..evaluation.eval_runs import StoredRun
 from .common import (
     PRICES,
+    concurrency_option,
     handle_errors,
     no_model_configured,
     note,
@@ -195,13 +196,7 @@ def _cache(enabled: bool, refresh: bool) -> Any:
     help="Ask the model again and update the cache; run the rules baseline again too.",
 )
 @PRICES
-@click.option(
-    "--concurrency",
-    type=click.IntRange(min=1),
-    default=4,
-    show_default=True,
-    help="Records in flight per run.",
-)
+@concurrency_option(default=4, help="Records in flight per run.")
 @_report_option
 @click.option(
     "--baseline",

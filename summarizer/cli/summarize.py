@@ -26,6 +26,7 @@ from .common import (
     PRICES,
     announce_backend,
     chosen_format,
+    concurrency_option,
     format_option,
     handle_errors,
     input_options,
@@ -36,6 +37,7 @@ from .common import (
     progress_option,
     run_options_from,
     settings_from_options,
+    summary_line,
     warn,
 )
 
@@ -73,26 +75,21 @@ def _without_own_outputs(
 
 def _describe(summary: BatchSummary) -> list[str]:
     """What the run did, and what earlier runs into the same output had done."""
-    where = f" -> {summary.output}" if summary.output else ""
     lines = []
     if summary.processed or not summary.skipped or summary.stopped_by_budget:
-        parts = [f"{summary.succeeded:,} record(s) summarized"]
-        if summary.cache_hits:
-            parts.append(f"{summary.cache_hits:,} from the cache")
-        if summary.failed:
-            parts.append(f"{summary.failed:,} failed")
-        if summary.retried:
-            parts.append(f"{summary.retried:,} failed earlier and retried")
         tokens = summary.prompt_tokens + summary.completion_tokens
-        if tokens:
-            cached = (
-                f" ({summary.cached_tokens:,} prompt tokens cached)"
-                if summary.cached_tokens
-                else ""
-            )
-            parts.append(f"{tokens:,} tokens{cached}")
-        parts.append(f"{summary.elapsed_s:.1f}s ({pace(summary.processed, summary.elapsed_s)})")
-        lines.append(", ".join(parts) + where)
+        cached = (
+            f" ({summary.cached_tokens:,} prompt tokens cached)" if summary.cached_tokens else ""
+        )
+        counts = [
+            (summary.cache_hits, "from the cache"),
+            (summary.failed, "failed"),
+            (summary.retried, "failed earlier and retried"),
+            (tokens, f"tokens{cached}"),
+        ]
+        summarized = f"{summary.succeeded:,} record(s) summarized"
+        took = f"{summary.elapsed_s:.1f}s ({pace(summary.processed, summary.elapsed_s)})"
+        lines.append(summary_line(summarized, counts, took, output=summary.output))
     if summary.skipped:
         earlier = f"{summary.skipped:,} record(s) already in {summary.output or 'the output'}"
         if not lines:
@@ -159,14 +156,7 @@ def _records_in(output: Path) -> int:
     type=click.Path(dir_okay=False, writable=True),
     help="Write here instead of stdout; a batch re-run into the same file resumes.",
 )
-@click.option(
-    "-j",
-    "--concurrency",
-    type=click.IntRange(min=1),
-    default=DEFAULT_CONCURRENCY,
-    show_default=True,
-    help="Records in flight at once (batch).",
-)
+@concurrency_option(default=DEFAULT_CONCURRENCY, help="Records in flight at once (batch).")
 @click.option(
     "--rpm",
     type=click.FloatRange(min=0, min_open=True),

@@ -29,8 +29,9 @@ from enum import Enum, StrEnum
 from types import UnionType
 from typing import Annotated, Any, Generic, Literal, TypeVar, Union, get_args, get_origin
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, PlainSerializer, ValidationError
 
+from .conversion import dump, load
 from .document import Abstract
 
 FUZZY_MIN_SCORE = 90.0
@@ -54,7 +55,10 @@ class Alignment:
 
 @dataclass(frozen=True, slots=True)
 class EvidenceSpan:
-    """One evidence quote of a record, where it sits in the cleaned text and the original."""
+    """One evidence quote of a record, where it sits in the cleaned text and the original.
+
+    A result line writes it as its fields, in this order (``to_dict``), the score to one
+    decimal and ``page`` only where there is one."""
 
     field: str
     quote: str
@@ -63,24 +67,16 @@ class EvidenceSpan:
     end: int
     source_start: int
     source_end: int
-    score: float
+    score: Annotated[float, PlainSerializer(lambda score: round(score, 1))]
     page: int | None = None
     """The page the quote was printed on (a PDF's; None for a source without pages)."""
 
     def to_dict(self) -> dict[str, Any]:
-        value = {
-            "field": self.field,
-            "quote": self.quote,
-            "status": str(self.status),  # a StrEnum: its text (``.value`` is a slow property)
-            "start": self.start,
-            "end": self.end,
-            "source_start": self.source_start,
-            "source_end": self.source_end,
-            "score": round(self.score, 1),
-        }
-        if self.page is not None:
-            value["page"] = self.page
-        return value
+        return dump(self, exclude_none=True)  # None is only ever ``page``
+
+    @classmethod
+    def from_dict(cls, value: Mapping[str, Any]) -> EvidenceSpan:
+        return load(cls, value)
 
 
 _TRANSLATE = {
@@ -231,13 +227,6 @@ def is_grounding_error(error: BaseException) -> bool:
     )
 
 
-@functools.cache
-def _is_grounded(model: type[BaseModel]) -> bool:
-    """Whether a model's items carry an evidence quote (``model_fields`` is a property that
-    costs ~1 µs a read, for every item of every record)."""
-    return "evidence" in model.model_fields
-
-
 def _may_hold_a_model(annotation: Any) -> bool:
     """Whether a field so annotated can hold a model, directly or in a list: anything but
     plain values (text, numbers, booleans, None, enums, literals) and their lists."""
@@ -270,25 +259,17 @@ def _evidence_fields(model: type[BaseModel]) -> tuple[str, ...]:
 
 def iter_evidence(model: BaseModel, path: str = "") -> Iterator[tuple[str, str]]:
     """(field path, quote) for every evidence quote in a record, in field order."""
-    found: list[tuple[str, str]] = []
-    _gather_evidence(model, path, found)
-    return iter(found)
-
-
-def _gather_evidence(model: BaseModel, path: str, found: list[tuple[str, str]]) -> None:
-    """``iter_evidence`` into ``found`` (a list, not nested generators: a record has a
-    dozen models, and a generator for each cost more than the walk)."""
     for name in _evidence_fields(type(model)):
         value = getattr(model, name)
+        here = f"{path}.{name}" if path else name
         if name == "evidence" and isinstance(value, str) and value.strip():
-            found.append((path or "record", value))
+            yield path or "record", value
         elif isinstance(value, BaseModel):
-            _gather_evidence(value, f"{path}.{name}" if path else name, found)
+            yield from iter_evidence(value, here)
         elif isinstance(value, list):
-            here = f"{path}.{name}" if path else name
             for position, item in enumerate(value):
                 if isinstance(item, BaseModel):
-                    _gather_evidence(item, f"{here}[{position}]", found)
+                    yield from iter_evidence(item, f"{here}[{position}]")
 
 
 def ground(
@@ -300,10 +281,8 @@ def ground(
     """
     aligner = aligner or Aligner(abstract.text)
     to_original = abstract.offsets.to_original
-    found: list[tuple[str, str]] = []
-    _gather_evidence(record, "", found)
     spans: list[EvidenceSpan] = []
-    for field_path, quote in found:
+    for field_path, quote in iter_evidence(record):
         alignment = aligner.align(quote)
         status, start, end = alignment.status, alignment.start, alignment.end
         source = (-1, -1) if status is AlignmentStatus.unaligned else to_original(start, end)
@@ -335,16 +314,11 @@ class DroppedItem:
         return str(self.item.get("evidence") or "")
 
     def to_dict(self) -> dict[str, Any]:
-        return {"field": self.field, "item": dict(self.item), "reason": self.reason}
+        return dump(self)
 
     @classmethod
     def from_dict(cls, value: Mapping[str, Any]) -> DroppedItem:
-        item = value.get("item")
-        return cls(
-            field=str(value["field"]),
-            item=dict(item) if isinstance(item, Mapping) else {},
-            reason=str(value.get("reason") or UNGROUNDED),
-        )
+        return load(cls, value)
 
 
 @dataclass(slots=True)
@@ -364,7 +338,10 @@ def _grounded_lists(record: BaseModel) -> Iterator[tuple[str, list[BaseModel]]]:
         if (
             isinstance(value, list)
             and value
-            and all(isinstance(item, BaseModel) and _is_grounded(type(item)) for item in value)
+            and all(
+                isinstance(item, BaseModel) and "evidence" in type(item).model_fields
+                for item in value
+            )
         ):
             yield name, value
 
@@ -392,25 +369,20 @@ def prune(record: Record, aligner: Aligner, *, drop_ungrounded: bool = True) -> 
     for name, items in _grounded_lists(record):
         kept: list[BaseModel] = []
         seen: set[Any] = set()
-        # An item is dumped only to compare it with the others or to keep it as dropped:
-        # a list of one (the usual list) has nothing to compare.
-        alone = len(items) == 1
         for item in items:
-            data = None if alone else item.model_dump(mode="json")
-            if data is not None:
-                key = _same_key(data)
-                if key in seen:
-                    merged += 1
-                    continue
-                seen.add(key)
+            data = item.model_dump(mode="json")
+            key = _same_key(data)
+            if key in seen:
+                merged += 1
+                continue
+            seen.add(key)
             quote = getattr(item, "evidence", None)
             unfound = (
                 not isinstance(quote, str)
                 or aligner.align(quote).status is AlignmentStatus.unaligned
             )
             if drop_ungrounded and unfound:
-                dumped = data if data is not None else item.model_dump(mode="json")
-                dropped.append(DroppedItem(field=name, item=dumped))
+                dropped.append(DroppedItem(field=name, item=data))
                 continue
             kept.append(item)
         if len(kept) != len(items):

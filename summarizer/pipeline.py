@@ -91,20 +91,16 @@ class RunLog(Protocol):
     def record_call(self, entry: dict[str, Any]) -> None: ...
 
 
-_CANONICAL_JSON = json.JSONEncoder(
-    sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str
-).encode  # kept: json.dumps makes an encoder on every call that sets an option
-
-
 def canonical_hash(value: Any) -> str:
     """sha256 of canonical JSON: the key for anything that determines an answer."""
-    return hashlib.sha256(_CANONICAL_JSON(value).encode("utf-8")).hexdigest()
+    text = json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 @functools.cache
 def schema_hash() -> str:
-    """``canonical_hash`` of the case record's JSON Schema, made once (deriving the schema
-    costs ~10 ms, paid by every summarizer and every collect before)."""
+    """``canonical_hash`` of the case record's JSON Schema, made once a process (the
+    schema cannot change while it runs)."""
     return canonical_hash(json_schema())
 
 
@@ -156,7 +152,7 @@ class Summarizer:
             self.backend.report_progress(on_progress)
         capabilities = self.backend.capabilities
         self.cache = cache if capabilities.cacheable else None
-        # checked once: a runtime Protocol check costs ~20 µs, a tenth of a cached record
+        # a cache that also keeps cleaned abstracts (``clean.reuse``), or None
         self._abstract_cache = self.cache if isinstance(self.cache, AbstractCache) else None
         self.run_log = run_log if capabilities.takes_prompt else None  # model calls only
         self.limiter = RateLimiter(rpm=self.options.rpm, tpm=self.options.tpm)

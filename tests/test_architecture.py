@@ -19,6 +19,7 @@ GROUPS = {
         "private",
         "sinks",
         "progress",
+        "conversion",
     },
     "stage": {"ingest", "clean", "render", "schema", "ages", "ground", "reference"},
     "backend": {"backends", "ratelimit"},

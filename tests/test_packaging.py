@@ -39,6 +39,8 @@ def test_wheel_ships_prompts_and_templates_and_runs_from_anywhere(tmp_path: Path
     assert any(name.startswith("summarizer/templates/") for name in names)
     for name in ("templates/review/record.html.j2", "static/review.js", "static/review.css"):
         assert f"summarizer/{name}" in names, name  # the review page runs from the wheel
+    for name in ("report.html.j2", "chart.svg.j2"):
+        assert f"summarizer/templates/report/{name}" in names, name  # the eval report too
 
     target = tmp_path / "site"
     installed = subprocess.run(

@@ -15,6 +15,7 @@ from .common import (
     EXIT_FAILED_RECORDS,
     PRICES,
     chosen_format,
+    concurrency_option,
     connection_options,
     format_option,
     handle_errors,
@@ -22,6 +23,7 @@ from .common import (
     load_prices,
     note,
     run_options_from,
+    summary_line,
     warn,
 )
 
@@ -420,18 +422,14 @@ def cancel(batch_id: str, **options: Any) -> None:
 
 def _describe_collect(summary: CollectSummary) -> list[str]:
     run = summary.run
-    parts = [f"{run.succeeded:,} record(s) collected"]
-    if run.failed:
-        parts.append(f"{run.failed:,} failed")
-    if run.skipped:
-        parts.append(f"{run.skipped:,} already done")
-    if run.retried:
-        parts.append(f"{run.retried:,} redone")
-    if summary.online_requests:
-        parts.append(f"{summary.online_requests:,} request(s) asked online")
-    parts.append(f"{run.elapsed_s:.1f}s")
-    where = f" -> {run.output}" if run.output else ""
-    lines = [", ".join(parts) + where]
+    counts = [
+        (run.failed, "failed"),
+        (run.skipped, "already done"),
+        (run.retried, "redone"),
+        (summary.online_requests, "request(s) asked online"),
+    ]
+    collected = f"{run.succeeded:,} record(s) collected"
+    lines = [summary_line(collected, counts, f"{run.elapsed_s:.1f}s", output=run.output)]
     tokens = summary.batch_tokens
     saved = ""
     if tokens.cached_tokens or summary.online_tokens.cached_tokens:
@@ -476,7 +474,7 @@ def _describe_collect(summary: CollectSummary) -> list[str]:
     is_flag=True,
     help="Ask online (re-asks included) what the batch could not answer.",
 )
-@click.option("-j", "--concurrency", type=click.IntRange(min=1), default=8, show_default=True)
+@concurrency_option(default=8)
 @click.option(
     "--validation-attempts",
     type=click.IntRange(min=1),

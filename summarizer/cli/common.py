@@ -6,7 +6,7 @@ import errno
 import functools
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -34,6 +34,16 @@ def note(message: str) -> None:
 def warn(message: str) -> None:
     """A warning line on stderr: the run goes on (e.g. without an unusable store)."""
     note(f"warning: {message}")
+
+
+def summary_line(
+    done: str, counts: Iterable[tuple[int, str]], *tail: str, output: object = None
+) -> str:
+    """One line of what a run did: ``done``, each count that is not 0 with what it counts
+    (``12 failed``), then ``tail``, and `` -> OUTPUT`` when it wrote a file."""
+    parts = [done, *(f"{count:,} {what}" for count, what in counts if count), *tail]
+    where = f" -> {output}" if output else ""
+    return ", ".join(parts) + where
 
 
 def debug_enabled() -> bool:
@@ -226,6 +236,20 @@ def announce_backend(settings: Any) -> None:
             "(set OPENAI_API_KEY or --base-url URL --model NAME for a model, "
             "or --backend llamacpp for a local GGUF)"
         )
+
+
+def concurrency_option(
+    *, default: int, help: str = "Records in flight at once."
+) -> Callable[[F], F]:
+    """``-j/--concurrency``: records in flight at once (summarize, eval, batch collect)."""
+    return click.option(
+        "-j",
+        "--concurrency",
+        type=click.IntRange(min=1),
+        default=default,
+        show_default=True,
+        help=help,
+    )
 
 
 FORCE = click.option(

@@ -25,10 +25,13 @@ if TYPE_CHECKING:  # the rest loads on use, so `case-summarizer` starts without 
     from rich.console import Console
     from rich.progress import TaskID
 
+    from ..config import Settings
     from ..evaluation.compare import Comparison
     from ..evaluation.eval_runs import StoredRun
+    from ..evaluation.gold import LoadedGold
 from .common import (
     PRICES,
+    concurrency_option,
     handle_errors,
     no_model_configured,
     note,
@@ -195,13 +198,7 @@ def _cache(enabled: bool, refresh: bool) -> Any:
     help="Ask the model again and update the cache; run the rules baseline again too.",
 )
 @PRICES
-@click.option(
-    "--concurrency",
-    type=click.IntRange(min=1),
-    default=4,
-    show_default=True,
-    help="Records in flight per run.",
-)
+@concurrency_option(default=4, help="Records in flight per run.")
 @_report_option
 @click.option(
     "--baseline",
@@ -270,23 +267,50 @@ def _run(
     progress_lines: bool | None,
     **model_options: Any,
 ) -> None:
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-    )
-
-    from ..evaluation.eval_runs import execute, load_run, plan_variants, variant_label
+    from ..evaluation.eval_runs import load_run
     from ..evaluation.report import terminal_report
-    from ..render import load_prompt
 
     thresholds = _parse_thresholds(fail_under)
     if fail_on_regression and not baseline:
         raise click.UsageError("--fail-on-regression needs --baseline RUN")
     _check_reports(reports)
+    variants = _variants(prompts, model_options)
+    baseline_run = load_run(baseline, runs_dir) if baseline else None
+    gold = load_gold(gold_dir, tags=tags, ids=record_ids)
+    runs = _execute(
+        variants,
+        gold,
+        gold_dir=gold_dir,
+        runs_dir=runs_dir,
+        prices=PriceTable.load(prices),
+        cache=_cache(not no_cache, refresh),
+        concurrency=concurrency,
+        resamples=resamples,
+        seed=seed,
+        # the baseline row is deterministic: reuse its stored run when unchanged
+        reuse_baseline=not (refresh or no_cache),
+        progress_lines=progress_lines,
+    )
+    # the gates judge the model runs (after the baseline row), or that row when it ran alone
+    judged = runs[1:] or runs
+    comparisons = (
+        [_compare(baseline_run, run, resamples, seed) for run in judged] if baseline_run else []
+    )
+    verdict = judge(
+        judged, comparisons, thresholds=thresholds, fail_on_regression=fail_on_regression
+    )
+    shown = verdict if verdict.gated else None
+    _console().print(terminal_report(runs, comparisons, verdict=shown))
+    _write_reports(reports, runs, comparisons, shown)
+    _finish(verdict)
+
+
+def _variants(prompts: tuple[str, ...], model_options: dict[str, Any]) -> list[Settings]:
+    """The settings of each run: the rules baseline row, then every prompt on every model
+    (an unknown prompt version fails here, before any call)."""
+    from ..evaluation.eval_runs import plan_variants
+    from ..render import load_prompt
+
     models: tuple[str, ...] = model_options.pop("model") or ()
     base = settings_from_options(
         {**model_options, "model": models[0] if models else None},
@@ -299,16 +323,40 @@ def _run(
             "note: no model configured, so only the rules baseline runs "
             "(set OPENAI_API_KEY, or --base-url URL --model NAME)"
         )
-    variants = plan_variants(base, prompts, models)
+    variants: list[Settings] = plan_variants(base, prompts, models)
     for variant in variants:
         if capabilities_of(variant).takes_prompt:
-            load_prompt(variant.resolved_prompt)  # an unknown version fails before any call
-    baseline_run = load_run(baseline, runs_dir) if baseline else None
-    gold = load_gold(gold_dir, tags=tags, ids=record_ids)
-    price_table = PriceTable.load(prices)
-    cache = _cache(not no_cache, refresh)
+            load_prompt(variant.resolved_prompt)
+    return variants
+
+
+def _execute(
+    variants: list[Settings],
+    gold: Sequence[LoadedGold],
+    *,
+    gold_dir: Path,
+    runs_dir: Path,
+    prices: PriceTable,
+    cache: Any,
+    concurrency: int,
+    resamples: int,
+    seed: int,
+    reuse_baseline: bool,
+    progress_lines: bool | None,
+) -> list[StoredRun]:
+    """Each variant over the gold set, stored, with a progress bar for each on stderr."""
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    from ..evaluation.eval_runs import execute, variant_label
+
     runs: list[StoredRun] = []
-    console = _console()
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -328,39 +376,32 @@ def _run(
                 gold,
                 gold_dir=gold_dir,
                 runs_dir=runs_dir,
-                prices=price_table,
+                prices=prices,
                 cache=cache,
                 concurrency=concurrency,
                 resamples=resamples,
                 seed=seed,
                 progress=advance,
-                # the baseline row is deterministic: reuse its stored run when unchanged
-                reuse=position == 0 and not (refresh or no_cache),
+                reuse=position == 0 and reuse_baseline,
                 on_progress=_listener(variant, progress_lines),
             )
             runs.append(run)
-            if run.reused:
-                note(f"reused {run.path} (package, schema, gold set and settings unchanged)")
-            else:
-                note(f"stored {run.path}")
-            failed = [record for record in run.records if not record.ok]
-            if failed:
-                note(
-                    f"{run.label}: {len(failed)} of {len(gold)} record(s) failed "
-                    f"(first: {failed[0].id}: {failed[0].error})"
-                )
-    # the gates judge the model runs (after the baseline row), or that row when it ran alone
-    judged = runs[1:] or runs
-    comparisons = (
-        [_compare(baseline_run, run, resamples, seed) for run in judged] if baseline_run else []
-    )
-    verdict = judge(
-        judged, comparisons, thresholds=thresholds, fail_on_regression=fail_on_regression
-    )
-    shown = verdict if verdict.gated else None
-    console.print(terminal_report(runs, comparisons, verdict=shown))
-    _write_reports(reports, runs, comparisons, shown)
-    _finish(verdict)
+            _say_stored(run, len(gold))
+    return runs
+
+
+def _say_stored(run: StoredRun, records: int) -> None:
+    """Where a run was stored (or which stored run was reused), and its failures."""
+    if run.reused:
+        note(f"reused {run.path} (package, schema, gold set and settings unchanged)")
+    else:
+        note(f"stored {run.path}")
+    failed = [record for record in run.records if not record.ok]
+    if failed:
+        note(
+            f"{run.label}: {len(failed)} of {records} record(s) failed "
+            f"(first: {failed[0].id}: {failed[0].error})"
+        )
 
 
 @command.command("compare")

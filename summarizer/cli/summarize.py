@@ -6,7 +6,7 @@ import itertools
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -15,7 +15,7 @@ from ..document import Abstract, Document
 from ..errors import InputError, OwnOutputSkipped
 from ..ingest.count import count_records
 from ..local_batch import DEFAULT_CONCURRENCY, BatchSummary, run_batch
-from ..options import ORDERS
+from ..options import ORDERS, RunOptions
 from ..output.targets import MARKED_FORMATS, check_output, sidecar_path
 from ..pipeline import Cache, RunLog
 from ..progress import pace_text as pace
@@ -26,6 +26,7 @@ from .common import (
     PRICES,
     announce_backend,
     chosen_format,
+    concurrency_option,
     format_option,
     handle_errors,
     input_options,
@@ -36,8 +37,12 @@ from .common import (
     progress_option,
     run_options_from,
     settings_from_options,
+    summary_line,
     warn,
 )
+
+if TYPE_CHECKING:
+    from ..config import Settings
 
 EXIT_INTERRUPTED = 130
 RENDERED_FORMATS = ("md", "csv", "html")
@@ -73,26 +78,21 @@ def _without_own_outputs(
 
 def _describe(summary: BatchSummary) -> list[str]:
     """What the run did, and what earlier runs into the same output had done."""
-    where = f" -> {summary.output}" if summary.output else ""
     lines = []
     if summary.processed or not summary.skipped or summary.stopped_by_budget:
-        parts = [f"{summary.succeeded:,} record(s) summarized"]
-        if summary.cache_hits:
-            parts.append(f"{summary.cache_hits:,} from the cache")
-        if summary.failed:
-            parts.append(f"{summary.failed:,} failed")
-        if summary.retried:
-            parts.append(f"{summary.retried:,} failed earlier and retried")
         tokens = summary.prompt_tokens + summary.completion_tokens
-        if tokens:
-            cached = (
-                f" ({summary.cached_tokens:,} prompt tokens cached)"
-                if summary.cached_tokens
-                else ""
-            )
-            parts.append(f"{tokens:,} tokens{cached}")
-        parts.append(f"{summary.elapsed_s:.1f}s ({pace(summary.processed, summary.elapsed_s)})")
-        lines.append(", ".join(parts) + where)
+        cached = (
+            f" ({summary.cached_tokens:,} prompt tokens cached)" if summary.cached_tokens else ""
+        )
+        counts = [
+            (summary.cache_hits, "from the cache"),
+            (summary.failed, "failed"),
+            (summary.retried, "failed earlier and retried"),
+            (tokens, f"tokens{cached}"),
+        ]
+        summarized = f"{summary.succeeded:,} record(s) summarized"
+        took = f"{summary.elapsed_s:.1f}s ({pace(summary.processed, summary.elapsed_s)})"
+        lines.append(summary_line(summarized, counts, took, output=summary.output))
     if summary.skipped:
         earlier = f"{summary.skipped:,} record(s) already in {summary.output or 'the output'}"
         if not lines:
@@ -159,14 +159,7 @@ def _records_in(output: Path) -> int:
     type=click.Path(dir_okay=False, writable=True),
     help="Write here instead of stdout; a batch re-run into the same file resumes.",
 )
-@click.option(
-    "-j",
-    "--concurrency",
-    type=click.IntRange(min=1),
-    default=DEFAULT_CONCURRENCY,
-    show_default=True,
-    help="Records in flight at once (batch).",
-)
+@concurrency_option(default=DEFAULT_CONCURRENCY, help="Records in flight at once (batch).")
 @click.option(
     "--rpm",
     type=click.FloatRange(min=0, min_open=True),
@@ -218,28 +211,7 @@ def _records_in(output: Path) -> int:
 @input_options
 @model_options
 @handle_errors
-def command(
-    inputs: tuple[str, ...],
-    prompt: str | None,
-    output_format: str | None,
-    output: str | None,
-    concurrency: int,
-    rpm: float | None,
-    tpm: float | None,
-    order: str,
-    resume: bool,
-    retry_failed: bool,
-    no_cache: bool,
-    refresh: bool,
-    no_log: bool,
-    backoff: float,
-    quiet: bool,
-    progress_lines: bool | None,
-    force: bool,
-    max_cost: float | None,
-    prices: Path | None,
-    **given: Any,
-) -> None:
+def command(inputs: tuple[str, ...], **given: Any) -> None:
     """Summarize abstracts into structured, grounded case records.
 
     INPUTS are files, folders, globs or exports (PubMed XML, MEDLINE, RIS, CSV,
@@ -270,8 +242,32 @@ def command(
       case-summarizer summarize rayyan.csv --id-col key --abstract-col abstract -o out.jsonl
       case-summarizer summarize page.txt --base-url http://localhost:8080/v1 --model local
     """
-    from ..ingest import iter_records
+    _summarize(inputs, **given)
 
+
+def _summarize(
+    inputs: tuple[str, ...],
+    *,
+    prompt: str | None,
+    output_format: str | None,
+    output: str | None,
+    concurrency: int,
+    rpm: float | None,
+    tpm: float | None,
+    order: str,
+    resume: bool,
+    retry_failed: bool,
+    no_cache: bool,
+    refresh: bool,
+    no_log: bool,
+    backoff: float,
+    quiet: bool,
+    progress_lines: bool | None,
+    force: bool,
+    max_cost: float | None,
+    prices: Path | None,
+    **given: Any,
+) -> None:
     settings = settings_from_options(given, prompt=prompt, backoff=backoff)
     paths = [Path(name) if name != "-" else name for name in inputs]  # arguments are names
     if output is not None:  # before anything is read or written, and before the format
@@ -290,52 +286,25 @@ def command(
         max_cost=max_cost,
         order=order,
     )
-    # Inputs are read once: the first two records tell one from many, then the rest follow.
-    left_out: list[str] = []
-    documents = _without_own_outputs(iter_records(paths, options), left_out)
-    peeked = list(itertools.islice(documents, 2))
-    if not peeked:
-        found = f" (left out: {'; '.join(left_out)})" if left_out else ""
-        raise InputError(f"no input records found{found}", path=", ".join(inputs))
-    one = len(peeked) == 1
-    if one and isinstance(peeked[0], InputError):
-        raise peeked[0]
+    records, one, left_out = _read(inputs, paths, options)
     # one record: one pretty object, card or page
     options = options.replace(single=one and output_format != "jsonl")
     backend = make_backend(settings)
     cache, run_log = _stores(
         backend.capabilities, no_cache=no_cache, refresh=refresh, no_log=no_log
     )
-    failed: list[Failure] = []
-    announced = quiet
+    reporter = _Reporter(settings, quiet=quiet, single=options.single)
     bar = not quiet and not options.single and sys.stderr.isatty()
-
-    def report(item: Result | Failure) -> None:
-        nonlocal announced
-        if not announced and (isinstance(item, Result) or not options.single):
-            # once the output is open (its errors come alone), above the bar (``note``)
-            announce_backend(settings)
-            announced = True
-        if isinstance(item, Result):
-            return
-        failed.append(item)
-        if not quiet and not options.single:
-            note(
-                f"error: {item.id}: {item.error}"
-                if item.id not in str(item.error)
-                else f"error: {item.error}"
-            )
-
     try:
         summary = run_batch(
-            itertools.chain(peeked, documents),
+            records,
             settings,
             options,
             cache=cache,
             run_log=run_log,
             progress=bar,
             expected=count_records(paths, options) if bar else None,
-            on_result=report,
+            on_result=reporter,
             backend=backend,
             # only a budget prices anything here: no table to read for a run without one
             prices=(
@@ -352,8 +321,69 @@ def command(
         again = " (run the same command again to resume)" if output else ""
         note(f"interrupted: {partial}" if partial else f"interrupted{again}")
         sys.exit(EXIT_INTERRUPTED)
+    left_out += summary.left_out
+    _finish(summary, reporter.failed, left_out, options, quiet=quiet, output=output)
+
+
+def _read(
+    inputs: tuple[str, ...], paths: list[Path | str], options: RunOptions
+) -> tuple[Iterator[Document | Abstract | InputError], bool, list[str]]:
+    """The records, read once (the first two tell one from many, then the rest follow),
+    whether there is only one, and our own outputs found among the inputs (left out)."""
+    from ..ingest import iter_records
+
+    left_out: list[str] = []
+    documents = _without_own_outputs(iter_records(paths, options), left_out)
+    peeked = list(itertools.islice(documents, 2))
+    if not peeked:
+        found = f" (left out: {'; '.join(left_out)})" if left_out else ""
+        raise InputError(f"no input records found{found}", path=", ".join(inputs))
+    one = len(peeked) == 1
+    if one and isinstance(peeked[0], InputError):
+        raise peeked[0]
+    return itertools.chain(peeked, documents), one, left_out
+
+
+class _Reporter:
+    """What the run says as records finish: which backend runs (once the output is open,
+    so that its errors come alone), and each failed record (not for a single one, whose
+    error is the command's)."""
+
+    def __init__(self, settings: Settings, *, quiet: bool, single: bool) -> None:
+        self.failed: list[Failure] = []
+        self._settings = settings
+        self._announced = quiet
+        self._quiet = quiet
+        self._single = single
+
+    def __call__(self, item: Result | Failure) -> None:
+        if not self._announced and (isinstance(item, Result) or not self._single):
+            announce_backend(self._settings)  # above the bar (``note``)
+            self._announced = True
+        if isinstance(item, Result):
+            return
+        self.failed.append(item)
+        if not self._quiet and not self._single:
+            note(
+                f"error: {item.id}: {item.error}"
+                if item.id not in str(item.error)
+                else f"error: {item.error}"
+            )
+
+
+def _finish(
+    summary: BatchSummary,
+    failed: list[Failure],
+    left_out: list[str],
+    options: RunOptions,
+    *,
+    quiet: bool,
+    output: str | None,
+) -> None:
+    """What ends the run: the inputs left out; for one record its error, if it failed;
+    for a batch what it did, and exit status 1 when a record is an error."""
     if not quiet:
-        for why in left_out + summary.left_out:
+        for why in left_out:
             note(f"note: left out {why}")
     if options.single:
         if failed:
@@ -365,6 +395,6 @@ def command(
     reasons = _exit_reasons(summary, options.max_cost)
     if reasons:  # an error, so said under -q too
         note(f"exit status 1: {'; '.join(reasons)}")
-        if summary.stopped_by_budget and (partial := _partial(output, output_format)):
+        if summary.stopped_by_budget and (partial := _partial(output, options.resolved_format)):
             note(partial)
         sys.exit(EXIT_FAILED_RECORDS)

@@ -6,14 +6,13 @@ record. Fields carry their clinical label next to their path ("Patient age
 (patient.age)"). A cost whose price has no source is marked as an estimate, and each
 report says where each run's price came from.
 
-The HTML report has no external assets: styles inline, charts as inline SVG (one small
-bar chart per metric, the runs side by side, each bar with its 95 % interval), and every
-piece of text from runs, gold or models escaped.
+The HTML report (``templates/report/``) has no external assets: styles inline, charts as
+inline SVG (one small bar chart per metric, the runs side by side, each bar with its 95 %
+interval), and every piece of text from runs, gold or models escaped.
 """
 
 from __future__ import annotations
 
-import html
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -344,39 +343,52 @@ def markdown_report(
     verdict: Verdict | None = None,
 ) -> str:
     lines = [MARKDOWN_MARKER, "", "# Evaluation report", ""]
-    if verdict is not None:
-        headline, *failures = _verdict_lines(verdict)
-        lines += ["## Verdict", "", f"**{_md(headline)}**", ""]
-        lines += [f"- {_md(failure)}" for failure in failures]
-        if failures:
-            lines.append("")
+    lines += _md_verdict(verdict)
     for comparison in comparisons:
-        lines += [
-            f"## {_md(comparison.b)} vs {_md(comparison.a)}",
-            "",
-            f"Paired bootstrap over {comparison.records} records, {comparison.resamples} resamples, "
-            f"seed {comparison.seed}. **Significant** = the 95% interval excludes 0.",
-            "",
-            "| metric | A | B | B − A | 95% CI | |",
-            "|---|---:|---:|---:|---:|---|",
-        ]
-        for row in comparison.rows:
-            unit = row.metric.unit
-            flag = f"**{_flag(row)}**" if row.verdict else _flag(row)
-            lines.append(
-                f"| {_md(_comparison_label(row.metric, runs))} | {_format(row.a, unit)} | "
-                f"{_format(row.b, unit)} | {_signed(row.difference.estimate, unit)} | "
-                f"{_interval(row.difference.to_dict(), unit)} | {flag} |"
-            )
-        for title, changes in (("Better", comparison.better), ("Worse", comparison.worse)):
-            if not changes:
-                continue
-            lines += ["", f"### {title} records", ""]
-            for name, items in changes.items():
-                shown = ", ".join(f"`{_md(c.id)}` {c.a:.2f}→{c.b:.2f}" for c in items)
-                lines.append(f"- **{_md(_field_title(name))}**: {shown}")
-        lines.append("")
-    lines += ["## Runs", ""]
+        lines += _md_comparison(comparison, runs)
+    lines += _md_runs(runs) + _md_metrics(runs) + _md_fields(runs) + _md_records(runs)
+    return "\n".join(lines) + "\n"
+
+
+def _md_verdict(verdict: Verdict | None) -> list[str]:
+    if verdict is None:
+        return []
+    headline, *failures = _verdict_lines(verdict)
+    lines = ["## Verdict", "", f"**{_md(headline)}**", ""]
+    lines += [f"- {_md(failure)}" for failure in failures]
+    return [*lines, ""] if failures else lines
+
+
+def _md_comparison(comparison: Comparison, runs: Sequence[StoredRun]) -> list[str]:
+    lines = [
+        f"## {_md(comparison.b)} vs {_md(comparison.a)}",
+        "",
+        f"Paired bootstrap over {comparison.records} records, {comparison.resamples} resamples, "
+        f"seed {comparison.seed}. **Significant** = the 95% interval excludes 0.",
+        "",
+        "| metric | A | B | B − A | 95% CI | |",
+        "|---|---:|---:|---:|---:|---|",
+    ]
+    for row in comparison.rows:
+        unit = row.metric.unit
+        flag = f"**{_flag(row)}**" if row.verdict else _flag(row)
+        lines.append(
+            f"| {_md(_comparison_label(row.metric, runs))} | {_format(row.a, unit)} | "
+            f"{_format(row.b, unit)} | {_signed(row.difference.estimate, unit)} | "
+            f"{_interval(row.difference.to_dict(), unit)} | {flag} |"
+        )
+    for title, changes in (("Better", comparison.better), ("Worse", comparison.worse)):
+        if not changes:
+            continue
+        lines += ["", f"### {title} records", ""]
+        for name, items in changes.items():
+            shown = ", ".join(f"`{_md(c.id)}` {c.a:.2f}→{c.b:.2f}" for c in items)
+            lines.append(f"- **{_md(_field_title(name))}**: {shown}")
+    return [*lines, ""]
+
+
+def _md_runs(runs: Sequence[StoredRun]) -> list[str]:
+    lines = ["## Runs", ""]
     lines += ["| run | label | backend | model | prompt | records |", "|---|---|---|---|---|---|"]
     for run in runs:
         prompt = run.config.get("prompt") or {}
@@ -387,7 +399,11 @@ def markdown_report(
             f"{_md(str(run.config.get('backend')))} | {_md(str(run.config.get('model') or '–'))} | "
             f"{_md(prompt_text)} | {_n_records(run)} |"
         )
-    lines += ["", "## Metrics (mean, 95% bootstrap interval; ↓ lower is better)", ""]
+    return lines
+
+
+def _md_metrics(runs: Sequence[StoredRun]) -> list[str]:
+    lines = ["", "## Metrics (mean, 95% bootstrap interval; ↓ lower is better)", ""]
     lines.append("| metric | " + " | ".join(_md(run.label) for run in runs) + " |")
     lines.append("|---|" + "---:|" * len(runs))
     for metric in METRICS:
@@ -400,7 +416,11 @@ def markdown_report(
     if notes:
         lines.append("")
         lines += [f"- {_md(note)}" for note in notes]
-    lines += ["", "## Fields", "", _FIELDS_NOTE]
+    return lines
+
+
+def _md_fields(runs: Sequence[StoredRun]) -> list[str]:
+    lines = ["", "## Fields", "", _FIELDS_NOTE]
     for run in runs:
         lines += ["", f"### {_md(run.label)}", ""]
         lines.append("| " + " | ".join(_FIELD_COLUMNS) + " |")
@@ -408,7 +428,11 @@ def markdown_report(
         lines.extend(
             "| " + " | ".join(_md(cell) for cell in row) + " |" for row in _field_rows(run)
         )
-    lines += ["", "## Records", ""]
+    return lines
+
+
+def _md_records(runs: Sequence[StoredRun]) -> list[str]:
+    lines = ["", "## Records", ""]
     lines.append("| record | " + " | ".join(_md(run.label) for run in runs) + " |")
     lines.append("|---|" + "---:|" * len(runs))
     for ident, per_run in _records_by_id(runs):
@@ -421,7 +445,7 @@ def markdown_report(
             else:
                 cells.append(_format(record.get("overall"), "score"))
         lines.append(f"| `{_md(ident)}` | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def _records_by_id(runs: Sequence[StoredRun]) -> list[tuple[str, list[dict[str, Any] | None]]]:
@@ -435,24 +459,152 @@ def _records_by_id(runs: Sequence[StoredRun]) -> list[tuple[str, list[dict[str, 
 
 
 # -- HTML ------------------------------------------------------------------------------
+# report/report.html.j2 lays the page out; what each part shows is made here.
 
 _PALETTE = ("#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#9c755f")
-_STYLE = """
-body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem;color:#1f2328;max-width:1400px}
-h1,h2,h3{line-height:1.2}table{border-collapse:collapse;margin:.5rem 0 1.5rem}
-th,td{border:1px solid #d0d7de;padding:.25rem .5rem;vertical-align:top}th{background:#f6f8fa;text-align:left}
-td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
-.better{background:#dafbe1}.worse{background:#ffebe9}.dim{color:#656d76;font-size:12px}
-.charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(330px,1fr));gap:1rem}
-.fields{display:flex;flex-wrap:wrap;gap:1.5rem}
-.chart{border:1px solid #d0d7de;border-radius:6px;padding:.5rem}.chart h3{margin:.2rem 0;font-size:14px}
-.legend span{display:inline-block;margin-right:1rem}.swatch{display:inline-block;width:.8em;height:.8em;margin-right:.3em}
-details{margin:.3rem 0}summary{cursor:pointer}td.cell{max-width:420px}code{font-size:12px}
-"""
+_BAR_HEIGHT, _BAR_GAP, _CHART_LEFT, _BAR_WIDTH = 18, 6, 130, 180
 
 
-def _e(value: Any) -> str:
-    return html.escape(str(value), quote=True)
+def html_report(
+    runs: Sequence[StoredRun],
+    comparisons: Sequence[Comparison] = (),
+    *,
+    verdict: Verdict | None = None,
+    title: str = "Evaluation report",
+) -> str:
+    from ..output.templating import environment  # jinja2 loads with a report, not with eval
+
+    return (
+        environment()
+        .get_template("report/report.html.j2")
+        .render(
+            title=title,
+            verdict=_html_verdict(verdict),
+            comparisons=[_html_comparison(comparison, runs) for comparison in comparisons],
+            runs=[_html_run(position, run) for position, run in enumerate(runs)],
+            metrics=[_html_metric(metric, runs) for metric in METRICS],
+            price_notes=_price_notes(runs),
+            fields_note=_FIELDS_NOTE,
+            field_columns=_FIELD_COLUMNS,
+            fields=[(run.label, _field_rows(run)) for run in runs],
+            records=[_html_record(ident, per_run, runs) for ident, per_run in _records_by_id(runs)],
+        )
+    )
+
+
+def _html_verdict(verdict: Verdict | None) -> dict[str, Any] | None:
+    if verdict is None:
+        return None
+    css = "" if not verdict.gated else "better" if verdict.passed else "worse"
+    return {"css": css, "headline": verdict.headline, "failures": verdict.failures}
+
+
+def _html_comparison(comparison: Comparison, runs: Sequence[StoredRun]) -> dict[str, Any]:
+    rows = [
+        {
+            "verdict": row.verdict,
+            "label": _comparison_label(row.metric, runs),
+            "a": _format(row.a, row.metric.unit),
+            "b": _format(row.b, row.metric.unit),
+            "difference": _signed(row.difference.estimate, row.metric.unit),
+            "interval": _interval(row.difference.to_dict(), row.metric.unit),
+            "flag": _flag(row),
+        }
+        for row in comparison.rows
+    ]
+    changes = [
+        (heading, [(_field_title(name), items) for name, items in by_field.items()])
+        for heading, by_field in (("better", comparison.better), ("worse", comparison.worse))
+        if by_field
+    ]
+    return {
+        "a": comparison.a,
+        "b": comparison.b,
+        "records": comparison.records,
+        "resamples": comparison.resamples,
+        "seed": comparison.seed,
+        "rows": rows,
+        "changes": changes,
+    }
+
+
+def _html_run(position: int, run: StoredRun) -> dict[str, Any]:
+    config = run.config
+    prompt = config.get("prompt") or {}
+    versions = config.get("versions") or {}
+    return {
+        "colour": _PALETTE[position % len(_PALETTE)],
+        "label": run.label,
+        "run_id": run.run_id,
+        "reused": run.reused,
+        "backend": config.get("backend"),
+        "model": config.get("model") or "–",
+        "prompt": prompt.get("version", "–"),
+        "prompt_hash": prompt.get("hash", ""),
+        "versions": f"package {versions.get('package')}, schema {versions.get('schema')}, "
+        f"scorer {versions.get('scorer')}",
+        "gold": (config.get("gold") or {}).get("hash", ""),
+        "records": _n_records(run),
+    }
+
+
+def _html_metric(metric: Metric, runs: Sequence[StoredRun]) -> dict[str, Any]:
+    return {
+        "label": _metric_label(metric),
+        "description": metric.description,
+        "cells": [_cell(run, metric, run.metrics.get(metric.name) or {}) for run in runs],
+        "chart": _chart(metric, runs),
+    }
+
+
+def _chart(metric: Metric, runs: Sequence[StoredRun]) -> dict[str, Any]:
+    """One bar a run, its length the estimate on the metric's scale (0 to 1 for scores and
+    rates, else up to the largest value or interval), with the interval as a whisker."""
+    entries = [run.metrics.get(metric.name) or {} for run in runs]
+    values = [entry.get("estimate") for entry in entries]
+    highs = [entry.get("high") for entry in entries]
+    bounded = metric.unit in ("score", "rate")
+    scale_max = (
+        1.0 if bounded else max([v for v in [*values, *highs] if v is not None] or [1.0]) or 1.0
+    )
+
+    def x(value: float) -> float:
+        return max(0.0, min(1.0, value / scale_max)) * _BAR_WIDTH
+
+    bars = []
+    for position, (run, entry) in enumerate(zip(runs, entries, strict=True)):
+        y = _BAR_GAP + position * (_BAR_HEIGHT + _BAR_GAP)
+        estimate, low, high = entry.get("estimate"), entry.get("low"), entry.get("high")
+        whisker = None
+        if low is not None and high is not None:
+            x1, x2 = _CHART_LEFT + x(low), _CHART_LEFT + x(high)
+            top, bottom = y + 4, y + _BAR_HEIGHT - 4
+            whisker = (
+                f"M{x1:.1f} {y + _BAR_HEIGHT / 2}H{x2:.1f}M{x1:.1f} {top}V{bottom}"
+                f"M{x2:.1f} {top}V{bottom}"
+            )
+        bars.append(
+            {
+                "y": y,
+                "text_y": y + _BAR_HEIGHT - 5,
+                "colour": _PALETTE[position % len(_PALETTE)],
+                "label": run.label if len(run.label) <= 20 else run.label[:19] + "…",
+                "length": None if estimate is None else f"{x(estimate):.1f}",
+                "title": f"{run.label}: {_format(estimate, metric.unit)} "
+                f"{_interval(entry, metric.unit)}",
+                "whisker": whisker,
+                "value": _format(estimate, metric.unit),
+            }
+        )
+    return {
+        "name": metric.name,
+        "width": _CHART_LEFT + _BAR_WIDTH + 80,
+        "height": len(runs) * (_BAR_HEIGHT + _BAR_GAP) + _BAR_GAP,
+        "left": _CHART_LEFT,
+        "bar_width": _BAR_WIDTH,
+        "bar_height": _BAR_HEIGHT,
+        "bars": bars,
+    }
 
 
 def _score_colour(score: float | None) -> str:
@@ -464,222 +616,45 @@ def _score_colour(score: float | None) -> str:
     return f"hsl({50 + int((score - 0.5) * 2 * 70)}, 60%, 88%)"
 
 
-def _chart(metric: Metric, runs: Sequence[StoredRun]) -> str:
-    entries = [run.metrics.get(metric.name) or {} for run in runs]
-    values = [entry.get("estimate") for entry in entries]
-    highs = [entry.get("high") for entry in entries]
-    bounded = metric.unit in ("score", "rate")
-    scale_max = (
-        1.0 if bounded else max([v for v in [*values, *highs] if v is not None] or [1.0]) or 1.0
+def _html_record(
+    ident: str, per_run: list[dict[str, Any] | None], runs: Sequence[StoredRun]
+) -> dict[str, Any]:
+    """One gold record: each run's overall score (or failure), its errors, and per field
+    the expected value and each run's output, coloured by its score."""
+    overall = " · ".join(
+        f"{run.label} "
+        + ("failed" if record is not None and not record.get("ok") else _overall(record))
+        for run, record in zip(runs, per_run, strict=True)
     )
-    bar_height, gap, left, width = 18, 6, 130, 180
-    height = len(runs) * (bar_height + gap) + gap
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{left + width + 80}" height="{height}" '
-        f'role="img" aria-label="{_e(metric.name)}">'
+    names = [
+        name for name in FIELDS if any(rec and name in (rec.get("fields") or {}) for rec in per_run)
     ]
-    for position, (run, entry) in enumerate(zip(runs, entries, strict=True)):
-        y = gap + position * (bar_height + gap)
-        colour = _PALETTE[position % len(_PALETTE)]
-        label = run.label if len(run.label) <= 20 else run.label[:19] + "…"
-        parts.append(
-            f'<text x="{left - 6}" y="{y + bar_height - 5}" font-size="11" text-anchor="end">{_e(label)}</text>'
-        )
-        parts.append(
-            f'<rect x="{left}" y="{y}" width="{width}" height="{bar_height}" fill="#f6f8fa" stroke="#d0d7de"/>'
-        )
-        estimate = entry.get("estimate")
-        if estimate is None:
-            parts.append(f'<text x="{left + 4}" y="{y + bar_height - 5}" font-size="11">n/a</text>')
-            continue
-        length = max(0.0, min(1.0, estimate / scale_max)) * width
-        parts.append(
-            f'<rect x="{left}" y="{y}" width="{length:.1f}" height="{bar_height}" fill="{colour}" opacity="0.85">'
-            f"<title>{_e(run.label)}: {_e(_format(estimate, metric.unit))} {_e(_interval(entry, metric.unit))}</title></rect>"
-        )
-        low, high = entry.get("low"), entry.get("high")
-        if low is not None and high is not None:
-            x1 = left + max(0.0, min(1.0, low / scale_max)) * width
-            x2 = left + max(0.0, min(1.0, high / scale_max)) * width
-            middle = y + bar_height / 2
-            parts.append(
-                f'<path d="M{x1:.1f} {middle}H{x2:.1f}M{x1:.1f} {y + 4}V{y + bar_height - 4}'
-                f'M{x2:.1f} {y + 4}V{y + bar_height - 4}" stroke="#1f2328" stroke-width="1.5" fill="none"/>'
-            )
-        parts.append(
-            f'<text x="{left + width + 6}" y="{y + bar_height - 5}" font-size="11">'
-            f"{_e(_format(estimate, metric.unit))}</text>"
-        )
-    parts.append("</svg>")
-    return "".join(parts)
-
-
-def _html_verdict(verdict: Verdict | None) -> list[str]:
-    if verdict is None:
-        return []
-    css = "" if not verdict.gated else "better" if verdict.passed else "worse"
-    out = [f"<h2>Verdict</h2><p class='{css}'><b>{_e(verdict.headline)}</b></p>"]
-    if verdict.failures:
-        out.append("<ul>" + "".join(f"<li>{_e(f)}</li>" for f in verdict.failures) + "</ul>")
-    return out
-
-
-def _html_comparison(comparison: Comparison, runs: Sequence[StoredRun]) -> list[str]:
-    out = [
-        f"<h2>{_e(comparison.b)} vs {_e(comparison.a)}</h2><p class=dim>Paired bootstrap over "
-        f"{comparison.records} records, {comparison.resamples} resamples, seed {comparison.seed}; "
-        "highlighted rows are significant (the interval excludes 0).</p>",
-        "<table><tr><th>metric</th><th>A</th><th>B</th><th>B − A</th><th>95% CI</th><th></th></tr>",
-    ]
-    for row in comparison.rows:
-        unit = row.metric.unit
-        out.append(
-            f"<tr class='{_e(row.verdict)}'><th>{_e(_comparison_label(row.metric, runs))}</th>"
-            f"<td class=num>{_e(_format(row.a, unit))}</td><td class=num>{_e(_format(row.b, unit))}</td>"
-            f"<td class=num>{_e(_signed(row.difference.estimate, unit))}</td>"
-            f"<td class=num>{_e(_interval(row.difference.to_dict(), unit))}</td><td>{_e(_flag(row))}</td></tr>"
-        )
-    out.append("</table>")
-    for heading, changes in (("better", comparison.better), ("worse", comparison.worse)):
-        if not changes:
-            continue
-        out.append(
-            f"<h3>Records that got {heading}</h3><table><tr><th>field</th><th>records</th></tr>"
-        )
-        for name, items in changes.items():
-            listed = ", ".join(
-                f"<span title='{_e(c.reason_a)} → {_e(c.reason_b)}'>{_e(c.id)} {c.a:.2f}→{c.b:.2f}</span>"
-                for c in items
-            )
-            out.append(
-                f"<tr class={heading}><th>{_e(_field_title(name))}</th><td>{listed}</td></tr>"
-            )
-        out.append("</table>")
-    return out
-
-
-def html_report(
-    runs: Sequence[StoredRun],
-    comparisons: Sequence[Comparison] = (),
-    *,
-    verdict: Verdict | None = None,
-    title: str = "Evaluation report",
-) -> str:
-    out: list[str] = [
-        "<!doctype html><html lang=en><head><meta charset=utf-8>",
-        '<meta name="generator" content="case-summarizer">',
-        '<meta name="viewport" content="width=device-width,initial-scale=1">',
-        f"<title>{_e(title)}</title><style>{_STYLE}</style></head><body>",
-        f"<h1>{_e(title)}</h1>",
-        *_html_verdict(verdict),
-    ]
-    for comparison in comparisons:
-        out.extend(_html_comparison(comparison, runs))
-    out.append(
-        "<h2>Runs</h2><table><tr><th>label</th><th>run</th><th>backend</th><th>model</th><th>prompt</th>"
-        "<th>versions</th><th>gold</th><th>records</th></tr>"
-    )
-    for position, run in enumerate(runs):
-        config = run.config
-        prompt = config.get("prompt") or {}
-        versions = config.get("versions") or {}
-        gold = config.get("gold") or {}
-        swatch = (
-            f'<span class="swatch" style="background:{_PALETTE[position % len(_PALETTE)]}"></span>'
-        )
-        reused = " <span class=dim>(reused)</span>" if run.reused else ""
-        out.append(
-            f"<tr><td>{swatch}{_e(run.label)}</td><td><code>{_e(run.run_id)}</code>{reused}</td>"
-            f"<td>{_e(config.get('backend'))}</td><td>{_e(config.get('model') or '–')}</td>"
-            f"<td>{_e(prompt.get('version', '–'))} <span class=dim>{_e(prompt.get('hash', ''))}</span></td>"
-            f"<td class=dim>package {_e(versions.get('package'))}, schema {_e(versions.get('schema'))}, "
-            f"scorer {_e(versions.get('scorer'))}</td>"
-            f"<td class=dim>{_e(gold.get('hash', ''))}</td><td class=num>{_n_records(run)}</td></tr>"
-        )
-    out.append("</table>")
-
-    out.append(
-        "<h2>Metrics</h2><p class=dim>Mean with 95% bootstrap interval over records; ↓ lower is better.</p>"
-    )
-    out.append(
-        "<table><tr><th>metric</th>"
-        + "".join(f"<th>{_e(run.label)}</th>" for run in runs)
-        + "</tr>"
-    )
-    for metric in METRICS:
-        out.append(f"<tr><th title='{_e(metric.description)}'>{_e(_metric_label(metric))}</th>")
-        for run in runs:
-            value, interval = _cell(run, metric, run.metrics.get(metric.name) or {})
-            out.append(f"<td class=num>{_e(value)} <span class=dim>{_e(interval)}</span></td>")
-        out.append("</tr>")
-    out.append("</table>")
-    notes = _price_notes(runs)
-    if notes:
-        out.append("<ul class=dim>" + "".join(f"<li>{_e(note)}</li>" for note in notes) + "</ul>")
-
-    out.append("<h2>Charts</h2><div class=charts>")
-    for metric in METRICS:
-        out.append(
-            f"<div class=chart><h3>{_e(_metric_label(metric))}</h3>"
-            f"<div class=dim>{_e(metric.description)}</div>{_chart(metric, runs)}</div>"
-        )
-    out.append("</div>")
-
-    out.append(f"<h2>Fields</h2><p class=dim>{_e(_FIELDS_NOTE)}</p><div class=fields>")
-    for run in runs:
-        out.append(f"<div><h3>{_e(run.label)}</h3><table><tr>")
-        out.append("".join(f"<th>{_e(column)}</th>" for column in _FIELD_COLUMNS) + "</tr>")
-        for field_row in _field_rows(run):
-            cells = "".join(f"<td class=num>{_e(cell)}</td>" for cell in field_row[1:])
-            out.append(f"<tr><th>{_e(field_row[0])}</th>{cells}</tr>")
-        out.append("</table></div>")
-    out.append("</div>")
-    out.append(
-        "<h2>Records</h2><p class=dim>Expected (gold) and each run's output per field; hover a cell for its reason.</p>"
-    )
-    for ident, per_run in _records_by_id(runs):
-        overall = " · ".join(
-            f"{_e(run.label)} {'failed' if rec is not None and not rec.get('ok') else _e(_format(rec.get('overall') if rec else None, 'score'))}"
-            for run, rec in zip(runs, per_run, strict=True)
-        )
-        out.append(f"<details><summary><code>{_e(ident)}</code> — {overall}</summary>")
-        errors = [rec.get("error") for rec in per_run if rec and rec.get("error")]
-        for message in errors:
-            out.append(f"<p class=worse>{_e(message)}</p>")
-        out.append(
-            "<table><tr><th>field</th><th>expected</th>"
-            + "".join(f"<th>{_e(run.label)}</th>" for run in runs)
-            + "</tr>"
-        )
-        names = [
-            name
-            for name in FIELDS
-            if any(rec and name in (rec.get("fields") or {}) for rec in per_run)
+    fields = []
+    for name in names:
+        scored = [(rec or {}).get("fields", {}).get(name) for rec in per_run]
+        expected = next((field.get("expected", "") for field in scored if field is not None), "")
+        cells = [
+            None
+            if field is None
+            else {
+                "colour": _score_colour(field.get("score")),
+                "reason": field.get("reason", ""),
+                "score": _format(field.get("score"), "score"),
+                "got": field.get("got", ""),
+            }
+            for field in scored
         ]
-        for name in names:
-            expected = next(
-                (
-                    rec["fields"][name].get("expected", "")
-                    for rec in per_run
-                    if rec and name in rec.get("fields", {})
-                ),
-                "",
-            )
-            out.append(f"<tr><th>{_e(_field_title(name))}</th><td class=cell>{_e(expected)}</td>")
-            for rec in per_run:
-                field = (rec or {}).get("fields", {}).get(name)
-                if field is None:
-                    out.append("<td></td>")
-                    continue
-                score = field.get("score")
-                out.append(
-                    f"<td class=cell style='background:{_score_colour(score)}' title='{_e(field.get('reason', ''))}'>"
-                    f"<b>{_e(_format(score, 'score'))}</b> {_e(field.get('got', ''))}</td>"
-                )
-            out.append("</tr>")
-        out.append("</table></details>")
-    out.append("</body></html>")
-    return "\n".join(out) + "\n"
+        fields.append({"title": _field_title(name), "expected": expected, "cells": cells})
+    return {
+        "id": ident,
+        "overall": overall,
+        "errors": [record.get("error") for record in per_run if record and record.get("error")],
+        "fields": fields,
+    }
+
+
+def _overall(record: dict[str, Any] | None) -> str:
+    return _format(record.get("overall") if record else None, "score")
 
 
 def write_report(

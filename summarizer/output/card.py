@@ -225,30 +225,66 @@ def dropped_view(dropped: DroppedItem) -> DroppedView:
 
 def build_card(result: Result) -> Card:
     """The view of one result."""
-    record = result.record
+    record, provenance = result.record, result.provenance
     numbered = [EvidenceView(number, span) for number, span in enumerate(result.evidence, 1)]
-    by_path: dict[str, list[EvidenceView]] = {}
-    for view in numbered:
-        by_path.setdefault(view.span.field, []).append(view)
+    facts = _Facts(numbered)
+    return Card(
+        id=result.id,
+        title=record.title or result.abstract.title or result.id,
+        patient=facts.item("patient", patient_text(record)),
+        article_type=ARTICLE_TYPES[record.article_type],
+        groups=facts.groups(record),
+        summary=record.summary,
+        evidence=numbered,
+        provenance=provenance_rows(result),
+        warnings=list(provenance.warnings),
+        grounding=_grounding(numbered, result.grounding_rate),
+        result=result,
+        dropped=[dropped_view(item) for item in provenance.dropped],
+    )
 
-    def item(path: str, text: str, **extra: Any) -> Item:
-        return Item(text=text, path=path, evidence=by_path.get(path, []), **extra)
 
-    def listed(key: str, ordered: bool) -> Group:
-        items: list[ListItem] = getattr(record, key)
-        return Group(
-            key,
-            FIELD_LABELS[key],
-            [
-                fact(f"{key}[{i}]", entry, missing=MISSING_HEADING.get(key))
-                for i, entry in enumerate(items)
-            ],
-            ordered=ordered,
-        )
+class _Facts:
+    """The card's facts, each with the evidence quotes of its field path."""
 
-    def fact(path: str, entry: ListItem, *, missing: str | None) -> Item:
+    def __init__(self, numbered: list[EvidenceView]) -> None:
+        self._by_path: dict[str, list[EvidenceView]] = {}
+        for view in numbered:
+            self._by_path.setdefault(view.span.field, []).append(view)
+
+    def item(self, path: str, text: str, **extra: Any) -> Item:
+        return Item(text=text, path=path, evidence=self._by_path.get(path, []), **extra)
+
+    def groups(self, record: CaseReport) -> list[Group]:
+        """The sections in card order: the lists, with the single facts among them."""
+        lists = {key: self._listed(record, key, ordered) for key, ordered in LIST_GROUPS}
+        diagnosis = record.diagnosis
+        differential = "; ".join(diagnosis.differential) if diagnosis else None
+        return [
+            lists["presentation"],
+            lists["history"],
+            lists["clinical_findings"],
+            lists["diagnostic_assessment"],
+            self._single(
+                "diagnosis",
+                diagnosis.final if diagnosis else None,
+                qualifiers=[("differential", differential)] if differential else [],
+            ),
+            lists["interventions"],
+            lists["outcomes"],
+            self._single("why_reported", record.why_reported.text if record.why_reported else None),
+            self._single("conclusion", record.conclusion.text if record.conclusion else None),
+        ]
+
+    def _listed(self, record: CaseReport, key: str, ordered: bool) -> Group:
+        entries: list[ListItem] = getattr(record, key)
+        missing = MISSING_HEADING.get(key)
+        items = [self._fact(f"{key}[{i}]", entry, missing) for i, entry in enumerate(entries)]
+        return Group(key, FIELD_LABELS[key], items, ordered=ordered)
+
+    def _fact(self, path: str, entry: ListItem, missing: str | None) -> Item:
         view = entry.view()
-        return item(
+        return self.item(
             path,
             view.text,
             label=view.heading or missing,
@@ -256,33 +292,20 @@ def build_card(result: Result) -> Card:
             negative=view.negative,
         )
 
-    def single(key: str, text: str | None, **extra: Any) -> Group:
-        items = [] if text is None else [item(key, text, **extra)]
+    def _single(self, key: str, text: str | None, **extra: Any) -> Group:
+        items = [] if text is None else [self.item(key, text, **extra)]
         return Group(key, FIELD_LABELS[key], items, singular=True)
 
-    lists = {key: listed(key, ordered) for key, ordered in LIST_GROUPS}
-    diagnosis = record.diagnosis
-    differential = "; ".join(diagnosis.differential) if diagnosis else None
-    groups = [
-        lists["presentation"],
-        lists["history"],
-        lists["clinical_findings"],
-        lists["diagnostic_assessment"],
-        single(
-            "diagnosis",
-            diagnosis.final if diagnosis else None,
-            qualifiers=[("differential", differential)] if differential else [],
-        ),
-        lists["interventions"],
-        lists["outcomes"],
-        single("why_reported", record.why_reported.text if record.why_reported else None),
-        single("conclusion", record.conclusion.text if record.conclusion else None),
-    ]
+
+def provenance_rows(result: Result) -> list[tuple[str, str]]:
+    """How the record was made, as (name, value) rows."""
     provenance = result.provenance
     tokens = provenance.tokens
+    cached = f", {tokens.cached_tokens} prompt tokens cached" if tokens.cached_tokens else ""
+    source = (provenance.source, f"({provenance.source_format})")
     rows: list[tuple[str, str]] = [
         ("id", result.id),
-        ("source", " ".join(p for p in (provenance.source, f"({provenance.source_format})") if p)),
+        ("source", " ".join(part for part in source if part)),
         ("backend", provenance.backend),
         ("model", provenance.model),
         ("mode", provenance.mode),
@@ -292,8 +315,8 @@ def build_card(result: Result) -> Card:
         ("attempts", str(provenance.attempts)),
         (
             "tokens",
-            f"{tokens.total_tokens} ({tokens.prompt_tokens} prompt + {tokens.completion_tokens} completion)"
-            + (f", {tokens.cached_tokens} prompt tokens cached" if tokens.cached_tokens else ""),
+            f"{tokens.total_tokens} ({tokens.prompt_tokens} prompt + "
+            f"{tokens.completion_tokens} completion){cached}",
         ),
         ("latency", f"{provenance.latency_s:.3f} s"),
         ("cache", "hit" if provenance.cache_hit else "miss" if provenance.cache_key else "off"),
@@ -302,27 +325,18 @@ def build_card(result: Result) -> Card:
         rows.append(
             ("dropped", f"{len(provenance.dropped)} ungrounded, {provenance.merged} repeats merged")
         )
+    return rows
+
+
+def _grounding(numbered: list[EvidenceView], rate: float) -> str:
+    """How many quotes were found in the abstract: what it is, which says nothing of
+    whether the values are right."""
+    if not numbered:
+        return "no evidence quotes"
     aligned = sum(view.aligned for view in numbered)
-    # what it is: the quotes were found in the abstract, which says nothing of the values
-    grounding = (
+    return (
         f"{aligned} of {len(numbered)} quotes found in the abstract "
-        f"({result.grounding_rate:.0%}; the quotes, not the values, are checked)"
-        if numbered
-        else "no evidence quotes"
-    )
-    return Card(
-        id=result.id,
-        title=record.title or result.abstract.title or result.id,
-        patient=item("patient", patient_text(record)),
-        article_type=ARTICLE_TYPES[record.article_type],
-        groups=groups,
-        summary=record.summary,
-        evidence=numbered,
-        provenance=rows,
-        warnings=list(provenance.warnings),
-        grounding=grounding,
-        result=result,
-        dropped=[dropped_view(item) for item in provenance.dropped],
+        f"({rate:.0%}; the quotes, not the values, are checked)"
     )
 
 

@@ -299,6 +299,14 @@ def test_a_model_run_shows_tokens_and_errors_above_the_bar(
     assert errors and all(line.startswith("error: ") for line in errors)  # a line of its own
 
 
+def test_one_record_written_to_a_file_says_where(tmp_path: Path) -> None:
+    page = ROOT / "examples" / "leiomyosarcoma-cervical-spine.txt"
+    out = tmp_path / "seed.csv"
+    done = cli("summarize", page, "-o", out)
+    assert done.returncode == 0 and done.stderr.splitlines()[-1] == f"1 record summarized -> {out}"
+    assert cli("summarize", page, "-o", tmp_path / "quiet.csv", "-q").stderr == ""
+
+
 def test_quiet_silences_everything_but_errors(tmp_path: Path) -> None:
     source = tmp_path / "in.jsonl"
     write_cases(source, 3)

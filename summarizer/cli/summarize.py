@@ -388,6 +388,8 @@ def _finish(
     if options.single:
         if failed:
             raise failed[0].error  # one bad input is one line, nothing more
+        if output is not None and not quiet:  # to stdout the record itself says it is done
+            note(f"1 record summarized -> {output}")
         return
     if not quiet:
         for line in _describe(summary):

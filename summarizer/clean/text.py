@@ -80,12 +80,11 @@ but a pattern that opens with one character class lets the engine skip ahead to 
 run, unless the first was typographic: that one is replaced alone), then looks back at the
 first: a single space between two words, the commonest candidate, fails at the first test."""
 _NEEDS_FTFY = re.compile(
-    r"[\ufb00-\ufb06\uff01-\uff5e\u0300-\u036f\u0080-\u009f&]"
-    r"(?:(?<=&)(?:#\d{2,6}|#x[0-9a-fA-F]{2,5}|[a-zA-Z]{2,8});|(?<!&))"
+    r"[\ufb00-\ufb06\uff01-\uff5e\u0300-\u036f\u0080-\u009f]"
+    r"|&(?:#\d{2,6}|#x[0-9a-fA-F]{2,5}|[a-zA-Z]{2,8});"
 )
 """What ftfy repairs: a ligature, a full-width or combining character, a C1 control, an HTML
-entity. (``[ligature…]|&(?:#…|[a-zA-Z]{2,8});`` written to open with one character class, so
-the regex engine skips to the next candidate instead of trying both branches at every position.)"""
+entity."""
 _FTFY_CONFIG = ftfy.TextFixerConfig(
     uncurl_quotes=False,  # done here, one character for one
     fix_line_breaks=False,

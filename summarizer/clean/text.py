@@ -140,9 +140,8 @@ def normalise(text: str, offsets: Offsets) -> tuple[str, Offsets]:
     ``offsets`` has one entry per character of ``text``; the result's offsets likewise.
     Leading and trailing whitespace is removed.
     """
-    if (not text.isascii() and (looks_mojibake(text) or _NEEDS_FTFY.search(text))) or (
-        "&" in text and _NEEDS_FTFY.search(text)
-    ):
+    maybe_broken = not text.isascii() or "&" in text  # ASCII needs ftfy only for an entity
+    if maybe_broken and (looks_mojibake(text) or _NEEDS_FTFY.search(text)):
         text, offsets = _ftfy(text, offsets)
     if text.isascii() and text.isprintable() and "  " not in text:
         return _stripped(text, offsets)  # nothing to replace (the usual line of an abstract)

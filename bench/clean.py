@@ -2,6 +2,8 @@
 
     .venv/bin/python bench/clean.py              # speed: pages per second (median of runs)
     .venv/bin/python bench/clean.py --measure    # corpus: errors, leaks, losses, sections
+    .venv/bin/python bench/clean.py --digest     # output: one hash of every clean() result
+    valgrind --tool=callgrind .venv/bin/python bench/clean.py --passes 5 --row dev
 
 Speed: ``clean()`` on the E3C case texts (as plain-text pages) and on ~16 KB synthetic
 full-article pages (text and HTML) built from the in-house fixtures, one core, median of
@@ -17,12 +19,25 @@ back exactly that title and that text. Compared after NFKC, case folding and dro
 everything but letters and digits, so typographic repairs do not count as differences.
 A cleaned text longer than expected is a *leak* (chrome or body text got in), shorter
 is a *loss*, anything else a *mismatch*. No corpus text is written anywhere.
+
+Digest: a sha256 of every ``clean()`` result (text, offsets, sections, title, warnings,
+confidence, or the error) for each input set: the real dev pages, the page fixtures and the
+real-layout fixtures (each as it is and in four variants), every corpus record as an export
+record and as a plain text, the real PDFs, and every tenth corpus record filled into each
+page template (``--every 1``: every record). A change meant to keep the output must keep every
+line. ``--digest-out FILE`` also writes each input's hash, to find the inputs that changed.
+
+Passes: ``--passes N --row ROW`` cleans one row's documents once to warm up, then N times,
+and prints nothing: run it under ``valgrind --tool=callgrind`` with N and with 0 and divide
+the difference in instructions by N times the row's size (a count that the machine's load
+does not move).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import html
 import json
 import re
@@ -32,7 +47,7 @@ import time
 import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -273,55 +288,85 @@ def full_article_pages(count: int) -> list[tuple[str, str]]:
     return pages
 
 
-def speed(runs: int) -> None:
-    """Each row's pages are built just before it is timed and dropped after, so the timing
-    is clean()'s own (not the garbage collector walking the other rows' 9,000 documents)."""
-    seed = ROOT.parent / "shared" / "seed" / "leiomyosarcoma-cervical-spine.txt"
-    real = CORPUS / "real-pages-dev.jsonl"
+SEED = ROOT.parent / "shared" / "seed" / "leiomyosarcoma-cervical-spine.txt"
+REAL_PAGES = CORPUS / "real-pages-dev.jsonl"
+SHAPES = ROOT / "tests" / "fixtures" / "real-shapes"
 
-    def dev_pages() -> list[Document]:
-        pages = [json.loads(line) for line in real.read_text().splitlines()]
-        return [Document(p["id"], p["page"], "dev", "text") for p in pages] * 20
 
-    def shape_pages() -> list[Document]:
-        paths = sorted((ROOT / "tests" / "fixtures" / "real-shapes").glob("*.txt"))
-        return [Document(path.stem, path.read_text(), "shape", "text") for path in paths] * 20
+def dev_pages() -> list[Document]:
+    pages = [json.loads(line) for line in REAL_PAGES.read_text().splitlines()]
+    return [Document(p["id"], p["page"], "dev", "text") for p in pages]
 
-    def e3c_texts() -> list[Document]:
-        return [Document(i, t, "e3c", "text") for i, _title, t in corpus_records(CORPUS_FILES[0])]
 
-    def seed_pages() -> list[Document]:
-        return [Document("seed", seed.read_text(), "seed", "text")] * 2000
+def shape_pages() -> list[Document]:
+    paths = sorted(SHAPES.glob("*.txt"))
+    return [Document(path.stem, path.read_text(), "shape", "text") for path in paths]
+
+
+def e3c_texts() -> list[Document]:
+    return [Document(i, t, "e3c", "text") for i, _title, t in corpus_records(CORPUS_FILES[0])]
+
+
+def speed_rows() -> dict[str, tuple[str, Callable[[], list[Document]]]]:
+    """The rows of the speed table by short name: (label, what builds its documents)."""
 
     def article_pages(kind: str) -> list[Document]:
         articles = full_article_pages(200)
         return [Document(str(i), p, "bench", f) for i, (f, p) in enumerate(articles) if f == kind]
 
-    rows: list[tuple[str, Callable[[], list[Document]]]] = []
-    if real.exists():
-        rows.append(("real dev pages, newlines lost (../shared, x20)", dev_pages))
-    rows.append(("real-layout pages (tests/fixtures/real-shapes, x20)", shape_pages))
-    rows.append(("E3C case texts (plain text)", e3c_texts))
-    if seed.exists():
-        rows.append(("seed page (reading app)", seed_pages))
-    rows += [
-        ("full-article page, text (~16 KB)", lambda: article_pages("text")),
-        ("full-article page, HTML (~16 KB)", lambda: article_pages("html")),
-    ]
+    rows: dict[str, tuple[str, Callable[[], list[Document]]]] = {}
+    if REAL_PAGES.exists():
+        rows["dev"] = ("real dev pages, newlines lost (../shared, x20)", lambda: dev_pages() * 20)
+    rows["shapes"] = (
+        "real-layout pages (tests/fixtures/real-shapes, x20)",
+        lambda: shape_pages() * 20,
+    )
+    if (CORPUS / CORPUS_FILES[0]).exists():
+        rows["e3c"] = ("E3C case texts (plain text)", e3c_texts)
+    if SEED.exists():
+        rows["seed"] = (
+            "seed page (reading app)",
+            lambda: [Document("seed", SEED.read_text(), "seed", "text")] * 2000,
+        )
+    rows["text"] = ("full-article page, text (~16 KB)", lambda: article_pages("text"))
+    rows["html"] = ("full-article page, HTML (~16 KB)", lambda: article_pages("html"))
+    return rows
+
+
+def clean_all(documents: list[Document]) -> None:
+    for document in documents:
+        with contextlib.suppress(InputError):
+            clean(document)
+
+
+def passes(row: str, count: int, limit: int | None) -> None:
+    """Clean one row's documents (the first ``limit``) once (regexes compiled, caches filled),
+    then ``count`` times: what a run under callgrind with ``count`` does more than one with 0
+    is the cleaning."""
+    _label, build = speed_rows()[row]
+    documents = build()
+    if row in ("dev", "shapes"):
+        documents = documents[: len(documents) // 20]  # each page once a pass
+    documents = documents[:limit]
+    clean_all(documents)
+    for _ in range(count):
+        clean_all(documents)
+
+
+def speed(runs: int) -> None:
+    """Each row's pages are built just before it is timed and dropped after, so the timing
+    is clean()'s own (not the garbage collector walking the other rows' 9,000 documents)."""
+    rows = list(speed_rows().values())
     print(f"clean() speed, CPU time of this process (one core), median of {runs} runs")
     print("| pages | count | mean size | pages/s | ms/page |")
     print("|---|---:|---:|---:|---:|")
     for label, build in rows:
         documents = build()
-        for document in documents[:50]:
-            with contextlib.suppress(InputError):
-                clean(document)
+        clean_all(documents[:50])
         timings = []
         for _ in range(runs):
             start = time.process_time()  # CPU time: other processes on the machine do not count
-            for document in documents:
-                with contextlib.suppress(InputError):
-                    clean(document)
+            clean_all(documents)
             timings.append(time.process_time() - start)
         seconds = statistics.median(timings)
         size = sum(len(d.text) for d in documents) / len(documents)
@@ -330,6 +375,124 @@ def speed(runs: int) -> None:
             f" | {1000 * seconds / len(documents):.2f} |"
         )
         del documents
+
+
+# --- digest ---------------------------------------------------------------------------------------
+
+
+def variants(text: str) -> Iterator[tuple[str, str]]:
+    """A page as it is and as it is often met: newlines lost, CR LF line ends, typographic
+    spaces and dashes, cut short."""
+    yield "", text
+    yield " (collapsed)", " ".join(text.split("\n"))
+    yield " (crlf)", text.replace("\n", "\r\n")
+    yield " (typographic)", text.replace(". ", ".\u00a0").replace(" - ", " \u2013 ")
+    yield " (cut)", text[: len(text) * 3 // 5]
+
+
+def result_hash(document: Document) -> str:
+    """sha256 of everything ``clean(document)`` returns, or of the error it raises."""
+    digest = hashlib.sha256()
+    try:
+        abstract = clean(document)
+    except InputError as error:
+        digest.update(f"error {error}".encode())
+        return digest.hexdigest()
+    digest.update(
+        repr(
+            (
+                abstract.title,
+                abstract.text,
+                abstract.sections,
+                abstract.body_start,
+                abstract.warnings,
+                abstract.confidence,
+                abstract.pages,
+            )
+        ).encode("utf-8", "surrogatepass")
+    )
+    digest.update(repr(abstract.offsets.as_list()).encode())
+    return digest.hexdigest()
+
+
+def digest_sets(every: int) -> Iterator[tuple[str, Iterator[tuple[str, Document]]]]:
+    """(set name, its (input name, document) pairs), in a fixed order."""
+
+    def pages(documents: list[Document]) -> Iterator[tuple[str, Document]]:
+        for document in documents:
+            for suffix, text in variants(document.text):
+                yield document.id + suffix, replace(document, text=text)
+
+    if REAL_PAGES.exists():
+        yield "real dev pages", pages(dev_pages())
+    fixtures = [
+        Document(path.name, path.read_text(encoding="utf-8"), "fixture", path.suffix[1:])
+        for path in sorted(FIXTURES.iterdir())
+        if path.suffix in (".txt", ".html")
+    ]
+    yield "page fixtures", pages(fixtures)
+    yield "real-layout fixtures", pages(shape_pages())
+    for name in CORPUS_FILES:
+        if not (CORPUS / name).exists():
+            continue
+        exports = (
+            (f"{index}", item)
+            for index, item in enumerate(iter_documents([CORPUS / name]))
+            if isinstance(item, Document)
+        )
+        yield f"{name}, export records", exports
+        plain = (
+            (record_id, Document(record_id, text, name, "text"))
+            for record_id, _title, text in corpus_records(name)
+        )
+        yield f"{name}, plain texts", plain
+    pdfs = sorted((CORPUS / "pdfs").glob("*.pdf"))
+    if pdfs:
+        documents = ((item.id, item) for item in iter_documents(pdfs) if isinstance(item, Document))
+        yield "real PDFs", documents
+    if all((CORPUS / name).exists() for name in CORPUS_FILES):
+        label = "every corpus record" if every == 1 else f"every {every}th corpus record"
+        yield f"{label} in each page template", template_pages(every)
+
+
+def template_pages(every: int) -> Iterator[tuple[str, Document]]:
+    """Corpus records filled into the page templates, as ``--measure`` builds them."""
+    templates = load_templates()
+    for name in CORPUS_FILES:
+        for index, (record_id, title, text) in enumerate(corpus_records(name)):
+            if index % every:
+                continue
+            labelled = _LABELLED.search(text) is not None
+            for template in templates:
+                filled = (
+                    None if labelled and len(template.sections) > 1 else fill(template, title, text)
+                )
+                if filled is None:
+                    continue
+                page = filled[0]
+                for suffix, source in (("", page), (" (collapsed)", " ".join(page.split()))):
+                    key = f"{record_id} in {template.name}{suffix}"
+                    yield key, Document(key, source, "bench", template.fmt)
+
+
+def digest(out: Path | None, every: int) -> None:
+    hashes: dict[str, str] = {}
+    total = hashlib.sha256()
+    print("| inputs | count | sha256 of their results |")
+    print("|---|---:|---|")
+    for label, inputs in digest_sets(every):
+        combined = hashlib.sha256()
+        count = 0
+        for name, document in inputs:
+            value = result_hash(document)
+            hashes[f"{label}: {name}"] = value
+            combined.update(value.encode())
+            count += 1
+        total.update(combined.digest())
+        print(f"| {label} | {count:,} | {combined.hexdigest()[:16]} |")
+    print(f"| all | {len(hashes):,} | {total.hexdigest()[:16]} |")
+    if out is not None:
+        out.write_text(json.dumps(hashes, indent=0, sort_keys=True) + "\n")
 
 
 def libraries(runs: int) -> None:
@@ -420,11 +583,31 @@ def main() -> None:
         "--measure", action="store_true", help="corpus measurement instead of speed"
     )
     parser.add_argument("--libraries", action="store_true", help="compare HTML-to-text libraries")
+    parser.add_argument(
+        "--digest", action="store_true", help="a hash of every clean() result, per input set"
+    )
+    parser.add_argument("--digest-out", type=Path, help="also write each input's hash here")
+    parser.add_argument(
+        "--every", type=int, default=10, help="corpus records in templates (digest)"
+    )
+    parser.add_argument(
+        "--passes", type=int, help="clean --row's documents this many times (for callgrind)"
+    )
+    parser.add_argument("--row", default="dev", help="dev, shapes, e3c, seed, text or html")
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--limit", type=int, default=None, help="records per corpus file (measure)")
+    parser.add_argument(
+        "--limit",
+        type=int,
+        default=None,
+        help="records per corpus file (measure), documents (passes)",
+    )
     arguments = parser.parse_args()
     if arguments.measure:
         measure(arguments.limit)
+    elif arguments.digest or arguments.digest_out:
+        digest(arguments.digest_out, arguments.every)
+    elif arguments.passes is not None:
+        passes(arguments.row, arguments.passes, arguments.limit)
     elif arguments.libraries:
         libraries(arguments.runs)
     else:

@@ -369,10 +369,9 @@ only an answer, its span is not where the phrase starts)."""
 WORD = re.compile(r"[^\W\d_][\w'’-]*")
 SENTENCE_STOP = re.compile(r"[.!?](?<=[A-Za-z0-9)\]%\"'”’][.!?])(?=[\s\"'”’)\]]|$)")
 """The stop of a sentence end: ".", "!" or "?" after a letter, a digit or a closing mark, before
-whitespace, a closing mark or the end. It opens with the stop and looks back at the character
-before it, so the regex engine skips to the next stop instead of trying the pattern at every
-letter (three times fewer instructions). The character before the stop must lie in the searched
-range too: search through ``prose.sentence_end`` and ``prose.sentence_ends``."""
+whitespace, a closing mark or the end. It opens with the stop, so a search skips from stop to
+stop, and looks back at the character before it, which must lie in the searched range too:
+search through ``prose.sentence_end`` and ``prose.sentence_ends``."""
 PROSE_WINDOW = 320
 """Characters read after a heading to decide whether prose follows."""
 PROSE_MIN_WORDS = 8

@@ -189,17 +189,11 @@ _TOKEN = re.compile(r"[.!?:;][\s\"'”’)]+[^\W\d_][\w'’-]*|[^\W\d_][\w'’-]
 (it starts with one of ``_STOPS``, a word never does). No groups: findall then returns the
 matched strings, without a tuple and a second string per word."""
 _ASCII_TOKEN = re.compile(
-    r"[.!?:;A-Za-z]"
-    r"(?:(?<=[A-Za-z])[A-Za-z0-9_'-]*|[\t\n\x0b\x0c\r\x1c-\x1f \"')]+[A-Za-z][A-Za-z0-9_'-]*)"
+    r"[.!?:;][\t\n\x0b\x0c\r\x1c-\x1f \"')]+[A-Za-z][A-Za-z0-9_'-]*|[A-Za-z][A-Za-z0-9_'-]*"
 )
-"""``_TOKEN`` for an ASCII window: the same classes spelled as ASCII ranges, which the regex
-engine tests with a table instead of Unicode categories, and opening with one character class
-(a word's first letter, or the stop of a sentence end), so the engine skips to it."""
+"""``_TOKEN`` for an ASCII window, its classes spelled as ASCII ranges (the same matches)."""
 _STOPS = ".!?:;"
-"""What a token that opens a sentence begins with. Each is below "A", and a word begins with a
-letter, "A" or above (any character ``[^\\W\\d_]`` matches is), so ``token >= "A"`` tells a
-word from a sentence end and its word (a comparison, where ``token[0] in _STOPS`` makes a
-one-character string)."""
+"""What a token that opens a sentence begins with (a word begins with a letter)."""
 _SEPARATOR = (
     _STOPS + "\"'”’)\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2028\u2029\u202f\u205f\u3000"
 )
@@ -208,18 +202,11 @@ _SEPARATOR += "".join(map(chr, range(0x2000, 0x200B)))
 character ``str.isspace`` accepts, which is what ``\\s`` matches), quotes and brackets."""
 _HEAD = 120
 """The first words of a window, where most candidates fail."""
-_SENTENCE_END_CHARACTERS = frozenset(".!?:;\"')”’")
-"""With whitespace: what the first group of ``_TOKEN`` is made of."""
 
 
-def _token_cut(window: str) -> int:
-    """A place at or before ``_HEAD`` that no token spans (a space after a character that is
-    neither a sentence end nor what may follow one in a token), or 0. The tokens before it,
-    read once, begin both the head's tokens and the window's."""
-    cut = window.rfind(" ", 0, _HEAD + 1)
-    if cut <= 0 or window[cut - 1] in _SENTENCE_END_CHARACTERS or window[cut - 1].isspace():
-        return 0
-    return cut
+def _inside_sentences(tokens: list[str]) -> list[str]:
+    """The words of ``tokens`` that do not open a sentence (nor the window)."""
+    return [token for token in tokens[1:] if token[0] not in _STOPS]
 
 
 def prose_at(text: str, position: int, limit: int | None = None) -> bool:
@@ -234,19 +221,16 @@ def prose_at(text: str, position: int, limit: int | None = None) -> bool:
     if chrome_at(text, position, end):
         return False
     token = _ASCII_TOKEN if window.isascii() else _TOKEN
-    cut = _token_cut(window)
-    before_cut = token.findall(window, 0, cut)
-    head = before_cut + token.findall(window, cut, _HEAD)  # most candidates fail on these
-    # a token below "A" opens a sentence (see _STOPS): the words inside sentences are the others
-    if len(head) > 4 and lower_share([word for word in head[1:] if word >= "A"]) < 0.4:
+    head = token.findall(window, 0, _HEAD)  # most candidates fail on these
+    if len(head) > 4 and lower_share(_inside_sentences(head)) < 0.4:
         return False
-    tokens = before_cut + token.findall(window, cut)
+    tokens = token.findall(window)
     if len(tokens) < PROSE_MIN_WORDS:
         return False
-    inside = [word for word in tokens[1:] if word >= "A"]
+    inside = _inside_sentences(tokens)
     if lower_share(inside[:12]) < PROSE_MIN_LOWER_HEAD or lower_share(inside) < PROSE_MIN_LOWER:
         return False
-    words = [token if token >= "A" else token.lstrip(_SEPARATOR) for token in tokens]
+    words = [token.lstrip(_SEPARATOR) for token in tokens]
     if function_share(words) < PROSE_MIN_FUNCTION:
         return False
     return len(tokens) >= 40 or sentence_end(window) is not None

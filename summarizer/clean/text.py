@@ -79,13 +79,10 @@ but a pattern that opens with one character class lets the engine skip ahead to 
 (several times faster). The branch after it tests first for a second whitespace character (a
 run, unless the first was typographic: that one is replaced alone), then looks back at the
 first: a single space between two words, the commonest candidate, fails at the first test."""
-_NEEDS_FTFY = re.compile(
-    r"[\ufb00-\ufb06\uff01-\uff5e\u0300-\u036f\u0080-\u009f&]"
-    r"(?:(?<=&)(?:#\d{2,6}|#x[0-9a-fA-F]{2,5}|[a-zA-Z]{2,8});|(?<!&))"
-)
-"""What ftfy repairs: a ligature, a full-width or combining character, a C1 control, an HTML
-entity. (``[ligature…]|&(?:#…|[a-zA-Z]{2,8});`` written to open with one character class, so
-the regex engine skips to the next candidate instead of trying both branches at every position.)"""
+_FTFY_CHARACTER = re.compile(r"[\ufb00-\ufb06\uff01-\uff5e\u0300-\u036f\u0080-\u009f]")
+"""What ftfy repairs besides mojibake and entities: a ligature, a full-width or combining
+character, a C1 control."""
+_ENTITY = re.compile(r"&(?:#\d{2,6}|#x[0-9a-fA-F]{2,5}|[a-zA-Z]{2,8});")
 _FTFY_CONFIG = ftfy.TextFixerConfig(
     uncurl_quotes=False,  # done here, one character for one
     fix_line_breaks=False,
@@ -135,15 +132,19 @@ def looks_mojibake(text: str) -> bool:
     return window_end >= 0 and BADNESS_RE.search(text, window_start, window_end) is not None
 
 
+def _needs_ftfy(text: str) -> bool:
+    if text.isascii():
+        return "&" in text and _ENTITY.search(text) is not None
+    return bool(looks_mojibake(text) or _FTFY_CHARACTER.search(text) or _ENTITY.search(text))
+
+
 def normalise(text: str, offsets: Offsets) -> tuple[str, Offsets]:
     """Unicode repaired (ftfy), typographic characters made plain, whitespace collapsed.
 
     ``offsets`` has one entry per character of ``text``; the result's offsets likewise.
     Leading and trailing whitespace is removed.
     """
-    if (not text.isascii() and (looks_mojibake(text) or _NEEDS_FTFY.search(text))) or (
-        "&" in text and _NEEDS_FTFY.search(text)
-    ):
+    if _needs_ftfy(text):
         text, offsets = _ftfy(text, offsets)
     if text.isascii() and text.isprintable() and "  " not in text:
         return _stripped(text, offsets)  # nothing to replace (the usual line of an abstract)

@@ -73,8 +73,7 @@ _CASE_REPORT_SUFFIX = re.compile(
 )
 
 
-_TITLE_WORD = re.compile(r"\w\w*")
-"""``\\w+``, opening with a character class: the regex engine skips to the next word character."""
+_TITLE_WORD = re.compile(r"\w+")
 _CONTACT = re.compile(
     r"\s*(?:phone|tel|telephone|fax|e-?mail|address\s+for\s+correspondence|correspondence|"
     r"corresponding\s+author)\b",

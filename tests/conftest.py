@@ -49,6 +49,37 @@ def needs_corpus(name: str) -> Path:
     return path
 
 
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+"""How the tests and the screenshot script launch Debian's Chromium under Playwright."""
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture
+def page() -> Iterator[Any]:
+    """A Chromium tab (Debian's, driven by the dev extra's Playwright) that fails its test
+    on any script error of the pages it showed."""
+    sync_api = needs_module("playwright.sync_api", hint="pip install -e '.[dev]'")
+    needs("chromium", Path(CHROMIUM).exists(), hint="make browser")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        tab = context.new_page()
+        errors: list[str] = []
+        tab.on("pageerror", lambda error: errors.append(str(error)))
+        tab.set_default_timeout(15_000)
+        yield tab
+        context.close()
+        browser.close()
+        assert not errors, errors  # no script error on any page
+
+
 # A fake key; tests assert it never leaks into outputs, logs, caches or errors.
 FAKE_KEY = "fake-test-key-DO-NOT-LEAK-0123456789abcdef"
 

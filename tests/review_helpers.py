@@ -24,17 +24,6 @@ BIDI_PAGE = (
 """A page with bidi and control characters, which the cleaner keeps and pages must not show."""
 
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
-"""How the tests and the screenshot script launch Debian's Chromium under Playwright."""
-
-
 def run_cli(*args: str | Path, ok: tuple[int, ...] = (0,)) -> subprocess.CompletedProcess[str]:
     """``case-summarizer ARGS`` from the project root; its exit status must be in ``ok``."""
     done = subprocess.run(

@@ -7,17 +7,14 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright import sync_api
 
-from tests.conftest import needs
 from tests.review_helpers import (
     BIDI_PAGE,
-    CHROMIUM_ARGS,
     ReviewServer,
     make_records,
     read_lines,
@@ -25,27 +22,9 @@ from tests.review_helpers import (
 )
 
 pytestmark = pytest.mark.browser
-playwright_api = sync_api  # the dev extra's Playwright drives Debian's chromium
-expect = playwright_api.expect
+expect = sync_api.expect
 
-CHROMIUM = "/usr/bin/chromium"
 QUOTE = "Ethiopian woman"
-
-
-@pytest.fixture
-def page() -> Iterator[Any]:
-    needs("chromium", Path(CHROMIUM).exists(), hint="make browser")
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1400, "height": 1000})
-        tab = context.new_page()
-        errors: list[str] = []
-        tab.on("pageerror", lambda error: errors.append(str(error)))
-        tab.set_default_timeout(15_000)
-        yield tab
-        context.close()
-        browser.close()
-        assert not errors, errors  # no script error on any page
 
 
 def select_in_abstract(page: Any, phrase: str) -> None:

@@ -12,15 +12,14 @@ import io
 import json
 import re
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright import sync_api
 
 from summarizer.output.table import list_items
 from tests.review_helpers import (
-    CHROMIUM_ARGS,
     ReviewServer,
     as_model_line,
     make_records,
@@ -31,10 +30,8 @@ from tests.review_helpers import (
 )
 
 pytestmark = pytest.mark.browser
-playwright_api = pytest.importorskip("playwright.sync_api")
-expect = playwright_api.expect
+expect = sync_api.expect
 
-CHROMIUM = "/usr/bin/chromium"
 FIELDS = 14
 
 
@@ -55,23 +52,6 @@ def records(template: Path, tmp_path: Path) -> Path:
     path = tmp_path / "records.jsonl"
     shutil.copyfile(template, path)
     return path
-
-
-@pytest.fixture
-def page() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists() or shutil.which("chromium") is None:
-        pytest.skip("chromium is not installed (make browser)")
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1400, "height": 1000})
-        tab = context.new_page()
-        errors: list[str] = []
-        tab.on("pageerror", lambda error: errors.append(str(error)))
-        tab.set_default_timeout(15_000)
-        yield tab
-        context.close()
-        browser.close()
-        assert not errors, errors
 
 
 KEY_NAMES = re.compile(r"(?:(?:Shift|Control)\+)?(?:.|Enter|Escape|Tab|Backspace)")

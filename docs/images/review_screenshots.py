@@ -34,8 +34,8 @@ from summarizer.review.app import build_app  # noqa: E402
 from summarizer.review.consensus import ConsensusSession  # noqa: E402
 from summarizer.review.server import bind  # noqa: E402
 from summarizer.review.session import ReviewSession  # noqa: E402
+from tests.conftest import CHROMIUM_ARGS  # noqa: E402
 from tests.openai_server import ScriptedServer, answer  # noqa: E402
-from tests.review_helpers import CHROMIUM_ARGS  # noqa: E402
 
 PAGES = ROOT / "tests" / "fixtures" / "pages"
 OUT = ROOT / "docs" / "images"

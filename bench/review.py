@@ -33,13 +33,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from common import ROOT, print_table, write_results  # puts the project root on sys.path
 
-from bench.common import print_table, write_results  # noqa: E402
-from tests.review_helpers import (  # noqa: E402
-    CHROMIUM_ARGS,
+from tests.conftest import CHROMIUM, CHROMIUM_ARGS
+from tests.review_helpers import (
     PAGES,
     ReviewServer,
     as_model_line,
@@ -49,7 +46,6 @@ from tests.review_helpers import (  # noqa: E402
 )
 
 CORPUS = ROOT.parent / "shared" / "corpus" / "bc5cdr-case-like.jsonl"
-CHROMIUM = "/usr/bin/chromium"
 ARTICLE_TYPES = ["case_report", "case_series", "review_with_case", "not_a_case_report"]
 SEXES = ["female", "male", "other", "not_reported"]
 KINDS = ("article_type", "sex", "patient_count", "age")

@@ -34,7 +34,7 @@ from summarizer.review.app import build_app  # noqa: E402
 from summarizer.review.consensus import ConsensusSession  # noqa: E402
 from summarizer.review.server import bind  # noqa: E402
 from summarizer.review.session import ReviewSession  # noqa: E402
-from tests.conftest import CHROMIUM_ARGS  # noqa: E402
+from tests.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 from tests.openai_server import ScriptedServer, answer  # noqa: E402
 
 PAGES = ROOT / "tests" / "fixtures" / "pages"
@@ -203,7 +203,7 @@ SHOTS = ("review-queue.png", "review-record.png", "review-adjudication.png", "re
 
 
 def browser_page(playwright: Any) -> Any:
-    browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
     return browser, browser.new_page(viewport={"width": 1440, "height": 900}, device_scale_factor=1)
 
 

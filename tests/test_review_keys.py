@@ -221,6 +221,34 @@ def test_undo_by_u_and_ctrl_z_is_saved_as_a_change(page: Any, records: Path) -> 
     assert actions == ["status", "undo", "edit", "status", "undo", "undo"]
 
 
+def test_the_focus_stays_on_the_value_when_an_answer_redraws_the_card(
+    page: Any, records: Path
+) -> None:
+    """Enter on an accepted card, then the answer of an undo asked before it redraws the
+    card as unreviewed (one button fewer in its header): the caret stays in the title, so
+    what is typed next is the title's, never keys for the page (``c`` would clear it)."""
+    held: list[Any] = []
+    with ReviewServer(records) as server:
+        open_record(page, server, "europepmc")
+        go_to(page, "title")
+        keys(page, "a")
+        settled(page)
+        page.route("**/api/records/*/undo", lambda route: held.append(route))  # answer waits
+        keys(page, "u", "Enter")
+        title = page.locator('#field-title [data-key="title"]')
+        expect(title).to_be_focused()
+        while not held:
+            page.wait_for_timeout(10)
+        held[0].continue_()
+        expect(page.locator("#field-title .badge")).to_have_text("unreviewed")
+        expect(title).to_be_focused()
+        keys(page, " [sic]", "Escape")
+        settled(page)
+        assert state(page, server, "europepmc")["record"]["title"].endswith(" [sic]")
+    actions = [event["action"] for event in _events(records, "europepmc")]
+    assert actions == ["status", "undo", "edit"]
+
+
 # --------------------------------------------------------------------------- 3. fast path
 
 

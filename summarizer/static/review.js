@@ -302,20 +302,26 @@
   }
 
   // -- showing the server's answer -------------------------------------------------
+  // Where the focus is in `root`, to put it back in the server's redraw of it. A value is
+  // counted among the values and a card's button by what it does: the buttons differ with
+  // the status (an accepted card has Clear), and a count over all of them moved the caret
+  // onto another element, where the next letters acted on the page.
+  const VALUES = "input, textarea, select";
+  const FOCUSABLE = VALUES + ", button, summary, a[href]";
   function focusPath(root) {
     const active = document.activeElement;
     if (!root.contains(active)) return null;
     if (active === root) return { index: -1 };
-    const all = Array.from(root.querySelectorAll("input, textarea, select, button, summary, a[href]"));
-    const where = { index: all.indexOf(active) };
+    const act = active.dataset.act;
+    const among = active.matches(VALUES) ? VALUES : act ? `[data-act="${CSS.escape(act)}"]` : FOCUSABLE;
+    const where = { among, index: Array.from(root.querySelectorAll(among)).indexOf(active) };
     try { where.start = active.selectionStart; where.end = active.selectionEnd; } catch (error) { /* no caret */ }
     return where;
   }
 
   function restoreFocus(root, where) {
     if (!where) return;
-    const all = Array.from(root.querySelectorAll("input, textarea, select, button, summary, a[href]"));
-    const target = where.index >= 0 ? all[where.index] : root;
+    const target = where.index >= 0 ? root.querySelectorAll(where.among)[where.index] : root;
     if (target && visible(target)) {
       target.focus({ preventScroll: true });
       if (where.start != null) { try { target.setSelectionRange(where.start, where.end); } catch (error) { /* no caret */ } }
